@@ -1,0 +1,51 @@
+"""anthroxy's own thinking-block signatures.
+
+An Anthropic client must echo every ``thinking`` block with a ``signature``. For reasoning that
+came from a non-Anthropic upstream there is no real signature, and inventing one would be a lie
+that a real Anthropic upstream later rejects (400 ``Invalid signature``). So anthroxy signs such
+blocks with its own marked value: ``anthroxy1.`` followed by base64url (no padding) of a compact
+JSON object holding whatever the upstream needs back on the next turn. The request side decodes
+it, replays the payload where the profile asks, and never forwards an anthroxy signature to an
+upstream as if it were the provider's own.
+
+Payload keys (all optional; an empty payload ``{}`` is valid and means "nothing to replay"):
+  ``rd``  OpenRouter ``reasoning_details`` items (list of objects), replayed verbatim.
+  ``ts``  Gemini thought signatures: ``{tool_use_id: thought_signature}``.
+  ``enc`` Responses API ``encrypted_content`` of a reasoning item; ``rid`` its ``rs_…`` id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+PREFIX = "anthroxy1."
+
+
+def encode(payload: Mapping[str, Any]) -> str:
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def is_anthroxy(signature: object) -> bool:
+    return isinstance(signature, str) and signature.startswith(PREFIX)
+
+
+def decode(signature: object) -> dict[str, Any] | None:
+    """The payload of an anthroxy signature; None for anything else (a real or foreign one).
+
+    A marked but corrupted value also gives None: a client that mangled it loses only the replay.
+    """
+    if not is_anthroxy(signature):
+        return None
+    assert isinstance(signature, str)
+    body = signature[len(PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        payload = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
