@@ -1,0 +1,167 @@
+"""Anthropic-native upstreams: the few rewrites a pass-through needs, and nothing more.
+
+The client's body goes upstream as it came, with ``model`` replaced by the upstream's name; the
+answer comes back as it came, with ``model`` replaced by the name the client asked for
+(protocols.md 5, "Pass-through"). A stream is passed through byte for byte except its
+``message_start`` event; ``PassthroughStream`` forwards only whole events, so an error event the
+server appends after an upstream failure never lands inside a half-sent one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import UpstreamProtocolError
+
+_COMPACT = (",", ":")
+# An event ends at a blank line; SSE allows LF, CRLF and CR line endings (WHATWG SSE 9.2.5).
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r|\r\n\n|\n\r\n")
+_LINE = re.compile(r"\r\n|\r|\n")
+# Event names after which an Anthropic stream is over (protocols.md 1.8: stream grammar).
+_TERMINAL_EVENTS = (b"message_stop", b"error")
+
+
+def request_bytes(raw: bytes, body: Mapping[str, Any], model: str) -> bytes:
+    """The upstream body: ``raw`` itself when the model name is unchanged, else re-serialised."""
+    if body.get("model") == model:
+        return raw
+    return json.dumps({**body, "model": model}, separators=_COMPACT).encode()
+
+
+def filter_betas(value: str | None, drop: Sequence[str]) -> str | None:
+    """``anthropic-beta`` without the values an upstream refuses (prefix match; ``*`` = all).
+
+    Unknown betas make some Anthropic-compatible endpoints answer 400 (protocols.md 1.1).
+    Returns None when nothing is left, so the header is not sent at all.
+    """
+    if value is None:
+        return None
+    if "*" in drop:
+        return None
+    kept = [
+        item
+        for item in (part.strip() for part in value.split(","))
+        if item and not any(item.startswith(prefix) for prefix in drop)
+    ]
+    return ",".join(kept) if kept else None
+
+
+def rewrite_message(message: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """A non-streaming reply with ``model`` set to the name the client asked for."""
+    return {**message, "model": model}
+
+
+def rewrite_response_bytes(raw: bytes, model: str) -> bytes:
+    """``rewrite_message`` on the raw JSON of a non-streaming reply."""
+    try:
+        message = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UpstreamProtocolError(f"upstream reply is not JSON: {exc}", path="$") from exc
+    if not isinstance(message, dict):
+        raise UpstreamProtocolError("upstream reply is not a JSON object", path="$")
+    if message.get("type") != "message":
+        return raw
+    return json.dumps(rewrite_message(message, model), separators=_COMPACT).encode()
+
+
+class PassthroughStream:
+    """Forwards an Anthropic SSE body in whole events, rewriting only ``message_start``.
+
+    ``feed`` returns the bytes of every event completed by ``data`` (possibly b""), unchanged
+    except the ``message_start`` event whose ``message.model`` becomes ``model`` (when given).
+    ``finished`` turns true once a ``message_stop`` or ``error`` event went through; a stream that
+    ends without it was cut. ``started`` turns true once ``message_start`` went through.
+    """
+
+    def __init__(self, model: str | None) -> None:
+        self._model = model
+        self._pending = b""
+        self._rewriting = model is not None
+        self.started = False
+        self.finished = False
+
+    def feed(self, data: bytes) -> bytes:
+        buffer = self._pending + data if self._pending else data
+        end = _last_event_end(buffer)
+        if end == 0:
+            self._pending = buffer
+            return b""
+        complete, self._pending = buffer[:end], buffer[end:]
+        if not self.started:
+            complete = self._until_started(complete)
+        if not self.finished:
+            self.finished = _has_terminal_event(complete)
+        return complete
+
+    def close(self) -> bytes:
+        """At the upstream's EOF: the last event even if its blank line never came.
+
+        Real streams end without the final blank line (``anthropic/stream_tool_use.sse``), and
+        their last event is still meant; it is forwarded with the blank line added.
+        """
+        pending, self._pending = self._pending, b""
+        if not pending.strip():
+            return b""
+        return self.feed(pending.rstrip(b"\r\n") + b"\n\n")
+
+    def _until_started(self, complete: bytes) -> bytes:
+        """Find ``message_start`` among the first events and rewrite its model."""
+        out = []
+        position = 0
+        for match in _EVENT_END.finditer(complete):
+            event = complete[position : match.end()]
+            position = match.end()
+            if not self.started and _event_name(event) == b"message_start":
+                self.started = True
+                if self._rewriting:
+                    event = _rewrite_message_start(event, self._model or "")
+            out.append(event)
+        out.append(complete[position:])
+        return b"".join(out)
+
+
+def _last_event_end(buffer: bytes) -> int:
+    """Offset just past the last blank line in ``buffer`` (0 when there is none)."""
+    best = 0
+    for marker in (b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\r\n"):
+        found = buffer.rfind(marker)
+        if found >= 0:
+            best = max(best, found + len(marker))
+    return best
+
+
+def _event_name(event: bytes) -> bytes | None:
+    for line in event.splitlines():
+        if line.startswith(b"event:"):
+            return line[6:].strip()
+    return None
+
+
+def _has_terminal_event(chunk: bytes) -> bool:
+    # A data line is JSON, which cannot hold a raw newline, so "event:" right after a line
+    # break is always a field line, never text inside a payload.
+    for name in _TERMINAL_EVENTS:
+        for prefix in (b"event: ", b"event:"):
+            marker = prefix + name
+            if chunk.startswith(marker) or b"\n" + marker in chunk or b"\r" + marker in chunk:
+                return True
+    return False
+
+
+def _rewrite_message_start(event: bytes, model: str) -> bytes:
+    text = event.decode("utf-8")
+    lines = _LINE.split(text)
+    data = "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise UpstreamProtocolError(f"message_start data is not JSON: {exc}") from exc
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if not isinstance(message, dict):
+        raise UpstreamProtocolError("message_start has no message object", path="$.message")
+    rewritten = {**payload, "message": {**message, "model": model}}
+    encoded = json.dumps(rewritten, separators=_COMPACT)
+    return f"event: message_start\ndata: {encoded}\n\n".encode()

@@ -1,0 +1,8 @@
+"""``python -m anthroxy_server [SUBCOMMAND]``: the ``anthroxy`` command (no subcommand = serve)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

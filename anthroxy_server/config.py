@@ -1,0 +1,467 @@
+"""The server's configuration: attrs classes mirroring the TOML file, strict cattrs structuring,
+validation that collects every problem, and resolution into ready-to-call providers.
+
+``load_settings`` is the one entry point the CLI and the app use: it finds the files
+(``config_files``), layers user file < managed file < CLI overrides, structures the result into
+``Config`` (unknown keys and wrong types are errors naming their key path), and resolves each
+provider against the built-in catalogue and the environment (``settings_from_config``). Any
+problem anywhere ends in one ``ConfigError`` listing all of them, one line each.
+
+Secrets: ``ProviderConfig.api_key``, ``ResolvedProvider.api_key`` and ``ServerConfig.auth_token``
+are hidden from ``repr`` so they cannot reach a log line by accident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from anthroxy import catalog
+from anthroxy.catalog import ProviderPreset
+from anthroxy.profile import DEFAULT_PROFILE, ProviderProfile
+from anthroxy.routing import RoutingTable
+
+from .config_files import (
+    CLI_SOURCE,
+    CONVERTER,
+    MANAGED_PATH,
+    find_config_files,
+    merge_into,
+    overrides_as_table,
+    problem_lines,
+    read_toml,
+    show_value,
+    unknown_key,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ProviderConfig",
+    "ResolvedProvider",
+    "RoutingConfig",
+    "ServerConfig",
+    "Settings",
+    "find_config_files",
+    "load_settings",
+    "settings_from_config",
+]
+
+Api = Literal["anthropic", "chat", "responses"]
+Auth = Literal["bearer", "x-api-key", "none"]
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
+_PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; ``problems`` holds one line per problem, each naming its
+    key path (``providers.mock.read_timeout: expected a number, got "soon"``)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = problems
+
+
+@attrs.frozen
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8082
+    auth_token: str = attrs.field(default="", repr=False)  # secret
+    ping_interval: float = 10.0
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "info"
+    log_request_body: bool = False
+    log_response_body: bool = False
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+@attrs.frozen
+class ProviderConfig:
+    """``[providers.<id>]``; a catalogue id may omit what the catalogue knows."""
+
+    api: Api | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=False)  # discouraged; file must be 0600
+    models: list[str] = attrs.Factory(list)
+    headers: dict[str, str] = attrs.Factory(dict)  # extra upstream headers
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    auth: Auth | None = None
+    profile: dict[str, object] = attrs.Factory(dict)  # ProviderProfile field overrides
+
+
+@attrs.frozen
+class RoutingConfig:
+    rewrite_response_model: bool = True
+
+
+@attrs.frozen
+class Config:
+    server: ServerConfig = attrs.Factory(ServerConfig)
+    providers: dict[str, ProviderConfig] = attrs.Factory(dict)
+    tiers: dict[str, str] = attrs.Factory(dict)
+    aliases: dict[str, str] = attrs.Factory(dict)
+    routing: RoutingConfig = attrs.Factory(RoutingConfig)
+
+
+@attrs.frozen
+class ResolvedProvider:
+    """A provider ready to call: catalogue preset + config + environment."""
+
+    id: str
+    name: str
+    api: Api
+    base_url: str
+    api_key: str | None = attrs.field(repr=False)  # NEVER logged or printed
+    auth: Auth
+    headers: dict[str, str]
+    profile: ProviderProfile
+    models: tuple[str, ...]
+    connect_timeout: float
+    read_timeout: float
+    key_source: str | None  # "env:DEEPSEEK_API_KEY", "file" or None — for config show / healthz
+
+
+@attrs.frozen
+class Settings:
+    """Everything the app needs, fully resolved."""
+
+    config: Config
+    providers: dict[str, ResolvedProvider]
+    routing: RoutingTable
+    sources: list[str]  # config files read, in order
+    # Dotted key path -> the file (or "command line") that set it, for ``config show``.
+    # (Added to the contract with a default; nothing else changes.)
+    origins: dict[str, str] = attrs.Factory(dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Structuring: plain TOML data → Config (strict converter and error lines in config_files).
+
+
+def structure_config(data: Mapping[str, Any]) -> Config:
+    """Plain TOML data → ``Config``; every type problem in one ``ConfigError``."""
+    try:
+        return CONVERTER.structure(dict(data), Config)
+    except Exception as exc:  # cattrs raises groups and plain errors alike
+        raise ConfigError(problem_lines(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and resolution: Config + catalogue + environment → Settings.
+
+# Which discovered provider serves the tiers when the file names none (docs/configuration.md):
+# Anthropic-compatible coding providers first, aggregators next, Anthropic itself last (whoever
+# runs anthroxy with ANTHROPIC_API_KEY exported most likely wants the other provider).
+TIER_PREFERENCE: tuple[str, ...] = (
+    "deepseek", "glm", "kimi", "qwen", "minimax", "mimo", "openrouter",
+    "openai", "gemini", "xai", "mistral", "groq", "cerebras", "fireworks", "together",
+)  # fmt: skip
+TIER_NAMES: tuple[str, ...] = ("opus", "sonnet", "haiku", "default")
+_LAST = ("anthropic",)
+
+
+def settings_from_config(
+    config: Config,
+    env: Mapping[str, str],
+    *,
+    sources: list[str] | None = None,
+    origins: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve a structured ``Config`` against the catalogue and ``env``; raises ConfigError.
+
+    With no ``[providers]`` at all, every catalogue provider whose key is in ``env`` is offered,
+    plus the keyless local ones (Ollama). With no ``[tiers]``, all tiers go to the first usable
+    provider's default model (see ``default_tiers``).
+    """
+    problems = _server_problems(config.server)
+    discovered = not config.providers
+    if discovered:
+        config = attrs.evolve(config, providers=_discover(env))
+    providers: dict[str, ResolvedProvider] = {}
+    for pid, pcfg in config.providers.items():
+        resolved = _resolve_provider(pid, pcfg, env, problems)
+        if resolved is not None:
+            providers[pid] = resolved
+    tiers = dict(config.tiers) or default_tiers(providers, discovered=discovered)
+    routing = _routing(config, providers, tiers, problems)
+    if problems:
+        raise ConfigError(problems)
+    if routing is None:  # unreachable: _routing returns None only after adding a problem
+        raise ConfigError(["routing: the routing table could not be built"])
+    if tiers != config.tiers:
+        config = attrs.evolve(config, tiers=tiers)
+    return Settings(config, providers, routing, list(sources or []), dict(origins or {}))
+
+
+def _server_problems(server: ServerConfig) -> list[str]:
+    problems = []
+    if not 1 <= server.port <= 65535:
+        problems.append(f"server.port: must be between 1 and 65535, got {server.port}")
+    if not server.ping_interval > 0:
+        problems.append(f"server.ping_interval: must be > 0 seconds, got {server.ping_interval}")
+    if server.max_body_bytes <= 0:
+        problems.append(f"server.max_body_bytes: must be > 0, got {server.max_body_bytes}")
+    if server.log_level.lower() not in LOG_LEVELS:
+        problems.append(
+            f"server.log_level: expected one of {', '.join(LOG_LEVELS)}, "
+            f"got {show_value(server.log_level)}"
+        )
+    if not server.host:
+        problems.append("server.host: must not be empty")
+    return problems
+
+
+def _discover(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
+    """Catalogue providers usable with ``env`` alone: key present (or none needed, i.e. Ollama)."""
+    return {preset.id: ProviderConfig() for preset in catalog.available_presets(env)}
+
+
+def _env_key(names: tuple[str, ...], env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(key, "env:NAME") for the first non-empty variable among ``names``."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value, f"env:{name}"
+    return None, None
+
+
+def _resolve_provider(
+    pid: str, cfg: ProviderConfig, env: Mapping[str, str], problems: list[str]
+) -> ResolvedProvider | None:
+    where = f"providers.{pid}"
+    before = len(problems)
+    preset = catalog.CATALOG.get(pid)
+    if not _PROVIDER_ID.match(pid):
+        problems.append(f"{where}: provider id may hold only letters, digits, '-' and '_'")
+    api = cfg.api or (preset.api if preset else None)
+    if api is None:
+        problems.append(
+            f"{where}.api: required for a provider not in the catalogue "
+            '(one of "anthropic", "chat", "responses")'
+        )
+    base_url = _base_url(where, cfg, preset, env, problems)
+    if base_url and not base_url.startswith(("http://", "https://")):
+        problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
+    for name in ("connect_timeout", "read_timeout"):
+        value = getattr(cfg, name)
+        if not value > 0:
+            problems.append(f"{where}.{name}: must be > 0 seconds, got {value}")
+    problems.extend(_header_problems(where, cfg.headers))
+    key, key_source = _find_key(pid, cfg, preset, env, problems)
+    auth = cfg.auth or (preset.auth if preset else _default_auth(api))
+    profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
+    if len(problems) > before or api is None or not base_url or profile is None:
+        return None
+    return ResolvedProvider(
+        id=pid,
+        name=preset.name if preset else pid,
+        api=api,
+        base_url=base_url.rstrip("/"),
+        api_key=key,
+        auth=auth,
+        headers=dict(cfg.headers),
+        profile=profile,
+        models=tuple(cfg.models) or (preset.models if preset else ()),
+        connect_timeout=cfg.connect_timeout,
+        read_timeout=cfg.read_timeout,
+        key_source=key_source,
+    )
+
+
+def _base_url(
+    where: str,
+    cfg: ProviderConfig,
+    preset: ProviderPreset | None,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> str | None:
+    """The file's ``base_url``, else ``<ID>_BASE_URL``, else the catalogue's URL."""
+    if cfg.base_url:
+        return cfg.base_url
+    if preset is None:
+        problems.append(f"{where}.base_url: required for a provider not in the catalogue")
+        return None
+    try:
+        return catalog.base_url_for(preset, env)
+    except ValueError as exc:  # a placeholder variable is missing, or the override is no URL
+        problems.append(f"{where}.base_url: {exc}")
+        return None
+
+
+# RFC 9110 5.1/5.5: a field name is a token; a value must not hold CR, LF or NUL (header
+# injection), which aiohttp would otherwise only refuse on the first request.
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _header_problems(where: str, headers: Mapping[str, str]) -> list[str]:
+    lines = []
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            lines.append(f"{where}.headers: {name!r} is not a valid header name")
+        elif any(c in value for c in "\r\n\0"):
+            lines.append(f"{where}.headers.{name}: value must not contain line breaks")
+    return lines
+
+
+def _default_auth(api: Api | None) -> Auth:
+    # Anthropic's API authenticates with x-api-key; OpenAI-style APIs with a bearer token.
+    return "x-api-key" if api == "anthropic" else "bearer"
+
+
+def _find_key(
+    pid: str,
+    cfg: ProviderConfig,
+    preset: ProviderPreset | None,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> tuple[str | None, str | None]:
+    """Key order: ``api_key_env`` (else the catalogue's variables), then ``api_key`` in the file."""
+    names = (cfg.api_key_env,) if cfg.api_key_env else (preset.key_env if preset else ())
+    key, source = _env_key(names, env)
+    if key is None and cfg.api_key:
+        key, source = cfg.api_key, "file"
+    needs_key = preset.needs_key if preset else True
+    if key is None and needs_key and cfg.auth != "none":
+        wanted = " or ".join(names) if names else "a variable named by api_key_env"
+        hint = "" if preset else ' (or set auth = "none" for a server without keys)'
+        problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")
+    return key, source
+
+
+def _profile(
+    where: str, overrides: Mapping[str, object], base: ProviderProfile, problems: list[str]
+) -> ProviderProfile | None:
+    hints = typing.get_type_hints(ProviderProfile)
+    changes: dict[str, Any] = {}
+    ok = True
+    for key, value in overrides.items():
+        if key not in hints:
+            problems.append(unknown_key((*where.split("."), "profile"), key, list(hints)))
+            ok = False
+            continue
+        try:
+            changes[key] = CONVERTER.structure(value, hints[key])
+        except Exception as exc:
+            problems.extend(problem_lines(exc, (*where.split("."), "profile", key)))
+            ok = False
+    return dataclasses.replace(base, **changes) if ok else None
+
+
+def default_tiers(providers: Mapping[str, ResolvedProvider], *, discovered: bool) -> dict[str, str]:
+    """Every tier → the first usable provider's default model; ``{}`` when there is none.
+
+    Configured providers are tried in file order; discovered ones in ``TIER_PREFERENCE`` order,
+    and keyless local servers are skipped (nobody knows which models are pulled there).
+    """
+    if discovered:
+        ranked = [*TIER_PREFERENCE, *(p for p in providers if p not in _LAST), *_LAST]
+        order = sorted(providers, key=ranked.index)
+    else:
+        order = list(providers)
+    for pid in order:
+        provider = providers[pid]
+        if discovered and provider.api_key is None:
+            continue
+        preset = catalog.CATALOG.get(pid)
+        model = (preset.default_model if preset else None) or next(iter(provider.models), None)
+        if model:
+            return dict.fromkeys(TIER_NAMES, f"{pid}/{model}")
+    return {}
+
+
+def _routing(
+    config: Config,
+    providers: Mapping[str, ResolvedProvider],
+    tiers: Mapping[str, str],
+    problems: list[str],
+) -> RoutingTable | None:
+    # Every configured id counts, even one with its own problem (a missing key, say): otherwise
+    # each target naming it would be reported as unknown on top of the real problem.
+    listed = {pid: _models(pid, cfg, providers) for pid, cfg in config.providers.items()}
+    for tier in tiers:
+        if tier not in TIER_NAMES:
+            problems.append(unknown_key(("tiers",), tier, list(TIER_NAMES)))
+    for section, table in (("tiers", tiers), ("aliases", config.aliases)):
+        for name, target in table.items():
+            if section == "tiers" and name not in TIER_NAMES:
+                continue
+            one = {name: target}
+            try:
+                RoutingTable(
+                    providers=listed,
+                    tiers=one if section == "tiers" else {},
+                    aliases=one if section == "aliases" else {},
+                )
+            except ValueError as exc:
+                problems.append(f"{_key_path(section, name)}: {_strip_where(str(exc))}")
+    if problems:
+        return None
+    return RoutingTable(providers=listed, tiers=tiers, aliases=config.aliases)
+
+
+def _models(
+    pid: str, cfg: ProviderConfig, providers: Mapping[str, ResolvedProvider]
+) -> tuple[str, ...]:
+    if pid in providers:
+        return providers[pid].models
+    preset = catalog.CATALOG.get(pid)
+    return tuple(cfg.models) or (preset.models if preset else ())
+
+
+def _key_path(section: str, name: str) -> str:
+    # TOML needs quotes around keys holding dots or other non-bare characters.
+    bare = re.fullmatch(r"[A-Za-z0-9_-]+", name)
+    return f"{section}.{name}" if bare else f"{section}.{json.dumps(name)}"
+
+
+def _strip_where(message: str) -> str:
+    """RoutingTable prefixes its messages with ``[tiers] opus: ``; our line already says where."""
+    return re.sub(r"^\[(tiers|aliases)\] [^:]*: ", "", message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: discovery + layering + structuring + resolution.
+
+
+def load_settings(
+    *,
+    cli_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    managed_path: Path = MANAGED_PATH,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Find, layer, validate and resolve the configuration; raises ConfigError listing every
+    problem. ``env``/``cwd``/``home`` default to the real process's (the CLI's case)."""
+    env = dict(os.environ) if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    home = Path.home() if home is None else home
+    files = find_config_files(
+        cli_path=cli_path, env=env, cwd=cwd, home=home, managed_path=managed_path
+    )
+    problems: list[str] = []
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for path in files:
+        data = read_toml(path, problems)
+        if data is not None:
+            merge_into(merged, data, str(path), origins)
+    if overrides:
+        merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
+    if problems:
+        raise ConfigError(problems)
+    config = structure_config(merged)
+    return settings_from_config(config, env, sources=[str(p) for p in files], origins=origins)

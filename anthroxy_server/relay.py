@@ -1,0 +1,236 @@
+"""One ``/v1/messages`` call relayed to its provider, in the provider's dialect.
+
+``anthropic``: the body passes through with the model swapped (``anthroxy.passthrough``).
+``chat``: the core translates to Chat Completions and back (``anthroxy.chat*``).
+``responses``: refused for now with 501 (a later issue adds it).
+
+Before the upstream's first byte a failure is an ordinary JSON error (the middleware renders it);
+once the client's stream is open it becomes an SSE ``error`` event. The upstream response is
+released when read to the end and closed at once otherwise (client gone, error, cancellation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from anthroxy import capabilities, chat, chat_response, chat_stream, passthrough, tokens
+from anthroxy.errors import AnthroxyError, UpstreamProtocolError
+from anthroxy.profile import Target
+from anthroxy.routing import Route
+from anthroxy.upstream_errors import error_from_upstream
+
+from .state import SESSIONS, SETTINGS, AccessInfo
+from .streaming import (
+    Downstream,
+    PassthroughAdapter,
+    StreamAdapter,
+    TranslatingAdapter,
+    open_upstream,
+    pump,
+)
+from .upstream import anthropic_headers, chat_headers, copied_headers, join_url
+
+if TYPE_CHECKING:
+    from .config import ResolvedProvider
+
+_COMPACT = (",", ":")
+
+
+@dataclasses.dataclass(slots=True)
+class Call:
+    """Everything one relayed request needs."""
+
+    request: web.Request
+    raw: bytes
+    body: Mapping[str, Any]
+    route: Route
+    provider: ResolvedProvider
+    access: AccessInfo
+    request_id: str
+
+    @property
+    def stream(self) -> bool:
+        return self.body.get("stream") is True
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self.request.app[SESSIONS][self.provider.id]
+
+    @property
+    def ping_interval(self) -> float:
+        return self.request.app[SETTINGS].config.server.ping_interval
+
+    @property
+    def reply_model(self) -> str:
+        """The model name replies report: the client's (default) or the upstream's."""
+        if self.request.app[SETTINGS].config.routing.rewrite_response_model:
+            return self.route.requested_model
+        return self.route.model
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_hex(12)
+
+
+async def relay_messages(call: Call) -> web.StreamResponse:
+    api = call.provider.api
+    if api == "anthropic":
+        return await _relay_anthropic(call)
+    if api == "chat":
+        return await _relay_chat(call)
+    raise AnthroxyError(
+        f"provider '{call.provider.id}' uses the OpenAI Responses API, which this anthroxy "
+        "version does not support yet",
+        status=501,
+        error_type="invalid_request_error",
+        should_retry=False,
+    )
+
+
+def build_target(route: Route, provider: ResolvedProvider) -> Target:
+    limits = capabilities.lookup(route.model)
+    return Target(
+        provider=provider.id,
+        model=route.model,
+        profile=provider.profile,
+        max_output_tokens=limits.max_output_tokens,
+        context_window=limits.context_window,
+    )
+
+
+async def _relay_anthropic(call: Call) -> web.StreamResponse:
+    data = passthrough.request_bytes(call.raw, call.body, call.route.model)
+    headers = anthropic_headers(call.request.headers, call.provider)
+    adapter = PassthroughAdapter(call.reply_model, call.provider.id)
+    return await _exchange(call, "/v1/messages", data, headers, adapter, _anthropic_reply)
+
+
+def _anthropic_reply(call: Call, raw: bytes) -> Mapping[str, Any] | bytes:
+    message = _parse_json(raw, call.provider.id)
+    if message.get("type") != "message":
+        return raw
+    return passthrough.rewrite_message(message, call.reply_model)
+
+
+async def _relay_chat(call: Call) -> web.StreamResponse:
+    target = build_target(call.route, call.provider)
+    upstream_body, ctx = chat.to_request(call.body, target)
+    ctx = dataclasses.replace(
+        ctx,
+        requested_model=call.reply_model,
+        input_tokens_estimate=tokens.estimate_input_tokens(call.body),
+    )
+    message_id = new_message_id()
+    data = json.dumps(upstream_body, separators=_COMPACT).encode()
+    translator = chat_stream.ChatStream(ctx, message_id=message_id)
+    adapter = TranslatingAdapter(translator, call.provider.id)
+
+    def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
+        return chat_response.from_response(
+            _parse_json(raw, call.provider.id), ctx, message_id=message_id
+        )
+
+    headers = chat_headers(call.provider)
+    return await _exchange(call, "/chat/completions", data, headers, adapter, reply)
+
+
+async def _exchange(
+    call: Call,
+    path: str,
+    data: bytes,
+    headers: Mapping[str, str],
+    adapter: StreamAdapter,
+    reply: Any,
+) -> web.StreamResponse:
+    """POST upstream, then answer with JSON or relay the stream."""
+    url = join_url(call.provider.base_url, path)
+    downstream = Downstream(call.request, {"request-id": call.request_id}) if call.stream else None
+    ping = call.ping_interval
+    try:
+        upstream = await open_upstream(
+            call.session,
+            url,
+            data=data,
+            headers=headers,
+            provider=call.provider.id,
+            downstream=downstream,
+            ping_interval=ping,
+        )
+    except AnthroxyError as err:
+        return await _fail(downstream, adapter, err)
+    complete = False
+    try:
+        if upstream.status != 200:
+            body = await upstream.read()
+            err = error_from_upstream(
+                upstream.status, body, provider=call.provider.id, headers=upstream.headers
+            )
+            complete = True
+            return await _fail(downstream, adapter, err)
+        extra = copied_headers(upstream.headers)
+        if downstream is None:
+            message = reply(call, await upstream.read())
+            complete = True
+            return _json_reply(call, message, extra)
+        await downstream.prepare(extra)
+        await pump(
+            upstream,
+            downstream,
+            adapter,
+            ping_interval=ping,
+            read_timeout=call.provider.read_timeout,
+            provider=call.provider.id,
+        )
+        call.access.output_tokens = adapter.output_tokens
+        # release() itself drops the connection if the body was not read to its end.
+        complete = True
+        assert downstream.response is not None
+        return downstream.response
+    finally:
+        if complete:
+            upstream.release()
+        else:
+            # Client gone, error or cancellation: drop the upstream connection now so the
+            # provider stops generating (and billing) at once.
+            upstream.close()
+
+
+async def _fail(
+    downstream: Downstream | None, adapter: StreamAdapter, err: AnthroxyError
+) -> web.StreamResponse:
+    if downstream is None or not downstream.prepared:
+        raise err
+    await downstream.write(adapter.fail(err))
+    assert downstream.response is not None
+    return downstream.response
+
+
+def _json_reply(
+    call: Call, message: Mapping[str, Any] | bytes, extra: Mapping[str, str]
+) -> web.Response:
+    if isinstance(message, Mapping):
+        usage = message.get("usage")
+        if isinstance(usage, Mapping):
+            call.access.input_tokens = usage.get("input_tokens")
+            call.access.output_tokens = usage.get("output_tokens")
+        message = json.dumps(message, separators=_COMPACT).encode()
+    response = web.Response(body=message, content_type="application/json")
+    response.headers.update(extra)
+    return response
+
+
+def _parse_json(raw: bytes, provider: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise UpstreamProtocolError(f"{provider}: the reply is not JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise UpstreamProtocolError(f"{provider}: the reply is not a JSON object")
+    return value

@@ -1,0 +1,80 @@
+"""Throughput of the Chat Completions → Anthropic stream translator alone, on one core.
+
+Per upstream chunk: SSE decode + json.loads + ChatStream.feed + encode_event of every event
+(close() included). Reports the best of N runs. Run: ``python bench/bench_chat_stream.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from anthroxy.chat_stream import ChatStream  # noqa: E402
+from anthroxy.context import ReplyContext  # noqa: E402
+from anthroxy.profile import Target  # noqa: E402
+from anthroxy.sse import SSEDecoder, encode_event  # noqa: E402
+from anthroxy.toolnames import ToolNames  # noqa: E402
+
+RECORDED = ROOT / "tests" / "fixtures" / "recorded"
+CTX = ReplyContext("claude-x", Target("bench", "m"), ToolNames(["get_capital"]))
+
+
+def text_stream(n: int = 200) -> bytes:
+    head = '{"id":"chatcmpl-x","object":"chat.completion.chunk","created":1,"model":"m",'
+    first = '"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}'
+    lines = [f"data: {head}{first}\n\n"]
+    for i in range(n - 2):
+        delta = f'"choices":[{{"index":0,"delta":{{"content":" word{i}"}}}}],"usage":null}}'
+        lines.append(f"data: {head}{delta}\n\n")
+    usage = f'"usage":{{"prompt_tokens":5,"completion_tokens":{n}}}'
+    last = f'"choices":[{{"index":0,"delta":{{}},"finish_reason":"stop"}}],{usage}}}'
+    lines.append(f"data: {head}{last}\n\n")
+    lines.append("data: [DONE]\n\n")
+    return "".join(lines).encode()
+
+
+def translate(body: bytes) -> int:
+    decoder = SSEDecoder()
+    stream = ChatStream(CTX, message_id="msg_bench")
+    out = 0
+    chunks = 0
+    for event in decoder.feed(body) + decoder.close():
+        if event.data == "[DONE]":
+            break
+        chunks += 1
+        for ev in stream.feed(json.loads(event.data)):
+            out += len(encode_event(ev))
+    for ev in stream.close():
+        out += len(encode_event(ev))
+    return chunks
+
+
+def bench(name: str, body: bytes, runs: int = 30) -> None:
+    chunks = translate(body)
+    reps = max(1, 20_000 // chunks)
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        for _ in range(reps):
+            translate(body)
+        best = min(best, (time.perf_counter() - start) / reps)
+    per_chunk = best / chunks
+    rate = 1 / per_chunk
+    print(f"{name:<34} {chunks:>4} chunks {rate:>10,.0f} chunks/s {per_chunk * 1e6:6.2f} µs/chunk")
+
+
+if __name__ == "__main__":
+    bench("(a) 200-chunk text stream", text_stream())
+    bench(
+        "(b) openai tool call (recorded)",
+        (RECORDED / "openai-chat/stream_tool_call_with_usage.sse").read_bytes(),
+    )
+    bench(
+        "(c) deepseek reasoning (recorded)",
+        (RECORDED / "deepseek/stream_reasoning_content.sse").read_bytes(),
+    )

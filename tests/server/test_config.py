@@ -1,0 +1,480 @@
+"""Configuration: discovery, layering, strict validation with key paths, key handling, defaults.
+
+Every test passes an explicit env, cwd, home and managed path (tmp dirs), never the real ones.
+Expected problem lines are written by hand from the messages docs/configuration.md promises.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from anthroxy.catalog import CATALOG
+from anthroxy.errors import UnknownModel
+from anthroxy_server.config import (
+    Config,
+    ConfigError,
+    ProviderConfig,
+    ServerConfig,
+    find_config_files,
+    load_settings,
+    settings_from_config,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+MOCK = '[providers.mock]\napi = "chat"\nbase_url = "http://127.0.0.1:9/v1"\nauth = "none"\n'
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> dict[str, Path]:
+    cwd, home = tmp_path / "project", tmp_path / "home"
+    cwd.mkdir()
+    home.mkdir()
+    return {"cwd": cwd, "home": home, "managed": tmp_path / "etc" / "config.toml", "tmp": tmp_path}
+
+
+def load(places: dict[str, Path], env: dict[str, str] | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    return load_settings(
+        env=env or {},
+        cwd=places["cwd"],
+        home=places["home"],
+        managed_path=places["managed"],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def problems(places: dict[str, Path], **kw: object) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(places, **kw)  # type: ignore[arg-type]
+    return info.value.problems
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+
+def test_discovery_each_source_wins_over_the_next(places: dict[str, Path]) -> None:
+    cwd, home, tmp = places["cwd"], places["home"], places["tmp"]
+    cli = write(tmp / "cli.toml", "")
+    from_env = write(tmp / "env.toml", "")
+    project = write(cwd / ".anthroxy" / "config.toml", "")
+    xdg = write(tmp / "xdg" / "anthroxy" / "config.toml", "")
+    dot_config = write(home / ".config" / "anthroxy" / "config.toml", "")
+    env = {"ANTHROXY_CONFIG": str(from_env), "XDG_CONFIG_HOME": str(tmp / "xdg")}
+
+    def found(cli_path: str | None, env: dict[str, str]) -> list[Path]:
+        return find_config_files(
+            cli_path=cli_path, env=env, cwd=cwd, home=home, managed_path=places["managed"]
+        )
+
+    assert found(str(cli), env) == [cli]
+    assert found(None, env) == [from_env]
+    del env["ANTHROXY_CONFIG"]
+    assert found(None, env) == [project]
+    project.unlink()
+    assert found(None, env) == [xdg]
+    del env["XDG_CONFIG_HOME"]
+    assert found(None, env) == [dot_config]
+    # XDG Base Directory spec: a relative $XDG_CONFIG_HOME is ignored.
+    assert found(None, {"XDG_CONFIG_HOME": "relative/dir"}) == [dot_config]
+    dot_config.unlink()
+    assert found(None, {}) == []
+
+
+def test_relative_cli_path_is_taken_from_cwd(places: dict[str, Path]) -> None:
+    target = write(places["cwd"] / "mine.toml", "")
+    assert find_config_files(
+        cli_path="mine.toml", env={}, cwd=places["cwd"], home=places["home"],
+        managed_path=places["managed"],
+    ) == [target]  # fmt: skip
+
+
+def test_managed_file_is_layered_last(places: dict[str, Path]) -> None:
+    user = write(places["cwd"] / ".anthroxy" / "config.toml", "")
+    managed = write(places["managed"], "")
+    assert find_config_files(
+        cli_path=None, env={}, cwd=places["cwd"], home=places["home"], managed_path=managed
+    ) == [user, managed]
+
+
+def test_explicit_file_that_does_not_exist_is_an_error(places: dict[str, Path]) -> None:
+    # A typo in --config must not silently fall back to another file (or to no file).
+    write(places["cwd"] / ".anthroxy" / "config.toml", "")
+    missing = places["tmp"] / "nope.toml"
+    assert problems(places, cli_path=str(missing)) == [f"{missing}: configuration file not found"]
+    assert problems(places, env={"ANTHROXY_CONFIG": str(missing)}) == [
+        f"{missing}: configuration file not found"
+    ]
+
+
+# --- layering ---------------------------------------------------------------------------------
+
+
+def test_managed_overrides_user_key_by_key_and_cli_overrides_both(places: dict[str, Path]) -> None:
+    user = write(
+        places["cwd"] / ".anthroxy" / "config.toml",
+        MOCK + '[server]\nhost = "127.0.0.2"\nport = 9000\nlog_level = "debug"\n'
+        '[tiers]\ndefault = "mock/small"\n',
+    )
+    managed = write(
+        places["managed"],
+        "[server]\nport = 9100\n[providers.mock]\nread_timeout = 42.0\n",
+    )
+    settings = load(places)
+    server = settings.config.server
+    assert (server.host, server.port, server.log_level) == ("127.0.0.2", 9100, "debug")
+    # Tables merge key by key: the user's mock keeps its api/base_url, managed adds a timeout.
+    assert settings.providers["mock"].base_url == "http://127.0.0.1:9/v1"
+    assert settings.providers["mock"].read_timeout == 42.0
+    assert settings.sources == [str(user), str(managed)]
+    assert settings.origins["server.port"] == str(managed)
+    assert settings.origins["server.host"] == str(user)
+    assert settings.origins["providers.mock.read_timeout"] == str(managed)
+
+    settings = load(places, overrides={"server.host": "0.0.0.0", "server.port": 9200})
+    assert (settings.config.server.host, settings.config.server.port) == ("0.0.0.0", 9200)
+    assert settings.origins["server.port"] == "command line"
+    assert settings.config.server.log_level == "debug"
+
+
+def test_overrides_are_validated_like_file_values(places: dict[str, Path]) -> None:
+    assert problems(places, overrides={"server.port": "9000"}) == [
+        'server.port: expected an integer, got "9000"'
+    ]
+
+
+# --- validation: every problem, one line each, naming its key path ----------------------------
+
+
+def test_unknown_keys_name_their_path_and_suggest(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        MOCK + 'base_ur = "x"\n[server]\nprot = 1\n[routng]\n',
+    )
+    assert sorted(problems(places, cli_path=str(cfg))) == [
+        'providers.mock.base_ur: unknown key (did you mean "base_url"?)',
+        'routng: unknown key (did you mean "routing"?)',
+        'server.prot: unknown key (did you mean "port"?)',
+    ]
+
+
+def test_wrong_types_are_all_reported(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        MOCK + 'read_timeout = "soon"\nmodels = "gpt-4o"\nheaders = {x-team = 7}\n'
+        '[server]\nport = true\nlog_format = "xml"\nlog_request_body = "yes"\n'
+        '[providers.other]\n[aliases]\nfast = ["mock/a"]\n',
+    )
+    assert sorted(problems(places, cli_path=str(cfg))) == [
+        "aliases.fast: expected a string, got an array",
+        "providers.mock.headers.x-team: expected a string, got 7",
+        'providers.mock.models: expected an array, got "gpt-4o"',
+        'providers.mock.read_timeout: expected a number, got "soon"',
+        'server.log_format: expected one of "text", "json", got "xml"',
+        'server.log_request_body: expected true or false, got "yes"',
+        "server.port: expected an integer, got true",
+    ]
+
+
+def test_a_table_where_a_value_belongs_and_vice_versa(places: dict[str, Path]) -> None:
+    cfg = write(places["tmp"] / "c.toml", 'server = "fast"\nproviders = {mock = 5}\n')
+    assert sorted(problems(places, cli_path=str(cfg))) == [
+        "providers.mock: expected a table, got 5",
+        'server: expected a table, got "fast"',
+    ]
+
+
+def test_numbers_are_range_checked(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        MOCK + "connect_timeout = 0\nread_timeout = -1.5\n"
+        '[server]\nport = 70000\nping_interval = 0\nmax_body_bytes = 0\nlog_level = "loud"\n',
+    )
+    assert sorted(problems(places, cli_path=str(cfg))) == [
+        "providers.mock.connect_timeout: must be > 0 seconds, got 0.0",
+        "providers.mock.read_timeout: must be > 0 seconds, got -1.5",
+        'server.log_level: expected one of debug, info, warning, error, critical, got "loud"',
+        "server.max_body_bytes: must be > 0, got 0",
+        "server.ping_interval: must be > 0 seconds, got 0.0",
+        "server.port: must be between 1 and 65535, got 70000",
+    ]
+
+
+def test_custom_provider_needs_api_and_base_url(places: dict[str, Path]) -> None:
+    cfg = write(places["tmp"] / "c.toml", '[providers.mine]\nauth = "none"\n')
+    assert problems(places, cli_path=str(cfg)) == [
+        "providers.mine.api: required for a provider not in the catalogue "
+        '(one of "anthropic", "chat", "responses")',
+        "providers.mine.base_url: required for a provider not in the catalogue",
+    ]
+
+
+def test_bad_provider_id_and_url(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        '[providers."a/b"]\napi = "chat"\nbase_url = "ftp://x"\nauth = "none"\n',
+    )
+    assert problems(places, cli_path=str(cfg)) == [
+        "providers.a/b: provider id may hold only letters, digits, '-' and '_'",
+        "providers.a/b.base_url: must start with http:// or https://, got 'ftp://x'",
+    ]
+
+
+def test_profile_overrides_are_checked_against_provider_profile(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        MOCK + '[providers.mock.profile]\nmax_tokens_fild = "x"\nreasoning_param = "loud"\n'
+        'tool_name_max = "64"\n',
+    )
+    assert problems(places, cli_path=str(cfg)) == [
+        'providers.mock.profile.max_tokens_fild: unknown key (did you mean "max_tokens_field"?)',
+        'providers.mock.profile.reasoning_param: expected one of "none", "reasoning_effort", '
+        '"openrouter", "deepseek", got "loud"',
+        'providers.mock.profile.tool_name_max: expected an integer, got "64"',
+    ]
+
+
+def test_profile_overrides_apply_on_top_of_the_catalogue_profile(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        '[providers.openrouter.profile]\nuser_max = 100\ndrop_betas = ["a", "b"]\n',
+    )
+    profile = (
+        load(places, {"OPENROUTER_API_KEY": "k"}, cli_path=str(cfg)).providers["openrouter"].profile
+    )
+    assert profile.user_max == 100
+    assert profile.drop_betas == ("a", "b")
+    # Untouched fields keep the catalogue's values.
+    assert profile.reasoning_param == CATALOG["openrouter"].profile.reasoning_param == "openrouter"
+
+
+def test_bad_routing_targets_are_reported_with_their_key(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        MOCK + '[tiers]\nopus = "nowhere/big"\nsonet = "mock/a"\nhaiku = "mock/small"\n'
+        '[aliases]\n"fast.one" = "gpt-unknown"\n',
+    )
+    lines = problems(places, cli_path=str(cfg))
+    assert len(lines) == 3
+    assert lines[0] == 'tiers.sonet: unknown key (did you mean "sonnet"?)'
+    assert lines[1].startswith("tiers.opus: target 'nowhere/big' names provider 'nowhere'")
+    assert lines[2].startswith("aliases.\"fast.one\": target 'gpt-unknown'")
+
+
+def test_toml_syntax_error_names_file_line_and_column(places: dict[str, Path]) -> None:
+    cfg = write(places["tmp"] / "c.toml", '[server]\nport = 8082\nhost = = "x"\n')
+    (line,) = problems(places, cli_path=str(cfg))
+    assert line.startswith(f"{cfg}: invalid TOML: ")
+    assert line.endswith("(at line 3, column 8)")
+
+
+def test_problems_from_several_providers_are_collected(places: dict[str, Path]) -> None:
+    cfg = write(places["tmp"] / "c.toml", '[providers.groq]\n[providers.mine]\napi = "chat"\n')
+    assert problems(places, cli_path=str(cfg)) == [
+        "providers.groq: no API key found: set GROQ_API_KEY",
+        "providers.mine.base_url: required for a provider not in the catalogue",
+        "providers.mine: no API key found: set a variable named by api_key_env "
+        '(or set auth = "none" for a server without keys)',
+    ]
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_api_key_in_a_readable_file_is_refused(places: dict[str, Path]) -> None:
+    text = '[providers.groq]\napi_key = "gsk-from-file"\n'
+    cfg = write(places["tmp"] / "c.toml", text, mode=0o644)
+    (line,) = problems(places, cli_path=str(cfg))
+    assert f"chmod 600 {cfg}" in line
+    assert "gsk-from-file" not in line
+
+    os.chmod(cfg, 0o600)
+    provider = load(places, cli_path=str(cfg)).providers["groq"]
+    assert (provider.api_key, provider.key_source) == ("gsk-from-file", "file")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_readable_file_without_api_key_is_fine(places: dict[str, Path]) -> None:
+    cfg = write(places["tmp"] / "c.toml", '[providers.groq]\napi_key_env = "MY_GROQ"\n', mode=0o644)
+    provider = load(places, {"MY_GROQ": "k"}, cli_path=str(cfg)).providers["groq"]
+    assert (provider.api_key, provider.key_source) == ("k", "env:MY_GROQ")
+
+
+def test_key_lookup_order(places: dict[str, Path]) -> None:
+    cfg = write(places["tmp"] / "c.toml", '[providers.groq]\napi_key = "from-file"\n')
+    env = {"GROQ_API_KEY": "  from-catalogue-var\n"}
+    provider = load(places, env, cli_path=str(cfg)).providers["groq"]
+    # Catalogue variable beats the file; surrounding whitespace of a pasted key is dropped.
+    assert (provider.api_key, provider.key_source) == ("from-catalogue-var", "env:GROQ_API_KEY")
+    # An empty variable counts as absent: the file's key is used.
+    provider = load(places, {"GROQ_API_KEY": " "}, cli_path=str(cfg)).providers["groq"]
+    assert provider.key_source == "file"
+
+
+def test_secrets_never_appear_in_repr(places: dict[str, Path]) -> None:
+    secret, token = "sk-very-secret-123", "proxy-token-456"
+    cfg = write(
+        places["tmp"] / "c.toml",
+        f'[server]\nauth_token = "{token}"\n[providers.mine]\napi = "chat"\n'
+        f'base_url = "http://127.0.0.1:9/v1"\napi_key = "{secret}"\n',
+    )
+    settings = load(places, cli_path=str(cfg))
+    assert settings.providers["mine"].api_key == secret
+    for shown in (settings, settings.providers["mine"], settings.config, str(settings)):
+        assert secret not in repr(shown)
+        assert token not in repr(shown)
+
+
+# --- no file: the environment decides ---------------------------------------------------------
+
+
+def test_no_file_offers_providers_with_keys_plus_ollama(places: dict[str, Path]) -> None:
+    settings = load(places, {"DEEPSEEK_API_KEY": "test"})
+    assert settings.sources == []
+    assert set(settings.providers) == {"deepseek", "ollama"}
+    deepseek = settings.providers["deepseek"]
+    assert deepseek.api == "anthropic"
+    assert deepseek.base_url == "https://api.deepseek.com/anthropic"
+    assert (deepseek.api_key, deepseek.key_source) == ("test", "env:DEEPSEEK_API_KEY")
+    assert settings.providers["ollama"].auth == "none"
+    model = CATALOG["deepseek"].default_model
+    assert settings.config.tiers == dict.fromkeys(
+        ("opus", "sonnet", "haiku", "default"), f"deepseek/{model}"
+    )
+    route = settings.routing.resolve("claude-sonnet-4-5-20250929")
+    assert (route.provider, route.model) == ("deepseek", model)
+    # Ollama is offered by name but never guessed as a tier: nobody knows which models it has.
+    assert settings.routing.resolve("ollama/qwen3").provider == "ollama"
+
+
+def test_no_keys_at_all_means_no_tiers_and_a_404(places: dict[str, Path]) -> None:
+    settings = load(places, {})
+    assert set(settings.providers) == {"ollama"}
+    assert settings.config.tiers == {}
+    with pytest.raises(UnknownModel):
+        settings.routing.resolve("claude-sonnet-4-5")
+
+
+@pytest.mark.parametrize(
+    ("keys", "winner"),
+    [
+        (("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "DEEPSEEK_API_KEY"), "deepseek"),
+        (("ANTHROPIC_API_KEY", "GROQ_API_KEY", "OPENAI_API_KEY"), "openai"),
+        (("ANTHROPIC_API_KEY",), "anthropic"),
+    ],
+)
+def test_default_tier_preference(
+    places: dict[str, Path], keys: tuple[str, ...], winner: str
+) -> None:
+    settings = load(places, dict.fromkeys(keys, "k"))
+    assert settings.config.tiers["default"].startswith(f"{winner}/")
+
+
+def test_file_without_tiers_uses_its_first_provider(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml", MOCK + 'models = ["small", "big"]\n[providers.deepseek]\n'
+    )
+    settings = load(places, {"DEEPSEEK_API_KEY": "k"}, cli_path=str(cfg))
+    assert settings.config.tiers["opus"] == "mock/small"
+    assert set(settings.providers) == {"mock", "deepseek"}  # no discovery when [providers] exists
+
+
+# --- base URLs --------------------------------------------------------------------------------
+
+
+def test_base_url_env_overrides_catalogue_and_file_overrides_env(places: dict[str, Path]) -> None:
+    env = {"DEEPSEEK_API_KEY": "k", "DEEPSEEK_BASE_URL": "http://127.0.0.1:7/anthropic/"}
+    assert load(places, env).providers["deepseek"].base_url == "http://127.0.0.1:7/anthropic"
+    cfg = write(places["tmp"] / "c.toml", '[providers.deepseek]\nbase_url = "http://127.0.0.1:8"\n')
+    settings = load(places, env, cli_path=str(cfg))
+    assert settings.providers["deepseek"].base_url == "http://127.0.0.1:8"
+
+
+def test_catalogue_url_placeholder_missing_is_reported(places: dict[str, Path]) -> None:
+    cfg = write(places["tmp"] / "c.toml", "[providers.azure]\n")
+    (line,) = problems(places, env={"AZURE_API_KEY": "k"}, cli_path=str(cfg))
+    assert line.startswith("providers.azure.base_url: ")
+    assert "AZURE_RESOURCE_NAME" in line
+
+
+# --- settings_from_config and the example file ------------------------------------------------
+
+
+def test_settings_from_config_for_tests() -> None:
+    config = Config(
+        server=ServerConfig(port=9999),
+        providers={
+            "mock": ProviderConfig(api="chat", base_url="http://127.0.0.1:1/v1", auth="none")
+        },
+        tiers={"default": "mock/m"},
+    )
+    settings = settings_from_config(config, {})
+    assert settings.routing.resolve("anything").model == "m"
+    assert settings.providers["mock"].api_key is None
+    assert settings.sources == []
+
+
+def test_example_config_validates(places: dict[str, Path]) -> None:
+    # A world-readable copy: the example must not need 0600, i.e. it must hold no api_key.
+    example = write(
+        places["tmp"] / "example.toml", (REPO / "config.example.toml").read_text(), 0o644
+    )
+    settings = load(
+        places,
+        {"DEEPSEEK_API_KEY": "test", "GROQ_API_KEY": "test", "MOCK_API_KEY": "test"},
+        cli_path=str(example),
+    )
+    assert {"deepseek", "mock"} <= set(settings.providers)
+    assert settings.providers["mock"].api == "chat"
+    assert set(settings.config.tiers) == {"opus", "sonnet", "haiku", "default"}
+
+
+def test_targets_are_checked_even_when_a_provider_lacks_its_key(places: dict[str, Path]) -> None:
+    # The setup wizard writes a file before the key is exported: the tiers must still be judged.
+    cfg = write(
+        places["tmp"] / "c.toml",
+        '[providers.groq]\n[tiers]\ndefault = "groq/llama-3.1-8b-instant"\nopus = "grok/x"\n',
+    )
+    lines = problems(places, cli_path=str(cfg))
+    assert lines[0] == "providers.groq: no API key found: set GROQ_API_KEY"
+    assert lines[1].startswith("tiers.opus: target 'grok/x' names provider 'grok'")
+    assert len(lines) == 2
+
+
+def _doc_examples() -> list[str]:
+    text = (REPO / "docs" / "configuration.md").read_text()
+    return re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("example", _doc_examples())
+def test_documented_examples_validate(places: dict[str, Path], example: str) -> None:
+    cfg = write(places["tmp"] / "doc.toml", example)
+    env = {"DEEPSEEK_API_KEY": "test", "OPENROUTER_API_KEY": "test"}
+    settings = load(places, env, cli_path=str(cfg))
+    assert settings.routing.resolve("claude-opus-4-6").rule == "tier:opus"
+
+
+def test_docs_have_examples() -> None:
+    assert len(_doc_examples()) == 3
+
+
+def test_header_names_and_values_are_checked(places: dict[str, Path]) -> None:
+    cfg = write(
+        places["tmp"] / "c.toml",
+        MOCK + '[providers.mock.headers]\n"Bad Name" = "x"\nX-Ok = "a\\r\\nInjected: 1"\n',
+    )
+    assert problems(places, cli_path=str(cfg)) == [
+        "providers.mock.headers: 'Bad Name' is not a valid header name",
+        "providers.mock.headers.X-Ok: value must not contain line breaks",
+    ]

@@ -1,0 +1,237 @@
+"""Invariant: every upstream or client fault reaches the client as an Anthropic error with the
+status and type Claude Code reacts to correctly (claude-code.md), before or during a stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+
+from .conftest import CHAT_KEY, SECRET_KEY, free_port, message_body, sse_events
+
+HTTP_FAULTS = [
+    # (upstream status, body, headers) -> (status, type, text in message, extra headers)
+    (
+        401,
+        b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}',
+        {},
+        (
+            401,
+            "authentication_error",
+            "provider 'fake' refused the API key",
+            {"x-should-retry": "false"},
+        ),
+    ),
+    (403, b'{"error":{"message":"no access"}}', {}, (403, "permission_error", "'fake'", {})),
+    (
+        429,
+        b'{"error":{"message":"Rate limit reached","type":"requests",'
+        b'"code":"rate_limit_exceeded"}}',
+        {"retry-after": "7"},
+        (429, "rate_limit_error", "Rate limit reached", {"retry-after": "7"}),
+    ),
+    (500, b'{"error":{"message":"boom"}}', {}, (500, "api_error", "boom", {})),
+    (503, b"Service Unavailable", {}, (529, "overloaded_error", "Service Unavailable", {})),
+    (
+        400,
+        b'{"error":{"message":"This model\'s maximum context length is 128000 tokens. However, '
+        b'your messages resulted in 130000 tokens.","type":"invalid_request_error",'
+        b'"code":"context_length_exceeded"}}',
+        {},
+        (400, "invalid_request_error", "prompt is too long: 130000 tokens > 128000 maximum", {}),
+    ),
+    (
+        502,
+        b"<html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>",
+        {"content-type": "text/html"},
+        (502, "api_error", "502 Bad Gateway", {}),
+    ),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("status", "body", "headers", "expected"), HTTP_FAULTS)
+async def test_upstream_http_errors_map(
+    upstream, make_gateway, stream, status, body, headers, expected
+) -> None:
+    async def reply(request: web.Request) -> web.Response:
+        return web.Response(status=status, body=body, headers=headers)
+
+    upstream.handler = reply
+    client = await make_gateway()
+    response = await client.post("/v1/messages", json=message_body(stream=stream))
+    want_status, want_type, want_text, want_headers = expected
+    assert response.status == want_status  # not a 200 stream: the upstream failed first
+    payload = await response.json()
+    assert payload["type"] == "error"
+    assert payload["error"]["type"] == want_type
+    assert want_text in payload["error"]["message"]
+    assert response.headers["request-id"].startswith("req_")
+    for name, value in want_headers.items():
+        assert response.headers[name] == value
+
+
+async def test_connection_refused_names_provider_and_url(make_gateway) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = await make_gateway(base_url=dead)
+    response = await client.post("/v1/messages", json=message_body(stream=True))
+    assert response.status == 502
+    error = (await response.json())["error"]
+    assert error["type"] == "api_error"
+    assert "'fake'" in error["message"] and dead in error["message"]
+
+
+async def test_stall_mid_stream_pings_then_errors_leaving_block_open(
+    upstream, make_gateway
+) -> None:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(START + BLOCK_START)
+        await asyncio.sleep(30)
+        return response
+
+    upstream.handler = reply
+    client = await make_gateway(ping_interval=0.1, read_timeout=0.5)
+    response = await client.post("/v1/messages", json=message_body(stream=True))
+    assert response.status == 200
+    events = sse_events(await asyncio.wait_for(response.read(), 10))
+    names = [name for name, _ in events]
+    assert names[:2] == ["message_start", "content_block_start"]
+    assert "ping" in names
+    assert names[-1] == "error"
+    assert events[-1][1]["error"]["type"] == "timeout_error"
+    assert "content_block_stop" not in names  # Claude Code retries an open block
+
+
+async def test_stream_cut_mid_block_ends_with_error_event(upstream, make_gateway) -> None:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(START + BLOCK_START + b'event: content_block_delta\ndata: {"ty')
+        await asyncio.sleep(0.1)
+        request.transport.close()  # the upstream dies mid-event
+        return response
+
+    upstream.handler = reply
+    client = await make_gateway()
+    response = await client.post("/v1/messages", json=message_body(stream=True))
+    raw = await response.read()
+    events = sse_events(raw)
+    assert [n for n, _ in events] == ["message_start", "content_block_start", "error"]
+    assert b"content_block_delta" not in raw  # the half event never reaches the client
+
+
+async def test_slow_first_byte_pings_before_headers_then_streams(upstream, make_gateway) -> None:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.5)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(START + BLOCK_START + BLOCK_END + STOP)
+        return response
+
+    upstream.handler = reply
+    client = await make_gateway(ping_interval=0.1)
+    response = await client.post("/v1/messages", json=message_body(stream=True))
+    assert response.status == 200
+    names = [n for n, _ in sse_events(await response.read())]
+    assert names[0] == "ping" and names.count("ping") >= 2
+    assert names[-1] == "message_stop"
+
+
+async def test_upstream_error_after_pings_becomes_sse_error(upstream, make_gateway) -> None:
+    async def reply(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.4)
+        return web.json_response({"error": {"message": "too busy"}}, status=503)
+
+    upstream.handler = reply
+    client = await make_gateway(ping_interval=0.1)
+    response = await client.post("/v1/messages", json=message_body(stream=True))
+    assert response.status == 200  # committed while waiting
+    events = sse_events(await response.read())
+    assert events[-1][0] == "error"
+    assert events[-1][1]["error"]["type"] == "overloaded_error"
+
+
+async def test_client_disconnect_closes_upstream(upstream, make_gateway) -> None:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(START + BLOCK_START)
+        for _ in range(600):
+            await asyncio.sleep(0.05)
+            await response.write(DELTA)
+        return response
+
+    upstream.handler = reply
+    client = await make_gateway()
+    response = await client.post("/v1/messages", json=message_body(stream=True))
+    await response.content.readany()
+    response.close()  # the client goes away mid-stream
+    await asyncio.wait_for(upstream.client_gone.wait(), 5)
+
+
+async def test_in_band_error_chunk_from_chat_upstream(upstream, make_gateway) -> None:
+    chunks = [
+        {"id": "c1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+        {"error": {"code": 502, "message": "Provider returned error"}},
+    ]
+
+    async def reply(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        return response
+
+    upstream.handler = reply
+    client = await make_gateway()
+    response = await client.post("/v1/messages", json=message_body("chatty", stream=True))
+    events = sse_events(await response.read())
+    names = [n for n, _ in events]
+    assert names[0] == "message_start" and names[-1] == "error"
+    assert "Provider returned error" in events[-1][1]["error"]["message"]
+    assert "message_stop" not in names
+
+
+async def test_keys_never_leak_into_replies_or_logs(upstream, make_gateway, caplog) -> None:
+    async def reply(request: web.Request) -> web.Response:
+        # A hostile upstream echoes the key it was given.
+        given = request.headers.get("x-api-key") or request.headers.get("authorization")
+        return web.json_response({"error": {"message": f"bad key {given}"}}, status=401)
+
+    upstream.handler = reply
+    caplog.set_level("DEBUG")
+    client = await make_gateway(log_request_body=True)
+    seen = []
+    for model in ("claude-sonnet-test", "chatty"):
+        response = await client.post("/v1/messages", json=message_body(model))
+        seen.append(await response.text())
+    seen.append(await (await client.get("/healthz")).text())
+    seen.append(caplog.text)
+    for text in seen:
+        assert SECRET_KEY not in text and CHAT_KEY not in text
+    assert "[REDACTED]" in seen[0]
+
+
+START = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":'
+    b'"message","role":"assistant","model":"up-model","content":[],"stop_reason":null,'
+    b'"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
+)
+BLOCK_START = (
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+)
+DELTA = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"x"}}\n\n'
+)
+BLOCK_END = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+STOP = (
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+    b'"stop_sequence":null},"usage":{"output_tokens":2}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
