@@ -43,11 +43,15 @@ from .config_files import (
 )
 
 __all__ = [
+    "BreakerConfig",
     "Config",
     "ConfigError",
+    "ModelConfig",
     "ProviderConfig",
     "ResolvedProvider",
+    "RetryConfig",
     "RoutingConfig",
+    "ScenarioConfig",
     "ServerConfig",
     "Settings",
     "find_config_files",
@@ -99,11 +103,60 @@ class ProviderConfig:
     read_timeout: float = 300.0
     auth: Auth | None = None
     profile: dict[str, object] = attrs.Factory(dict)  # ProviderProfile field overrides
+    # ChatGPT subscription (``api = "responses"`` with Codex credentials): where the Codex CLI's
+    # auth.json lives (default ``$CODEX_HOME`` or ``~/.codex``) and the OAuth token endpoint.
+    codex_home: str | None = None
+    token_url: str | None = None
+
+
+@attrs.frozen
+class ScenarioConfig:
+    """``[routing.scenarios]``: targets chosen by what a request carries (issue 4)."""
+
+    background: str | None = None  # haiku-class requests
+    think: str | None = None  # requests with thinking enabled
+    long_context: str | None = None  # estimated input above long_context_threshold
+    long_context_threshold: int = 60000
+    web_search: str | None = None  # requests carrying a web_search tool
+    image: str | None = None  # requests carrying images
+
+
+@attrs.frozen
+class RetryConfig:
+    """``[routing.retry]``: how fallbacks wait before trying again (issue 4)."""
+
+    attempts_per_target: int = 1
+    max_retry_after: float = 10.0  # longest upstream retry-after honoured, in seconds
+    backoff: float = 0.25  # base of the jittered exponential backoff, in seconds
+
+
+@attrs.frozen
+class BreakerConfig:
+    """``[routing.circuit_breaker]``: skip a provider that keeps failing (issue 4)."""
+
+    failures: int = 3  # consecutive failures that open the breaker
+    cooldown: float = 30.0  # seconds a provider is skipped once open
 
 
 @attrs.frozen
 class RoutingConfig:
     rewrite_response_model: bool = True
+    fallbacks: dict[str, list[str]] = attrs.Factory(dict)  # target -> targets tried next
+    scenarios: ScenarioConfig = attrs.Factory(ScenarioConfig)
+    retry: RetryConfig = attrs.Factory(RetryConfig)
+    circuit_breaker: BreakerConfig = attrs.Factory(BreakerConfig)
+
+
+@attrs.frozen
+class ModelConfig:
+    """``[models."<upstream model>"]``: overrides of the built-in capability table (issue 4)."""
+
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    tools: bool | None = None
+    images: bool | None = None
+    thinking: bool | None = None
+    tool_choice: bool | None = None
 
 
 @attrs.frozen
@@ -113,6 +166,7 @@ class Config:
     tiers: dict[str, str] = attrs.Factory(dict)
     aliases: dict[str, str] = attrs.Factory(dict)
     routing: RoutingConfig = attrs.Factory(RoutingConfig)
+    models: dict[str, ModelConfig] = attrs.Factory(dict)
 
 
 @attrs.frozen
