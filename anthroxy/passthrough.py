@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import signature
 from .errors import UpstreamProtocolError
 
 _COMPACT = (",", ":")
@@ -25,10 +26,45 @@ _TERMINAL_EVENTS = (b"message_stop", b"error")
 
 
 def request_bytes(raw: bytes, body: Mapping[str, Any], model: str) -> bytes:
-    """The upstream body: ``raw`` itself when the model name is unchanged, else re-serialised."""
-    if body.get("model") == model:
+    """The upstream body: ``raw`` itself when nothing changes, else re-serialised.
+
+    Two things change: the model name, and thinking blocks that anthroxy signed while another
+    provider answered earlier turns of this conversation (a person switched models). An
+    Anthropic-native upstream rejects such a signature with 400 ``Invalid signature``, so those
+    blocks are dropped (protocols.md 4.5). The byte search keeps the common case free.
+    """
+    if signature.PREFIX.encode() in raw:
+        body = {**body, "messages": without_anthroxy_thinking(body.get("messages"))}
+    elif body.get("model") == model:
         return raw
     return json.dumps({**body, "model": model}, separators=_COMPACT).encode()
+
+
+def without_anthroxy_thinking(messages: Any) -> Any:
+    """``messages`` minus the thinking blocks anthroxy signed (new lists; input untouched)."""
+    if not isinstance(messages, list):
+        return messages
+    return [_without_anthroxy_blocks(message) for message in messages]
+
+
+def _without_anthroxy_blocks(message: Any) -> Any:
+    if not isinstance(message, Mapping) or message.get("role") != "assistant":
+        return message
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    kept = [block for block in content if not _anthroxy_signed(block)]
+    return message if len(kept) == len(content) else {**message, "content": kept}
+
+
+def _anthroxy_signed(block: Any) -> bool:
+    if not isinstance(block, Mapping):
+        return False
+    if block.get("type") == "thinking":
+        return signature.is_anthroxy(block.get("signature"))
+    if block.get("type") == "redacted_thinking":
+        return signature.is_anthroxy(block.get("data"))
+    return False
 
 
 def filter_betas(value: str | None, drop: Sequence[str]) -> str | None:

@@ -68,3 +68,36 @@ def test_text_mentioning_message_stop_does_not_end_stream() -> None:
     delta = b'event: content_block_delta\ndata: {"text":"\\nevent: message_stop"}\n\n'
     stream.feed(delta)
     assert not stream.finished
+
+
+def test_thinking_signed_by_anthroxy_is_dropped_before_an_anthropic_upstream() -> None:
+    # Turn 1 was answered through a chat provider (anthroxy-signed thinking); the person then
+    # switched to an Anthropic-native model, which would refuse that signature with a 400.
+    ours = {"type": "thinking", "thinking": "plan", "signature": "anthroxy1.e30"}
+    real = {"type": "thinking", "thinking": "real", "signature": "EqQBCkYIBxgCKkB"}
+    redacted = {"type": "redacted_thinking", "data": "anthroxy1.eyJlbmMiOiJ4In0"}
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
+    body = {
+        "model": "claude-x",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [ours, redacted, tool]},
+            {"role": "assistant", "content": [real, {"type": "text", "text": "ok"}]},
+        ],
+    }
+    raw = json.dumps(body).encode()
+    before = json.dumps(body)
+
+    sent = json.loads(request_bytes(raw, body, "claude-x"))
+
+    assert sent["messages"][1]["content"] == [tool]
+    assert sent["messages"][2]["content"] == [real, {"type": "text", "text": "ok"}]
+    assert sent["messages"][0] == {"role": "user", "content": "hi"}
+    assert json.dumps(body) == before  # the caller's body is untouched
+
+
+def test_a_body_without_anthroxy_signatures_is_sent_as_received() -> None:
+    body = {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]}
+    raw = json.dumps(body).encode()
+    assert request_bytes(raw, body, "m") is raw
