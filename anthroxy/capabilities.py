@@ -19,13 +19,38 @@ tags (``gpt-oss:120b``) are read with ``-`` for ``:``. Anything else gets ``DEFA
 
 Numbers come from the providers' model pages where known; rows marked "uncertain" are best
 knowledge (2026-11) and only shape clamping and refusals, never the wire format.
+
+Overrides (the server's ``[models."<upstream model>"]`` tables): ``parse_overrides`` validates
+them once at start-up; ``lookup(model, overrides)`` then replaces the fields an override sets.
+An override is found by the lower-cased model name, then by its last ``/`` segment.
+
+``fit_request(body, limits, model=..., input_tokens=...)`` makes a Messages request fit a model
+before any dialect sees it (every refusal happens without calling the upstream):
+
+* estimated input above ``context_window``: 400 ``prompt is too long: N tokens > M maximum``
+  (Claude Code compacts on that wording; claude-code.md, protocols.md 1.9);
+* client tools on a model without tool support: 400 naming the model and the fix (Claude Code
+  cannot work without its tools, so silently dropping them would only hide the problem; server
+  tools such as ``web_search_*`` are left to the dialect, which runs or drops them);
+* images (also inside ``tool_result``) on a text-only model: 400 naming the model;
+* ``max_tokens`` above ``max_output_tokens``: clamped (Claude Code asks 32k-64k; many providers
+  refuse more than their cap), and an ``enabled`` thinking budget kept below it (protocols.md
+  1.5: ``budget_tokens`` < ``max_tokens``; below Anthropic's 1024 minimum, thinking is dropped);
+* ``thinking`` on a model without reasoning, ``tool_choice`` on one without it: dropped.
+
+It returns ``body`` itself when nothing changes (the server then forwards the raw bytes) and a
+shallow copy otherwise; the caller's dict is never changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any, cast
+
+from .errors import InvalidRequest, UnsupportedFeature, json_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +206,28 @@ _FAMILIES: Mapping[str, ModelLimits] = MappingProxyType({
 _PREFIXES: tuple[str, ...] = tuple(sorted(_FAMILIES, key=len, reverse=True))
 
 
-def lookup(model: str) -> ModelLimits:
-    """The limits of ``model`` (see the module docstring for the matching rules)."""
+# A validated override: the ModelLimits fields it sets (field name -> int or bool).
+Override = Mapping[str, int | bool]
+Overrides = Mapping[str, Override]  # lower-cased model name -> override
+_INT_FIELDS = ("context_window", "max_output_tokens")
+_BOOL_FIELDS = ("tools", "images", "thinking", "tool_choice")
+
+
+def lookup(model: str, overrides: Overrides | None = None) -> ModelLimits:
+    """The limits of ``model`` (see the module docstring for the matching rules), with the
+    fields of a matching override (from ``parse_overrides``) replaced."""
     name = model.lower().replace(":", "-")
     last = name.rpartition("/")[2]
+    limits = _table_row(name, last)
+    if overrides:
+        override = overrides.get(model.lower()) or overrides.get(name) or overrides.get(last)
+        if override:
+            # parse_overrides checked every key is a field and every value's type.
+            limits = dataclasses.replace(limits, **cast(dict[str, Any], override))
+    return limits
+
+
+def _table_row(name: str, last: str) -> ModelLimits:
     found = _EXACT.get(name) or _EXACT.get(last)
     if found is not None:
         return found
@@ -192,6 +235,142 @@ def lookup(model: str) -> ModelLimits:
         if name.startswith(prefix) or last.startswith(prefix):
             return _FAMILIES[prefix]
     return DEFAULT_LIMITS
+
+
+def parse_overrides(raw: Mapping[str, Mapping[str, object]]) -> Overrides:
+    """Validated overrides keyed by lower-cased model name; ``None`` values mean "not set".
+
+    Raises ``ValueError`` naming ``models."<name>".<field>`` for an unknown field, a non-positive
+    or non-integer size, or a non-boolean flag.
+    """
+    parsed: dict[str, Override] = {}
+    for model, fields in raw.items():
+        where = f'models."{model}"'
+        if not model:
+            raise ValueError(f"{where}: the model name must not be empty")
+        override: dict[str, int | bool] = {}
+        for key, value in fields.items():
+            if value is None:
+                continue
+            if key in _INT_FIELDS:
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise ValueError(f"{where}.{key}: must be a positive integer, got {value!r}")
+            elif key in _BOOL_FIELDS:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{where}.{key}: must be true or false, got {value!r}")
+            else:
+                allowed = ", ".join((*_INT_FIELDS, *_BOOL_FIELDS))
+                raise ValueError(f"{where}: unknown field {key!r}; allowed: {allowed}")
+            override[key] = value
+        parsed[model.lower()] = MappingProxyType(override)
+    return MappingProxyType(parsed)
+
+
+# Anthropic server tools (run by the provider, not by the client): a model without function
+# calling can still be offered them; the dialect translator runs or drops them.
+SERVER_TOOL_PREFIXES = ("web_search_", "web_fetch_", "code_execution_", "tool_search_tool_")
+# protocols.md 1.5: an ``enabled`` thinking budget is at least 1024 tokens.
+MIN_THINKING_BUDGET = 1024
+
+
+def fit_request(
+    body: Mapping[str, Any], limits: ModelLimits, *, model: str, input_tokens: int
+) -> Mapping[str, Any]:
+    """``body`` made to fit ``limits`` (see the module docstring); raises InvalidRequest /
+    UnsupportedFeature (400) for what cannot fit. ``model`` names the upstream model in errors.
+    ``input_tokens`` is the input estimate, or any upper bound of it that fits the window."""
+    if input_tokens > limits.context_window:
+        raise InvalidRequest(
+            f"prompt is too long: {input_tokens} tokens > {limits.context_window} maximum "
+            f"(estimated by anthroxy for model '{model}'; if the model takes more, set "
+            f'[models."{model}"] context_window in the config)',
+            path="$.messages",
+        )
+    if not limits.tools:
+        _refuse_client_tools(body.get("tools"), model)
+    if not limits.images:
+        _refuse_images(body.get("messages"), model)
+    changes: dict[str, Any] = {}
+    drop: list[str] = []
+    max_tokens = body.get("max_tokens")
+    clamped = (
+        isinstance(max_tokens, int)
+        and not isinstance(max_tokens, bool)
+        and max_tokens > limits.max_output_tokens
+    )
+    if clamped:
+        changes["max_tokens"] = limits.max_output_tokens
+    thinking = body.get("thinking")
+    if thinking is not None and not limits.thinking:
+        drop.append("thinking")
+    elif clamped and isinstance(thinking, Mapping):
+        _fit_budget(thinking, limits.max_output_tokens, changes, drop)
+    if "tool_choice" in body and not limits.tool_choice:
+        drop.append("tool_choice")
+    if not changes and not drop:
+        return body
+    fitted = {k: v for k, v in body.items() if k not in drop}
+    fitted.update(changes)
+    return fitted
+
+
+def _fit_budget(
+    thinking: Mapping[str, Any], max_tokens: int, changes: dict[str, Any], drop: list[str]
+) -> None:
+    budget = thinking.get("budget_tokens")
+    if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget < max_tokens:
+        return
+    if max_tokens - 1 < MIN_THINKING_BUDGET:
+        drop.append("thinking")
+    else:
+        changes["thinking"] = {**thinking, "budget_tokens": max_tokens - 1}
+
+
+def _refuse_client_tools(tools: object, model: str) -> None:
+    if not isinstance(tools, list):
+        return
+    for i, tool in enumerate(tools):
+        kind = tool.get("type") if isinstance(tool, Mapping) else None
+        if isinstance(kind, str) and kind.startswith(SERVER_TOOL_PREFIXES):
+            continue
+        raise UnsupportedFeature(
+            f"model '{model}' does not support tools (function calling), and this request "
+            "offers tools; route it to a model with tool support, or, if this model has it, "
+            f'set [models."{model}"] tools = true in the config',
+            path=json_path("$.tools", i),
+        )
+
+
+def _refuse_images(messages: object, model: str) -> None:
+    if not isinstance(messages, list):
+        return
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        path = _image_path(content, json_path(json_path("$.messages", i), "content"))
+        if path is not None:
+            raise UnsupportedFeature(
+                f"model '{model}' does not accept images, and this request carries one; "
+                "route image requests to a vision model (e.g. [routing.scenarios] image), or, "
+                f'if this model takes images, set [models."{model}"] images = true in the config',
+                path=path,
+            )
+
+
+def _image_path(content: object, path: str) -> str | None:
+    """The path of the first image block in ``content`` (a block list), tool results included."""
+    if not isinstance(content, list):
+        return None
+    for j, block in enumerate(content):
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "image":
+            return json_path(path, j)
+        if kind == "tool_result":
+            inner = _image_path(block.get("content"), json_path(json_path(path, j), "content"))
+            if inner is not None:
+                return inner
+    return None
 
 
 def known_models() -> list[str]:

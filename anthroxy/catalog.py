@@ -14,6 +14,12 @@ Conventions (docs/providers.md is the human-readable table of the same data):
   ``anthropic-beta`` values first and an endpoint that does not know one answers 400
   (protocols.md 1.1); none of these endpoints documents the betas it accepts, so the header is
   dropped for them. Anthropic itself keeps it.
+* ``api="responses"`` base URLs stop before ``/responses``. OpenAI's Responses API with a key is
+  the ``openai`` preset with ``api = "responses"`` in the config (same URL, same key), not a
+  preset of its own: discovery would otherwise enable both for one ``OPENAI_API_KEY``.
+* ``chatgpt`` (a ChatGPT Plus/Pro subscription through the Codex CLI's login) has no key: it
+  authenticates with ``auth="codex"`` and is never enabled by discovery, only by naming it
+  under ``[providers]`` (docs/providers/chatgpt.md).
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from typing import Literal
 
 from .profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 
-AuthStyle = Literal["bearer", "x-api-key", "none"]
+# "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
+AuthStyle = Literal["bearer", "x-api-key", "none", "codex"]
 
 _PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 # A value substituted into a URL's host or path must not be able to change the URL's shape.
@@ -112,6 +119,21 @@ def _p(
     )
 
 
+# The ChatGPT backend Codex CLI uses: Responses API, subscription login (docs/providers/chatgpt.md).
+_CHATGPT = ProviderPreset(
+    id="chatgpt",
+    name="ChatGPT subscription (Codex login)",
+    api="responses",
+    base_url="https://chatgpt.com/backend-api/codex",
+    key_env=(),
+    auth="codex",
+    needs_key=False,
+    profile=ProviderProfile(user_field="none"),  # the backend refuses user/safety_identifier
+    models=("gpt-5.4", "gpt-5.3-codex", "gpt-5.4-mini"),
+    default_model="gpt-5.4",
+    auto_enable=False,
+)
+
 _PRESETS: tuple[ProviderPreset, ...] = (
     # --- Anthropic Messages API natively: requests pass through -----------------------------
     _p("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",),
@@ -152,6 +174,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        profile=_OPENAI),
     _p("cerebras", "Cerebras", "chat", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",),
        ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),
+    _CHATGPT,
     # The account id is part of the path: set CLOUDFLARE_ACCOUNT_ID (or CLOUDFLARE_BASE_URL).
     _p("cloudflare", "Cloudflare Workers AI", "chat",
        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",

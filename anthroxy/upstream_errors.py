@@ -66,6 +66,10 @@ CODE_MAP: Mapping[str, tuple[int, str]] = {
     "resource_exhausted": (429, "rate_limit_error"),  # Gemini's status word
     "unauthenticated": (401, "authentication_error"),
     "permission_denied": (403, "permission_error"),
+    # ChatGPT's Codex backend: the plan's allowance is spent (sent as 429, 404 or in
+    # ``response.failed``, with ``resets_in_seconds``), or the plan does not include Codex.
+    "usage_limit_reached": (429, "rate_limit_error"),
+    "usage_not_included": (403, "permission_error"),
 }
 
 CONTEXT_CODES = frozenset({"context_length_exceeded", "model_max_prompt_tokens_exceeded"})
@@ -103,6 +107,8 @@ def error_from_upstream(
     message = fields.message or _describe_text(body, status)
     mapped_status, error_type = _classify(status, fields)
     retry_after = _retry_after(headers) if headers is not None else None
+    if retry_after is None:
+        retry_after = fields.resets_in
     return _build(mapped_status, error_type, message, fields, provider, status, retry_after)
 
 
@@ -114,7 +120,7 @@ def error_from_payload(payload: Any, *, provider: str) -> AnthroxyError:
         status = TYPE_STATUS.get(fields.anthropic_type, 500)
     mapped_status, error_type = _classify(status, fields)
     message = fields.message or "the upstream reported an error in the stream"
-    return _build(mapped_status, error_type, message, fields, provider, None, None)
+    return _build(mapped_status, error_type, message, fields, provider, None, fields.resets_in)
 
 
 def connection_error(provider: str, url: str, reason: str) -> AnthroxyError:
@@ -136,7 +142,7 @@ def timeout_error(provider: str, url: str, seconds: float) -> AnthroxyError:
 class _Fields:
     """What could be read from an error body; every field may be missing."""
 
-    __slots__ = ("anthropic_type", "code", "kind", "message", "status")
+    __slots__ = ("anthropic_type", "code", "kind", "message", "resets_in", "status")
 
     def __init__(self) -> None:
         self.message: str | None = None
@@ -144,6 +150,7 @@ class _Fields:
         self.kind: str | None = None  # OpenAI-style ``type``
         self.anthropic_type: str | None = None
         self.status: int | None = None  # a numeric code inside the body (OpenRouter, Gemini)
+        self.resets_in: float | None = None  # ChatGPT backend: seconds until the limit resets
 
 
 def _fields_from_body(body: bytes) -> _Fields:
@@ -197,6 +204,9 @@ def _read_object(obj: Mapping[str, Any], fields: _Fields) -> None:
     kind = obj.get("type")
     if isinstance(kind, str) and kind:
         fields.kind = kind.lower()
+    resets = obj.get("resets_in_seconds")
+    if isinstance(resets, int | float) and not isinstance(resets, bool) and resets >= 0:
+        fields.resets_in = float(resets)
     status_word = obj.get("status")  # Gemini: "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"
     if fields.code is None and isinstance(status_word, str):
         fields.code = status_word.lower()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "status", "logs", "run", "restore", "models",
-    "service", "mcp",
+    "service", "mcp", "import",
 )  # fmt: skip
 _HELP_FLAGS = ("-h", "--help", "--version")
 EPILOG = """examples:
@@ -101,6 +101,15 @@ def build_parser() -> _Parser:
     _config_flag(p)
     p = _sub(sub, "mcp", "MCP server on stdio with a model_proxy_status tool", "anthroxy mcp")
     _config_flag(p)
+    p = _sub(
+        sub,
+        "import",
+        "convert a claude-code-router, ccproxy or clco-proxy config into anthroxy TOML",
+        "anthroxy import ~/.claude-code-router/config.json",
+    )
+    p.add_argument("file", metavar="FILE", help="the other proxy's JSON configuration")
+    p.add_argument("--output", metavar="F", help="where to write (default: the user's file)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
     return parser
 
 
@@ -294,6 +303,13 @@ def _mcp(c: _Call) -> int:
     return 0
 
 
+def _import(c: _Call) -> int:
+    from . import importers
+
+    importers.run_import(c.loc, c.out, c.args.file, c.args.output, c.args.force)
+    return 0
+
+
 _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "config": lambda c: _config(c.args, c.loc, c.inp, c.out),
     "start": _start,
@@ -306,6 +322,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "models": _models,
     "service": _service,
     "mcp": _mcp,
+    "import": _import,
 }
 
 

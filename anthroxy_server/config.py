@@ -41,6 +41,7 @@ from .config_files import (
     show_value,
     unknown_key,
 )
+from .env_overlay import apply_env_overlay
 
 __all__ = [
     "BreakerConfig",
@@ -60,7 +61,8 @@ __all__ = [
 ]
 
 Api = Literal["anthropic", "chat", "responses"]
-Auth = Literal["bearer", "x-api-key", "none"]
+# "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
+Auth = Literal["bearer", "x-api-key", "none", "codex"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
@@ -185,6 +187,10 @@ class ResolvedProvider:
     connect_timeout: float
     read_timeout: float
     key_source: str | None  # "env:DEEPSEEK_API_KEY", "file" or None — for config show / healthz
+    # auth = "codex" only: the directory holding the Codex CLI's auth.json, and the OAuth token
+    # endpoint (None: OpenAI's, anthroxy_server.chatgpt_auth.TOKEN_URL).
+    codex_home: str | None = None
+    token_url: str | None = None
 
 
 @attrs.frozen
@@ -315,6 +321,7 @@ def _resolve_provider(
     problems.extend(_header_problems(where, cfg.headers))
     key, key_source = _find_key(pid, cfg, preset, env, problems)
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
+    codex_home = _codex_problems(where, cfg, api, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
     if len(problems) > before or api is None or not base_url or profile is None:
         return None
@@ -330,8 +337,37 @@ def _resolve_provider(
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source=key_source,
+        key_source="codex" if auth == "codex" else key_source,
+        codex_home=codex_home,
+        token_url=cfg.token_url if auth == "codex" else None,
     )
+
+
+def _codex_problems(
+    where: str,
+    cfg: ProviderConfig,
+    api: Api | None,
+    auth: Auth,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> str | None:
+    """For ``auth = "codex"``: the Codex home (config, else ``$CODEX_HOME``, else ``~/.codex``,
+    the Codex CLI's own order). Codex settings on any other provider are reported, not ignored."""
+    if auth != "codex":
+        for name in ("codex_home", "token_url"):
+            if getattr(cfg, name) is not None:
+                problems.append(f'{where}.{name}: only used with auth = "codex"')
+        return None
+    if api != "responses":
+        problems.append(f'{where}.auth: "codex" needs api = "responses", got {api!r}')
+    if cfg.token_url is not None and not cfg.token_url.startswith(("http://", "https://")):
+        problems.append(f"{where}.token_url: must start with http:// or https://")
+    home = cfg.codex_home or env.get("CODEX_HOME", "").strip()
+    if not home:
+        return os.path.join(env.get("HOME") or os.path.expanduser("~"), ".codex")
+    if home.startswith("~"):
+        home = (env.get("HOME") or os.path.expanduser("~")) + home[1:]
+    return home
 
 
 def _base_url(
@@ -387,7 +423,8 @@ def _find_key(
     if key is None and cfg.api_key:
         key, source = cfg.api_key, "file"
     needs_key = preset.needs_key if preset else True
-    if key is None and needs_key and cfg.auth != "none":
+    # "codex" providers authenticate with the Codex CLI's login, not with a key.
+    if key is None and needs_key and cfg.auth not in ("none", "codex"):
         wanted = " or ".join(names) if names else "a variable named by api_key_env"
         hint = "" if preset else ' (or set auth = "none" for a server without keys)'
         problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")
@@ -460,9 +497,49 @@ def _routing(
                 )
             except ValueError as exc:
                 problems.append(f"{_key_path(section, name)}: {_strip_where(str(exc))}")
+    scenarios = _scenario_targets(config.routing.scenarios)
+    _target_problems(RoutingTable(providers=listed, tiers={}, aliases={}), config, problems)
     if problems:
         return None
-    return RoutingTable(providers=listed, tiers=tiers, aliases=config.aliases)
+    try:
+        return RoutingTable(
+            providers=listed,
+            tiers=tiers,
+            aliases=config.aliases,
+            fallbacks=config.routing.fallbacks,
+            scenarios=scenarios,
+            long_context_threshold=config.routing.scenarios.long_context_threshold,
+        )
+    except ValueError as exc:  # what one-by-one checks cannot see: two spellings of one key
+        problems.append(f"routing: {exc}")
+        return None
+
+
+def _scenario_targets(scenarios: ScenarioConfig) -> dict[str, str]:
+    """The scenarios that are set, as RoutingTable wants them (name -> target)."""
+    fields = attrs.asdict(scenarios)
+    return {k: v for k, v in fields.items() if k != "long_context_threshold" and v is not None}
+
+
+def _target_problems(probe: RoutingTable, config: Config, problems: list[str]) -> None:
+    """Every bad ``[routing.scenarios]`` / ``[routing.fallbacks]`` target, each on its key path."""
+    for name, target in _scenario_targets(config.routing.scenarios).items():
+        try:
+            probe.parse_target(target)
+        except ValueError as exc:
+            problems.append(f"routing.scenarios.{name}: {exc}")
+    threshold = config.routing.scenarios.long_context_threshold
+    if threshold <= 0:
+        problems.append(
+            f"routing.scenarios.long_context_threshold: must be > 0 tokens, got {threshold}"
+        )
+    for key, targets in config.routing.fallbacks.items():
+        where = _key_path("routing.fallbacks", key)
+        for i, target in enumerate((key, *targets)):
+            try:
+                probe.parse_target(target)
+            except ValueError as exc:
+                problems.append(f"{where}{'' if i == 0 else f'[{i - 1}]'}: {exc}")
 
 
 def _models(
@@ -513,6 +590,9 @@ def load_settings(
         data = read_toml(path, problems)
         if data is not None:
             merge_into(merged, data, str(path), origins)
+    # Variables of the proxies anthroxy replaces (BIG_MODEL_*, MODEL_MAP, ...) overlay the files;
+    # the command line still wins. Origins are labelled "env:<VARIABLE>".
+    apply_env_overlay(merged, env, origins, problems)
     if overrides:
         merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
     if problems:

@@ -1,8 +1,13 @@
 """The HTTP endpoints: thin functions that read the request, call the core or the relay, answer.
 
-``/v1/messages`` and ``/v1/messages/count_tokens`` (also with ``?beta=true``: routing is on the
-path), ``/v1/models`` (Anthropic's list shape, paginated), ``/healthz``, and ``HEAD|GET /``
-(Claude Code sends a HEAD on start-up; claude-code.md).
+Endpoints: ``/v1/messages`` and ``/v1/messages/count_tokens`` (also with ``?beta=true``: routing
+is on the path), ``/v1/models`` (Anthropic's list shape, paginated, with each model's limits),
+``/healthz`` (with each provider's circuit breaker), and ``HEAD|GET /`` (Claude Code sends a HEAD
+on start-up; claude-code.md).
+
+``/v1/messages`` resolves the route (scenarios see the body and the input estimate), then walks
+the route's fallback chain (``fallback.py``); each target gets the request fitted to its model's
+limits (``capabilities.fit_request``) before the relay sends it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import aiohttp
 from aiohttp import web
 
 from anthroxy import __version__, capabilities, passthrough, tokens
+from anthroxy.capabilities import ModelLimits
 from anthroxy.errors import AnthroxyError, InvalidRequest, RequestTooLarge, UnknownModel
 from anthroxy.routing import Route
 
+from . import fallback
+from .fallback import BREAKERS, MODEL_LIMITS, ChainRun, Send
 from .logs import LOGGER_NAME
 from .relay import Call, relay_messages
 from .state import SESSIONS, SETTINGS, STARTED, access_of, request_id_of
@@ -70,6 +78,7 @@ TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 
 def setup(app: web.Application) -> None:
     app[TOKEN_CACHE] = TokenCache()
+    fallback.setup(app)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", list_models)
@@ -104,13 +113,17 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
 
 def _route(settings: Settings, model: str) -> tuple[Route, ResolvedProvider]:
     route = settings.routing.resolve(model)
+    return route, _provider(settings, route)
+
+
+def _provider(settings: Settings, route: Route) -> ResolvedProvider:
     provider = settings.providers.get(route.provider)
     if provider is None:
         raise UnknownModel(
-            f"model {model!r} routes to provider '{route.provider}', which is not configured "
-            "(no key found or not listed under [providers])"
+            f"model {route.requested_model!r} routes to provider '{route.provider}', which is "
+            "not configured (no key found or not listed under [providers])"
         )
-    return route, provider
+    return provider
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -119,11 +132,60 @@ async def messages(request: web.Request) -> web.StreamResponse:
     access.model = body["model"]
     access.stream = body.get("stream") is True
     settings = request.app[SETTINGS]
-    route, provider = _route(settings, body["model"])
-    access.route = f"{route.provider}/{route.model}"
+    # Scenario routing estimates the input itself, and only when long_context is configured.
+    route = settings.routing.resolve(body["model"], body, input_tokens=None)
     _log_body(request, raw)
-    call = Call(request, raw, body, route, provider, access, request_id_of(request))
-    return await relay_messages(call)
+    overrides = request.app[MODEL_LIMITS]
+    input_tokens = _InputTokens(raw, body)
+
+    def prepare(target: Route) -> Send:
+        provider = _provider(settings, target)
+        limits = capabilities.lookup(target.model, overrides)
+        fitted = capabilities.fit_request(
+            body, limits, model=target.model, input_tokens=input_tokens.against(limits)
+        )
+        data = raw
+        if fitted is not body and provider.api == "anthropic":
+            # The model goes in now, so the passthrough forwards these bytes as they are
+            # instead of serialising the body a second time.
+            fitted = {**fitted, "model": target.model}
+            data = json.dumps(fitted, separators=(",", ":")).encode()
+        call = Call(request, data, fitted, target, provider, access, request_id_of(request))
+        return lambda: relay_messages(call)
+
+    run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
+    return await run.run(settings.routing.chain(route), prepare)
+
+
+class _InputTokens:
+    """The input estimate, computed only when a cheap upper bound cannot prove the fit.
+
+    ``tokens.estimate_input_tokens`` counts at most one token per 2 bytes of a body's JSON (its
+    densest ratios: 3 characters per token for JSON, 1 per CJK character of 3 UTF-8 bytes), plus
+    at most 2000 per image or document block (a PDF page, the image cap 1600) and a few hundred
+    for framing and the tools prompt. A 300 KB Claude Code body costs ~1.4 ms to estimate and
+    ~0.05 ms to bound, and most requests are far below their model's window.
+    """
+
+    __slots__ = ("_body", "_bound", "_estimate")
+
+    def __init__(self, raw: bytes, body: Mapping[str, Any]) -> None:
+        self._body = body
+        media = raw.count(b'"image"') + raw.count(b'"document"')
+        self._bound = len(raw) // 2 + 2000 * media + 400
+        self._estimate: int | None = None
+
+    @property
+    def bound(self) -> int:
+        return self._bound
+
+    def against(self, limits: ModelLimits) -> int:
+        """A number that fit_request may compare with the window: the bound when it fits."""
+        if self._bound <= limits.context_window:
+            return self._bound
+        if self._estimate is None:
+            self._estimate = tokens.estimate_input_tokens(self._body)
+        return self._estimate
 
 
 def _log_body(request: web.Request, raw: bytes) -> None:
@@ -182,7 +244,9 @@ async def _upstream_count(
     return None
 
 
-def _model_entry(settings: Settings, name: str, created_at: str) -> dict[str, Any]:
+def _model_entry(
+    settings: Settings, overrides: capabilities.Overrides, name: str, created_at: str
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "type": "model",
         "id": name,
@@ -193,10 +257,22 @@ def _model_entry(settings: Settings, name: str, created_at: str) -> dict[str, An
         route = settings.routing.resolve(name)
     except AnthroxyError:
         return entry
-    limits = capabilities.lookup(route.model)
+    limits = capabilities.lookup(route.model, overrides)
     entry["max_input_tokens"] = limits.context_window
     entry["max_tokens"] = limits.max_output_tokens
+    entry["capabilities"] = _capabilities(limits)
     return entry
+
+
+def _capabilities(limits: ModelLimits) -> dict[str, Any]:
+    """Anthropic's ``capabilities`` keys where one exists (``image_input``, ``thinking``), plus
+    anthroxy's ``tool_use`` and ``tool_choice``, each ``{"supported": bool}``."""
+    return {
+        "image_input": {"supported": limits.images},
+        "thinking": {"supported": limits.thinking},
+        "tool_use": {"supported": limits.tools},
+        "tool_choice": {"supported": limits.tool_choice},
+    }
 
 
 def _created_at(request: web.Request) -> str:
@@ -239,7 +315,8 @@ async def list_models(request: web.Request) -> web.Response:
     limit, after_id, before_id = _page_params(request.query)
     page, has_more = paginate(settings.routing.model_names(), limit, after_id, before_id)
     created = _created_at(request)
-    data = [_model_entry(settings, name, created) for name in page]
+    overrides = request.app[MODEL_LIMITS]
+    data = [_model_entry(settings, overrides, name, created) for name in page]
     return web.json_response(
         {
             "data": data,
@@ -254,11 +331,13 @@ async def get_model(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     name = request.match_info["model_id"]
     settings.routing.resolve(name)  # UnknownModel (404) when nothing serves it
-    return web.json_response(_model_entry(settings, name, _created_at(request)))
+    entry = _model_entry(settings, request.app[MODEL_LIMITS], name, _created_at(request))
+    return web.json_response(entry)
 
 
 async def healthz(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    breakers = request.app[BREAKERS]
     providers = {
         pid: {
             "name": p.name,
@@ -267,6 +346,7 @@ async def healthz(request: web.Request) -> web.Response:
             "has_key": bool(p.api_key),
             "key_source": p.key_source,
             "models": list(p.models),
+            "breaker": breakers.describe(pid),
         }
         for pid, p in settings.providers.items()
     }

@@ -2,7 +2,10 @@
 
 ``anthropic``: the body passes through with the model swapped (``anthroxy.passthrough``).
 ``chat``: the core translates to Chat Completions and back (``anthroxy.chat*``).
-``responses``: refused for now with 501 (a later issue adds it).
+``responses``: the core translates to the Responses API and back (``anthroxy.responses*``);
+a provider with ``auth = "codex"`` (the ChatGPT subscription) goes through ``chatgpt``: Codex
+credentials, a backend-shaped body, always streamed upstream, and a 401 recovery (re-read the
+login file, then refresh it) before the error reaches the client.
 
 Before the upstream's first byte a failure is an ordinary JSON error (the middleware renders it);
 once the client's stream is open it becomes an SSE ``error`` event. The upstream response is
@@ -20,12 +23,25 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from anthroxy import capabilities, chat, chat_response, chat_stream, passthrough, tokens
+from anthroxy import (
+    capabilities,
+    chat,
+    chat_response,
+    chat_stream,
+    passthrough,
+    responses,
+    responses_response,
+    tokens,
+)
+from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError, UpstreamProtocolError
 from anthroxy.profile import Target
+from anthroxy.responses_stream import ResponsesStream
 from anthroxy.routing import Route
 from anthroxy.upstream_errors import error_from_upstream
 
+from . import chatgpt
+from .chatgpt_auth import CodexTokens
 from .state import SESSIONS, SETTINGS, AccessInfo
 from .streaming import (
     Downstream,
@@ -35,7 +51,13 @@ from .streaming import (
     open_upstream,
     pump,
 )
-from .upstream import anthropic_headers, chat_headers, copied_headers, join_url
+from .upstream import (
+    anthropic_headers,
+    chat_headers,
+    copied_headers,
+    join_url,
+    responses_headers,
+)
 
 if TYPE_CHECKING:
     from .config import ResolvedProvider
@@ -85,13 +107,9 @@ async def relay_messages(call: Call) -> web.StreamResponse:
         return await _relay_anthropic(call)
     if api == "chat":
         return await _relay_chat(call)
-    raise AnthroxyError(
-        f"provider '{call.provider.id}' uses the OpenAI Responses API, which this anthroxy "
-        "version does not support yet",
-        status=501,
-        error_type="invalid_request_error",
-        should_retry=False,
-    )
+    if call.provider.auth == "codex":
+        return await _relay_chatgpt(call)
+    return await _relay_responses(call)
 
 
 def build_target(route: Route, provider: ResolvedProvider) -> Target:
@@ -141,6 +159,49 @@ async def _relay_chat(call: Call) -> web.StreamResponse:
     return await _exchange(call, "/chat/completions", data, headers, adapter, reply)
 
 
+def _responses_request(call: Call) -> tuple[dict[str, Any], ReplyContext, str, TranslatingAdapter]:
+    """The Responses body, its reply context, the message id and the stream adapter."""
+    upstream_body, ctx = responses.to_request(call.body, build_target(call.route, call.provider))
+    ctx = dataclasses.replace(ctx, requested_model=call.reply_model)
+    message_id = new_message_id()
+    adapter = TranslatingAdapter(ResponsesStream(ctx, message_id=message_id), call.provider.id)
+    return upstream_body, ctx, message_id, adapter
+
+
+async def _relay_responses(call: Call) -> web.StreamResponse:
+    # A Responses stream has no [DONE] and names its event inside the payload (``type``);
+    # TranslatingAdapter hands each payload to ResponsesStream, which ends on the terminal event
+    # and reports a body that ends before one as an error.
+    upstream_body, ctx, message_id, adapter = _responses_request(call)
+    data = json.dumps(upstream_body, separators=_COMPACT).encode()
+
+    def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
+        upstream = _parse_json(raw, call.provider.id)
+        return responses_response.from_response(upstream, ctx, message_id=message_id)
+
+    headers = responses_headers(call.provider)
+    return await _exchange(call, "/responses", data, headers, adapter, reply)
+
+
+async def _relay_chatgpt(call: Call) -> web.StreamResponse:
+    upstream_body, ctx, message_id, adapter = _responses_request(call)
+    key = chatgpt.conversation_key(call.request.headers, call.body)
+    data = json.dumps(chatgpt.backend_body(upstream_body, key), separators=_COMPACT).encode()
+    credentials = chatgpt.credentials_for(call.request.app, call.provider)
+    tokens = await credentials.current(call.session)
+
+    def make_headers(tokens: CodexTokens) -> dict[str, str]:
+        return chatgpt.backend_headers(call.provider, tokens, key)
+
+    def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
+        # The backend always streams: fold the stream for a client that asked for JSON.
+        return chatgpt.assemble_reply(raw, ctx, message_id=message_id, provider=call.provider.id)
+
+    recovery = chatgpt.Recovery(credentials, call.session, tokens, make_headers)
+    headers = make_headers(tokens)
+    return await _exchange(call, "/responses", data, headers, adapter, reply, recover=recovery.next)
+
+
 async def _exchange(
     call: Call,
     path: str,
@@ -148,21 +209,18 @@ async def _exchange(
     headers: Mapping[str, str],
     adapter: StreamAdapter,
     reply: Any,
+    *,
+    recover: chatgpt.RecoverStep | None = None,
 ) -> web.StreamResponse:
-    """POST upstream, then answer with JSON or relay the stream."""
+    """POST upstream, then answer with JSON or relay the stream.
+
+    ``recover``: called with the body of a 401; returns headers to retry with, or raises.
+    """
     url = join_url(call.provider.base_url, path)
     downstream = Downstream(call.request, {"request-id": call.request_id}) if call.stream else None
     ping = call.ping_interval
     try:
-        upstream = await open_upstream(
-            call.session,
-            url,
-            data=data,
-            headers=headers,
-            provider=call.provider.id,
-            downstream=downstream,
-            ping_interval=ping,
-        )
+        upstream = await _open(call, url, data, headers, downstream, recover)
     except AnthroxyError as err:
         return await _fail(downstream, adapter, err)
     complete = False
@@ -200,6 +258,36 @@ async def _exchange(
             # Client gone, error or cancellation: drop the upstream connection now so the
             # provider stops generating (and billing) at once.
             upstream.close()
+
+
+async def _open(
+    call: Call,
+    url: str,
+    data: bytes,
+    headers: Mapping[str, str],
+    downstream: Downstream | None,
+    recover: chatgpt.RecoverStep | None,
+) -> aiohttp.ClientResponse:
+    """The upstream response; with ``recover``, a 401 is retried with the headers it gives."""
+    while True:
+        upstream = await open_upstream(
+            call.session,
+            url,
+            data=data,
+            headers=headers,
+            provider=call.provider.id,
+            downstream=downstream,
+            ping_interval=call.ping_interval,
+        )
+        if upstream.status != 401 or recover is None:
+            return upstream
+        try:
+            body = await upstream.read()
+        except aiohttp.ClientError:
+            body = b""
+        finally:
+            upstream.release()
+        headers = await recover(body)
 
 
 async def _fail(

@@ -1,5 +1,9 @@
 """Upstream HTTP plumbing: one ClientSession per provider, auth and forwarded headers.
 
+Providers with ``auth = "codex"`` (the ChatGPT subscription) also get their Codex credentials
+store here, next to their session (``chatgpt.CODEX_CREDENTIALS``); their headers are built per
+request by ``chatgpt.backend_headers`` from the current access token.
+
 Sessions are made in the app's ``cleanup_ctx`` and closed with it. Their timeout has no total
 (long generations must not be cut) but bounds connecting and every socket read
 (style.md, "The aiohttp side").
@@ -15,6 +19,7 @@ from aiohttp import web
 
 from anthroxy.passthrough import filter_betas
 
+from .chatgpt import CODEX_CREDENTIALS, make_credentials
 from .state import SESSIONS, SETTINGS
 
 if TYPE_CHECKING:
@@ -39,6 +44,7 @@ async def session_context(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
         sessions[provider.id] = aiohttp.ClientSession(timeout=timeout, connector=connector)
     app[SESSIONS] = sessions
+    app[CODEX_CREDENTIALS] = make_credentials(settings.providers)
     yield
     for session in sessions.values():
         await session.close()
@@ -71,6 +77,10 @@ def chat_headers(provider: ResolvedProvider) -> dict[str, str]:
     headers.update(provider.headers)
     headers.update(auth_headers(provider))
     return headers
+
+
+# A Responses API upstream with a key (OpenAI, Azure) authenticates like Chat Completions.
+responses_headers = chat_headers
 
 
 def copied_headers(upstream: Mapping[str, str]) -> dict[str, str]:

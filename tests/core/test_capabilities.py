@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 
 import pytest
 
@@ -100,3 +102,149 @@ def test_every_catalogue_model_has_known_limits() -> None:
         f"{p.id}:{m}" for p in CATALOG.values() for m in p.models if lookup(m) is DEFAULT_LIMITS
     ]
     assert not missing
+
+
+# --- overrides -------------------------------------------------------------------------------
+
+from anthroxy.capabilities import fit_request, parse_overrides  # noqa: E402
+from anthroxy.errors import InvalidRequest, UnsupportedFeature  # noqa: E402
+
+
+def test_override_replaces_only_the_fields_it_sets() -> None:
+    overrides = parse_overrides({"GPT-4o": {"max_output_tokens": 4000, "tools": None}})
+    limits = lookup("gpt-4o", overrides)
+    assert limits == ModelLimits(128_000, 4000, True, True, False, True)
+    # found by the last segment of a provider-prefixed id too
+    assert lookup("openai/gpt-4o", overrides).max_output_tokens == 4000
+    assert lookup("gpt-4.1", overrides) is capabilities._EXACT["gpt-4.1"]  # others untouched
+    assert lookup("gpt-4o", parse_overrides({})) is capabilities._EXACT["gpt-4o"]
+
+
+def test_override_of_unknown_model() -> None:
+    overrides = parse_overrides({"my-finetune": {"context_window": 32_768, "images": False}})
+    assert lookup("my-finetune", overrides) == ModelLimits(32_768, 8192, True, False, False, True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"context_window": 0}, 'models."m".context_window: must be a positive integer'),
+        ({"max_output_tokens": True}, 'models."m".max_output_tokens: must be a positive integer'),
+        ({"tools": "yes"}, 'models."m".tools: must be true or false'),
+        ({"window": 5}, "unknown field 'window'"),
+    ],
+)
+def test_bad_override_is_refused_naming_the_key(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_overrides({"m": fields})
+
+
+# --- fit_request -----------------------------------------------------------------------------
+
+SMALL = ModelLimits(1000, 500, tools=True, images=True, thinking=True, tool_choice=True)
+
+
+def _body(**extra: object) -> dict[str, object]:
+    return {
+        "model": "x",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+        **extra,
+    }
+
+
+def test_a_fitting_request_is_returned_as_is() -> None:
+    body = _body(tools=[{"name": "t", "input_schema": {}}], tool_choice={"type": "auto"})
+    assert fit_request(body, SMALL, model="m", input_tokens=1000) is body
+
+
+def test_max_tokens_is_clamped_without_mutating_the_body() -> None:
+    body = _body(max_tokens=32_000)
+    snapshot = copy.deepcopy(body)
+    fitted = fit_request(body, SMALL, model="m", input_tokens=10)
+    assert fitted["max_tokens"] == 500
+    assert body == snapshot
+    assert {k: v for k, v in fitted.items() if k != "max_tokens"} == {
+        k: v for k, v in body.items() if k != "max_tokens"
+    }
+
+
+def test_thinking_budget_stays_below_clamped_max_tokens() -> None:
+    limits = dataclasses.replace(SMALL, max_output_tokens=8192)
+    thinking = {"type": "enabled", "budget_tokens": 31_999}
+    fitted = fit_request(
+        _body(max_tokens=32_000, thinking=thinking), limits, model="m", input_tokens=1
+    )
+    assert fitted["max_tokens"] == 8192
+    assert fitted["thinking"] == {"type": "enabled", "budget_tokens": 8191}
+    assert thinking["budget_tokens"] == 31_999  # caller's nested dict untouched
+    # a budget already below the cap is kept; adaptive thinking has no budget to fix
+    kept = fit_request(
+        _body(max_tokens=32_000, thinking={"type": "enabled", "budget_tokens": 2000}),
+        limits,
+        model="m",
+        input_tokens=1,
+    )
+    assert kept["thinking"] == {"type": "enabled", "budget_tokens": 2000}
+
+
+def test_thinking_dropped_when_the_clamp_leaves_no_room_for_the_minimum_budget() -> None:
+    body = _body(max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 3000})
+    fitted = fit_request(body, SMALL, model="m", input_tokens=1)  # cap 500 < 1024 + 1
+    assert "thinking" not in fitted and fitted["max_tokens"] == 500
+
+
+def test_parameters_the_model_refuses_are_dropped() -> None:
+    limits = dataclasses.replace(SMALL, thinking=False, tool_choice=False)
+    body = _body(thinking={"type": "adaptive"}, tool_choice={"type": "any"}, tools=[{"name": "t"}])
+    fitted = fit_request(body, limits, model="m", input_tokens=1)
+    assert "thinking" not in fitted and "tool_choice" not in fitted
+    assert fitted["tools"] == [{"name": "t"}]
+    assert "thinking" in body and "tool_choice" in body
+
+
+def test_too_long_prompt_is_refused_in_claude_codes_wording() -> None:
+    assert fit_request(_body(), SMALL, model="m", input_tokens=1000) is not None  # == window fits
+    with pytest.raises(InvalidRequest) as info:
+        fit_request(_body(), SMALL, model="m", input_tokens=1001)
+    assert info.value.status == 400 and info.value.error_type == "invalid_request_error"
+    assert info.value.message.startswith("prompt is too long: 1001 tokens > 1000 maximum")
+    assert "context_window" in info.value.message
+
+
+def test_tools_on_a_model_without_tools_are_refused_but_server_tools_pass() -> None:
+    limits = dataclasses.replace(SMALL, tools=False, tool_choice=False)
+    server_only = _body(tools=[{"type": "web_search_20250305", "name": "web_search"}])
+    assert fit_request(server_only, limits, model="sonar", input_tokens=1)["tools"] == [
+        {"type": "web_search_20250305", "name": "web_search"}
+    ]
+    body = _body(tools=[{"type": "web_search_20250305", "name": "web_search"}, {"name": "Bash"}])
+    with pytest.raises(UnsupportedFeature) as info:
+        fit_request(body, limits, model="sonar", input_tokens=1)
+    assert info.value.path == "$.tools[1]"
+    assert "'sonar' does not support tools" in info.value.message
+
+
+def test_images_on_a_text_only_model_are_refused_with_their_path() -> None:
+    limits = dataclasses.replace(SMALL, images=False)
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": ""}}
+    direct = _body(messages=[{"role": "user", "content": [{"type": "text", "text": "a"}, image]}])
+    nested = _body(
+        messages=[
+            {"role": "user", "content": "look"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Read"}]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t", "content": [image]}],
+            },
+        ]
+    )
+    for body, path in (
+        (direct, "$.messages[0].content[1]"),
+        (nested, "$.messages[2].content[0].content[0]"),
+    ):
+        with pytest.raises(UnsupportedFeature) as info:
+            fit_request(body, limits, model="deepseek-v4-pro", input_tokens=1)
+        assert info.value.path == path
+        assert "'deepseek-v4-pro' does not accept images" in info.value.message
+    assert fit_request(_body(), limits, model="m", input_tokens=1) is not None  # text is fine

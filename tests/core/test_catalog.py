@@ -52,6 +52,9 @@ def test_preset_is_well_formed(preset: ProviderPreset) -> None:
     if preset.local:
         assert url.scheme == "http" and url.hostname == "localhost"
         assert not preset.needs_key and preset.auth == "none"
+    elif preset.auth == "codex":  # a subscription login (auth.json), never an API key
+        assert url.scheme == "https", preset.base_url
+        assert not preset.key_env and preset.api == "responses"
     else:
         assert url.scheme == "https", preset.base_url
         assert preset.needs_key and preset.key_env

@@ -161,7 +161,8 @@ def test_unknown_model_message_is_bounded() -> None:
     t = RoutingTable(providers=many, tiers={}, aliases={})
     with pytest.raises(UnknownModel) as info:
         t.resolve("x")
-    assert "... and 88 more" in info.value.message
+    # 100 p/m<i> targets + 100 claude-m<i> names, 12 shown
+    assert "... and 188 more" in info.value.message
     assert len(info.value.message) < 600
 
 
@@ -212,12 +213,13 @@ def test_describe_is_json_ready() -> None:
 
 
 def test_table_does_not_follow_later_changes_to_config() -> None:
-    providers = {"groq": ["a"]}
-    aliases = {"x": "groq/a"}
+    # "local" is no catalogue id, so no well-known models join the claude-<model> names
+    providers = {"local": ["a"]}
+    aliases = {"x": "local/a"}
     t = RoutingTable(providers=providers, tiers={}, aliases=aliases)
-    providers["groq"].append("b")
-    aliases["y"] = "groq/a"
-    assert t.model_names() == ["x", "groq/a"]
+    providers["local"].append("b")
+    aliases["y"] = "local/a"
+    assert t.model_names() == ["x", "local/a", "claude-a"]
 
 
 @pytest.mark.parametrize(
@@ -235,3 +237,173 @@ def test_table_does_not_follow_later_changes_to_config() -> None:
 )
 def test_split_target(name: str, expected: tuple[str, str] | None) -> None:
     assert split_target(name, {"a"}) == expected
+
+
+# --- issue 4: fallback chains -------------------------------------------------------------
+
+
+def test_chain_appends_fallbacks_in_config_order_keeping_the_requested_name() -> None:
+    t = RoutingTable(
+        providers=PROVIDERS,
+        tiers={"sonnet": "deepseek/deepseek-v4-pro"},
+        aliases={},
+        fallbacks={
+            "deepseek/deepseek-v4-pro": [
+                "openrouter/deepseek/deepseek-v4-pro",
+                "llama-3.1-8b-instant@groq",
+            ]
+        },
+    )
+    route = t.resolve("claude-sonnet-4-6")
+    assert t.chain(route) == [
+        Route("claude-sonnet-4-6", "deepseek", "deepseek-v4-pro", "tier:sonnet"),
+        Route("claude-sonnet-4-6", "openrouter", "deepseek/deepseek-v4-pro", "fallback:1"),
+        Route("claude-sonnet-4-6", "groq", "llama-3.1-8b-instant", "fallback:2"),
+    ]
+
+
+def test_chain_key_spelling_does_not_matter_and_duplicates_are_dropped() -> None:
+    # The key is written model@provider, the route comes from provider/model; the list repeats
+    # one target and names the key itself: each target is tried once, the primary first.
+    t = RoutingTable(
+        providers=PROVIDERS,
+        tiers={},
+        aliases={},
+        fallbacks={
+            "deepseek-v4-pro@deepseek": [
+                "groq/llama-3.1-8b-instant",
+                "deepseek/deepseek-v4-pro",
+                "llama-3.1-8b-instant@groq",
+                "gemini/gemini-2.5-pro",
+            ]
+        },
+    )
+    chain = t.chain(t.resolve("deepseek/deepseek-v4-pro"))
+    assert [(r.provider, r.model, r.rule) for r in chain] == [
+        ("deepseek", "deepseek-v4-pro", "target"),
+        ("groq", "llama-3.1-8b-instant", "fallback:1"),
+        ("gemini", "gemini-2.5-pro", "fallback:2"),
+    ]
+
+
+def test_chain_without_fallbacks_is_the_route_alone_and_not_transitive() -> None:
+    t = RoutingTable(
+        providers=PROVIDERS,
+        tiers={},
+        aliases={},
+        fallbacks={
+            "deepseek/deepseek-v4-pro": ["groq/llama-3.1-8b-instant"],
+            "groq/llama-3.1-8b-instant": ["gemini/gemini-2.5-pro"],
+        },
+    )
+    alone = t.resolve("deepseek/deepseek-v4-flash")
+    assert t.chain(alone) == [alone]
+    # groq's own fallback (gemini) is not appended to deepseek's chain
+    assert [r.provider for r in t.chain(t.resolve("deepseek/deepseek-v4-pro"))] == [
+        "deepseek",
+        "groq",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fallbacks", "pattern"),
+    [
+        ({"grok/x": ["groq/llama-3.1-8b-instant"]}, r"\[routing\.fallbacks\] 'grok/x'.*'grok'"),
+        (
+            {"deepseek/deepseek-v4-pro": ["groq/a", "mistral/b"]},
+            r"\[routing\.fallbacks\] 'deepseek/deepseek-v4-pro'\[1\].*'mistral'",
+        ),
+        ({"deepseek/deepseek-v4-pro": "groq/a"}, r"expected a list of targets"),
+        ({"deepseek/deepseek-v4-pro": [""]}, r"\[0\].*non-empty"),
+        (
+            {"deepseek/deepseek-v4-pro": [], "deepseek-v4-pro@deepseek": []},
+            r"same target as 'deepseek/deepseek-v4-pro'",
+        ),
+    ],
+)
+def test_bad_fallbacks_raise_value_error_naming_the_entry(
+    fallbacks: dict[str, object], pattern: str
+) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        RoutingTable(providers=PROVIDERS, tiers={}, aliases={}, fallbacks=fallbacks)  # type: ignore[arg-type]
+
+
+# --- issue 4: claude-<upstream model> names -----------------------------------------------
+
+
+CATALOGUE_PROVIDERS = {
+    "deepseek": ["deepseek-v4-pro", "deepseek-v4-flash"],
+    "kimi": ["kimi-k2.6"],
+    "gemini": [],  # lists nothing itself: its catalogue models count
+    "anthropic": ["claude-sonnet-4-6"],
+}
+NAMED = RoutingTable(
+    providers=CATALOGUE_PROVIDERS,
+    tiers={"sonnet": "kimi/kimi-k2.6", "default": "deepseek/deepseek-v4-flash"},
+    aliases={"claude-kimi-k2.6": "deepseek/deepseek-v4-pro"},  # an alias still wins
+)
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        ("claude-deepseek-v4-pro", ("deepseek", "deepseek-v4-pro", "claude-name")),
+        ("claude-gemini-3.1-pro-preview", ("gemini", "gemini-3.1-pro-preview", "claude-name")),
+        ("claude-gemini-2.5-flash", ("gemini", "gemini-2.5-flash", "claude-name")),
+        ("claude-kimi-k2.6", ("deepseek", "deepseek-v4-pro", "alias")),
+        # kimi-k2-thinking is a catalogue model of kimi though the config lists only kimi-k2.6
+        ("claude-kimi-k2-thinking", ("kimi", "kimi-k2-thinking", "claude-name")),
+        # not a model anyone lists: the tier word decides, as before
+        ("claude-sonnet-4-5", ("kimi", "kimi-k2.6", "tier:sonnet")),
+        ("claude-sonnet-4-6", ("kimi", "kimi-k2.6", "tier:sonnet")),
+        # groq is not configured: its catalogue models give no claude- names
+        ("claude-llama-3.1-8b-instant", ("deepseek", "deepseek-v4-flash", "default")),
+        # no double prefix for models already named claude-...
+        ("claude-claude-sonnet-4-6", ("kimi", "kimi-k2.6", "tier:sonnet")),
+        # the prefix is exact
+        ("Claude-deepseek-v4-pro", ("deepseek", "deepseek-v4-flash", "default")),
+    ],
+)
+def test_claude_prefixed_upstream_names(requested: str, expected: tuple[str, str, str]) -> None:
+    route = NAMED.resolve(requested)
+    assert (route.provider, route.model, route.rule) == expected
+    assert route.requested_model == requested
+
+
+def test_claude_names_follow_config_order_for_a_shared_model() -> None:
+    t = RoutingTable(
+        providers={"groq": ["deepseek-v4-flash"], "deepseek": ["deepseek-v4-flash"]},
+        tiers={},
+        aliases={},
+    )
+    assert t.resolve("claude-deepseek-v4-flash").provider == "groq"
+    # deepseek-v4-pro is listed by no one but is deepseek's catalogue model
+    assert t.resolve("claude-deepseek-v4-pro") == Route(
+        "claude-deepseek-v4-pro", "deepseek", "deepseek-v4-pro", "claude-name"
+    )
+
+
+def test_model_names_include_claude_names_and_all_resolve() -> None:
+    names = NAMED.model_names()
+    assert "claude-deepseek-v4-pro" in names
+    assert "claude-gemini-3.1-pro-preview" in names
+    assert "claude-claude-sonnet-4-6" not in names
+    assert len(names) == len(set(names))
+    for name in names:
+        NAMED.resolve(name)
+
+
+def test_describe_reports_issue_4_routing() -> None:
+    t = RoutingTable(
+        providers=PROVIDERS,
+        tiers={},
+        aliases={},
+        fallbacks={"deepseek-v4-pro@deepseek": ["groq/llama-3.1-8b-instant"]},
+        scenarios={"think": "deepseek-v4-flash"},
+        long_context_threshold=1000,
+    )
+    data = t.describe()
+    assert data["fallbacks"] == {"deepseek/deepseek-v4-pro": ["groq/llama-3.1-8b-instant"]}
+    assert data["scenarios"] == {"think": "deepseek/deepseek-v4-flash"}
+    assert data["long_context_threshold"] == 1000
+    assert data["order"][:4] == ["alias", "target", "claude-name", "scenario"]

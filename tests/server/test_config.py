@@ -466,7 +466,8 @@ def test_documented_examples_validate(places: dict[str, Path], example: str) -> 
 
 
 def test_docs_have_examples() -> None:
-    assert len(_doc_examples()) == 3
+    # The three worked set-ups (DeepSeek, OpenRouter, Ollama) at least; more may follow.
+    assert len(_doc_examples()) >= 3
 
 
 def test_header_names_and_values_are_checked(places: dict[str, Path]) -> None:

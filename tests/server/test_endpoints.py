@@ -136,7 +136,24 @@ async def test_bad_requests_name_the_field(make_gateway) -> None:
     assert missing.status == 404 and (await missing.json())["type"] == "error"
 
 
-async def test_unknown_dialect_and_auth_token(make_gateway) -> None:
+async def test_the_proxy_token_is_required_on_messages_but_not_on_health(
+    make_gateway, upstream
+) -> None:
+    async def reply(request):
+        return web.json_response(
+            {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "up-model",
+                "content": [{"type": "text", "text": "ok"}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            }
+        )
+
+    upstream.handler = reply
     client = await make_gateway(auth_token="proxy-token-123456")
     refused = await client.post("/v1/messages", json=message_body())
     assert refused.status == 401
@@ -146,9 +163,11 @@ async def test_unknown_dialect_and_auth_token(make_gateway) -> None:
         {"x-api-key": "proxy-token-123456"},
         {"authorization": "Bearer proxy-token-123456"},
     ):
-        response = await client.post("/v1/messages", json=message_body("resp"), headers=headers)
-        assert response.status == 501  # past auth: the Responses dialect is not served yet
-        assert "Responses API" in (await response.json())["error"]["message"]
+        response = await client.post("/v1/messages", json=message_body(), headers=headers)
+        assert response.status == 200
+        assert (await response.json())["content"] == [{"type": "text", "text": "ok"}]
+    # The proxy's own token never travels upstream; the provider's key does.
+    assert all("proxy-token-123456" not in str(seen.headers) for seen in upstream.seen)
     assert (await client.get("/healthz")).status == 200  # health needs no token
 
 

@@ -1,0 +1,358 @@
+"""Invariant: a request whose target fails before the client saw a byte is answered by the next
+target of its fallback chain; once bytes went out, or when the request itself is at fault, the
+failure is the answer. Real app, two fake upstreams on loopback (or a closed port)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import anthropic
+import pytest
+from aiohttp import web
+
+from anthroxy_server.app import create_app
+from anthroxy_server.breaker import CircuitBreakers
+from anthroxy_server.config import settings_from_config, structure_config
+from anthroxy_server.fallback import BREAKERS
+from tests.anthropic_stream_validator import accumulate, validate_sse
+
+from .conftest import SECRET_KEY, FakeUpstream, fixture_bytes, free_port, message_body, sse_events
+
+MESSAGE = {
+    "id": "msg_up",
+    "type": "message",
+    "role": "assistant",
+    "model": "upstream-name",
+    "content": [{"type": "text", "text": "from backup"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 5, "output_tokens": 2},
+}
+# Claude Code's unknown-model request: a sonnet-tier name routed by the default tier.
+ASKED = "claude-sonnet-test"
+
+
+@pytest.fixture
+async def backup(aiohttp_server: Any) -> FakeUpstream:
+    fake = FakeUpstream()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.dispatch)
+    fake.server = await aiohttp_server(app)
+    return fake
+
+
+def settings(primary_url: str, backup_url: str, **routing: Any) -> Any:
+    provider = {"api": "anthropic", "api_key": SECRET_KEY, "read_timeout": 5.0}
+    raw = {
+        "providers": {
+            "prim": {**provider, "base_url": primary_url, "models": ["m1"], "connect_timeout": 2},
+            "back": {**provider, "base_url": backup_url, "models": ["m2"]},
+            "bchat": {"api": "chat", "base_url": backup_url + "/v1", "api_key": SECRET_KEY},
+        },
+        "tiers": {"default": "prim/m1"},
+        "aliases": {"solo": "back/m2", "to-chat": "prim/m0"},
+        "routing": {
+            "fallbacks": {"prim/m1": ["back/m2"], "prim/m0": ["bchat/gpt-4o-mini"]},
+            **routing,
+        },
+    }
+    return settings_from_config(structure_config(raw), {})
+
+
+@pytest.fixture
+def gateway(aiohttp_client: Any, upstream: FakeUpstream, backup: FakeUpstream) -> Any:
+    async def make(primary_url: str | None = None, clock: Any = None, **routing: Any) -> Any:
+        app = create_app(settings(primary_url or upstream.url, backup.url, **routing))
+        if clock is not None:
+            old = app[BREAKERS]
+            app[BREAKERS] = CircuitBreakers(
+                failures=old.threshold, cooldown=old.cooldown, clock=clock
+            )
+        return await aiohttp_client(app)
+
+    return make
+
+
+async def answer(request: web.Request) -> web.StreamResponse:
+    """A healthy Anthropic upstream: JSON, or the recorded text stream."""
+    body = await request.json()
+    if body.get("stream"):
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(fixture_bytes("stream_text.sse"))
+        await response.write_eof()
+        return response
+    return web.json_response(MESSAGE)
+
+
+def failing(status: int, headers: dict[str, str] | None = None) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        text = '{"type":"error","error":{"type":"api_error","message":"primary is down"}}'
+        return web.Response(status=status, text=text, headers=headers or {})
+
+    return handler
+
+
+async def _check_backup_answered(response: Any, stream: bool, backup: FakeUpstream) -> None:
+    assert response.status == 200
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+    assert [seen.body["model"] for seen in backup.seen] == ["m2"]
+    if stream:
+        events = validate_sse(await response.read())
+        assert accumulate(events)["model"] == ASKED
+        assert accumulate(events)["content"] == [{"type": "text", "text": "2"}]
+    else:
+        message = await response.json()
+        assert message["content"] == MESSAGE["content"]
+        assert message["model"] == ASKED  # the reply still carries the name the client used
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("fault", ["refused", 429, 503, 500])
+async def test_failed_primary_falls_back_to_next_target(
+    upstream, backup, gateway, fault, stream
+) -> None:
+    backup.handler = answer
+    if fault == "refused":
+        client = await gateway(f"http://127.0.0.1:{free_port()}")
+    else:
+        upstream.handler = failing(fault)
+        client = await gateway()
+    response = await client.post("/v1/messages", json=message_body(ASKED, stream=stream))
+    await _check_backup_answered(response, stream, backup)
+    if fault != "refused":
+        assert len(upstream.seen) == 1  # tried once (attempts_per_target = 1)
+
+
+async def test_fallback_across_dialects(upstream, backup, gateway) -> None:
+    """An Anthropic-dialect primary falls back to a Chat Completions provider."""
+    upstream.handler = failing(502)
+
+    async def chat(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "model": "gpt-4o-mini",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "hi from chat"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+            }
+        )
+
+    backup.handler = chat
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body("to-chat"))
+    assert response.status == 200
+    assert response.headers["x-anthroxy-route"] == "bchat/gpt-4o-mini"
+    assert (await response.json())["content"] == [{"type": "text", "text": "hi from chat"}]
+    assert backup.seen[0].path == "/v1/chat/completions"
+
+
+async def test_failure_after_first_streamed_byte_is_not_retried(upstream, backup, gateway) -> None:
+    head = fixture_bytes("stream_text.sse").split(b"event: content_block_delta")[0]
+
+    async def cut(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(head)  # message_start + content_block_start, then the line drops
+        await asyncio.sleep(0.2)  # long enough for the gateway to forward them
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    upstream.handler = cut
+    backup.handler = answer
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+    assert response.status == 200
+    assert response.headers["x-anthroxy-route"] == "prim/m1"
+    events = sse_events(await response.read())
+    assert events[0][0] == "message_start"
+    assert events[-1][0] == "error"
+    assert backup.seen == []
+
+
+async def test_request_errors_are_not_retried(upstream, backup, gateway) -> None:
+    upstream.handler = failing(400)
+    backup.handler = answer
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert response.status == 400
+    assert response.headers["x-anthroxy-route"] == "prim/m1"
+    assert (await response.json())["error"]["type"] == "invalid_request_error"
+    assert backup.seen == []
+
+
+async def test_all_targets_fail_client_gets_the_last_error(upstream, backup, gateway) -> None:
+    upstream.handler = failing(503)
+    backup.handler = failing(429, {"retry-after": "3"})
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert response.status == 429
+    assert response.headers["retry-after"] == "3"
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+    message = (await response.json())["error"]["message"]
+    assert "prim/m1: 529 overloaded_error" in message  # upstream 503 -> 529 (protocols.md)
+    assert "back/m2: 429 rate_limit_error" in message
+
+
+async def test_retry_after_within_cap_retries_same_target(upstream, backup, gateway) -> None:
+    times: list[float] = []
+
+    async def limited_once(request: web.Request) -> web.StreamResponse:
+        times.append(time.monotonic())
+        if len(times) == 1:
+            return await failing(429, {"retry-after": "0.2"})(request)
+        return web.json_response({**MESSAGE, "content": [{"type": "text", "text": "primary"}]})
+
+    upstream.handler = limited_once
+    backup.handler = answer
+    client = await gateway(retry={"attempts_per_target": 2, "max_retry_after": 1.0})
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert response.status == 200
+    assert response.headers["x-anthroxy-route"] == "prim/m1"
+    assert len(times) == 2 and times[1] - times[0] >= 0.2
+    assert backup.seen == []
+
+
+async def test_retry_after_above_cap_moves_on_at_once(upstream, backup, gateway) -> None:
+    upstream.handler = failing(429, {"retry-after": "30"})
+    backup.handler = answer
+    client = await gateway(retry={"attempts_per_target": 3, "max_retry_after": 0.5})
+    started = time.monotonic()
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert time.monotonic() - started < 5
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+    assert len(upstream.seen) == 1  # no retry of the primary: it asked for 30 s
+
+
+async def test_backoff_between_attempts_without_retry_after(upstream, backup, gateway) -> None:
+    upstream.handler = failing(500)
+    backup.handler = answer
+    client = await gateway(retry={"attempts_per_target": 3, "backoff": 0.05})
+    started = time.monotonic()
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    # waits 0.05*U[0.5,1) then 0.1*U[0.5,1): at least 0.075 s in all
+    assert time.monotonic() - started >= 0.075
+    assert len(upstream.seen) == 3
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_breaker_opens_skips_then_half_opens(upstream, backup, gateway) -> None:
+    clock = Clock()
+    upstream.handler = failing(503)
+    backup.handler = answer
+    client = await gateway(clock=clock, circuit_breaker={"failures": 2, "cooldown": 30})
+
+    for _ in range(2):
+        response = await client.post("/v1/messages", json=message_body(ASKED))
+        assert response.headers["x-anthroxy-route"] == "back/m2"
+    assert len(upstream.seen) == 2
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["prim"]["breaker"] == {
+        "state": "open",
+        "failures": 2,
+        "retry_in_s": 30.0,
+    }
+    assert health["providers"]["back"]["breaker"]["state"] == "closed"
+
+    clock.now += 10
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+    assert len(upstream.seen) == 2  # skipped: the breaker is open
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["prim"]["breaker"]["retry_in_s"] == 20.0
+
+    clock.now += 21  # cooldown over: one trial request
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["prim"]["breaker"]["state"] == "half-open"
+    upstream.handler = answer
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert response.headers["x-anthroxy-route"] == "prim/m1"
+    assert len(upstream.seen) == 3
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["prim"]["breaker"] == {
+        "state": "closed",
+        "failures": 0,
+        "retry_in_s": 0.0,
+    }
+
+
+async def test_failed_half_open_trial_opens_again(upstream, backup, gateway) -> None:
+    clock = Clock()
+    upstream.handler = failing(503)
+    backup.handler = answer
+    client = await gateway(clock=clock, circuit_breaker={"failures": 1, "cooldown": 5})
+    await client.post("/v1/messages", json=message_body(ASKED))
+    clock.now += 6
+    await client.post("/v1/messages", json=message_body(ASKED))  # the trial, fails
+    assert len(upstream.seen) == 2
+    await client.post("/v1/messages", json=message_body(ASKED))
+    assert len(upstream.seen) == 2  # open again for a new cooldown
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["prim"]["breaker"]["state"] == "open"
+
+
+async def test_open_breaker_on_the_only_target_still_tries(backup, gateway) -> None:
+    clock = Clock()
+    backup.handler = failing(503)
+    client = await gateway(clock=clock, circuit_breaker={"failures": 1, "cooldown": 60})
+    for expected in (1, 2):
+        response = await client.post("/v1/messages", json=message_body("solo"))
+        assert response.status == 529
+        assert len(backup.seen) == expected
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["back"]["breaker"]["state"] == "open"
+
+
+async def test_each_attempt_is_logged_with_the_request_id(upstream, backup, gateway, caplog):
+    upstream.handler = failing(503)
+    backup.handler = answer
+    client = await gateway()
+    with caplog.at_level("INFO", logger="anthroxy"):
+        response = await client.post("/v1/messages", json=message_body(ASKED))
+    request_id = response.headers["request-id"]
+    attempts = [r for r in caplog.records if r.getMessage().startswith("attempt ")]
+    assert [r.fields["provider"] for r in attempts] == ["prim", "back"]
+    assert [r.fields["outcome"] for r in attempts] == ["529 overloaded_error", "ok"]
+    assert all(re.fullmatch(r"\d+(\.\d+)?", str(r.fields["latency_ms"])) for r in attempts)
+    assert all(r.request_id == request_id for r in attempts)
+
+
+async def test_sdk_client_gets_the_backup_answer(upstream, backup, gateway) -> None:
+    upstream.handler = failing(503)
+    backup.handler = answer
+    client = await gateway()
+    api = anthropic.AsyncAnthropic(
+        base_url=str(client.server.make_url("")), api_key="client-key", max_retries=0
+    )
+    message = await api.messages.create(
+        model=ASKED, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content[0].text == "from backup"  # type: ignore[union-attr]
+    async with api.messages.stream(
+        model=ASKED, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        final = await stream.get_final_message()
+    assert final.content[0].text == "2"  # type: ignore[union-attr]
+    raw = await api.messages.with_raw_response.create(
+        model=ASKED, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.headers["x-anthroxy-route"] == "back/m2"
