@@ -196,6 +196,13 @@ def _merge_keyword(flat: dict[str, Any], key: str, value: Any) -> None:
         flat[key] = {**flat[key], **value}
     elif key == "required" and isinstance(flat.get(key), list) and isinstance(value, list):
         flat[key] = [*flat[key], *(v for v in value if v not in flat[key])]
+    elif isinstance(flat.get(key), Mapping) and isinstance(value, Mapping):
+        # Both parts constrain the same sub-schema (e.g. ``items``): allOf means both apply, so
+        # fold them together the same way rather than keep only the first part's.
+        merged = dict(flat[key])
+        for sub_key, sub_value in value.items():
+            _merge_keyword(merged, sub_key, sub_value)
+        flat[key] = merged
     else:
         flat.setdefault(key, value)
 

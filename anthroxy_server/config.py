@@ -29,6 +29,7 @@ from anthroxy.catalog import ProviderPreset
 from anthroxy.profile import DEFAULT_PROFILE, ProviderProfile
 from anthroxy.routing import RoutingTable
 
+from .config_checks import robustness_problems
 from .config_files import (
     CLI_SOURCE,
     CONVERTER,
@@ -256,6 +257,7 @@ def settings_from_config(
             providers[pid] = resolved
     tiers = dict(config.tiers) or default_tiers(providers, discovered=discovered)
     routing = _routing(config, providers, tiers, problems)
+    problems += robustness_problems(config)
     if problems:
         raise ConfigError(problems)
     if routing is None:  # unreachable: _routing returns None only after adding a problem

@@ -42,7 +42,8 @@ from anthroxy.errors import AnthroxyError, UpstreamError, UpstreamProtocolError
 from anthroxy.routing import Route
 
 from .breaker import CircuitBreakers
-from .config import ConfigError, RetryConfig
+from .config import RetryConfig
+from .config_checks import model_fields
 from .logs import LOGGER_NAME
 from .state import SETTINGS, access_of, request_id_of
 
@@ -63,41 +64,18 @@ Prepare = Callable[[Route], Send]
 
 
 def setup(app: web.Application, *, clock: Callable[[], float] = time.monotonic) -> None:
-    """Breakers and model-limit overrides from the app's settings; the route header hook."""
+    """Breakers and model-limit overrides from the app's settings; the route header hook.
+
+    The values were checked when the configuration was loaded (``config_checks``).
+    """
     config = app[SETTINGS].config
     breaker = config.routing.circuit_breaker
-    problems = _retry_problems(config.routing.retry)
-    if breaker.cooldown < 0:
-        problems.append(f"routing.circuit_breaker.cooldown: must be >= 0, got {breaker.cooldown}")
-    raw = {name: _fields(model) for name, model in config.models.items()}
-    try:
-        app[MODEL_LIMITS] = capabilities.parse_overrides(raw)
-    except ValueError as exc:
-        problems.append(str(exc))
-    if problems:
-        raise ConfigError(problems)
+    raw = {name: model_fields(model) for name, model in config.models.items()}
+    app[MODEL_LIMITS] = capabilities.parse_overrides(raw)
     app[BREAKERS] = CircuitBreakers(
         failures=breaker.failures, cooldown=breaker.cooldown, clock=clock
     )
     app.on_response_prepare.append(_add_route_header)
-
-
-def _fields(model: object) -> dict[str, object]:
-    names = ("context_window", "max_output_tokens", "tools", "images", "thinking", "tool_choice")
-    return {name: getattr(model, name) for name in names}
-
-
-def _retry_problems(retry: RetryConfig) -> list[str]:
-    problems = []
-    if retry.attempts_per_target < 1:
-        problems.append(
-            f"routing.retry.attempts_per_target: must be >= 1, got {retry.attempts_per_target}"
-        )
-    for name in ("max_retry_after", "backoff"):
-        value = getattr(retry, name)
-        if not value >= 0:
-            problems.append(f"routing.retry.{name}: must be >= 0 seconds, got {value}")
-    return problems
 
 
 async def _add_route_header(request: web.Request, response: web.StreamResponse) -> None:

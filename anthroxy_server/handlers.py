@@ -150,7 +150,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
             # instead of serialising the body a second time.
             fitted = {**fitted, "model": target.model}
             data = json.dumps(fitted, separators=(",", ":")).encode()
-        call = Call(request, data, fitted, target, provider, access, request_id_of(request))
+        call = Call(
+            request, data, fitted, target, provider, access, request_id_of(request),
+            limits=limits, input_estimate=input_tokens.exact,
+        )  # fmt: skip
         return lambda: relay_messages(call)
 
     run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
@@ -178,6 +181,11 @@ class _InputTokens:
     @property
     def bound(self) -> int:
         return self._bound
+
+    @property
+    def exact(self) -> int | None:
+        """The full estimate if some target's window needed it, else None."""
+        return self._estimate
 
     def against(self, limits: ModelLimits) -> int:
         """A number that fit_request may compare with the window: the bound when it fits."""

@@ -31,7 +31,6 @@ from anthroxy import (
     passthrough,
     responses,
     responses_response,
-    tokens,
 )
 from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError, UpstreamProtocolError
@@ -76,6 +75,10 @@ class Call:
     provider: ResolvedProvider
     access: AccessInfo
     request_id: str
+    # The target's limits as the handler fitted the request to them (config overrides applied).
+    limits: capabilities.ModelLimits | None = None
+    # The handler's exact input estimate when it had to compute one; else None.
+    input_estimate: int | None = None
 
     @property
     def stream(self) -> bool:
@@ -112,8 +115,22 @@ async def relay_messages(call: Call) -> web.StreamResponse:
     return await _relay_responses(call)
 
 
-def build_target(route: Route, provider: ResolvedProvider) -> Target:
-    limits = capabilities.lookup(route.model)
+def _input_estimate(call: Call) -> int:
+    """The input tokens ``message_start`` shows before the upstream reports its own count.
+
+    Only a preview: the final ``message_delta`` carries the upstream's real usage. The exact
+    local estimate costs ~1 ms on a large Claude Code body, so it is used only when the handler
+    already paid for it; otherwise about four bytes of request JSON per token.
+    """
+    if call.input_estimate is not None:
+        return call.input_estimate
+    return len(call.raw) // 4
+
+
+def build_target(
+    route: Route, provider: ResolvedProvider, limits: capabilities.ModelLimits | None = None
+) -> Target:
+    limits = limits or capabilities.lookup(route.model)
     return Target(
         provider=provider.id,
         model=route.model,
@@ -138,12 +155,10 @@ def _anthropic_reply(call: Call, raw: bytes) -> Mapping[str, Any] | bytes:
 
 
 async def _relay_chat(call: Call) -> web.StreamResponse:
-    target = build_target(call.route, call.provider)
+    target = build_target(call.route, call.provider, call.limits)
     upstream_body, ctx = chat.to_request(call.body, target)
     ctx = dataclasses.replace(
-        ctx,
-        requested_model=call.reply_model,
-        input_tokens_estimate=tokens.estimate_input_tokens(call.body),
+        ctx, requested_model=call.reply_model, input_tokens_estimate=_input_estimate(call)
     )
     message_id = new_message_id()
     data = json.dumps(upstream_body, separators=_COMPACT).encode()
@@ -161,8 +176,11 @@ async def _relay_chat(call: Call) -> web.StreamResponse:
 
 def _responses_request(call: Call) -> tuple[dict[str, Any], ReplyContext, str, TranslatingAdapter]:
     """The Responses body, its reply context, the message id and the stream adapter."""
-    upstream_body, ctx = responses.to_request(call.body, build_target(call.route, call.provider))
-    ctx = dataclasses.replace(ctx, requested_model=call.reply_model)
+    target = build_target(call.route, call.provider, call.limits)
+    upstream_body, ctx = responses.to_request(call.body, target)
+    ctx = dataclasses.replace(
+        ctx, requested_model=call.reply_model, input_tokens_estimate=_input_estimate(call)
+    )
     message_id = new_message_id()
     adapter = TranslatingAdapter(ResponsesStream(ctx, message_id=message_id), call.provider.id)
     return upstream_body, ctx, message_id, adapter
@@ -227,11 +245,11 @@ async def _exchange(
     try:
         if upstream.status != 200:
             body = await upstream.read()
-            err = error_from_upstream(
+            refusal = error_from_upstream(
                 upstream.status, body, provider=call.provider.id, headers=upstream.headers
             )
             complete = True
-            return await _fail(downstream, adapter, err)
+            return await _fail(downstream, adapter, refusal)
         extra = copied_headers(upstream.headers)
         if downstream is None:
             message = reply(call, await upstream.read())

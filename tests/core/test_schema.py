@@ -342,3 +342,16 @@ def test_gemini_output_is_always_in_the_subset(schema: dict[str, Any]) -> None:
     _assert_gemini_valid(out)
     json.dumps(out)
     assert _property_names(out) == _property_names(schema)
+
+
+def test_all_of_parts_constraining_the_same_items_are_merged() -> None:
+    # Found by hypothesis: the second part's item properties used to be lost.
+    schema = {
+        "allOf": [
+            {"type": "array", "items": {}},
+            {"type": "array", "items": {"type": "object", "properties": {"path": {}}}},
+        ]
+    }
+    out = sanitize(schema, "gemini")
+    assert out["type"] == "array"
+    assert set(out["items"]["properties"]) == {"path"}
