@@ -16,7 +16,7 @@ from anthroxy.responses import to_request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "golden" / "responses_request"
-CLAUDE_CODE = pathlib.Path("/work/shared/fixtures/claude-code")
+CLAUDE_CODE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "claude-code"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 
 

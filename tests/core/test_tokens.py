@@ -17,7 +17,7 @@ import pytest
 from anthroxy.errors import InvalidRequest
 from anthroxy.tokens import estimate_input_tokens, image_size, image_tokens_for, text_tokens
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TURN1 = FIXTURES / "claude-code" / "turn1_request.json"
 COUNTED = FIXTURES / "recorded" / "anthropic" / "exchange_count_tokens_then_cache_read.json"
 
