@@ -298,7 +298,12 @@ class RoutingTable:
     def _unknown_message(self, model: str) -> str:
         names = self.model_names()
         if not names:
-            choices = "no models are configured"
+            # A fresh install: say how to get a first provider, not only where routes go.
+            return (
+                f"model {model!r} is not routed to any provider: none is set up yet. Export a "
+                "provider's key (e.g. DEEPSEEK_API_KEY or OPENROUTER_API_KEY) and restart, or run "
+                "`anthroxy config init`"
+            )
         elif len(names) > _MAX_LISTED_CHOICES:
             shown = ", ".join(names[:_MAX_LISTED_CHOICES])
             choices = (

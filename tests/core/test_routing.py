@@ -168,8 +168,11 @@ def test_unknown_model_message_is_bounded() -> None:
 
 def test_unknown_model_with_nothing_configured() -> None:
     t = RoutingTable(providers={}, tiers={}, aliases={})
-    with pytest.raises(UnknownModel, match="no models are configured"):
+    with pytest.raises(UnknownModel) as info:
         t.resolve("claude-sonnet-4-5")
+    message = info.value.message
+    assert "'claude-sonnet-4-5'" in message and "none is set up yet" in message
+    assert "DEEPSEEK_API_KEY" in message and "anthroxy config init" in message
 
 
 @pytest.mark.parametrize(
