@@ -82,6 +82,8 @@ _GEMINI = ProviderProfile(
     thought_signatures=True,
     user_field="none",  # Gemini's compat layer rejects unknown fields ("Unknown name")
 )
+# Mistral answers 400 to any tool call id in history that is not 9 characters of [a-zA-Z0-9].
+_MISTRAL = ProviderProfile(tool_call_id_style="alnum9")
 _OPENROUTER = ProviderProfile(
     reasoning_param="openrouter",
     thinking_replay="reasoning_details",
@@ -208,7 +210,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        local=True, auto_enable=False),
     _p("mistral", "Mistral AI", "chat", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",),
        ("mistral-large-latest", "mistral-medium-latest", "devstral-medium-latest",
-        "codestral-latest")),
+        "codestral-latest"), profile=_MISTRAL),
     _p("nous", "Nous Portal", "chat", "https://inference-api.nousresearch.com/v1",
        ("NOUS_API_KEY",), ("Hermes-4-405B", "Hermes-4-70B")),
     _p("nvidia", "NVIDIA NIM", "chat", "https://integrate.api.nvidia.com/v1",

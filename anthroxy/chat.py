@@ -291,7 +291,9 @@ def _tool_call(block: Mapping[str, Any], path: str, env: _Env) -> tuple[str, dic
             f"'input' is not valid JSON: {exc}", path=json_path(path, "input")
         ) from None
     call = {
-        "id": upstream_tool_id(client_id, env.profile.tool_call_id_max),
+        "id": upstream_tool_id(
+            client_id, env.profile.tool_call_id_max, env.profile.tool_call_id_style
+        ),
         "type": "function",
         "function": {"name": env.names.to_upstream(name), "arguments": arguments},
     }

@@ -39,7 +39,7 @@ def tool_result(
         raise InvalidRequest("'is_error' must be a boolean", path=json_path(path, "is_error"))
     if is_error:
         text = ERROR_PREFIX + text
-    call_id = upstream_tool_id(tool_use_id, profile.tool_call_id_max)
+    call_id = upstream_tool_id(tool_use_id, profile.tool_call_id_max, profile.tool_call_id_style)
     if media:
         media = [text_part(f"(output of tool call {call_id}:)"), *media]
     return {"role": "tool", "tool_call_id": call_id, "content": text}, media

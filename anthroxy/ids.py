@@ -11,10 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 
+from .profile import ToolCallIdStyle
+
 _VALID_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _INVALID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 # Anthropic's own ids are ~30 characters; keep ours well under every known cap.
 _MAX_CLIENT_ID = 64
+# Mistral's tool call ids: exactly 9 characters of [a-zA-Z0-9] (profile.ToolCallIdStyle).
+_ALNUM9 = re.compile(r"^[a-zA-Z0-9]{9}$")
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _digest(text: str, length: int) -> str:
@@ -44,12 +49,30 @@ class ToolIdMinter:
         return f"{cleaned}_{_digest(upstream_id, 8)}"
 
 
-def upstream_tool_id(client_id: str, max_length: int) -> str:
+def upstream_tool_id(client_id: str, max_length: int, style: ToolCallIdStyle = "any") -> str:
     """The id sent upstream for a ``tool_use``/``tool_result`` pair in history.
 
     Ids within the cap go unchanged; longer ones are cut and suffixed with a hash, the same way
     on the assistant's ``tool_calls`` and on the ``tool`` message, so the pair still matches.
+    With ``style="alnum9"`` every id becomes 9 characters of [a-zA-Z0-9]: one the upstream
+    minted itself (already of that shape) stays as it is, any other is replaced by a hash of it.
     """
+    if style == "alnum9":
+        return client_id if _ALNUM9.match(client_id) else _alnum9(client_id)
     if len(client_id) <= max_length:
         return client_id
     return f"{client_id[: max_length - 9]}_{_digest(client_id, 8)}"
+
+
+def _alnum9(client_id: str) -> str:
+    """The first 8 bytes of the id's SHA-256 as 9 base-62 digits, most significant first.
+
+    62**9 (about 1.4e16) distinct ids: two tool calls of one conversation colliding is
+    negligible, and the mapping needs no state to give the same id on every turn.
+    """
+    number = int.from_bytes(hashlib.sha256(client_id.encode()).digest()[:8], "big") % 62**9
+    digits = []
+    for _ in range(9):
+        number, digit = divmod(number, 62)
+        digits.append(_BASE62[digit])
+    return "".join(reversed(digits))

@@ -23,6 +23,9 @@ _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r|\r\n\n|\n\r\n")
 _LINE = re.compile(r"\r\n|\r|\n")
 # Event names after which an Anthropic stream is over (protocols.md 1.8: stream grammar).
 _TERMINAL_EVENTS = (b"message_stop", b"error")
+# Pre-filter for message_delta events: inside a JSON string value (text, partial_json) these
+# quotes are escaped, so other events hardly ever match; each match is still parsed and checked.
+_DELTA_MARKER = b'"message_delta"'
 
 
 def request_bytes(raw: bytes, body: Mapping[str, Any], model: str) -> bytes:
@@ -110,6 +113,12 @@ class PassthroughStream:
     except the ``message_start`` event whose ``message.model`` becomes ``model`` (when given).
     ``finished`` turns true once a ``message_stop`` or ``error`` event went through; a stream that
     ends without it was cut. ``started`` turns true once ``message_start`` went through.
+
+    ``input_tokens`` / ``output_tokens``: the final usage, for the access log. Output comes from
+    the ``message_delta`` event (cumulative, protocols.md 1.8), input from it too when it says,
+    else from ``message_start`` (rewritten anyway when a model is given; compatible upstreams
+    report input only there). None while unknown. Only events that can hold usage are parsed,
+    and a malformed one just leaves the count unknown: the client receives it as it came.
     """
 
     def __init__(self, model: str | None) -> None:
@@ -118,6 +127,8 @@ class PassthroughStream:
         self._rewriting = model is not None
         self.started = False
         self.finished = False
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
 
     def feed(self, data: bytes) -> bytes:
         buffer = self._pending + data if self._pending else data
@@ -130,6 +141,8 @@ class PassthroughStream:
             complete = self._until_started(complete)
         if not self.finished:
             self.finished = _has_terminal_event(complete)
+        if _DELTA_MARKER in complete:
+            self._read_delta_usage(complete)
         return complete
 
     def close(self) -> bytes:
@@ -153,10 +166,28 @@ class PassthroughStream:
             if not self.started and _event_name(event) == b"message_start":
                 self.started = True
                 if self._rewriting:
-                    event = _rewrite_message_start(event, self._model or "")
+                    event, usage = _rewrite_message_start(event, self._model or "")
+                    self.input_tokens = _count(usage, "input_tokens")
             out.append(event)
         out.append(complete[position:])
         return b"".join(out)
+
+    def _read_delta_usage(self, complete: bytes) -> None:
+        position = 0
+        for match in _EVENT_END.finditer(complete):
+            event = complete[position : match.end()]
+            position = match.end()
+            if _DELTA_MARKER not in event:
+                continue
+            payload = _event_data(event)
+            if not isinstance(payload, dict) or payload.get("type") != "message_delta":
+                continue
+            usage = payload.get("usage")
+            output, given = _count(usage, "output_tokens"), _count(usage, "input_tokens")
+            if output is not None:
+                self.output_tokens = output
+            if given is not None:
+                self.input_tokens = given
 
 
 def _last_event_end(buffer: bytes) -> int:
@@ -187,12 +218,28 @@ def _has_terminal_event(chunk: bytes) -> bool:
     return False
 
 
-def _rewrite_message_start(event: bytes, model: str) -> bytes:
-    text = event.decode("utf-8")
-    lines = _LINE.split(text)
-    data = "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
+def _data_text(event: bytes) -> str:
+    lines = _LINE.split(event.decode("utf-8"))
+    return "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
+
+
+def _event_data(event: bytes) -> Any:
+    """The event's data as JSON, or None when it is not JSON (callers only read from it)."""
     try:
-        payload = json.loads(data)
+        return json.loads(_data_text(event))
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+
+
+def _count(usage: Any, key: str) -> int | None:
+    value = usage.get(key) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _rewrite_message_start(event: bytes, model: str) -> tuple[bytes, Any]:
+    """The event with ``message.model`` replaced, and the upstream's ``message.usage``."""
+    try:
+        payload = json.loads(_data_text(event))
     except ValueError as exc:
         raise UpstreamProtocolError(f"message_start data is not JSON: {exc}") from exc
     message = payload.get("message") if isinstance(payload, dict) else None
@@ -200,4 +247,4 @@ def _rewrite_message_start(event: bytes, model: str) -> bytes:
         raise UpstreamProtocolError("message_start has no message object", path="$.message")
     rewritten = {**payload, "message": {**message, "model": model}}
     encoded = json.dumps(rewritten, separators=_COMPACT)
-    return f"event: message_start\ndata: {encoded}\n\n".encode()
+    return f"event: message_start\ndata: {encoded}\n\n".encode(), message.get("usage")

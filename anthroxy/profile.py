@@ -33,6 +33,12 @@ ThinkingReplay = Literal["drop", "reasoning_content", "reasoning_details"]
 #   passthrough-> unchanged
 SchemaDialect = Literal["openai", "gemini", "passthrough"]
 
+# Which tool call ids the upstream accepts in history (``ids.upstream_tool_id``).
+#   any    -> any string up to ``tool_call_id_max`` characters (OpenAI and most compat servers)
+#   alnum9 -> exactly 9 characters of [a-zA-Z0-9]; Mistral answers 400 "Tool call id was ... but
+#             must be a-z, A-Z, 0-9, with a length of 9" to anything else
+ToolCallIdStyle = Literal["any", "alnum9"]
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderProfile:
@@ -54,6 +60,7 @@ class ProviderProfile:
     tool_name_must_start_alpha: bool = False
     # Longest tool call id the upstream accepts in history (OpenAI enforces 40).
     tool_call_id_max: int = 40
+    tool_call_id_style: ToolCallIdStyle = "any"
     # Where ``metadata.user_id`` goes, hashed to at most ``user_max`` characters.
     user_field: Literal["user", "safety_identifier", "none"] = "user"
     user_max: int = 64

@@ -90,6 +90,9 @@ class ServerConfig:
     log_request_body: bool = False
     log_response_body: bool = False
     max_body_bytes: int = 32 * 1024 * 1024
+    # Honour HTTP(S)_PROXY / NO_PROXY (and ~/.netrc) for upstream calls. Off by default: looking
+    # them up costs ~0.8 ms per request, and most machines reach providers directly.
+    trust_env: bool = False
 
 
 @attrs.frozen
@@ -144,6 +147,9 @@ class BreakerConfig:
 @attrs.frozen
 class RoutingConfig:
     rewrite_response_model: bool = True
+    # Upstream model -> the name replies report when rewrite_response_model is false
+    # (claude-code-proxy's MODEL_ALIASES); a model not listed reports its upstream name.
+    response_names: dict[str, str] = attrs.Factory(dict)
     fallbacks: dict[str, list[str]] = attrs.Factory(dict)  # target -> targets tried next
     scenarios: ScenarioConfig = attrs.Factory(ScenarioConfig)
     retry: RetryConfig = attrs.Factory(RetryConfig)

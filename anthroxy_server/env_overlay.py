@@ -13,7 +13,8 @@ documents each one with an example.
   A bare model goes to ``PREFERRED_PROVIDER`` (default ``openai``, as in those tools).
 * ``MODEL_MAP`` (request name -> upstream model), ``MODEL_ROUTES`` (model -> provider),
   ``MODEL_ALIASES`` (upstream model -> name reported back), each JSON or ``a=b,c=d``: they become
-  ``[aliases]``. ``REWRITE_RESPONSES`` -> ``routing.rewrite_response_model``.
+  ``[aliases]``; ``MODEL_ALIASES`` also fills ``routing.response_names``, so replies carry the
+  name when ``REWRITE_RESPONSES`` (-> ``routing.rewrite_response_model``) is false.
 
 Secrets: a key given as ``BIG_MODEL_API_KEY`` never enters the table; the provider gets
 ``api_key_env = "BIG_MODEL_API_KEY"`` and the key is read from the environment like any other,
@@ -279,8 +280,14 @@ class _Overlay:
             requests[name] = (upstream, "MODEL_MAP")
         for name, (upstream, var) in requests.items():
             target = self.model_target(var, name, upstream, routes.get(name, routes.get(upstream)))
-            if target is not None:
-                self.add(f"env:{var}", ("aliases", name), target)
+            if target is None:
+                continue
+            self.add(f"env:{var}", ("aliases", name), target)
+            if var == "MODEL_ALIASES":
+                # Keyed by the model as the route names it (a target splits at its first "/"),
+                # so replies carry the name even with rewrite_response_model = false.
+                model = target.partition("/")[2]
+                self.add(f"env:{var}", ("routing", "response_names", model), name)
         rewrite = _get(self.env, "REWRITE_RESPONSES").lower()
         if rewrite in _TRUE or rewrite in _FALSE:
             value = rewrite in _TRUE

@@ -94,10 +94,12 @@ class Call:
 
     @property
     def reply_model(self) -> str:
-        """The model name replies report: the client's (default) or the upstream's."""
-        if self.request.app[SETTINGS].config.routing.rewrite_response_model:
+        """The model name replies report: the client's (default), else the upstream's under
+        the name ``routing.response_names`` gives it, if any."""
+        routing = self.request.app[SETTINGS].config.routing
+        if routing.rewrite_response_model:
             return self.route.requested_model
-        return self.route.model
+        return routing.response_names.get(self.route.model, self.route.model)
 
 
 def new_message_id() -> str:
@@ -264,6 +266,7 @@ async def _exchange(
             read_timeout=call.provider.read_timeout,
             provider=call.provider.id,
         )
+        call.access.input_tokens = adapter.input_tokens
         call.access.output_tokens = adapter.output_tokens
         # release() itself drops the connection if the body was not read to its end.
         complete = True

@@ -104,6 +104,8 @@ class StreamAdapter(Protocol):
     @property
     def done(self) -> bool: ...
     @property
+    def input_tokens(self) -> int | None: ...
+    @property
     def output_tokens(self) -> int | None: ...
 
     def feed(self, data: bytes) -> bytes: ...
@@ -159,7 +161,14 @@ class PassthroughAdapter:
     def __init__(self, model: str | None, provider: str) -> None:
         self._stream = PassthroughStream(model)
         self._provider = provider
-        self.output_tokens: int | None = None
+
+    @property
+    def input_tokens(self) -> int | None:
+        return self._stream.input_tokens
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self._stream.output_tokens
 
     @property
     def done(self) -> bool:
@@ -190,6 +199,7 @@ class TranslatingAdapter:
         self._translator = translator
         self._provider = provider
         self.done = False
+        self.input_tokens: int | None = None
         self.output_tokens: int | None = None
 
     def feed(self, data: bytes) -> bytes:
@@ -243,4 +253,5 @@ class TranslatingAdapter:
             if event.get("type") == "message_delta":
                 usage = event.get("usage") or {}
                 self.output_tokens = usage.get("output_tokens", self.output_tokens)
+                self.input_tokens = usage.get("input_tokens", self.input_tokens)
         return b"".join(encode_event(event) for event in events)

@@ -42,7 +42,9 @@ async def session_context(app: web.Application) -> AsyncIterator[None]:
         )
         # limit=0: concurrency is bounded by the clients, not by a hidden pool queue.
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        sessions[provider.id] = aiohttp.ClientSession(timeout=timeout, connector=connector)
+        sessions[provider.id] = aiohttp.ClientSession(
+            timeout=timeout, connector=connector, trust_env=settings.config.server.trust_env
+        )
     app[SESSIONS] = sessions
     app[CODEX_CREDENTIALS] = make_credentials(settings.providers)
     yield

@@ -14,6 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_proxy import chat_events  # noqa: E402  (this directory is on sys.path)
+
 from anthroxy.chat_stream import ChatStream  # noqa: E402
 from anthroxy.context import ReplyContext  # noqa: E402
 from anthroxy.profile import Target  # noqa: E402
@@ -70,6 +72,9 @@ def bench(name: str, body: bytes, runs: int = 30) -> None:
 
 if __name__ == "__main__":
     bench("(a) 200-chunk text stream", text_stream())
+    # The stream bench_proxy.py's fake upstream sends: OpenAI's full chunk envelope
+    # (service_tier, system_fingerprint, logprobs, obfuscation), as in the recorded fixtures.
+    bench("(a') same, OpenAI's full envelope", b"".join(chat_events()))
     bench(
         "(b) openai tool call (recorded)",
         (RECORDED / "openai-chat/stream_tool_call_with_usage.sse").read_bytes(),

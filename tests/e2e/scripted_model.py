@@ -3,7 +3,12 @@
 It speaks the real wire format (``data:`` chunks, ``[DONE]``, usage in a trailing chunk) and plays
 a two-turn agent: asked to write a file, it calls the ``Write`` tool with the path and text found
 in the prompt; once the tool result arrives, it answers with a short text. Every request body is
-kept in ``requests`` so a test can check what reached the upstream.
+kept in ``requests`` (and its arrival time in ``arrivals``) so a test can check what reached the
+upstream.
+
+``Script`` adds the upstream behaviours the failure tests need: DeepSeek-style
+``reasoning_content`` streamed before the tool call, a first stream cut (connection closed, no
+finish_reason) while its text is still coming, and a first request refused with 429 + retry-after.
 
 Run by hand: ``python tests/e2e/scripted_model.py PORT``.
 """
@@ -13,11 +18,28 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+
+@dataclass
+class Script:
+    """What the scripted upstream does beyond the plain script; the two faults (cut, 429) fire
+    on the first request only, so Claude Code's retry meets a healthy upstream."""
+
+    reasoning: str | None = None  # streamed as ``reasoning_content`` before the tool call
+    cut_first_stream: bool = False  # first streamed reply: a few text chunks, then a cut
+    retry_after: int | None = None  # first request: 429 with this ``retry-after`` (seconds)
+
+
 REQUESTS = web.AppKey("requests", list)
+ARRIVALS = web.AppKey("arrivals", list)  # time.monotonic() of each request, same order
+SCRIPT = web.AppKey("script", Script)
+# What the cut stream says before the connection drops: a text block left open mid-sentence.
+CUT_TEXT = ["I will ", "write ", "the"]
 PROMPT = re.compile(r"write (?P<text>.+?) into (?P<path>/\S+)", re.IGNORECASE)
 
 
@@ -45,7 +67,7 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     }
 
 
-def _reply_chunks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _reply_chunks(messages: list[dict[str, Any]], reasoning: str | None) -> list[dict[str, Any]]:
     """The next turn of the script, as Chat Completions stream chunks."""
     chunks = [_chunk({"role": "assistant", "content": ""})]
     if messages and messages[-1].get("role") == "tool":
@@ -58,6 +80,11 @@ def _reply_chunks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         chunks.append(_chunk({"content": "Hello from the scripted model."}))
         chunks.append(_chunk({}, "stop"))
         return chunks
+    if reasoning is not None:
+        # DeepSeek's shape: content null beside each reasoning_content fragment.
+        for start in range(0, len(reasoning), 5):
+            piece = reasoning[start : start + 5]
+            chunks.append(_chunk({"content": None, "reasoning_content": piece}))
     arguments = json.dumps({"file_path": match["path"], "content": match["text"] + "\n"})
     call = {"index": 0, "id": "call_scripted_1", "type": "function"}
     chunks.append(
@@ -73,13 +100,20 @@ def _reply_chunks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def completions(request: web.Request) -> web.StreamResponse:
     body = await request.json()
-    request.app[REQUESTS].append(body)
-    chunks = _reply_chunks(body.get("messages", []))
+    seen, script = request.app[REQUESTS], request.app[SCRIPT]
+    seen.append(body)
+    request.app[ARRIVALS].append(time.monotonic())
+    first = len(seen) == 1
+    if first and script.retry_after is not None:
+        return _rate_limited(script.retry_after)
+    chunks = _reply_chunks(body.get("messages", []), script.reasoning)
     usage = {"prompt_tokens": 1200, "completion_tokens": 30, "total_tokens": 1230}
     if not body.get("stream"):
         return web.json_response(_as_completion(chunks, usage))
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
+    if first and script.cut_first_stream:
+        return await _cut(request, response)
     for chunk in chunks:
         await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
     final = {**_chunk({}), "choices": [], "usage": usage}
@@ -87,18 +121,45 @@ async def completions(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _rate_limited(seconds: int) -> web.Response:
+    """OpenAI's 429 for a tokens-per-minute limit."""
+    error = {
+        "message": "Rate limit reached for gpt-mock on tokens per min (TPM): Limit 30000, "
+        f"Used 30000, Requested 1200. Please try again in {seconds}s.",
+        "type": "tokens",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+    return web.json_response({"error": error}, status=429, headers={"retry-after": str(seconds)})
+
+
+async def _cut(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """A role chunk and a few text chunks, then the connection closes: no finish_reason, no
+    usage, no [DONE], no final zero-length chunk (what a crashed upstream worker looks like)."""
+    chunks = [_chunk({"role": "assistant", "content": ""})]
+    chunks += [_chunk({"content": word}) for word in CUT_TEXT]
+    for chunk in chunks:
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())  # awaits the flush
+    assert request.transport is not None
+    request.transport.close()  # flushes what was written, then drops the connection
+    return response
+
+
 def _as_completion(chunks: list[dict[str, Any]], usage: dict[str, Any]) -> dict[str, Any]:
     """The same turn as one non-streamed completion."""
-    text, arguments, call, finish = "", "", None, "stop"
+    text, reasoning, arguments, call, finish = "", "", "", None, "stop"
     for chunk in chunks:
         choice = chunk["choices"][0]
         delta = choice["delta"]
         text += delta.get("content") or ""
+        reasoning += delta.get("reasoning_content") or ""
         for tool in delta.get("tool_calls", []):
             call = call or {"id": tool["id"], "type": "function", "name": tool["function"]["name"]}
             arguments += tool["function"].get("arguments", "")
         finish = choice["finish_reason"] or finish
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if reasoning:
+        message["reasoning_content"] = reasoning
     if call is not None:
         message["tool_calls"] = [
             {
@@ -116,9 +177,11 @@ def _as_completion(chunks: list[dict[str, Any]], usage: dict[str, Any]) -> dict[
     }
 
 
-def make_app() -> web.Application:
+def make_app(script: Script | None = None) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[REQUESTS] = []
+    app[ARRIVALS] = []
+    app[SCRIPT] = script or Script()
     app.router.add_post("/v1/chat/completions", completions)
     return app
 

@@ -199,6 +199,32 @@ def test_model_aliases_name_the_reply(tmp_path: Path) -> None:
     assert s.origins["aliases.ollama-gpt-oss-120b"] == "env:MODEL_ALIASES"
 
 
+def test_model_aliases_also_name_replies_without_rewriting(tmp_path: Path) -> None:
+    # With REWRITE_RESPONSES=false replies report the upstream model, under the MODEL_ALIASES
+    # name when it has one: routing.response_names is keyed by the model the route names, so a
+    # provider/model value is keyed by its model part.
+    env = {
+        "OLLAMA_API_KEY": "o" * 30,
+        "OPENROUTER_API_KEY": "r" * 30,
+        "MODEL_ALIASES": "gpt-oss:120b=ollama-gpt-oss-120b,openrouter/x/y=short",
+        "MODEL_ROUTES": "gpt-oss:120b=ollama-cloud",
+        "REWRITE_RESPONSES": "false",
+    }
+    s = load(tmp_path, env)
+    assert s.config.routing.rewrite_response_model is False
+    assert s.config.routing.response_names == {
+        "gpt-oss:120b": "ollama-gpt-oss-120b",
+        "x/y": "short",
+    }
+    assert s.routing.resolve("short").model == "x/y"
+    assert s.origins["routing.response_names.x/y"] == "env:MODEL_ALIASES"
+
+
+def test_model_map_and_routes_name_no_replies(tmp_path: Path) -> None:
+    env = {"DEEPSEEK_API_KEY": "d" * 30, "MODEL_MAP": "fast=deepseek-v4-flash"}
+    assert load(tmp_path, env).config.routing.response_names == {}
+
+
 @pytest.mark.parametrize(("value", "expected"), [("false", False), ("0", False), ("TRUE", True)])
 def test_rewrite_responses(tmp_path: Path, value: str, expected: bool) -> None:
     s = load(tmp_path, {"REWRITE_RESPONSES": value})

@@ -1,0 +1,105 @@
+"""PassthroughStream's usage capture (anthroxy.passthrough), for the access log.
+
+Invariants: however the upstream splits its bytes, the captured usage is the same; the bytes
+forwarded are unchanged by the capture; a malformed or odd event never raises and only leaves the
+count unknown; text that merely mentions message_delta is not mistaken for one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anthroxy.passthrough import PassthroughStream
+
+
+def event(name: str, payload: Any) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+START = event(
+    "message_start",
+    {"type": "message_start", "message": {"model": "up", "usage": {"input_tokens": 11}}},
+)
+# A text delta whose text names the event: its quotes are escaped inside the JSON string.
+TRICKY_TEXT = event(
+    "content_block_delta",
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {
+            "type": "text_delta",
+            "text": '{"type":"message_delta","usage":{"output_tokens":99}}',
+        },
+    },
+)
+DELTA = event(
+    "message_delta",
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 42}},
+)
+STOP = event("message_stop", {"type": "message_stop"})
+BODY = START + TRICKY_TEXT + DELTA + STOP
+
+
+def run(parts: list[bytes], model: str | None = "client-name") -> tuple[PassthroughStream, bytes]:
+    stream = PassthroughStream(model)
+    out = b"".join(stream.feed(part) for part in parts) + stream.close()
+    return stream, out
+
+
+def test_whole_body() -> None:
+    stream, _ = run([BODY])
+    assert (stream.input_tokens, stream.output_tokens) == (11, 42)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(BODY)), max_size=8))
+def test_any_split_gives_the_same_usage_and_bytes(cuts: list[int]) -> None:
+    points = [0, *sorted(cuts), len(BODY)]
+    parts = [BODY[a:b] for a, b in itertools.pairwise(points)]
+    stream, out = run(parts)
+    assert (stream.input_tokens, stream.output_tokens) == (11, 42)
+    assert out == run([BODY])[1]
+
+
+def test_without_model_rewrite_the_bytes_pass_unchanged() -> None:
+    # No message_start rewrite: input stays unknown, output still comes from message_delta.
+    stream, out = run([BODY], model=None)
+    assert out == BODY
+    assert (stream.input_tokens, stream.output_tokens) == (None, 42)
+
+
+def test_delta_input_beats_message_start() -> None:
+    final = event("message_delta", {"type": "message_delta", "usage": {"input_tokens": 5}})
+    stream, _ = run([START, final, STOP])
+    assert (stream.input_tokens, stream.output_tokens) == (5, None)
+
+
+def test_later_delta_wins() -> None:
+    later = event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 50}})
+    stream, _ = run([START, DELTA, later, STOP])
+    assert stream.output_tokens == 50
+
+
+def test_malformed_deltas_leave_counts_unknown() -> None:
+    bad = [
+        b'event: message_delta\ndata: {"type":"message_delta", oops\n\n',
+        event("message_delta", {"type": "message_delta", "usage": "lots"}),
+        event("message_delta", {"type": "message_delta", "usage": {"output_tokens": "7"}}),
+        event("message_delta", {"type": "message_delta", "usage": {"output_tokens": True}}),
+        event("message_delta", ["message_delta"]),
+        b'event: message_delta\ndata: {"type":"message_delta","x":"\xff"}\n\n',
+    ]
+    for item in bad:
+        stream, out = run([item], model=None)
+        assert out == item
+        assert (stream.input_tokens, stream.output_tokens) == (None, None)
+
+
+def test_zero_output_is_a_count() -> None:
+    zero = event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 0}})
+    stream, _ = run([START, zero, STOP])
+    assert stream.output_tokens == 0

@@ -1,0 +1,96 @@
+"""Running the real Claude Code CLI headless against a local anthroxy, for the end-to-end tests.
+
+The CLI is found through ``$ANTHROXY_CLAUDE_BIN``, then ``claude`` on PATH, then the copy
+``.ci/run`` installs; ``CLAUDE`` is None without any, and the tests skip saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anthroxy_server.config import Settings, settings_from_config, structure_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CI_COPY = ROOT / ".ci" / "claude-code" / "node_modules" / ".bin" / "claude"
+
+
+def _claude_binary() -> str | None:
+    explicit = os.environ.get("ANTHROXY_CLAUDE_BIN")
+    if explicit:
+        return explicit
+    return shutil.which("claude") or (str(CI_COPY) if CI_COPY.exists() else None)
+
+
+CLAUDE = _claude_binary()
+needs_claude = pytest.mark.skipif(CLAUDE is None, reason="Claude Code CLI not installed")
+
+
+def base_url(server: Any) -> str:
+    """``http://127.0.0.1:PORT`` of a pytest-aiohttp test server."""
+    return str(server.make_url("")).rstrip("/")
+
+
+def settings(
+    url: str,
+    *,
+    api: str = "chat",
+    model: str = "gpt-mock",
+    limits: dict[str, Any] | None = None,
+    **provider: Any,
+) -> Settings:
+    """One provider ``mock`` at ``url`` serving every tier with ``model``; ``limits`` is its
+    ``[models."<model>"]`` table (e.g. ``thinking = true`` for a reasoning model anthroxy's
+    capability table does not know)."""
+    target = f"mock/{model}"
+    raw: dict[str, Any] = {
+        "providers": {
+            "mock": {"api": api, "base_url": url, "auth": "none", "models": [model], **provider}
+        },
+        "tiers": {"opus": target, "sonnet": target, "haiku": target, "default": target},
+    }
+    if limits is not None:
+        raw["models"] = {model: limits}
+    return settings_from_config(structure_config(raw), {})
+
+
+async def run_claude(base: str, home: Path, prompt: str, *, timeout: float = 90) -> tuple[int, str]:
+    """Run ``claude -p prompt`` in ``home`` (also its HOME) against ``base``; (status, output).
+
+    Only Write is allowed and edits are accepted, so a scripted model can make it write a file
+    without a permission prompt (bypassPermissions is refused as root).
+    """
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": base,
+        "ANTHROPIC_API_KEY": "placeholder-key",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    assert CLAUDE is not None
+    process = await asyncio.create_subprocess_exec(
+        CLAUDE,
+        "-p",
+        prompt,
+        "--allowedTools",
+        "Write",
+        "--permission-mode",
+        "acceptEdits",
+        env=env,
+        cwd=str(home),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return process.returncode or 0, output.decode(errors="replace")
