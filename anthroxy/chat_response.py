@@ -26,6 +26,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from . import message as anthropic_message
 from . import signature
 from .chat_chunks import (
     anthropic_usage,
@@ -91,16 +92,14 @@ def from_response(
         anthropic = anthropic_usage(usage)
     else:
         anthropic = estimated_usage(ctx.input_tokens_estimate, builder.chars)
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": ctx.requested_model,
-        "content": content,
-        "stop_reason": reason,
-        "stop_sequence": sequence,
-        "usage": anthropic,
-    }
+    return anthropic_message.message(
+        ctx,
+        message_id=message_id,
+        content=content,
+        stop_reason=reason,
+        stop_sequence=sequence,
+        usage=anthropic,
+    )
 
 
 class _Blocks:

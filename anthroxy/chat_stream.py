@@ -44,6 +44,7 @@ from .chat_chunks import (
 from .context import ReplyContext
 from .errors import AnthroxyError, UpstreamProtocolError
 from .ids import ToolIdMinter
+from .message import message_start
 
 Event = dict[str, Any]
 
@@ -351,24 +352,7 @@ class ChatStream:
 
     def _message_start(self) -> Event:
         self._state = _State.STREAMING
-        return {
-            "type": "message_start",
-            "message": {
-                "id": self._message_id,
-                "type": "message",
-                "role": "assistant",
-                "model": self._ctx.requested_model,
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {
-                    "input_tokens": self._ctx.input_tokens_estimate,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": 0,
-                    "output_tokens": 0,
-                },
-            },
-        }
+        return message_start(self._ctx, message_id=self._message_id)
 
 
 def _empty_block(kind: _Kind) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from . import signature
 from .context import ReplyContext
 from .errors import AnthroxyError, UpstreamProtocolError
 from .ids import ToolIdMinter
+from .message import message
 from .upstream_errors import error_from_payload
 
 # protocols.md §4.4: ``incomplete_details.reason`` -> Anthropic stop_reason.
@@ -65,16 +66,14 @@ def from_response(
         stop_reason = incomplete_stop(upstream)
     else:
         stop_reason = builder.stop_reason()
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": ctx.requested_model,
-        "content": content,
-        "stop_reason": stop_reason,
-        "stop_sequence": matched,
-        "usage": usage(upstream.get("usage")),
-    }
+    return message(
+        ctx,
+        message_id=message_id,
+        content=content,
+        stop_reason=stop_reason,
+        stop_sequence=matched,
+        usage=usage(upstream.get("usage")),
+    )
 
 
 def failed_error(response: Mapping[str, Any], ctx: ReplyContext) -> AnthroxyError:

@@ -42,6 +42,7 @@ from . import signature
 from .context import ReplyContext
 from .errors import AnthroxyError, UpstreamProtocolError
 from .ids import ToolIdMinter
+from .message import message_start
 from .responses_response import (
     SUMMARY_JOIN,
     failed_error,
@@ -139,22 +140,7 @@ class ResponsesStream:
         if self._state is not _State.READY:
             return []
         self._state = _State.STREAMING
-        message: dict[str, Any] = {
-            "id": self._message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": self._ctx.requested_model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": self._ctx.input_tokens_estimate,
-                "output_tokens": 0,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
-            },
-        }
-        return [{"type": "message_start", "message": message}]
+        return [message_start(self._ctx, message_id=self._message_id)]
 
     def _open(self, kind: str, key: Key, content_block: dict[str, Any]) -> Events:
         out = self._close()
