@@ -99,13 +99,7 @@ def _json_tokens(value: Any) -> float:
 
 
 def _system_tokens(system: Any, path: str) -> float:
-    if system is None:
-        return 0.0
-    if isinstance(system, str):
-        return text_tokens(system)
-    if isinstance(system, list):
-        return sum(_block_tokens(b, json_path(path, i)) for i, b in enumerate(system))
-    raise InvalidRequest("system must be a string or a list of text blocks", path=path)
+    return _text_or_blocks_tokens(system, path, "system must be a string or a list of text blocks")
 
 
 def _message_tokens(message: Any, path: str) -> float:
@@ -115,13 +109,20 @@ def _message_tokens(message: Any, path: str) -> float:
 
 
 def _content_tokens(content: Any, path: str) -> float:
-    if content is None:
+    return _text_or_blocks_tokens(
+        content, path, "content must be a string or a list of content blocks"
+    )
+
+
+def _text_or_blocks_tokens(value: Any, path: str, refusal: str) -> float:
+    """``system`` and message ``content`` share one shape: absent, a string, or blocks."""
+    if value is None:
         return 0.0
-    if isinstance(content, str):
-        return text_tokens(content)
-    if isinstance(content, list):
-        return sum(_block_tokens(b, json_path(path, i)) for i, b in enumerate(content))
-    raise InvalidRequest("content must be a string or a list of content blocks", path=path)
+    if isinstance(value, str):
+        return text_tokens(value)
+    if isinstance(value, list):
+        return sum(_block_tokens(b, json_path(path, i)) for i, b in enumerate(value))
+    raise InvalidRequest(refusal, path=path)
 
 
 def _block_tokens(block: Any, path: str) -> float:

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from .scripted_model import PROMPT
+from .sse_replay import replay
 
 
 @dataclass(frozen=True)
@@ -142,20 +143,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
     content, stop_reason = reply_blocks(body.get("messages", []))
     if not body.get("stream"):
         return web.json_response(_message(content, stop_reason))
-    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-    await response.prepare(request)
     events = stream_events(content, stop_reason)
     cut = request.app[CUT_FIRST] and len(request.app[REQUESTS]) == 1
     if cut:
         # message_start, ping, content_block_start, three text deltas.
         events = events[:2] + _block_events(0, {"type": "text", "text": CUT_TEXT})[:4]
-    for event in events:
-        frame = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-        await response.write(frame.encode())
-    if cut:
-        assert request.transport is not None
-        request.transport.close()  # flushes what was written, then drops the connection
-    return response
+    return await replay(request, events, cut=cut)
 
 
 def make_app(*, cut_first_stream: bool = False) -> web.Application:

@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from .scripted_model import PROMPT
+from .sse_replay import replay
 
 REQUESTS = web.AppKey("requests", list)
 CUT_FIRST = web.AppKey("cut_first", bool)
@@ -189,19 +190,12 @@ async def responses(request: web.Request) -> web.StreamResponse:
     output = reply_output(body.get("input", []))
     if not body.get("stream"):
         return web.json_response(_response("completed", output))
-    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-    await response.prepare(request)
     events = stream_events(output)
     cut = request.app[CUT_FIRST] and len(request.app[REQUESTS]) == 1
     if cut:
         # created, in_progress, the message item and its part opened, then three words.
         events = stream_events([_message(CUT_TEXT + " file.")])[:7]
-    for event in events:
-        await response.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
-    if cut:
-        assert request.transport is not None
-        request.transport.close()  # flushes what was written, then drops the connection
-    return response
+    return await replay(request, events, cut=cut)
 
 
 def make_app(*, cut_first_stream: bool = False) -> web.Application:

@@ -1,0 +1,22 @@
+"""Serve a list of named events as an SSE body, optionally dropping the connection after them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+
+async def replay(
+    request: web.Request, events: list[dict[str, Any]], *, cut: bool = False
+) -> web.StreamResponse:
+    """``event: <type>`` + ``data: <json>`` per event, written one by one as a model streams."""
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    for event in events:
+        await response.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+    if cut:
+        assert request.transport is not None
+        request.transport.close()  # flushes what was written, then drops the connection
+    return response
