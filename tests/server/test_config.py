@@ -440,6 +440,27 @@ def test_example_config_validates(places: dict[str, Path]) -> None:
     assert set(settings.config.tiers) == {"opus", "sonnet", "haiku", "default"}
 
 
+def test_example_config_mentions_every_key() -> None:
+    # "documents every key": each field of every config class appears in the example, set or
+    # described in a comment, so a new key cannot land undocumented.
+    import attrs
+
+    from anthroxy_server import config as c
+
+    text = (REPO / "config.example.toml").read_text()
+    classes = (
+        c.ServerConfig, c.ProviderConfig, c.RoutingConfig, c.ScenarioConfig, c.RetryConfig,
+        c.BreakerConfig, c.ModelConfig,
+    )  # fmt: skip
+    missing = [
+        f"{cls.__name__}.{field.name}"
+        for cls in classes
+        for field in attrs.fields(cls)
+        if not re.search(rf"(^|[\s\[.#]){re.escape(field.name)}(\s*=|\]|\b)", text, re.M)
+    ]
+    assert not missing, f"config.example.toml does not mention: {missing}"
+
+
 def test_targets_are_checked_even_when_a_provider_lacks_its_key(places: dict[str, Path]) -> None:
     # The setup wizard writes a file before the key is exported: the tiers must still be judged.
     cfg = write(
