@@ -392,7 +392,7 @@ def _add_thinking(
             )
         effort = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
     elif kind == "adaptive":
-        effort = EFFORTS[config.get("effort", DEFAULT_EFFORT)]
+        effort = EFFORTS[config.get("effort") or DEFAULT_EFFORT]  # null = not given
     else:
         raise InvalidRequest(f"unsupported thinking type {kind!r}", path="$.thinking.type")
     if profile.reasoning_param == "reasoning_effort":

@@ -221,6 +221,9 @@ def chunk_parts(chunk: Mapping[str, Any], provider: str) -> list[tuple[Any, ...]
             _delta_parts(delta, parts, provider)
         finish = choice.get("finish_reason")
         if finish is not None:
+            if not isinstance(finish, str):
+                path = "$.choices[0].finish_reason"
+                raise UpstreamProtocolError(f"{provider}: finish_reason is not a string", path=path)
             parts.append(("finish", finish, matched_stop(choice)))
     usage = chunk.get("usage")
     if usage:

@@ -243,7 +243,7 @@ def _adaptive_effort(output_config: Any) -> str:
     effort = output_config.get("effort")
     if effort is None:
         return ADAPTIVE_DEFAULT_EFFORT
-    if effort not in ADAPTIVE_EFFORT:
+    if not isinstance(effort, str) or effort not in ADAPTIVE_EFFORT:
         choices = ", ".join(ADAPTIVE_EFFORT)
         raise InvalidRequest(f"effort must be one of {choices}", path="$.output_config.effort")
     return ADAPTIVE_EFFORT[effort]
@@ -328,7 +328,10 @@ def _web_search_tool(tool: Mapping[str, Any], path: str) -> dict[str, Any]:
         )
     out: dict[str, Any] = {"type": "web_search"}
     if tool.get("allowed_domains"):
-        out["filters"] = {"allowed_domains": list(tool["allowed_domains"])}
+        domains = _expect(
+            tool["allowed_domains"], list, json_path(path, "allowed_domains"), "an array"
+        )
+        out["filters"] = {"allowed_domains": list(domains)}
     if tool.get("user_location") is not None:
         out["user_location"] = dict(
             _expect(tool["user_location"], Mapping, json_path(path, "user_location"), "an object")
@@ -343,6 +346,8 @@ def _tool_choice(value: Any, names: ToolNames) -> dict[str, Any]:
     _expect(value, Mapping, path, "an object")
     kind = value.get("type")
     out: dict[str, Any] = {}
+    if not isinstance(kind, str):
+        raise InvalidRequest(f"unknown tool_choice type {kind!r}", path=json_path(path, "type"))
     if kind == "tool":
         name = _required(value, "name", str, path, "a string")
         out["tool_choice"] = {"type": "function", "name": names.to_upstream(name)}
@@ -432,7 +437,7 @@ class _InputBuilder:
             if item is not None:
                 self._flush()
                 self._items.append(item)
-        elif kind not in SERVER_TOOL_BLOCKS:
+        elif not isinstance(kind, str) or kind not in SERVER_TOOL_BLOCKS:
             raise InvalidRequest(
                 f"unsupported assistant content block type {kind!r}", path=json_path(path, "type")
             )

@@ -222,7 +222,9 @@ class _ContentBuilder:
         text = reasoning_text(item)
         sig = reasoning_signature(item)
         if text:
-            self.content.append({"type": "thinking", "thinking": text, "signature": sig or ""})
+            # Nothing to replay still needs a signature the client can echo (as the stream does).
+            sig = sig or signature.encode({})
+            self.content.append({"type": "thinking", "thinking": text, "signature": sig})
         elif sig is not None:
             self.content.append({"type": "redacted_thinking", "data": sig})
 

@@ -111,7 +111,8 @@ class ResponsesStream:
         if self._state in (_State.FINISHED, _State.FAILED):
             return []
         out = self._start()
-        handler = _HANDLERS.get(payload.get("type"))  # type: ignore[arg-type]
+        kind = payload.get("type")
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None  # junk never crashes
         if handler is None:
             return out
         try:

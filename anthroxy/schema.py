@@ -122,12 +122,13 @@ class _GeminiSchema:
         flat = dict(node)
         if "$ref" in flat:
             flat = self._resolve(flat, path)
-        for part_index, part in enumerate(flat.pop("allOf", None) or ()):
+        for part_index, part in enumerate(_array(flat.pop("allOf", None), path, "allOf")):
             part_path = json_path(json_path(path, "allOf"), part_index)
             for key, value in self._flatten(part, part_path).items():
                 _merge_keyword(flat, key, value)
         if "oneOf" in flat:
-            flat["anyOf"] = [*flat.get("anyOf", ()), *flat.pop("oneOf")]
+            one_of = _array(flat.pop("oneOf"), path, "oneOf", required=True)
+            flat["anyOf"] = [*_array(flat.get("anyOf"), path, "anyOf"), *one_of]
         if "const" in flat:
             flat["enum"] = [flat.pop("const")]
         return flat
@@ -190,11 +191,24 @@ class _GeminiSchema:
             out["anyOf"] = non_null
 
 
+def _array(value: object, path: str, key: str, *, required: bool = False) -> list[Any]:
+    """A combinator's list of sub-schemas (None = none unless ``required``); junk is named."""
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"'{key}' must be an array", path=json_path(path, key))
+    return value
+
+
 def _merge_keyword(flat: dict[str, Any], key: str, value: Any) -> None:
     """Fold one keyword of an ``allOf`` part into its node (properties and required unite)."""
     if key == "properties" and isinstance(flat.get(key), Mapping) and isinstance(value, Mapping):
         flat[key] = {**flat[key], **value}
     elif key == "required" and isinstance(flat.get(key), list) and isinstance(value, list):
+        flat[key] = [*flat[key], *(v for v in value if v not in flat[key])]
+    elif key in ("anyOf", "oneOf") and isinstance(flat.get(key), list) and isinstance(value, list):
+        # Two parts each demand "one of these": the subset has no way to say both at once, so
+        # keep every branch. Looser than the original, but no property disappears.
         flat[key] = [*flat[key], *(v for v in value if v not in flat[key])]
     elif isinstance(flat.get(key), Mapping) and isinstance(value, Mapping):
         # Both parts constrain the same sub-schema (e.g. ``items``): allOf means both apply, so
@@ -262,7 +276,9 @@ def _apply_bounds(out: dict[str, Any], source: Mapping[str, Any]) -> None:
             candidate = bound + sign * step
             current = out.get(inclusive)
             tighter = max if sign > 0 else min
-            out[inclusive] = candidate if current is None else tighter(current, candidate)
+            if isinstance(current, int | float) and not isinstance(current, bool):
+                candidate = tighter(current, candidate)
+            out[inclusive] = candidate  # a non-number inclusive bound is junk: replaced
 
 
 def _finish(out: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +293,8 @@ def _finish(out: dict[str, Any]) -> dict[str, Any]:
     kind = out.get("type")
     if kind == "array" and "items" not in out:
         out["items"] = {"type": "string"}
-    if "format" in out and out["format"] not in _GEMINI_FORMATS.get(str(kind), ()):
+    fmt = out.get("format")
+    if "format" in out and not (isinstance(fmt, str) and fmt in _GEMINI_FORMATS.get(str(kind), ())):
         del out["format"]
     required = out.get("required")
     if isinstance(required, list):

@@ -117,7 +117,11 @@ def _check_auth(request: web.Request) -> None:
         authorization = request.headers.get("authorization", "")
         if authorization[:7].lower() == "bearer ":
             given = authorization[7:].strip()
-    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+    # surrogateescape: aiohttp keeps undecodable header bytes as surrogates, which strict
+    # UTF-8 cannot encode; such a header is simply a wrong token.
+    if given is None or not hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), token.encode()
+    ):
         # Final for Claude Code: a wrong proxy token never becomes right by retrying.
         raise AuthenticationFailed(
             "anthroxy rejected the client's credentials: send the server's auth_token as "

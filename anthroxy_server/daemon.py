@@ -75,13 +75,17 @@ def client_url(host: str, port: int) -> str:
     return f"http://{connect}:{port}"
 
 
+# No proxies: urllib would send even a loopback poll, and its auth_token, through $http_proxy.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def health(url: str, *, timeout: float = 1.0, token: str = "") -> dict[str, Any] | None:
     """``GET <url>/healthz``: its JSON body (``{}`` if not JSON) if anything answers, else None."""
     request = urllib.request.Request(url + HEALTH_PATH)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _DIRECT.open(request, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:  # it answered, just not with 200
         body = exc.read()

@@ -100,6 +100,9 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
         body = json.loads(raw)
     except ValueError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}", path="$") from exc
+    except RecursionError as exc:
+        # A few hundred KB of "[[[[" passes the size limit but not Python's recursion limit.
+        raise InvalidRequest("request body is nested too deeply", path="$") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", path="$")
     model = body.get("model")

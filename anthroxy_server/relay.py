@@ -37,7 +37,7 @@ from anthroxy.errors import AnthroxyError, UpstreamProtocolError
 from anthroxy.profile import Target
 from anthroxy.responses_stream import ResponsesStream
 from anthroxy.routing import Route
-from anthroxy.upstream_errors import error_from_upstream
+from anthroxy.upstream_errors import connection_error, error_from_upstream, timeout_error
 
 from . import chatgpt
 from .chatgpt_auth import CodexTokens
@@ -246,7 +246,10 @@ async def _exchange(
     complete = False
     try:
         if upstream.status != 200:
-            body = await upstream.read()
+            try:
+                body = await _read_all(call, upstream)
+            except AnthroxyError as err:
+                return await _fail(downstream, adapter, err)
             refusal = error_from_upstream(
                 upstream.status, body, provider=call.provider.id, headers=upstream.headers
             )
@@ -254,7 +257,7 @@ async def _exchange(
             return await _fail(downstream, adapter, refusal)
         extra = copied_headers(upstream.headers)
         if downstream is None:
-            message = reply(call, await upstream.read())
+            message = reply(call, await _read_all(call, upstream))
             complete = True
             return _json_reply(call, message, extra)
         await downstream.prepare(extra)
@@ -279,6 +282,19 @@ async def _exchange(
             # Client gone, error or cancellation: drop the upstream connection now so the
             # provider stops generating (and billing) at once.
             upstream.close()
+
+
+async def _read_all(call: Call, upstream: aiohttp.ClientResponse) -> bytes:
+    """The whole upstream body; a stall or cut while reading it is a gateway error, like one
+    before the headers (and so also a reason to fall back)."""
+    url = str(upstream.url)
+    try:
+        return await upstream.read()
+    except aiohttp.ServerTimeoutError as exc:
+        raise timeout_error(call.provider.id, url, call.provider.read_timeout) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        reason = f"connection lost while reading the reply: {str(exc) or type(exc).__name__}"
+        raise connection_error(call.provider.id, url, reason) from exc
 
 
 async def _open(

@@ -25,7 +25,11 @@ from anthroxy.passthrough import PassthroughStream
 from anthroxy.sse import SSEDecoder, encode_event
 from anthroxy.upstream_errors import connection_error, error_from_payload, timeout_error
 
+from .state import SECRETS
+
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+ERROR_EVENT = b"event: error\n"
+REDACTED = b"[REDACTED]"
 
 
 class Downstream:
@@ -35,6 +39,9 @@ class Downstream:
         self.request = request
         self.headers = dict(headers)
         self.response: web.StreamResponse | None = None
+        # An upstream may echo its key in an error message; the JSON error path redacts in
+        # app.error_response, and error events are the stream's equivalent.
+        self._secrets = tuple(s.encode() for s in request.app[SECRETS])
 
     @property
     def prepared(self) -> bool:
@@ -55,8 +62,16 @@ class Downstream:
 
     async def write(self, data: bytes) -> None:
         response = self.response or await self.prepare()
+        if self._secrets and ERROR_EVENT in data:
+            data = _redact(data, self._secrets)
         if data:
             await response.write(data)
+
+
+def _redact(data: bytes, secrets: tuple[bytes, ...]) -> bytes:
+    for secret in secrets:
+        data = data.replace(secret, REDACTED)
+    return data
 
 
 async def open_upstream(

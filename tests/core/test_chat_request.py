@@ -692,3 +692,18 @@ def _count(body: dict[str, Any], role: str, kind: str) -> int:
         for b in m["content"]
         if isinstance(b, dict) and b.get("type") == kind
     )
+
+
+def test_adaptive_thinking_with_a_null_effort_uses_the_default_effort() -> None:
+    # Review: output_config.effort = null passed validation, then crashed with a KeyError.
+    profile = ProviderProfile(reasoning_param="reasoning_effort")
+    body = {
+        "model": "claude-x",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": None},
+    }
+    out, ctx = chat.to_request(body, Target(provider="mock", model="up", profile=profile))
+    assert out["reasoning_effort"] == "high"  # Anthropic's default effort for adaptive thinking
+    assert ctx.thinking is True

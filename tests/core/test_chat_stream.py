@@ -281,3 +281,14 @@ def test_encrypted_reasoning_detail_alone_opens_a_signed_thinking_block() -> Non
     message = accumulate(translate(CTX, chunks, "msg_1"))
     assert message["content"][0]["thinking"] == ""
     assert signature.decode(message["content"][0]["signature"]) == {"rd": [detail]}
+
+
+@pytest.mark.parametrize("finish", [["stop"], {"reason": "stop"}, 7])
+def test_a_finish_reason_that_is_not_a_string_is_an_error_event(finish: object) -> None:
+    # Review: an unhashable finish_reason used to crash close() with a TypeError.
+    stream = ChatStream(CTX, message_id="msg_1")
+    events = stream.feed({"choices": [{"delta": {"content": "hi"}, "finish_reason": finish}]})
+    events += stream.close()
+    assert events[-1]["type"] == "error"
+    assert "@ $.choices[0].finish_reason" in events[-1]["error"]["message"]
+    validate_events(events)

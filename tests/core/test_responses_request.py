@@ -278,3 +278,37 @@ def test_golden_inputs_are_not_mutated() -> None:
         snapshot = copy.deepcopy(given)
         to_request(given["body"], make_target(given["target"]))
         assert given == snapshot
+
+
+_BASE = {"model": "claude-x", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [
+        ({"tool_choice": {"type": ["auto"]}}, "$.tool_choice.type"),
+        (
+            {"thinking": {"type": "adaptive"}, "output_config": {"effort": ["high"]}},
+            "$.output_config.effort",
+        ),
+        (
+            {"messages": [{"role": "assistant", "content": [{"type": ["text"]}]}]},
+            "$.messages[0].content[0].type",
+        ),
+        (
+            {"tools": [{"type": "web_search_20250305", "name": "s", "allowed_domains": 5}]},
+            "$.tools[0].allowed_domains",
+        ),
+    ],
+)
+def test_junk_values_are_invalid_requests_with_a_path(extra: dict[str, Any], path: str) -> None:
+    # Review: each of these used to crash with a TypeError (unhashable / not iterable).
+    with pytest.raises(InvalidRequest) as caught:
+        to_request({**_BASE, **extra}, Target(provider="openai", model="gpt"))
+    assert caught.value.path == path
+
+
+def test_allowed_domains_are_copied_as_a_list() -> None:
+    tool = {"type": "web_search_20250305", "name": "web_search", "allowed_domains": ["a.com"]}
+    out, _ = to_request({**_BASE, "tools": [tool]}, Target(provider="openai", model="gpt"))
+    assert out["tools"] == [{"type": "web_search", "filters": {"allowed_domains": ["a.com"]}}]

@@ -406,3 +406,25 @@ def test_assemble_raises_a_stream_error() -> None:
     with pytest.raises(AnthroxyError) as info:
         assemble_message(events)
     assert (info.value.error_type, info.value.status) == ("billing_error", 402)
+
+
+def test_an_event_whose_type_is_not_a_string_is_ignored() -> None:
+    # Review: an unhashable ``type`` used to crash feed() with a TypeError.
+    stream = ResponsesStream(make_ctx(), message_id="m")
+    events = stream.feed({"type": ["response.output_text.delta"], "delta": "x"})
+    assert [e["type"] for e in events] == ["message_start"]
+    events += stream.feed({"type": "response.output_text.delta", "delta": "hi", "output_index": 0})
+    assert events[-1]["delta"] == {"type": "text_delta", "text": "hi"}
+
+
+def test_from_response_reasoning_without_id_still_gets_an_anthroxy_signature() -> None:
+    # Review: a summary with no id/encrypted_content gave signature "" (the stream gives an
+    # anthroxy signature of {}); a client must echo a signature, and "" is not one.
+    upstream = {
+        "status": "completed",
+        "output": [{"type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}]}],
+    }
+    message = from_response(upstream, make_ctx(), message_id="m")
+    block = message["content"][0]
+    assert block["thinking"] == "hm"
+    assert signature.decode(block["signature"]) == {}

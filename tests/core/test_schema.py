@@ -355,3 +355,38 @@ def test_all_of_parts_constraining_the_same_items_are_merged() -> None:
     out = sanitize(schema, "gemini")
     assert out["type"] == "array"
     assert set(out["items"]["properties"]) == {"path"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ({"properties": {"a": {"oneOf": None}}}, "$.properties.a.oneOf"),
+        ({"properties": {"a": {"allOf": 1}}}, "$.properties.a.allOf"),
+    ],
+)
+def test_gemini_combinators_that_are_not_arrays_are_invalid(schema: Any, path: str) -> None:
+    # Review: these used to crash with a TypeError instead of naming the keyword.
+    with pytest.raises(InvalidRequest) as info:
+        sanitize(schema, "gemini")
+    assert info.value.path == path
+
+
+def test_gemini_junk_format_and_bounds_do_not_crash() -> None:
+    # Review: an unhashable format and a non-number minimum next to exclusiveMinimum used to
+    # raise TypeError. A format Gemini does not know is dropped; the exclusive bound wins.
+    schema = {"type": "integer", "format": {}, "minimum": [1], "exclusiveMinimum": 3}
+    assert sanitize(schema, "gemini") == {"type": "integer", "minimum": 4}
+
+
+def test_all_of_parts_with_their_own_any_of_keep_every_branch() -> None:
+    # Found by hypothesis: only the first part's anyOf survived, losing the second's properties.
+    schema = {
+        "allOf": [
+            {"anyOf": [{"type": "string"}]},
+            {"anyOf": [{"type": "object", "properties": {"path": {"type": "string"}}}]},
+        ]
+    }
+    out = sanitize(schema, "gemini")
+    branches = out["anyOf"]
+    assert {"type": "string"} in branches
+    assert any(set(b.get("properties", {})) == {"path"} for b in branches)

@@ -246,3 +246,48 @@ def test_real_server_start_status_stop(loc: Locations, monkeypatch: pytest.Monke
         code, _text, err = cli_run(loc, "stop", "--timeout", "10")
     assert code == 0, err
     assert not paths.pid_file(loc.env, loc.home).exists()
+
+
+def test_health_goes_straight_to_the_server_never_through_an_env_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # urllib honours http_proxy even for loopback unless no_proxy says otherwise; the poll must
+    # neither hand the proxy's auth_token to a corporate proxy nor report a proxy's answer.
+    import http.server
+    import threading
+
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(name: str) -> type[http.server.BaseHTTPRequestHandler]:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append((name, self.headers.get("authorization")))
+                body = json.dumps({"status": name}).encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+    servers = [
+        http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(name))
+        for name in ("anthroxy", "proxy")
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        real, proxy = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+        for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        assert daemon.health(real, token="proxy-token-123456") == {"status": "anthroxy"}
+        assert seen == [("anthroxy", "Bearer proxy-token-123456")]
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()

@@ -3,6 +3,7 @@ the field, and the chat dialect carries a tool round trip the official SDK accep
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -169,6 +170,36 @@ async def test_the_proxy_token_is_required_on_messages_but_not_on_health(
     # The proxy's own token never travels upstream; the provider's key does.
     assert all("proxy-token-123456" not in str(seen.headers) for seen in upstream.seen)
     assert (await client.get("/healthz")).status == 200  # health needs no token
+
+
+async def test_deeply_nested_body_is_a_400_not_a_crash(make_gateway) -> None:
+    # 100k nested arrays fit in the default body limit but exceed Python's recursion limit.
+    client = await make_gateway()
+    raw = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+        response = await client.post(path, data=raw, headers={"content-type": "application/json"})
+        assert response.status == 400
+        error = (await response.json())["error"]
+        assert error["type"] == "invalid_request_error"
+        assert error["message"].endswith("@ $")
+
+
+async def test_proxy_token_that_is_not_utf8_is_refused_not_a_crash(make_gateway) -> None:
+    # aiohttp keeps undecodable header bytes as surrogates; the comparison must survive them.
+    client = await make_gateway(auth_token="proxy-token-123456")
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    for header in (b"x-api-key: \xff\xfeabc", b"authorization: Bearer \xff\xfeabc"):
+        writer.write(
+            b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n"
+            b"Content-Length: 2\r\n\r\n{}"
+        )
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 401 "), head[:40]
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = json.loads(await reader.readexactly(length))
+        assert body["error"]["type"] == "authentication_error"
+    writer.close()
 
 
 def test_module_starts_with_no_config_and_no_keys(tmp_path) -> None:

@@ -216,6 +216,70 @@ async def test_keys_never_leak_into_replies_or_logs(upstream, make_gateway, capl
     assert "[REDACTED]" in seen[0]
 
 
+async def test_keys_never_leak_into_stream_error_events(upstream, make_gateway) -> None:
+    # The JSON error path redacts; once the client's stream is open the error travels as an
+    # SSE event instead, which must be redacted too: an upstream refusal after pings, and an
+    # in-band error chunk after a 200.
+    async def refuse_late(request: web.Request) -> web.Response:
+        given = request.headers.get("x-api-key") or request.headers.get("authorization")
+        await asyncio.sleep(0.3)
+        return web.json_response({"error": {"message": f"bad key {given}"}}, status=401)
+
+    async def error_chunk(request: web.Request) -> web.StreamResponse:
+        given = request.headers.get("authorization")
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {"error": {"message": f"bad key {given}", "code": 401}}
+        await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        return response
+
+    client = await make_gateway(ping_interval=0.1)
+    for handler, model in ((refuse_late, "claude-sonnet-test"), (refuse_late, "chatty"),
+                           (error_chunk, "chatty")):  # fmt: skip
+        upstream.handler = handler
+        response = await client.post("/v1/messages", json=message_body(model, stream=True))
+        assert response.status == 200
+        text = (await response.read()).decode()
+        events = sse_events(text.encode())
+        assert events[-1][0] == "error", model
+        assert SECRET_KEY not in text and CHAT_KEY not in text
+        assert "[REDACTED]" in events[-1][1]["error"]["message"]
+
+
+async def test_json_reply_body_that_stalls_or_is_cut_is_a_gateway_error(
+    upstream, make_gateway
+) -> None:
+    # The headers came (200 or an error status) but the body never finishes: the client gets
+    # the same timeout / unreachable error as before the headers, not an internal error.
+    async def body_then(status: int, action: str):
+        async def reply(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse(
+                status=status,
+                headers={"content-type": "application/json", "content-length": "500"},
+            )
+            await response.prepare(request)
+            await response.write(b'{"type":"message",')
+            if action == "cut":
+                assert request.transport is not None
+                request.transport.close()
+            else:
+                await asyncio.sleep(3)
+            return response
+
+        return reply
+
+    client = await make_gateway(read_timeout=0.3)
+    cases = [(200, "stall", 504, "timeout_error"), (200, "cut", 502, "api_error"),
+             (500, "stall", 504, "timeout_error")]  # fmt: skip
+    for status, action, expected, error_type in cases:
+        upstream.handler = await body_then(status, action)
+        response = await client.post("/v1/messages", json=message_body())
+        assert response.status == expected, (status, action)
+        error = (await response.json())["error"]
+        assert error["type"] == error_type
+        assert "provider 'fake'" in error["message"]
+
+
 START = (
     b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":'
     b'"message","role":"assistant","model":"up-model","content":[],"stop_reason":null,'
