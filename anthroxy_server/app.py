@@ -23,7 +23,7 @@ from aiohttp.typedefs import Handler
 from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest, RequestTooLarge
 
 from . import handlers
-from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, usable_secrets
+from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
 from .state import ACCESS_KEY, REQUEST_ID_KEY, SECRETS, SETTINGS, STARTED, AccessInfo
 from .upstream import session_context
 
@@ -42,9 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[STARTED] = time.time()
-    app[SECRETS] = usable_secrets(
-        [server.auth_token, *(p.api_key for p in settings.providers.values())]
-    )
+    app[SECRETS] = settings_secrets(settings)
     # One ClientSession per provider (app[SESSIONS]), opened on startup, closed on cleanup.
     app.cleanup_ctx.append(session_context)
     handlers.setup(app)

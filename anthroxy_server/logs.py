@@ -13,6 +13,10 @@ import logging
 import secrets
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 LOGGER_NAME = "anthroxy"
@@ -31,6 +35,24 @@ def redact(text: str, secret_values: Iterable[str]) -> str:
         if value and value in text:
             text = text.replace(value, _REDACTED)
     return text
+
+
+# Extra upstream headers that carry credentials (Azure's ``api-key``, Google's ``x-goog-api-key``,
+# a hand-written ``Authorization``): their values are secrets like any provider key.
+_SECRET_HEADER_WORDS = ("key", "token", "auth", "secret", "password", "cookie")
+
+
+def settings_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every configured value that must never appear in a log line, an error or a stream."""
+    values: list[str | None] = [settings.config.server.auth_token]
+    for provider in settings.providers.values():
+        values.append(provider.api_key)
+        values += [
+            value
+            for name, value in provider.headers.items()
+            if any(word in name.lower() for word in _SECRET_HEADER_WORDS)
+        ]
+    return usable_secrets(values)
 
 
 def usable_secrets(values: Iterable[str | None]) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from anthroxy import __version__
 
-from .logs import LOGGER_NAME, setup_logging, usable_secrets
+from .logs import LOGGER_NAME, settings_secrets, setup_logging
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -78,7 +78,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"anthroxy: config: {problem}", file=sys.stderr)
         return 2
     server = settings.config.server
-    secrets = usable_secrets([server.auth_token, *(p.api_key for p in settings.providers.values())])
+    secrets = settings_secrets(settings)
     setup_logging(level=server.log_level, fmt=server.log_format, secret_values=secrets)
     if not server.auth_token and not is_loopback(server.host):
         log.warning(
