@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from .errors import UpstreamProtocolError
+
 _BOM = b"\xef\xbb\xbf"
 # One encoder built once: json.dumps with non-default options builds a new encoder per call.
 # ensure_ascii stays on so that a lone surrogate from an upstream's "\ud800" escape cannot make
@@ -42,17 +44,25 @@ class SSEEvent:
     data: str
 
 
+# Far above any real event (a whole tool input rarely exceeds a few MB), small enough to bound
+# what one stream can hold in memory.
+MAX_EVENT_BYTES = 32 * 1024 * 1024
+
+
 class SSEDecoder:
     """Incremental SSE parser; one instance per stream."""
 
-    __slots__ = ("_bom_checked", "_buffer", "_data", "_event", "_skip_lf")
+    __slots__ = ("_bom_checked", "_buffer", "_data", "_event", "_limit", "_pending", "_skip_lf")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._buffer = b""  # bytes of an unfinished line
         self._skip_lf = False  # the last feed ended in CR: a leading LF now belongs to it
         self._bom_checked = False
         self._data: list[str] = []
         self._event = ""
+        # An upstream that never ends a line or an event must not grow memory without bound.
+        self._limit = max_event_bytes
+        self._pending = 0  # data bytes of the event being collected
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         if not data:
@@ -76,7 +86,14 @@ class SSEDecoder:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
         self._buffer = lines.pop()
+        if len(self._buffer) > self._limit:
+            raise self._too_large()
         return self._process(lines)
+
+    def _too_large(self) -> UpstreamProtocolError:
+        return UpstreamProtocolError(
+            f"the upstream stream sent an event larger than {self._limit} bytes"
+        )
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a last line and event that lacked their terminators."""
@@ -95,6 +112,7 @@ class SSEDecoder:
                 if data:
                     events.append(SSEEvent(self._event or "message", "\n".join(data)))
                     data.clear()
+                    self._pending = 0
                 self._event = ""
                 continue
             colon = line.find(b":")
@@ -107,6 +125,9 @@ class SSEDecoder:
                 start = colon + 2 if line[colon + 1 : colon + 2] == b" " else colon + 1
                 value = line[start:]
             if field == b"data":
+                self._pending += len(value)
+                if self._pending > self._limit:
+                    raise self._too_large()
                 data.append(value.decode("utf-8", "replace"))
             elif field == b"event":
                 self._event = value.decode("utf-8", "replace")

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from anthroxy.errors import UpstreamProtocolError
 from anthroxy.sse import SSEDecoder, SSEEvent, encode_event
 from tests.core.chat_cases import RECORDED
 
@@ -136,3 +137,22 @@ def test_any_split_of_generated_streams_gives_the_same_events(lines, breaks, bom
     # Line-break style does not matter either (a CR directly followed by LF is one break).
     lf_only = text.replace("\r\n", "\n").replace("\r", "\n")
     assert decode(data) == decode((b"\xef\xbb\xbf" if bom else b"") + lf_only.encode())
+
+
+def test_a_line_that_never_ends_is_refused_not_buffered_forever() -> None:
+    decoder = SSEDecoder(max_event_bytes=64)
+    decoder.feed(b"data: " + b"x" * 50)
+    with pytest.raises(UpstreamProtocolError, match="larger than 64 bytes"):
+        decoder.feed(b"y" * 50)
+
+
+def test_an_event_of_many_data_lines_is_bounded_too() -> None:
+    decoder = SSEDecoder(max_event_bytes=64)
+    with pytest.raises(UpstreamProtocolError):
+        decoder.feed(b"data: 0123456789\n" * 10)
+
+
+def test_events_under_the_limit_pass_and_the_count_restarts_per_event() -> None:
+    decoder = SSEDecoder(max_event_bytes=64)
+    events = decoder.feed(b"data: 0123456789012345678901234567890123456789\n\n" * 5)
+    assert len(events) == 5
