@@ -196,25 +196,13 @@ class ChatStream:
         if self._open is not _Kind.TEXT:
             self._switch(events, _Kind.TEXT)
         self._chars += len(text)
-        events.append(
-            {
-                "type": "content_block_delta",
-                "index": self._index,
-                "delta": {"type": "text_delta", "text": text},
-            }
-        )
+        events.append(self._delta({"type": "text_delta", "text": text}))
 
     def _thinking(self, events: list[Event], text: str) -> None:
         if self._open is not _Kind.THINKING:
             self._switch(events, _Kind.THINKING)
         self._chars += len(text)
-        events.append(
-            {
-                "type": "content_block_delta",
-                "index": self._index,
-                "delta": {"type": "thinking_delta", "thinking": text},
-            }
-        )
+        events.append(self._delta({"type": "thinking_delta", "thinking": text}))
 
     def _detail(self, events: list[Event], item: Mapping[str, Any]) -> None:
         if self._open is not _Kind.THINKING:
@@ -299,8 +287,7 @@ class ChatStream:
             if self._block_ts:
                 payload["ts"] = self._block_ts
             sig = signature.encode(payload)
-            delta = {"type": "signature_delta", "signature": sig}
-            events.append({"type": "content_block_delta", "index": self._index, "delta": delta})
+            events.append(self._delta({"type": "signature_delta", "signature": sig}))
             self._details = None
             self._block_ts = {}
         elif self._live is not None:
@@ -347,7 +334,10 @@ class ChatStream:
             self._end_block(events)
 
     def _json_delta(self, partial: str) -> Event:
-        delta = {"type": "input_json_delta", "partial_json": partial}
+        return self._delta({"type": "input_json_delta", "partial_json": partial})
+
+    def _delta(self, delta: dict[str, Any]) -> Event:
+        """A ``content_block_delta`` for the open block."""
         return {"type": "content_block_delta", "index": self._index, "delta": delta}
 
     def _message_start(self) -> Event:
