@@ -138,6 +138,14 @@ class RoutingTable:
         self._threshold = long_context_threshold
         self._fallbacks = self._build_fallbacks(fallbacks)
 
+    @property
+    def long_context_threshold(self) -> int | None:
+        """The input size above which ``long_context`` applies; None when it is not configured
+        (then no caller needs an input estimate to route)."""
+        if any(name == "long_context" for name, _, _ in self._scenarios):
+            return self._threshold
+        return None
+
     # -- construction -----------------------------------------------------------------------
 
     def parse_target(self, value: str) -> ProviderModel:

@@ -135,18 +135,20 @@ async def messages(request: web.Request) -> web.StreamResponse:
     access.model = body["model"]
     access.stream = body.get("stream") is True
     settings = request.app[SETTINGS]
-    # Scenario routing estimates the input itself, and only when long_context is configured.
-    route = settings.routing.resolve(body["model"], body, input_tokens=None)
+    input_tokens = _InputTokens(raw, body)
+    # long_context routing and the window checks below share one estimate, computed at most
+    # once and only where the cheap bound cannot decide.
+    threshold = settings.routing.long_context_threshold
+    estimate = None if threshold is None else input_tokens.within(threshold)
+    route = settings.routing.resolve(body["model"], body, input_tokens=estimate)
     _log_body(request, raw)
     overrides = request.app[MODEL_LIMITS]
-    input_tokens = _InputTokens(raw, body)
 
     def prepare(target: Route) -> Send:
         provider = _provider(settings, target)
         limits = capabilities.lookup(target.model, overrides)
-        fitted = capabilities.fit_request(
-            body, limits, model=target.model, input_tokens=input_tokens.against(limits)
-        )
+        known = input_tokens.within(limits.context_window)
+        fitted = capabilities.fit_request(body, limits, model=target.model, input_tokens=known)
         data = raw
         if fitted is not body and provider.api == "anthropic":
             # The model goes in now, so the passthrough forwards these bytes as they are
@@ -190,9 +192,13 @@ class _InputTokens:
         """The full estimate if some target's window needed it, else None."""
         return self._estimate
 
-    def against(self, limits: ModelLimits) -> int:
-        """A number that fit_request may compare with the window: the bound when it fits."""
-        if self._bound <= limits.context_window:
+    def within(self, limit: int) -> int:
+        """A number to compare with ``limit``: the bound when it already fits, else the estimate.
+
+        Comparing either with ``limit`` gives the same verdict, because the estimate never
+        exceeds the bound.
+        """
+        if self._bound <= limit:
             return self._bound
         if self._estimate is None:
             self._estimate = tokens.estimate_input_tokens(self._body)

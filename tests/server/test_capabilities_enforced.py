@@ -212,4 +212,4 @@ def test_input_bound_is_never_below_the_estimate(content: Any) -> None:
     estimate = tokens.estimate_input_tokens(body)
     assert _InputTokens(raw, body).bound >= estimate
     tight = capabilities.ModelLimits(estimate, 1, True, True, True, True)
-    assert _InputTokens(raw, body).against(tight) == estimate  # bound too big: real estimate
+    assert _InputTokens(raw, body).within(tight.context_window) == estimate  # bound too big

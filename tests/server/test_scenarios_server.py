@@ -193,3 +193,33 @@ def test_good_routing_section_reaches_the_table() -> None:
         ("deep", "deep-model", "fallback:1"),
     ]
     assert table.describe()["long_context_threshold"] == 100
+
+
+async def test_long_context_routing_estimates_at_most_once_and_only_when_needed(
+    aiohttp_client: Any, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The full estimate costs ~1 ms on a Claude Code body: a request whose cheap size bound is
+    # already under the threshold must not pay it, and a large one pays it once, not per check.
+    from anthroxy import routing, tokens
+
+    calls: list[int] = []
+    real = tokens.estimate_input_tokens
+
+    def counting(body: Any) -> int:
+        calls.append(1)
+        return real(body)
+
+    monkeypatch.setattr(tokens, "estimate_input_tokens", counting)
+    monkeypatch.setattr(routing, "estimate_input_tokens", counting)
+    upstream.handler = echo_model
+    scenarios = {"long_context": "deep/deep-model", "long_context_threshold": 2000}
+    raw = raw_config(upstream.url, {"scenarios": scenarios})
+    gateway = await aiohttp_client(create_app(settings_from_config(structure_config(raw), {})))
+
+    small = await gateway.post("/v1/messages", json=message_body("claude-sonnet-4-6"))
+    assert small.status == 200 and calls == []
+    long_text = "word " * 3000  # about 3,750 tokens by the estimate
+    big = message_body("claude-sonnet-4-6", messages=[{"role": "user", "content": long_text}])
+    response = await gateway.post("/v1/messages", json=big)
+    assert response.status == 200 and len(calls) == 1
+    assert [s.path for s in upstream.seen] == ["/main/v1/messages", "/deep/v1/messages"]
