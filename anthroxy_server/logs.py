@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 LOGGER_NAME = "anthroxy"
 ACCESS_LOGGER = "anthroxy.access"
-_REDACTED = "[REDACTED]"
+REDACTED = "[REDACTED]"  # what a secret is replaced with, in logs, errors and streams
 # Shorter strings are not redacted: replacing "a" everywhere would mangle every line.
 _MIN_SECRET = 8
 
@@ -33,7 +33,7 @@ def new_request_id() -> str:
 def redact(text: str, secret_values: Iterable[str]) -> str:
     for value in secret_values:
         if value and value in text:
-            text = text.replace(value, _REDACTED)
+            text = text.replace(value, REDACTED)
     return text
 
 

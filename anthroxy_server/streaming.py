@@ -25,11 +25,11 @@ from anthroxy.passthrough import PassthroughStream
 from anthroxy.sse import SSEDecoder, encode_event
 from anthroxy.upstream_errors import connection_error, error_from_payload, timeout_error
 
+from .logs import REDACTED
 from .state import SECRETS
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 ERROR_EVENT = b"event: error\n"
-REDACTED = b"[REDACTED]"
 
 
 class Downstream:
@@ -68,9 +68,12 @@ class Downstream:
             await response.write(data)
 
 
+_REDACTED_BYTES = REDACTED.encode()
+
+
 def _redact(data: bytes, secrets: tuple[bytes, ...]) -> bytes:
     for secret in secrets:
-        data = data.replace(secret, REDACTED)
+        data = data.replace(secret, _REDACTED_BYTES)
     return data
 
 
