@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .scripted_model import PROMPT
+from .scripted_model import PROMPT, user_text
 from .sse_replay import replay
 
 
@@ -45,19 +45,6 @@ THINKING = "The user wants a file written; the Write tool does that."
 TOOL_ID = "toolu_01ScriptedWrite0000000001"
 
 
-def _user_text(messages: list[dict[str, Any]]) -> str:
-    texts = []
-    for message in messages:
-        content = message.get("content")
-        if message.get("role") != "user":
-            continue
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts += [b.get("text", "") for b in content if b.get("type") == "text"]
-    return "\n".join(texts)
-
-
 def _answers_tool_result(messages: list[dict[str, Any]]) -> bool:
     last = messages[-1] if messages else {}
     content = last.get("content")
@@ -68,7 +55,7 @@ def reply_blocks(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     """The next turn of the script: its final content blocks and stop reason."""
     if _answers_tool_result(messages):
         return [{"type": "text", "text": "The file is written."}], "end_turn"
-    match = PROMPT.search(_user_text(messages))
+    match = PROMPT.search(user_text(messages))
     if match is None:
         return [{"type": "text", "text": "Hello from the scripted model."}], "end_turn"
     arguments = {"file_path": match["path"], "content": match["text"] + "\n"}

@@ -43,7 +43,9 @@ CUT_TEXT = ["I will ", "write ", "the"]
 PROMPT = re.compile(r"write (?P<text>.+?) into (?P<path>/\S+)", re.IGNORECASE)
 
 
-def _user_text(messages: list[dict[str, Any]]) -> str:
+def user_text(messages: list[dict[str, Any]], part_type: str = "text") -> str:
+    """The user's text across a conversation: Chat and Anthropic messages (``text`` parts) or
+    Responses input items (``input_text`` parts)."""
     texts = []
     for message in messages:
         if message.get("role") != "user":
@@ -52,7 +54,7 @@ def _user_text(messages: list[dict[str, Any]]) -> str:
         if isinstance(content, str):
             texts.append(content)
         elif isinstance(content, list):
-            texts += [p.get("text", "") for p in content if p.get("type") == "text"]
+            texts += [p.get("text", "") for p in content if p.get("type") == part_type]
     return "\n".join(texts)
 
 
@@ -75,7 +77,7 @@ def _reply_chunks(messages: list[dict[str, Any]], reasoning: str | None) -> list
             chunks.append(_chunk({"content": word}))
         chunks.append(_chunk({}, "stop"))
         return chunks
-    match = PROMPT.search(_user_text(messages))
+    match = PROMPT.search(user_text(messages))
     if match is None:
         chunks.append(_chunk({"content": "Hello from the scripted model."}))
         chunks.append(_chunk({}, "stop"))

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .scripted_model import PROMPT
+from .scripted_model import PROMPT, user_text
 from .sse_replay import replay
 
 REQUESTS = web.AppKey("requests", list)
@@ -37,19 +37,6 @@ ENCRYPTED_ADDED = "gAAAAABoScriptedProvisional_" + "x" * 40
 ENCRYPTED_DONE = "gAAAAABoScriptedFinal_Reasoning-Blob_" + "y7Q=" * 12
 SUMMARY = ["**Writing the file**\n\nThe user wants a file; ", "the Write tool does it."]
 CALL_ID = "call_ScriptedResponses01"
-
-
-def _user_text(items: list[dict[str, Any]]) -> str:
-    texts = []
-    for item in items:
-        if item.get("role") != "user":
-            continue
-        content = item.get("content")
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts += [p.get("text", "") for p in content if p.get("type") == "input_text"]
-    return "\n".join(texts)
 
 
 def _reasoning(encrypted: str, summary: list[str]) -> dict[str, Any]:
@@ -124,7 +111,7 @@ def reply_output(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The next turn of the script: the final ``output`` items of the response."""
     if items and items[-1].get("type") == "function_call_output":
         return [_message("The file is written.")]
-    match = PROMPT.search(_user_text(items))
+    match = PROMPT.search(user_text(items, "input_text"))
     if match is None:
         return [_message("Hello from the scripted model.")]
     arguments = json.dumps({"file_path": match["path"], "content": match["text"] + "\n"})
