@@ -110,6 +110,17 @@ def convert(data: Mapping[str, Any]) -> Imported:
 # Shared: providers and keys.
 
 
+def dialect_of(result: Imported, where: str, style: Any, table: Mapping[str, str]) -> str:
+    """anthroxy's dialect for another proxy's provider style; unknown ones are noted and read as
+    OpenAI, which is what these proxies assume when the field is absent."""
+    style = "openai" if style is None else style
+    api = table.get(style) if isinstance(style, str) else None
+    if api is None:
+        result.notes.append(f"{where}: {style!r} unknown; treated as openai")
+        return "chat"
+    return api
+
+
 def provider_entry(
     result: Imported, where: str, name: str, url: str | None, api: str, key: object
 ) -> None:
@@ -318,11 +329,7 @@ def _from_ccproxy(data: Mapping[str, Any]) -> Imported:
         if not isinstance(p, dict):
             result.notes.append(f"{where}: not an object; skipped")
             continue
-        style = p.get("responseStyle", "openai")
-        api = _CCPROXY_STYLE.get(style)
-        if api is None:
-            result.notes.append(f"{where}.responseStyle: {style!r} unknown; treated as openai")
-            api = "chat"
+        api = dialect_of(result, f"{where}.responseStyle", p.get("responseStyle"), _CCPROXY_STYLE)
         url = p.get("baseURL")
         if api == "anthropic" and isinstance(url, str) and url.rstrip("/").endswith("/v1"):
             url = url.rstrip("/")[: -len("/v1")]  # anthroxy's Anthropic base stops before /v1

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .importers import Imported, _log_level, _server, _unknown, provider_entry
+from .importers import Imported, _log_level, _server, _unknown, dialect_of, provider_entry
 
 _MODES = {"anthropic": "anthropic", "openai": "chat"}
 _TOP = {"host", "port", "authToken", "providers", "models", "logLevel"}
@@ -37,11 +37,7 @@ def from_clco(data: Mapping[str, Any]) -> Imported:
         if not isinstance(p, dict):
             result.notes.append(f"{where}: not an object; skipped")
             continue
-        mode = p.get("mode", "openai")
-        api = _MODES.get(mode)
-        if api is None:
-            result.notes.append(f"{where}.mode: {mode!r} unknown; treated as openai")
-            api = "chat"
+        api = dialect_of(result, f"{where}.mode", p.get("mode"), _MODES)
         provider_entry(result, where, name, p.get("baseUrl"), api, p.get("apiKey"))
         models = [m for m in p.get("models") or [] if isinstance(m, str)]
         if models:
