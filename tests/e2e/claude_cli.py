@@ -94,3 +94,17 @@ async def run_claude(base: str, home: Path, prompt: str, *, timeout: float = 90)
         await process.wait()
         raise
     return process.returncode or 0, output.decode(errors="replace")
+
+
+async def claude_writes(proxy: Any, home: Path, name: str, words: str) -> str:
+    """Claude Code, through ``proxy``, writes ``words`` into ``home/name`` with its Write tool.
+
+    Asserts what every such run must show (exit 0, the file holds exactly the words, the
+    scripted model's closing sentence reached the person) and returns the CLI's output.
+    """
+    target = home / name
+    status, output = await run_claude(base_url(proxy), home, f"Please write {words} into {target}")
+    assert status == 0, output
+    assert target.read_text() == words + "\n"  # the Write tool ran with the streamed arguments
+    assert "The file is written." in output
+    return output

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from anthroxy_server.app import create_app
 
-from .claude_cli import base_url, needs_claude, run_claude, settings
+from .claude_cli import base_url, claude_writes, needs_claude, run_claude, settings
 from .scripted_model import REQUESTS, make_app
 
 pytestmark = needs_claude
@@ -26,15 +26,7 @@ async def test_claude_code_runs_a_tool_loop_through_a_chat_upstream(
 ) -> None:
     model = await aiohttp_server(make_app())
     proxy = await aiohttp_server(create_app(settings(base_url(model) + "/v1")))
-    target = tmp_path / "hello.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write hi there into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "hi there\n"  # the Write tool ran with the streamed arguments
-    assert "The file is written." in output
+    await claude_writes(proxy, tmp_path, "hello.txt", "hi there")
     requests = model.app[REQUESTS]
     first, last = requests[0], requests[-1]
     assert first["stream"] is True and first["model"] == "gpt-mock"

@@ -18,7 +18,7 @@ from aiohttp import web
 from anthroxy_server.app import create_app
 
 from . import scripted_anthropic, scripted_responses
-from .claude_cli import base_url, needs_claude, run_claude, settings
+from .claude_cli import base_url, claude_writes, needs_claude, settings
 from .scripted_model import REQUESTS, Script, make_app
 
 pytestmark = needs_claude
@@ -51,15 +51,8 @@ async def test_claude_code_through_an_anthropic_native_upstream(
     app = create_app(config)
     _record_client_betas(app)
     proxy = await aiohttp_server(app)
+    await claude_writes(proxy, tmp_path, "native.txt", "straight through")
     target = tmp_path / "native.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write straight through into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "straight through\n"
-    assert "The file is written." in output
     seen = model.app[scripted_anthropic.REQUESTS]
     betas: list[str] = app[CLIENT_BETAS]
     assert len(seen) == 2
@@ -111,15 +104,8 @@ async def test_claude_code_replays_encrypted_reasoning_through_a_responses_upstr
         limits={"thinking": True},  # without it anthroxy drops reasoning for an unknown model
     )
     proxy = await aiohttp_server(create_app(config))
+    await claude_writes(proxy, tmp_path, "reasoned.txt", "reasoned words")
     target = tmp_path / "reasoned.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write reasoned words into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "reasoned words\n"
-    assert "The file is written." in output
     first, second = model.app[scripted_responses.REQUESTS]
     for request in (first, second):
         assert request["model"] == scripted_responses.MODEL
@@ -157,15 +143,7 @@ async def test_claude_code_replays_reasoning_content_through_a_deepseek_style_up
     profile = {"thinking_replay": "reasoning_content", "reasoning_param": "deepseek"}
     config = settings(base_url(model) + "/v1", model="deepseek-reasoner", profile=profile)
     proxy = await aiohttp_server(create_app(config))
-    target = tmp_path / "deep.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write deep words into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "deep words\n"
-    assert "The file is written." in output
+    await claude_writes(proxy, tmp_path, "deep.txt", "deep words")
     first, second = model.app[REQUESTS]
     assert first["thinking"] == {"type": "enabled"}  # DeepSeek's switch, not reasoning_effort
     assert "reasoning_effort" not in first

@@ -15,7 +15,7 @@ from typing import Any
 from anthroxy_server.app import create_app
 
 from . import scripted_anthropic, scripted_responses
-from .claude_cli import base_url, needs_claude, run_claude, settings
+from .claude_cli import base_url, claude_writes, needs_claude, settings
 from .scripted_model import ARRIVALS, CUT_TEXT, REQUESTS, Script, make_app
 
 pytestmark = needs_claude
@@ -31,18 +31,9 @@ async def test_a_stream_cut_mid_text_is_retried_without_streaming_and_succeeds(
     aiohttp_server: Any, tmp_path: Path
 ) -> None:
     model, proxy = await _proxy_for(aiohttp_server, Script(cut_first_stream=True))
-    target = tmp_path / "cut.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write after a cut into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "after a cut\n"
-    assert "The file is written." in output
+    output = await claude_writes(proxy, tmp_path, "cut.txt", "after a cut")
     assert "".join(CUT_TEXT) not in output  # the broken answer was discarded, not shown
     requests = model.app[REQUESTS]
-    print([(r.get("stream"), r["messages"][-1]["role"]) for r in requests])
     assert [r.get("stream") for r in requests[:2]] == [True, None]
     assert requests[1]["messages"] == requests[0]["messages"]
 
@@ -51,17 +42,8 @@ async def test_a_429_with_retry_after_is_waited_out_and_then_succeeds(
     aiohttp_server: Any, tmp_path: Path
 ) -> None:
     model, proxy = await _proxy_for(aiohttp_server, Script(retry_after=1))
-    target = tmp_path / "later.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write in time into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "in time\n"
+    await claude_writes(proxy, tmp_path, "later.txt", "in time")
     arrivals = model.app[ARRIVALS]
-    requests = model.app[REQUESTS]
-    print(arrivals, [(r.get("stream"), r["messages"][-1]["role"]) for r in requests])
     assert arrivals[1] - arrivals[0] >= 1.0
 
 
@@ -71,15 +53,7 @@ async def test_a_pass_through_stream_cut_mid_text_is_retried_without_streaming(
     model = await aiohttp_server(scripted_anthropic.make_app(cut_first_stream=True))
     config = settings(base_url(model), api="anthropic", model=scripted_anthropic.MODEL)
     proxy = await aiohttp_server(create_app(config))
-    target = tmp_path / "native-cut.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write native retry into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "native retry\n"
-    assert "The file is written." in output
+    output = await claude_writes(proxy, tmp_path, "native-cut.txt", "native retry")
     assert scripted_anthropic.CUT_TEXT not in output
     cut, retry, after_tool = (seen.body for seen in model.app[scripted_anthropic.REQUESTS])
     assert cut["stream"] is True
@@ -94,15 +68,7 @@ async def test_a_responses_stream_cut_mid_text_is_retried_without_streaming(
     model = await aiohttp_server(scripted_responses.make_app(cut_first_stream=True))
     config = settings(base_url(model) + "/v1", api="responses", model=scripted_responses.MODEL)
     proxy = await aiohttp_server(create_app(config))
-    target = tmp_path / "responses-cut.txt"
-
-    status, output = await run_claude(
-        base_url(proxy), tmp_path, f"Please write responses retry into {target}"
-    )
-
-    assert status == 0, output
-    assert target.read_text() == "responses retry\n"
-    assert "The file is written." in output
+    output = await claude_writes(proxy, tmp_path, "responses-cut.txt", "responses retry")
     assert scripted_responses.CUT_TEXT not in output
     cut, retry, after_tool = model.app[scripted_responses.REQUESTS]
     assert cut["stream"] is True
