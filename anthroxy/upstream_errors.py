@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import AnthroxyError, UpstreamError
+from .errors import AnthroxyError, UpstreamError, UpstreamProtocolError
 
 # Upstream HTTP status -> (status sent to the client, Anthropic error type); protocols.md 4.7.
 STATUS_MAP: Mapping[int, tuple[int, str]] = {
@@ -121,6 +121,21 @@ def error_from_payload(payload: Any, *, provider: str) -> AnthroxyError:
     mapped_status, error_type = _classify(status, fields)
     message = fields.message or "the upstream reported an error in the stream"
     return _build(mapped_status, error_type, message, fields, provider, None, fields.resets_in)
+
+
+def upstream_object(data: bytes | str, *, provider: str, what: str) -> dict[str, Any]:
+    """``data`` as the JSON object an upstream must send (a reply, a stream chunk or event).
+
+    Anything else is the upstream breaking its own wire format: ``UpstreamProtocolError``
+    naming the provider and ``what``. Nesting deep enough to exhaust the parser counts too.
+    """
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise UpstreamProtocolError(f"{provider}: {what} is not JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise UpstreamProtocolError(f"{provider}: {what} is not a JSON object")
+    return value
 
 
 def connection_error(provider: str, url: str, reason: str) -> AnthroxyError:

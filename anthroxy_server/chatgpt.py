@@ -35,10 +35,10 @@ from aiohttp import web
 from anthroxy import __version__
 from anthroxy.assemble import assemble_message
 from anthroxy.context import ReplyContext
-from anthroxy.errors import AnthroxyError, AuthenticationFailed, UpstreamProtocolError
+from anthroxy.errors import AnthroxyError, AuthenticationFailed
 from anthroxy.responses_stream import ResponsesStream
 from anthroxy.sse import SSEDecoder
-from anthroxy.upstream_errors import error_from_payload, error_from_upstream
+from anthroxy.upstream_errors import error_from_payload, error_from_upstream, upstream_object
 
 from .chatgpt_auth import LOGIN_HINT, CodexCredentials, CodexTokens
 
@@ -217,12 +217,7 @@ def assemble_reply(
     translator = ResponsesStream(ctx, message_id=message_id)
     events: list[dict[str, Any]] = []
     for event in [*decoder.feed(raw), *decoder.close()]:
-        try:
-            payload = json.loads(event.data)
-        except ValueError as exc:
-            raise UpstreamProtocolError(f"{provider}: stream event is not JSON") from exc
-        if not isinstance(payload, dict):
-            raise UpstreamProtocolError(f"{provider}: stream event is not a JSON object")
+        payload = upstream_object(event.data, provider=provider, what="stream event")
         # Raised here rather than folded from the error event: this keeps the retry-after that
         # a usage_limit_reached carries (resets_in_seconds) for the client's HTTP reply.
         if payload.get("type") in ("error", "response.failed"):

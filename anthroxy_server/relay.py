@@ -33,11 +33,16 @@ from anthroxy import (
     responses_response,
 )
 from anthroxy.context import ReplyContext
-from anthroxy.errors import AnthroxyError, UpstreamProtocolError
+from anthroxy.errors import AnthroxyError
 from anthroxy.profile import Target
 from anthroxy.responses_stream import ResponsesStream
 from anthroxy.routing import Route
-from anthroxy.upstream_errors import connection_error, error_from_upstream, timeout_error
+from anthroxy.upstream_errors import (
+    connection_error,
+    error_from_upstream,
+    timeout_error,
+    upstream_object,
+)
 
 from . import chatgpt
 from .chatgpt_auth import CodexTokens
@@ -352,10 +357,4 @@ def _json_reply(
 
 
 def _parse_json(raw: bytes, provider: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise UpstreamProtocolError(f"{provider}: the reply is not JSON ({exc})") from exc
-    if not isinstance(value, dict):
-        raise UpstreamProtocolError(f"{provider}: the reply is not a JSON object")
-    return value
+    return upstream_object(raw, provider=provider, what="the reply")

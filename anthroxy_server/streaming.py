@@ -23,7 +23,12 @@ from aiohttp import web
 from anthroxy.errors import AnthroxyError, UpstreamProtocolError
 from anthroxy.passthrough import PassthroughStream
 from anthroxy.sse import SSEDecoder, encode_event
-from anthroxy.upstream_errors import connection_error, error_from_payload, timeout_error
+from anthroxy.upstream_errors import (
+    connection_error,
+    error_from_payload,
+    timeout_error,
+    upstream_object,
+)
 
 from .logs import REDACTED
 from .state import SECRETS
@@ -235,12 +240,7 @@ class TranslatingAdapter:
         return self._write(events)
 
     def _chunk(self, data: str) -> Mapping[str, Any]:
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise UpstreamProtocolError(f"{self._provider}: stream chunk is not JSON") from exc
-        if not isinstance(chunk, dict):
-            raise UpstreamProtocolError(f"{self._provider}: stream chunk is not a JSON object")
+        chunk = upstream_object(data, provider=self._provider, what="stream chunk")
         # OpenRouter reports failures after the 200 as a chunk with a top-level error
         # (protocols.md 2.5).
         if chunk.get("error") is not None and not chunk.get("choices"):

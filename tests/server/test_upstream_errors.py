@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from anthroxy.upstream_errors import error_from_payload, error_from_upstream
+from anthroxy.errors import UpstreamProtocolError
+from anthroxy.upstream_errors import error_from_payload, error_from_upstream, upstream_object
 
 OPENAI = b'{"error":{"message":"%s","type":"%s","param":null,"code":%s}}'
 
@@ -68,3 +69,24 @@ PAYLOADS = [
 def test_in_stream_error_table(payload, want_status, want_type) -> None:
     error = error_from_payload(payload, provider="p")
     assert (error.status, error.error_type) == (want_status, want_type)
+
+
+@pytest.mark.parametrize(
+    ("data", "complaint"),
+    [
+        (b"<html>bad gateway</html>", "the reply is not JSON"),
+        (b"[1, 2]", "the reply is not a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, "the reply is not JSON"),  # nesting beyond the parser
+    ],
+)
+def test_an_upstream_body_that_is_not_a_json_object_is_a_protocol_error(
+    data: bytes, complaint: str
+) -> None:
+    with pytest.raises(UpstreamProtocolError) as info:
+        upstream_object(data, provider="groq", what="the reply")
+    assert info.value.message.startswith(f"groq: {complaint}")
+    assert info.value.status == 502
+
+
+def test_an_upstream_json_object_is_returned_as_parsed() -> None:
+    assert upstream_object('{"a": [1]}', provider="p", what="stream chunk") == {"a": [1]}
