@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_proxy import chat_events  # noqa: E402  (this directory is on sys.path)
 
-from anthroxy.chat_stream import ChatStream  # noqa: E402
+from anthroxy.chat.stream import ChatStream  # noqa: E402
 from anthroxy.context import ReplyContext  # noqa: E402
 from anthroxy.profile import Target  # noqa: E402
 from anthroxy.sse import SSEDecoder, encode_event  # noqa: E402

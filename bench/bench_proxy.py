@@ -147,8 +147,8 @@ def run_proxy(port: int, upstream: str, gc_freeze: bool, profile: str | None) ->
     import gc
     import logging
 
-    from anthroxy_server.app import create_app
     from anthroxy_server.config import settings_from_config, structure_config
+    from anthroxy_server.gateway.app import create_app
 
     logging.getLogger("anthroxy").setLevel(logging.WARNING)
     key = "bench-key-123456"

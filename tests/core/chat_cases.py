@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from anthroxy.chat_stream import ChatStream
+from anthroxy.chat.stream import ChatStream
 from anthroxy.context import ReplyContext
 from anthroxy.profile import Target
 from anthroxy.sse import SSEDecoder

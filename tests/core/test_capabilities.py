@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from anthroxy import capabilities
-from anthroxy.capabilities import DEFAULT_LIMITS, ModelLimits, known_models, lookup
-from anthroxy.catalog import CATALOG
+from anthroxy.routing import capabilities
+from anthroxy.routing.capabilities import DEFAULT_LIMITS, ModelLimits, known_models, lookup
+from anthroxy.routing.catalog import CATALOG
 
 
 def test_known_model_exact_row() -> None:
@@ -106,8 +106,8 @@ def test_every_catalogue_model_has_known_limits() -> None:
 
 # --- overrides -------------------------------------------------------------------------------
 
-from anthroxy.capabilities import fit_request, parse_overrides  # noqa: E402
 from anthroxy.errors import InvalidRequest, UnsupportedFeature  # noqa: E402
+from anthroxy.routing.capabilities import fit_request, parse_overrides  # noqa: E402
 
 
 def test_override_replaces_only_the_fields_it_sets() -> None:

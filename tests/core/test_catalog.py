@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from anthroxy.catalog import (
+from anthroxy.routing.catalog import (
     CATALOG,
     ProviderPreset,
     available_presets,

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anthroxy import chat
+from anthroxy.chat import request as chat
 from anthroxy.errors import InvalidRequest, UnsupportedFeature
 from anthroxy.profile import ProviderProfile, Target
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from anthroxy import signature
-from anthroxy.chat_response import from_response
+from anthroxy.chat.reply import from_response
 from anthroxy.errors import AnthroxyError, UpstreamProtocolError
 from tests.core.chat_cases import GOLDEN, make_context
 

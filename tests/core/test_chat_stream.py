@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from anthroxy import signature
-from anthroxy.chat_stream import ChatStream
+from anthroxy.chat.stream import ChatStream
 from anthroxy.errors import UpstreamProtocolError
 from anthroxy.sse import encode_event
 from tests.anthropic_stream_validator import accumulate, validate_events, validate_sse

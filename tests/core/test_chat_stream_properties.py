@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anthroxy.chat_response import from_response
-from anthroxy.chat_stream import ChatStream
+from anthroxy.chat.reply import from_response
+from anthroxy.chat.stream import ChatStream
 from tests.anthropic_stream_validator import validate_events
 from tests.core.chat_cases import make_context
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anthroxy import catalog
 from anthroxy.ids import upstream_tool_id
+from anthroxy.routing import catalog
 
 ALNUM9 = re.compile(r"^[a-zA-Z0-9]{9}$")
 

@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anthroxy import signature
-from anthroxy.assemble import assemble_message
 from anthroxy.context import ReplyContext
+from anthroxy.messages.assemble import assemble_message
 from anthroxy.profile import Target
-from anthroxy.responses_response import from_response
-from anthroxy.responses_stream import ResponsesStream
+from anthroxy.responses.reply import from_response
+from anthroxy.responses.stream import ResponsesStream
 from anthroxy.toolnames import ToolNames
 from tests.anthropic_stream_validator import validate_events
 

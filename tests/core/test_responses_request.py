@@ -12,7 +12,7 @@ import pytest
 from anthroxy import signature
 from anthroxy.errors import InvalidRequest, UnsupportedFeature
 from anthroxy.profile import ProviderProfile, Target
-from anthroxy.responses import to_request
+from anthroxy.responses.request import to_request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "golden" / "responses_request"

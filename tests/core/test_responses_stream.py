@@ -12,12 +12,12 @@ import pytest
 from aiohttp import web
 
 from anthroxy import signature
-from anthroxy.assemble import assemble_message
 from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError, UpstreamError, UpstreamProtocolError
+from anthroxy.messages.assemble import assemble_message
 from anthroxy.profile import Target
-from anthroxy.responses_response import from_response
-from anthroxy.responses_stream import ResponsesStream
+from anthroxy.responses.reply import from_response
+from anthroxy.responses.stream import ResponsesStream
 from anthroxy.sse import SSEDecoder, encode_event
 from anthroxy.toolnames import ToolNames
 from tests.anthropic_stream_validator import validate_events, validate_sse

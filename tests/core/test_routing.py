@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from anthroxy.errors import UnknownModel
-from anthroxy.routing import Route, RoutingTable, split_target
+from anthroxy.routing.table import Route, RoutingTable, split_target
 
 PROVIDERS = {
     "deepseek": ["deepseek-v4-pro", "deepseek-v4-flash"],

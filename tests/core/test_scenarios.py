@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from anthroxy.errors import InvalidRequest
-from anthroxy.routing import Route, RoutingTable
-from anthroxy.scenarios import has_image, has_web_search_tool, is_background, wants_thinking
+from anthroxy.routing.scenarios import has_image, has_web_search_tool, is_background, wants_thinking
+from anthroxy.routing.table import Route, RoutingTable
 
 PROVIDERS = {
     "deepseek": ["deepseek-v4-pro", "deepseek-v4-flash"],

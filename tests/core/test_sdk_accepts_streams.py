@@ -17,7 +17,7 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from anthroxy.chat_response import from_response
+from anthroxy.chat.reply import from_response
 from anthroxy.sse import encode_event
 from tests.core.chat_cases import GOLDEN, make_context, translate, upstream_chunks
 

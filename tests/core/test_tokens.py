@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 
 from anthroxy.errors import InvalidRequest
-from anthroxy.tokens import estimate_input_tokens, image_size, image_tokens_for, text_tokens
+from anthroxy.messages.tokens import (
+    estimate_input_tokens,
+    image_size,
+    image_tokens_for,
+    text_tokens,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TURN1 = FIXTURES / "claude-code" / "turn1_request.json"

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from anthroxy_server.app import create_app
+from anthroxy_server.gateway.app import create_app
 
 from .claude_cli import base_url, claude_writes, needs_claude, run_claude, settings
 from .scripted_model import REQUESTS, make_app

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from anthroxy_server.app import create_app
+from anthroxy_server.gateway.app import create_app
 
 from . import scripted_anthropic, scripted_responses
 from .claude_cli import base_url, claude_writes, needs_claude, settings

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from anthroxy_server.app import create_app
+from anthroxy_server.gateway.app import create_app
 
 from . import scripted_anthropic, scripted_responses
 from .claude_cli import base_url, claude_writes, needs_claude, settings

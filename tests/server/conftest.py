@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from anthroxy_server.app import create_app
 from anthroxy_server.config import settings_from_config, structure_config
+from anthroxy_server.gateway.app import create_app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "server"
 # Distinctive, so a test can grep every output for it.

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from anthroxy_server.logs import ACCESS_LOGGER
+from anthroxy_server.gateway.logs import ACCESS_LOGGER
 
 from .conftest import fixture_bytes, message_body
 

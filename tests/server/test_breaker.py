@@ -3,7 +3,7 @@ through once the cooldown is over, and closes on success; the clock is the test'
 
 from __future__ import annotations
 
-from anthroxy_server.breaker import BreakerState, CircuitBreakers
+from anthroxy_server.gateway.breaker import BreakerState, CircuitBreakers
 
 
 class Clock:

@@ -12,10 +12,11 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from anthroxy import capabilities, tokens
-from anthroxy_server.app import create_app
+from anthroxy.messages import tokens
+from anthroxy.routing import capabilities
 from anthroxy_server.config import ConfigError, settings_from_config, structure_config
-from anthroxy_server.handlers import _InputTokens
+from anthroxy_server.gateway.app import create_app
+from anthroxy_server.gateway.handlers import _InputTokens
 
 from .conftest import SECRET_KEY, FakeUpstream, message_body
 

@@ -25,10 +25,10 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from anthroxy_server.app import create_app
-from anthroxy_server.chatgpt import BACKEND_FIELDS, DEFAULT_INSTRUCTIONS, conversation_key
-from anthroxy_server.chatgpt_auth import CLIENT_ID, jwt_claims
 from anthroxy_server.config import ConfigError, settings_from_config, structure_config
+from anthroxy_server.gateway.app import create_app
+from anthroxy_server.providers.chatgpt import BACKEND_FIELDS, DEFAULT_INSTRUCTIONS, conversation_key
+from anthroxy_server.providers.codex_auth import CLIENT_ID, jwt_claims
 
 from .fake_chatgpt import (
     ACCOUNT,

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy_server import cli, daemon, paths
-from anthroxy_server.paths import CommandError, Locations
+from anthroxy_server.cli import daemon
+from anthroxy_server.cli import dispatch as cli
+from anthroxy_server.config import paths
+from anthroxy_server.config.paths import CommandError, Locations
 
 FAKE_SERVER = textwrap.dedent(
     """\
@@ -224,15 +226,7 @@ def test_follow_prints_appended_lines(loc: Locations) -> None:
     assert out.getvalue() == "new line\n"
 
 
-def _real_serve_available() -> bool:
-    return (Path(daemon.__file__).parent / "serve.py").exists()
-
-
-@pytest.mark.skipif(not _real_serve_available(), reason="anthroxy_server/serve.py not there yet")
-def test_real_server_start_status_stop(loc: Locations, monkeypatch: pytest.MonkeyPatch) -> None:
-    main_py = (Path(daemon.__file__).parent / "__main__.py").read_text()
-    if "cli" not in main_py:  # until __main__ runs the CLI, reach `serve` through cli directly
-        monkeypatch.setattr(daemon, "SERVE_MODULE", "anthroxy_server.cli")
+def test_real_server_start_status_stop(loc: Locations) -> None:
     code, text, err = cli_run(loc, "start", "--timeout", "15")
     assert code == 0, err
     assert "anthroxy is running at http://127.0.0.1:" in text

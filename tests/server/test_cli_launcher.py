@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy_server import cli, daemon, launcher, paths
-from anthroxy_server.config import Config, ProviderConfig, ServerConfig, settings_from_config
-from anthroxy_server.paths import CommandError, Locations
+from anthroxy_server.cli import daemon, launcher
+from anthroxy_server.cli import dispatch as cli
+from anthroxy_server.config import (
+    Config,
+    ProviderConfig,
+    ServerConfig,
+    paths,
+    settings_from_config,
+)
+from anthroxy_server.config.paths import CommandError, Locations
 
 from .test_cli_daemon import _kill_leftover, free_port, write_fake_python
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from anthroxy_server import daemon, mcp
-from anthroxy_server.paths import Locations
+from anthroxy_server.cli import daemon, mcp
+from anthroxy_server.config.paths import Locations
 
 from .test_cli_daemon import _kill_leftover, free_port, write_fake_python
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy_server import cli, service
-from anthroxy_server.paths import Locations
+from anthroxy_server.cli import dispatch as cli
+from anthroxy_server.cli import service
+from anthroxy_server.config.paths import Locations
 
 
 @pytest.fixture

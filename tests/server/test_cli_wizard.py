@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy_server import cli
+from anthroxy_server.cli import dispatch as cli
 from anthroxy_server.config import load_settings
-from anthroxy_server.paths import Locations
+from anthroxy_server.config.paths import Locations
 
 KEY = "sk-live-0123456789abcdefWXYZ"
 

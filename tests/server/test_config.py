@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy.catalog import CATALOG
 from anthroxy.errors import UnknownModel
+from anthroxy.routing.catalog import CATALOG
 from anthroxy_server.config import (
     Config,
     ConfigError,
@@ -445,7 +445,7 @@ def test_example_config_mentions_every_key() -> None:
     # described in a comment, so a new key cannot land undocumented.
     import attrs
 
-    from anthroxy_server import config as c
+    from anthroxy_server.config import schema as c
 
     text = (REPO / "config.example.toml").read_text()
     classes = (

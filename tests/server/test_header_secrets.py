@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from anthroxy_server.app import create_app
 from anthroxy_server.config import settings_from_config, structure_config
-from anthroxy_server.logs import settings_secrets
+from anthroxy_server.gateway.app import create_app
+from anthroxy_server.gateway.logs import settings_secrets
 
 from .conftest import message_body
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy_server import cli
+from anthroxy_server.cli import dispatch as cli
 from anthroxy_server.config import Settings, load_settings
-from anthroxy_server.importers import convert, detect
-from anthroxy_server.paths import CommandError, Locations
+from anthroxy_server.config.importers import convert, detect
+from anthroxy_server.config.paths import CommandError, Locations
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
 ENV = {

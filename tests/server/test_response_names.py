@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from anthroxy_server.app import create_app
 from anthroxy_server.config import settings_from_config, structure_config
+from anthroxy_server.gateway.app import create_app
 
 from .conftest import CHAT_KEY, SECRET_KEY, message_body, sse_events
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from anthroxy_server.app import create_app
 from anthroxy_server.config import ConfigError, settings_from_config, structure_config
+from anthroxy_server.gateway.app import create_app
 
 from .conftest import FakeUpstream, message_body
 
@@ -200,7 +200,8 @@ async def test_long_context_routing_estimates_at_most_once_and_only_when_needed(
 ) -> None:
     # The full estimate costs ~1 ms on a Claude Code body: a request whose cheap size bound is
     # already under the threshold must not pay it, and a large one pays it once, not per check.
-    from anthroxy import routing, tokens
+    from anthroxy.messages import tokens
+    from anthroxy.routing import table as routing
 
     calls: list[int] = []
     real = tokens.estimate_input_tokens

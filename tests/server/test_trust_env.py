@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from anthroxy_server.app import create_app
 from anthroxy_server.config import settings_from_config, structure_config
-from anthroxy_server.state import SESSIONS
+from anthroxy_server.gateway.app import create_app
+from anthroxy_server.gateway.state import SESSIONS
 
 from .conftest import SECRET_KEY, message_body
 

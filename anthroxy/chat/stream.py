@@ -1,0 +1,355 @@
+"""Chat Completions stream chunks → Anthropic stream events: a sans-I/O state machine.
+
+``ChatStream(ctx, message_id=...)`` takes decoded upstream chunks through ``feed`` and returns the
+Anthropic event payloads to send (each a dict whose ``type`` is the SSE event name); ``close`` at
+``[DONE]`` or EOF; ``fail`` for a failure the caller noticed (upstream reset, timeout).
+
+Contract (protocols.md 1.8 and 5; claude-code.md):
+* ``message_start`` first (model = the name the client asked for, input_tokens = the request-side
+  estimate), then strictly sequential blocks with indices 0, 1, 2…, then ONE ``message_delta``
+  with the stop reason and cumulative usage, then ``message_stop``.
+* Reasoning (``reasoning_content`` / ``reasoning`` / ``reasoning_details``) → a thinking block,
+  closed by one ``signature_delta`` carrying an anthroxy signature (``rd`` = merged OpenRouter
+  reasoning_details).
+* Tool calls are keyed by ``tool_calls[].index`` (injected when missing, as Gemini omits it); a new
+  index, or a new id on a known index, is a new call. The first call streams live; fragments of any
+  other call are buffered and each such call is emitted whole after the live block closes, so
+  blocks never overlap. A fragment for a call whose block already closed (text came in between)
+  cannot be represented and ends the stream with an error.
+* A Gemini thought signature on a call goes into the open thinking block, or into an empty thinking
+  block just before that call's tool_use block (``ts: {tool_use id: signature}``); one that arrives
+  after its call's block opened goes into an empty thinking block after the last block.
+* ``finish_reason`` and usage are remembered; the message ends only at ``close``. No finish_reason
+  by then → an ``error`` event with the open block left open, so Claude Code retries.
+* An in-band error object → an ``error`` event. After an ``error`` event or ``message_stop`` the
+  machine is finished: later ``feed``/``close``/``fail`` calls return ``[]`` (the caller may still
+  be draining the upstream; raising there would only hide the error already sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from .. import signature
+from ..context import ReplyContext
+from ..errors import AnthroxyError, UpstreamProtocolError
+from ..ids import ToolIdMinter
+from ..messages.message import message_start
+from .chunks import (
+    ReasoningDetails,
+    anthropic_usage,
+    chunk_parts,
+    estimated_usage,
+    stop_reason,
+    upstream_error,
+)
+
+Event = dict[str, Any]
+
+
+class _State(Enum):
+    NEW = "new"  # nothing emitted yet
+    STREAMING = "streaming"  # message_start sent
+    FINISHED = "finished"  # message_stop or error sent; nothing more will be emitted
+
+
+class _Kind(Enum):
+    TEXT = "text"
+    THINKING = "thinking"
+    TOOL = "tool"
+
+
+class _Call:
+    """One upstream tool call: its identity, its name, and fragments not yet emitted."""
+
+    __slots__ = ("buffered", "client_id", "done", "name", "position", "signature", "upstream_id")
+
+    def __init__(self, upstream_id: str | None, name: str | None, position: int) -> None:
+        self.upstream_id = upstream_id
+        self.name = name
+        self.position = position  # order of appearance, for the id minter
+        self.buffered: list[str] = []
+        self.signature: str | None = None  # Gemini thought signature, until the block opens
+        self.client_id: str | None = None  # set when its tool_use block opens
+        self.done = False  # its block was closed
+
+
+class ChatStream:
+    """Translates one Chat Completions stream; one instance per response."""
+
+    def __init__(self, ctx: ReplyContext, *, message_id: str) -> None:
+        self._ctx = ctx
+        self._provider = ctx.target.provider
+        self._message_id = message_id
+        self._state = _State.NEW
+        # The one open block: its kind and index (-1 before the first block).
+        self._open: _Kind | None = None
+        self._index = -1
+        self._live: _Call | None = None  # the call whose tool_use block is open
+        self._calls: dict[int, _Call] = {}  # by upstream index: the current call for it
+        self._pending: list[_Call] = []  # calls not yet emitted, in order of appearance
+        self._last_call: _Call | None = None
+        self._call_count = 0
+        self._next_injected = -1  # keys for calls without an index (never clash with real ones)
+        self._minter = ToolIdMinter(message_id)
+        self._details: ReasoningDetails | None = None  # of the open thinking block
+        self._block_ts: dict[str, str] = {}  # thought signatures for the open thinking block
+        self._late_ts: dict[str, str] = {}
+        self._finish: str | None = None
+        self._matched: object = None
+        self._usage: Mapping[str, Any] | None = None
+        self._refused = False
+        self._chars = 0
+
+    @property
+    def started(self) -> bool:
+        """Whether message_start was emitted (the client has seen the stream begin)."""
+        return self._state is not _State.NEW
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[Event]:
+        if self._state is _State.FINISHED:
+            return []
+        events: list[Event] = []
+        if self._state is _State.NEW:
+            events.append(self._message_start())
+        try:
+            for part in chunk_parts(chunk, self._provider):
+                kind = part[0]
+                if kind == "text":
+                    self._text(events, part[1], part[2])
+                elif kind == "thinking":
+                    self._thinking(events, part[1])
+                elif kind == "detail":
+                    self._detail(events, part[1])
+                elif kind == "tool":
+                    self._tool(events, part)
+                elif kind == "finish":
+                    self._finish, self._matched = part[1], part[2]
+                elif kind == "usage":
+                    self._usage = part[1]
+                else:  # "error"
+                    raise upstream_error(part[1], self._provider)
+        except AnthroxyError as error:
+            events.extend(self.fail(error))
+        return events
+
+    def close(self) -> list[Event]:
+        if self._state is _State.FINISHED:
+            return []
+        events: list[Event] = []
+        if self._state is _State.NEW:
+            events.append(self._message_start())
+        try:
+            if self._finish is None:
+                raise UpstreamProtocolError(
+                    f"{self._provider}: the stream ended before a finish_reason (answer incomplete)"
+                )
+            # Decided before any block is closed: a failed generation leaves its block open.
+            reason, sequence = stop_reason(
+                self._finish,
+                self._matched,
+                has_tools=self._call_count > 0,
+                refused=self._refused,
+                stop_sequences=self._ctx.stop_sequences,
+                provider=self._provider,
+                path="$.choices[0].finish_reason",
+            )
+            if self._usage is not None:
+                usage = anthropic_usage(self._usage)
+            else:
+                usage = estimated_usage(self._ctx.input_tokens_estimate, self._chars)
+            self._end_tools(events)
+            self._end_block(events)
+            if self._late_ts:
+                self._open_block(events, _Kind.THINKING, _empty_block(_Kind.THINKING))
+                self._block_ts = self._late_ts
+                self._end_block(events)
+        except AnthroxyError as error:
+            return events + self.fail(error)
+        events.append(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reason, "stop_sequence": sequence},
+                "usage": usage,
+            }
+        )
+        events.append({"type": "message_stop"})
+        self._state = _State.FINISHED
+        return events
+
+    def fail(self, error: AnthroxyError) -> list[Event]:
+        """An ``error`` event; the open block stays open (claude-code.md: the client retries)."""
+        if self._state is _State.FINISHED:
+            return []
+        events = [self._message_start()] if self._state is _State.NEW else []
+        events.append(error.to_event())
+        self._state = _State.FINISHED
+        return events
+
+    # -- parts ------------------------------------------------------------------------------
+
+    def _text(self, events: list[Event], text: str, refusal: bool) -> None:
+        if refusal:
+            self._refused = True
+        if self._open is not _Kind.TEXT:
+            self._switch(events, _Kind.TEXT)
+        self._chars += len(text)
+        events.append(self._delta({"type": "text_delta", "text": text}))
+
+    def _thinking(self, events: list[Event], text: str) -> None:
+        if self._open is not _Kind.THINKING:
+            self._switch(events, _Kind.THINKING)
+        self._chars += len(text)
+        events.append(self._delta({"type": "thinking_delta", "thinking": text}))
+
+    def _detail(self, events: list[Event], item: Mapping[str, Any]) -> None:
+        if self._open is not _Kind.THINKING:
+            self._switch(events, _Kind.THINKING)
+        if self._details is None:
+            self._details = ReasoningDetails()
+        self._details.add(item)
+
+    def _tool(self, events: list[Event], part: tuple[Any, ...]) -> None:
+        _, index, call_id, name, arguments, thought_sig = part
+        call = self._find_call(index, call_id, name)
+        if call.name is None:
+            call.name = name
+        if thought_sig is not None:
+            if call.client_id is None:
+                call.signature = thought_sig
+            else:
+                self._late_ts[call.client_id] = thought_sig
+        if call.done:
+            if arguments:
+                raise UpstreamProtocolError(
+                    f"{self._provider}: arguments for tool call {call.position} arrived after "
+                    "other content followed it; Anthropic blocks cannot be reopened",
+                    path="$.choices[0].delta.tool_calls",
+                )
+            return
+        self._chars += len(arguments)
+        if call is self._live:
+            if arguments:
+                events.append(self._json_delta(arguments))
+            return
+        if arguments:
+            call.buffered.append(arguments)
+        if self._open is not _Kind.TOOL and call.name is not None:
+            self._pending.remove(call)
+            self._open_tool(events, call)
+
+    def _find_call(self, index: int | None, call_id: str | None, name: str | None) -> _Call:
+        if index is None:
+            last = self._last_call
+            # Gemini: no index, each call whole in one entry. A name or a different id starts a
+            # new call; a bare fragment (or the same id again) continues the latest one.
+            same_id = bool(call_id) and last is not None and call_id == last.upstream_id
+            if last is not None and (same_id or (name is None and not call_id)):
+                return last
+            index = self._next_injected
+            self._next_injected -= 1
+        else:
+            known = self._calls.get(index)
+            if known is not None and not (
+                call_id and known.upstream_id and call_id != known.upstream_id
+            ):
+                return known
+        call = _Call(call_id, name, self._call_count)
+        self._call_count += 1
+        self._calls[index] = call
+        self._pending.append(call)
+        self._last_call = call
+        return call
+
+    # -- blocks: the only place blocks open and close ---------------------------------------
+
+    def _switch(self, events: list[Event], kind: _Kind) -> None:
+        """Close whatever is open (all tool calls, if a tool block is) and open a ``kind`` block."""
+        if self._open is _Kind.TOOL:
+            self._end_tools(events)
+        self._end_block(events)
+        self._open_block(events, kind, _empty_block(kind))
+
+    def _open_block(self, events: list[Event], kind: _Kind, block: dict[str, Any]) -> None:
+        self._index += 1
+        self._open = kind
+        events.append({"type": "content_block_start", "index": self._index, "content_block": block})
+
+    def _end_block(self, events: list[Event]) -> None:
+        if self._open is None:
+            return
+        if self._open is _Kind.THINKING:
+            payload: dict[str, Any] = {}
+            if self._details is not None and self._details.items:
+                payload["rd"] = self._details.items
+            if self._block_ts:
+                payload["ts"] = self._block_ts
+            sig = signature.encode(payload)
+            events.append(self._delta({"type": "signature_delta", "signature": sig}))
+            self._details = None
+            self._block_ts = {}
+        elif self._live is not None:
+            self._live.done = True
+            self._live = None
+        events.append({"type": "content_block_stop", "index": self._index})
+        self._open = None
+
+    def _open_tool(self, events: list[Event], call: _Call) -> None:
+        """Open ``call``'s tool_use block (a thinking block for its thought signature first)."""
+        assert call.name is not None
+        client_id = self._minter.assign(call.upstream_id, call.position)
+        call.client_id = client_id
+        if call.signature is not None:
+            if self._open is not _Kind.THINKING:
+                self._end_block(events)
+                self._open_block(events, _Kind.THINKING, _empty_block(_Kind.THINKING))
+            self._block_ts[client_id] = call.signature
+        self._end_block(events)
+        block = {
+            "type": "tool_use",
+            "id": client_id,
+            "name": self._ctx.tool_names.to_client(call.name),
+            "input": {},
+        }
+        self._open_block(events, _Kind.TOOL, block)
+        self._live = call
+        if call.buffered:
+            events.append(self._json_delta("".join(call.buffered)))
+            call.buffered = []
+
+    def _end_tools(self, events: list[Event]) -> None:
+        """Close the live tool block, then emit every buffered call as a whole block."""
+        if self._open is _Kind.TOOL:
+            self._end_block(events)
+        while self._pending:
+            call = self._pending.pop(0)
+            if call.name is None:
+                raise UpstreamProtocolError(
+                    f"{self._provider}: tool call {call.position} never got a function name",
+                    path="$.choices[0].delta.tool_calls",
+                )
+            self._open_tool(events, call)
+            self._end_block(events)
+
+    def _json_delta(self, partial: str) -> Event:
+        return self._delta({"type": "input_json_delta", "partial_json": partial})
+
+    def _delta(self, delta: dict[str, Any]) -> Event:
+        """A ``content_block_delta`` for the open block."""
+        return {"type": "content_block_delta", "index": self._index, "delta": delta}
+
+    def _message_start(self) -> Event:
+        self._state = _State.STREAMING
+        return message_start(self._ctx, message_id=self._message_id)
+
+
+def _empty_block(kind: _Kind) -> dict[str, Any]:
+    """The content of a text or thinking block's ``content_block_start``; protocols.md 1.8.
+
+    A new dict each time: events go to callers who may keep or change them.
+    """
+    if kind is _Kind.TEXT:
+        return {"type": "text", "text": ""}
+    return {"type": "thinking", "thinking": "", "signature": ""}

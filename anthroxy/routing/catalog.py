@@ -1,0 +1,324 @@
+"""Built-in provider presets: base URL, dialect, key variables and quirks of each known provider.
+
+Pure data plus three lookups over an environment MAPPING the caller passes in (the server passes
+``os.environ``; tests pass dicts) — nothing here reads the process environment or the network.
+
+Conventions (docs/providers.md is the human-readable table of the same data):
+
+* ``base_url`` for ``api="anthropic"`` stops before ``/v1/messages``; for ``api="chat"`` it stops
+  before ``/chat/completions``.
+* ``{NAME}`` inside a ``base_url`` is filled from the environment variable ``NAME`` (Cloudflare's
+  account id, Azure's resource name). ``<ID>_BASE_URL`` (``DEEPSEEK_BASE_URL``) replaces the
+  whole URL.
+* Third-party Anthropic-compatible endpoints get ``drop_betas=("*",)``: Claude Code sends new
+  ``anthropic-beta`` values first and an endpoint that does not know one answers 400
+  (protocols.md 1.1); none of these endpoints documents the betas it accepts, so the header is
+  dropped for them. Anthropic itself keeps it.
+* ``api="responses"`` base URLs stop before ``/responses``. OpenAI's Responses API with a key is
+  the ``openai`` preset with ``api = "responses"`` in the config (same URL, same key), not a
+  preset of its own: discovery would otherwise enable both for one ``OPENAI_API_KEY``.
+* ``chatgpt`` (a ChatGPT Plus/Pro subscription through the Codex CLI's login) has no key: it
+  authenticates with ``auth="codex"`` and is never enabled by discovery, only by naming it
+  under ``[providers]`` (docs/providers/chatgpt.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
+
+# "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
+AuthStyle = Literal["bearer", "x-api-key", "none", "codex"]
+
+_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+# A value substituted into a URL's host or path must not be able to change the URL's shape.
+_SAFE_URL_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPreset:
+    id: str  # "deepseek", "groq", "openrouter", ...
+    name: str  # display name: "DeepSeek"
+    api: Dialect  # "anthropic" | "chat" | "responses"
+    base_url: str  # for chat: ends before /chat/completions; for anthropic: before /v1/messages
+    key_env: tuple[str, ...]  # key variables, first present wins ("ZAI_API_KEY", "ZHIPU_API_KEY")
+    auth: AuthStyle = "bearer"
+    needs_key: bool = True  # False for local servers (Ollama, LM Studio)
+    profile: ProviderProfile = DEFAULT_PROFILE
+    models: tuple[str, ...] = field(default=())  # well-known model names
+    default_model: str | None = None
+    # False for local servers that must be asked for explicitly (config or <ID>_BASE_URL):
+    # probing every localhost port a user might not run would only produce connection errors.
+    auto_enable: bool = True
+    local: bool = False  # a server on this machine (plain http allowed)
+
+    @property
+    def base_url_env(self) -> str:
+        """``<PROVIDER>_BASE_URL`` override variable, e.g. ``DEEPSEEK_BASE_URL``."""
+        return f"{self.id.upper().replace('-', '_')}_BASE_URL"
+
+    @property
+    def url_vars(self) -> tuple[str, ...]:
+        """Environment variables the built-in ``base_url`` needs (``{NAME}`` placeholders)."""
+        return tuple(_PLACEHOLDER.findall(self.base_url))
+
+
+# Third-party Anthropic-compatible endpoint: drop anthropic-beta (see module docstring).
+_ANTHROPIC_COMPAT = ProviderProfile(drop_betas=("*",))
+_OPENAI = ProviderProfile(
+    max_tokens_field="max_completion_tokens",  # gpt-5*/o* reject max_tokens (protocols.md 2.1)
+    reasoning_param="reasoning_effort",
+    accepts_pdf=True,
+)
+_GEMINI = ProviderProfile(
+    reasoning_param="reasoning_effort",
+    schema_dialect="gemini",
+    tool_name_must_start_alpha=True,
+    thought_signatures=True,
+    user_field="none",  # Gemini's compat layer rejects unknown fields ("Unknown name")
+)
+# Mistral answers 400 to any tool call id in history that is not 9 characters of [a-zA-Z0-9].
+_MISTRAL = ProviderProfile(tool_call_id_style="alnum9")
+_OPENROUTER = ProviderProfile(
+    reasoning_param="openrouter",
+    thinking_replay="reasoning_details",
+    user_max=128,  # OpenRouter caps ``user`` at 128 characters (protocols.md 2.5)
+)
+
+
+def _p(
+    id: str,
+    name: str,
+    api: Dialect,
+    base_url: str,
+    key_env: tuple[str, ...],
+    models: tuple[str, ...],
+    *,
+    auth: AuthStyle = "bearer",
+    profile: ProviderProfile = DEFAULT_PROFILE,
+    local: bool = False,
+    auto_enable: bool = True,
+) -> ProviderPreset:
+    """A preset whose default model is its first listed model; local ones need no key."""
+    return ProviderPreset(
+        id=id,
+        name=name,
+        api=api,
+        base_url=base_url,
+        key_env=key_env,
+        auth=auth,
+        needs_key=not local,
+        profile=profile,
+        models=models,
+        default_model=models[0] if models else None,
+        auto_enable=auto_enable,
+        local=local,
+    )
+
+
+# The ChatGPT backend Codex CLI uses: Responses API, subscription login (docs/providers/chatgpt.md).
+_CHATGPT = ProviderPreset(
+    id="chatgpt",
+    name="ChatGPT subscription (Codex login)",
+    api="responses",
+    base_url="https://chatgpt.com/backend-api/codex",
+    key_env=(),
+    auth="codex",
+    needs_key=False,
+    profile=ProviderProfile(user_field="none"),  # the backend refuses user/safety_identifier
+    models=("gpt-5.4", "gpt-5.3-codex", "gpt-5.4-mini"),
+    default_model="gpt-5.4",
+    auto_enable=False,
+)
+
+_PRESETS: tuple[ProviderPreset, ...] = (
+    # --- Anthropic Messages API natively: requests pass through -----------------------------
+    _p("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",),
+       ("claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5"), auth="x-api-key"),
+    _p("deepseek", "DeepSeek", "anthropic", "https://api.deepseek.com/anthropic",
+       ("DEEPSEEK_API_KEY",), ("deepseek-v4-pro", "deepseek-v4-flash"),
+       profile=_ANTHROPIC_COMPAT),
+    _p("glm", "Z.AI (GLM)", "anthropic", "https://api.z.ai/api/anthropic",
+       ("ZAI_API_KEY", "ZHIPU_API_KEY", "GLM_API_KEY"), ("glm-4.6", "glm-4.5-air", "glm-5"),
+       profile=_ANTHROPIC_COMPAT),
+    _p("kimi", "Kimi (Moonshot)", "anthropic", "https://api.moonshot.ai/anthropic",
+       ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
+       ("kimi-k2.6", "kimi-k2-thinking", "kimi-k2-turbo-preview"), profile=_ANTHROPIC_COMPAT),
+    _p("minimax", "MiniMax", "anthropic", "https://api.minimax.io/anthropic",
+       ("MINIMAX_API_KEY",), ("MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2"),
+       profile=_ANTHROPIC_COMPAT),
+    _p("qwen", "Qwen (Alibaba DashScope)", "anthropic",
+       "https://dashscope-intl.aliyuncs.com/apps/anthropic", ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
+       ("qwen3.5-plus", "qwen3-max", "qwen3-coder-plus", "qwen-flash"), auth="x-api-key",
+       profile=_ANTHROPIC_COMPAT),
+    _p("mimo", "Xiaomi MiMo", "anthropic", "https://api.xiaomimimo.com/anthropic",
+       ("MIMO_API_KEY", "XIAOMI_API_KEY"), ("mimo-v2.5-pro", "mimo-v2-flash"),
+       profile=_ANTHROPIC_COMPAT),
+    # --- OpenAI Chat Completions: requests are translated ------------------------------------
+    _p("ai21", "AI21", "chat", "https://api.ai21.com/studio/v1", ("AI21_API_KEY",),
+       ("jamba-large", "jamba-mini")),
+    _p("alibaba-coding", "Alibaba Coding Plan", "chat",
+       "https://coding-intl.dashscope.aliyuncs.com/v1",
+       ("ALIBABA_CODING_API_KEY", "MODELSTUDIO_API_KEY"),
+       ("qwen3.5-plus", "qwen3-coder-plus", "qwen3-max")),
+    _p("arcee", "Arcee", "chat", "https://api.arcee.ai/api/v1",
+       ("ARCEE_API_KEY", "ARCEEAI_API_KEY"),
+       ("trinity-large-thinking", "trinity-large-preview", "trinity-mini")),
+    # Per-user resource: set AZURE_BASE_URL, or AZURE_RESOURCE_NAME for the default URL shape.
+    _p("azure", "Azure AI Foundry", "chat",
+       "https://{AZURE_RESOURCE_NAME}.openai.azure.com/openai/v1",
+       ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"), ("gpt-5.4", "gpt-5-mini", "gpt-4.1"),
+       profile=_OPENAI),
+    _p("cerebras", "Cerebras", "chat", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",),
+       ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),
+    _CHATGPT,
+    # The account id is part of the path: set CLOUDFLARE_ACCOUNT_ID (or CLOUDFLARE_BASE_URL).
+    _p("cloudflare", "Cloudflare Workers AI", "chat",
+       "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",
+       ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY"),
+       ("@cf/openai/gpt-oss-120b", "@cf/meta/llama-4-scout-17b-16e-instruct",
+        "@cf/meta/llama-3.3-70b-instruct-fp8-fast")),
+    _p("cohere", "Cohere", "chat", "https://api.cohere.ai/compatibility/v1",
+       ("COHERE_API_KEY", "CO_API_KEY"), ("command-a-03-2025", "command-a-reasoning-08-2025")),
+    _p("fireworks", "Fireworks AI", "chat", "https://api.fireworks.ai/inference/v1",
+       ("FIREWORKS_API_KEY",),
+       ("accounts/fireworks/models/kimi-k2-instruct-0905",
+        "accounts/fireworks/models/deepseek-v3p1",
+        "accounts/fireworks/models/qwen3-coder-480b-a35b-instruct",
+        "accounts/fireworks/models/gpt-oss-120b")),
+    _p("gemini", "Google Gemini", "chat", "https://generativelanguage.googleapis.com/v1beta/openai",
+       ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+       ("gemini-3.1-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-flash-preview"),
+       profile=_GEMINI),
+    _p("groq", "Groq", "chat", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",),
+       ("openai/gpt-oss-120b", "llama-3.3-70b-versatile", "llama-3.1-8b-instant",
+        "meta-llama/llama-4-maverick-17b-128e-instruct", "moonshotai/kimi-k2-instruct-0905")),
+    _p("huggingface", "Hugging Face", "chat", "https://router.huggingface.co/v1",
+       ("HF_TOKEN", "HUGGINGFACE_API_KEY", "HUGGING_FACE_HUB_TOKEN"),
+       ("openai/gpt-oss-120b", "moonshotai/Kimi-K2-Instruct-0905",
+        "Qwen/Qwen3-Coder-480B-A35B-Instruct")),
+    _p("kilocode", "Kilo Code Gateway", "chat", "https://api.kilo.ai/api/gateway",
+       ("KILOCODE_API_KEY", "KILO_API_KEY"),
+       ("anthropic/claude-sonnet-4.5", "openai/gpt-5.2", "google/gemini-3-pro-preview"),
+       profile=_OPENROUTER),
+    _p("lmstudio", "LM Studio", "chat", "http://localhost:1234/v1", (), (), auth="none",
+       local=True, auto_enable=False),
+    _p("mistral", "Mistral AI", "chat", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",),
+       ("mistral-large-latest", "mistral-medium-latest", "devstral-medium-latest",
+        "codestral-latest"), profile=_MISTRAL),
+    _p("nous", "Nous Portal", "chat", "https://inference-api.nousresearch.com/v1",
+       ("NOUS_API_KEY",), ("Hermes-4-405B", "Hermes-4-70B")),
+    _p("nvidia", "NVIDIA NIM", "chat", "https://integrate.api.nvidia.com/v1",
+       ("NVIDIA_API_KEY", "NGC_API_KEY"),
+       ("meta/llama-4-maverick-17b-128e-instruct", "openai/gpt-oss-120b",
+        "deepseek-ai/deepseek-v3.1", "moonshotai/kimi-k2-instruct-0905")),
+    _p("ollama", "Ollama (local)", "chat", "http://localhost:11434/v1", (), (), auth="none",
+       local=True),
+    _p("ollama-cloud", "Ollama Cloud", "chat", "https://ollama.com/v1", ("OLLAMA_API_KEY",),
+       ("gpt-oss:120b", "qwen3-coder:480b", "deepseek-v3.1:671b", "kimi-k2:1t")),
+    _p("openai", "OpenAI", "chat", "https://api.openai.com/v1", ("OPENAI_API_KEY",),
+       ("gpt-5.4", "gpt-5", "gpt-5-mini", "gpt-4.1"), profile=_OPENAI),
+    _p("opencode-zen", "OpenCode Zen", "chat", "https://opencode.ai/zen/v1",
+       ("OPENCODE_API_KEY", "OPENCODE_ZEN_API_KEY"), ("kimi-k2", "qwen3-coder", "grok-code")),
+    _p("opencode-go", "OpenCode Go", "chat", "https://opencode.ai/zen/go/v1",
+       ("OPENCODE_GO_API_KEY", "OPENCODE_API_KEY"), ("glm-5", "kimi-k2.5", "minimax-m2.5")),
+    _p("openrouter", "OpenRouter", "chat", "https://openrouter.ai/api/v1",
+       ("OPENROUTER_API_KEY",),
+       ("deepseek/deepseek-v4-pro", "moonshotai/kimi-k2.6", "google/gemini-3.1-pro-preview",
+        "anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "z-ai/glm-4.6"),
+       profile=_OPENROUTER),
+    _p("perplexity", "Perplexity", "chat", "https://api.perplexity.ai",
+       ("PERPLEXITY_API_KEY", "PPLX_API_KEY"), ("sonar", "sonar-pro", "sonar-reasoning-pro")),
+    _p("siliconflow", "SiliconFlow", "chat", "https://api.siliconflow.com/v1",
+       ("SILICONFLOW_API_KEY",),
+       ("deepseek-ai/DeepSeek-V3.1", "Qwen/Qwen3-Coder-480B-A35B-Instruct",
+        "moonshotai/Kimi-K2-Instruct-0905", "zai-org/GLM-4.6")),
+    _p("stepfun", "StepFun", "chat", "https://api.stepfun.com/v1",
+       ("STEPFUN_API_KEY", "STEP_API_KEY"), ("step-3", "step-2-16k")),
+    _p("together", "Together AI", "chat", "https://api.together.xyz/v1", ("TOGETHER_API_KEY",),
+       ("openai/gpt-oss-120b", "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
+        "Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8", "moonshotai/Kimi-K2-Instruct-0905")),
+    _p("vercel", "Vercel AI Gateway", "chat", "https://ai-gateway.vercel.sh/v1",
+       ("AI_GATEWAY_API_KEY", "VERCEL_AI_GATEWAY_API_KEY"),
+       ("anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "google/gemini-3.1-pro-preview",
+        "xai/grok-code-fast-1")),
+    _p("volcengine", "Volcengine Ark", "chat", "https://ark.cn-beijing.volces.com/api/v3",
+       ("ARK_API_KEY", "VOLCENGINE_API_KEY"),
+       ("doubao-seed-1-6-250615", "doubao-seed-code-preview-latest", "deepseek-v3-1-250821")),
+    _p("xai", "xAI", "chat", "https://api.x.ai/v1", ("XAI_API_KEY",),
+       ("grok-4", "grok-code-fast-1", "grok-4-fast-reasoning")),
+)  # fmt: skip
+
+CATALOG: Mapping[str, ProviderPreset] = MappingProxyType({p.id: p for p in _PRESETS})
+
+
+def find_key(preset: ProviderPreset, env: Mapping[str, str]) -> str | None:
+    """The first non-empty key variable of ``preset`` in ``env``.
+
+    Surrounding whitespace is removed (a key pasted with its newline would otherwise be sent as
+    is and fail as a 401); a value that is only whitespace counts as absent.
+    """
+    for name in preset.key_env:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def base_url_for(preset: ProviderPreset, env: Mapping[str, str]) -> str:
+    """The base URL to use: ``<ID>_BASE_URL`` if set, else the preset's URL with ``{NAME}``
+    placeholders filled from ``env``. A trailing ``/`` is removed.
+
+    Raises ``ValueError`` naming the variables to set when a placeholder has no value, or when
+    a value is not a plain http(s) URL / URL part.
+    """
+    override = env.get(preset.base_url_env, "").strip()
+    if override:
+        if not override.startswith(("https://", "http://")):
+            raise ValueError(f"{preset.base_url_env}={override!r} is not an http(s) URL")
+        return override.rstrip("/")
+    missing = [name for name in preset.url_vars if not env.get(name, "").strip()]
+    if missing:
+        raise ValueError(
+            f"provider {preset.id!r} needs {' and '.join(missing)} (part of its URL "
+            f"{preset.base_url}) or {preset.base_url_env}"
+        )
+
+    def fill(match: re.Match[str]) -> str:
+        value = env[match.group(1)].strip()
+        if not _SAFE_URL_PART.match(value):
+            raise ValueError(f"{match.group(1)}={value!r} may only hold letters, digits, . _ -")
+        return value
+
+    return _PLACEHOLDER.sub(fill, preset.base_url).rstrip("/")
+
+
+def _url_resolvable(preset: ProviderPreset, env: Mapping[str, str]) -> bool:
+    try:
+        base_url_for(preset, env)
+    except ValueError:
+        return False
+    return True
+
+
+def available_presets(env: Mapping[str, str]) -> list[ProviderPreset]:
+    """Presets usable with ``env`` without any config, in catalogue order.
+
+    A preset qualifies when its key is present (or it needs none) and its URL can be built.
+    Local servers other than Ollama (``auto_enable=False``) qualify only when their
+    ``<ID>_BASE_URL`` is set: issue 3 enables Ollama on localhost by default, nothing else.
+    """
+    usable = []
+    for preset in _PRESETS:
+        if preset.needs_key and find_key(preset, env) is None:
+            continue
+        if not preset.auto_enable and not env.get(preset.base_url_env, "").strip():
+            continue
+        if _url_resolvable(preset, env):
+            usable.append(preset)
+    return usable

@@ -1,0 +1,476 @@
+"""The ``anthroxy`` command: argument parsing and dispatch to the modules that do the work.
+
+``main(argv)`` returns the exit code. A ``CommandError`` becomes one line on stderr
+(``anthroxy: error: ...``) and its exit code; any other exception is reported in one line too,
+with the traceback only under ``--debug``. With no subcommand (or only server flags), the
+foreground server runs, exactly like ``anthroxy serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ..config.paths import CommandError, Locations
+from . import daemon, launcher, mcp, service, wizard
+
+if TYPE_CHECKING:
+    from ..config.schema import Settings
+
+COMMANDS = (
+    "serve", "config", "start", "stop", "restart", "status", "logs", "run", "restore", "models",
+    "service", "mcp", "import",
+)  # fmt: skip
+_HELP_FLAGS = ("-h", "--help", "--version")
+EPILOG = """examples:
+  anthroxy config init          set up providers and models (asks a few questions)
+  anthroxy start                run the proxy in the background
+  anthroxy run                  launch Claude Code through it
+  anthroxy status               is it up? which providers?
+  anthroxy serve --port 9000    run in the foreground
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Examples shown verbatim; errors raise instead of exiting the interpreter."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _sub(
+    subparsers: argparse._SubParsersAction[_Parser], name: str, help_: str, example: str
+) -> _Parser:
+    parser: _Parser = subparsers.add_parser(
+        name, help=help_, description=help_, epilog=f"example:\n  {example}"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="configuration file to use")
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(
+        prog="anthroxy",
+        description="Run Claude Code and Anthropic-SDK apps on other model providers.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    from anthroxy import __version__
+
+    parser.add_argument("--version", action="version", version=f"anthroxy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _sub(sub, "serve", "run the proxy in the foreground", "anthroxy serve --port 9000")
+    _add_config(sub)
+    _add_daemon(sub)
+    p = _sub(
+        sub,
+        "run",
+        "launch Claude Code through the proxy (extra arguments go to claude)",
+        "anthroxy run --model deepseek/deepseek-chat -- -p 'hello'",
+    )
+    _config_flag(p)
+    p.add_argument("--model", help="model for Claude Code's main loop (ANTHROPIC_MODEL)")
+    p.add_argument(
+        "--persist",
+        action="store_true",
+        help="also write the settings into ~/.claude/settings.json",
+    )
+    _sub(sub, "restore", "undo `run --persist` (settings.json back as it was)", "anthroxy restore")
+    p = _sub(sub, "models", "list the model names clients can use", "anthroxy models")
+    _config_flag(p)
+    p = _sub(
+        sub,
+        "service",
+        "install or remove a login service (systemd / launchd)",
+        "anthroxy service install",
+    )
+    p.add_argument("action", choices=("install", "uninstall"))
+    p.add_argument("--platform", choices=("linux", "macos"), help="default: this system's")
+    _config_flag(p)
+    p = _sub(sub, "mcp", "MCP server on stdio with a model_proxy_status tool", "anthroxy mcp")
+    _config_flag(p)
+    p = _sub(
+        sub,
+        "import",
+        "convert a claude-code-router, ccproxy or clco-proxy config into anthroxy TOML",
+        "anthroxy import ~/.claude-code-router/config.json",
+    )
+    p.add_argument("file", metavar="FILE", help="the other proxy's JSON configuration")
+    p.add_argument("--output", metavar="F", help="where to write (default: the user's file)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def _add_daemon(sub: argparse._SubParsersAction[_Parser]) -> None:
+    for name, text in (
+        ("start", "start the proxy in the background"),
+        ("restart", "stop, then start the background proxy"),
+    ):
+        p = _sub(sub, name, text, f"anthroxy {name} --port 9000")
+        _config_flag(p)
+        p.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port to listen on (default from config: 8082)")
+        p.add_argument(
+            "--timeout", type=float, default=20.0, help="seconds to wait for /healthz (default 20)"
+        )
+    p = _sub(sub, "stop", "stop the background proxy", "anthroxy stop")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=65.0,
+        help="seconds to let running streams finish before SIGKILL (default 65)",
+    )
+    _sub(sub, "status", "show whether the background proxy runs", "anthroxy status")
+    p = _sub(sub, "logs", "print the background proxy's log", "anthroxy logs -f")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument("-n", "--lines", type=int, default=50, help="lines to print (default 50)")
+
+
+def _add_config(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = _sub(sub, "config", "set up, inspect and check the configuration", "anthroxy config show")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    init = _sub(
+        actions,
+        "init",
+        "write a configuration file by answering questions",
+        "anthroxy config init --yes --provider deepseek --key-env DEEPSEEK_API_KEY",
+    )
+    init.add_argument(
+        "--scope",
+        choices=("user", "project"),
+        help="user: ~/.config/anthroxy/config.toml; project: ./.anthroxy/config.toml",
+    )
+    init.add_argument("--yes", action="store_true", help="ask nothing; use flags and defaults")
+    init.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="catalogue provider id (repeatable)",
+    )
+    init.add_argument("--key-env", metavar="VAR", help="variable holding the provider's key")
+    init.add_argument(
+        "--key",
+        metavar="KEY",
+        help="the key itself (stored in the file with mode 0600; prefer --key-env)",
+    )
+    for tier in wizard.TIERS:
+        init.add_argument(f"--{tier}", metavar="TARGET", help=f"provider/model for {tier}")
+    init.add_argument("--port", type=int, help="port for the proxy (default 8082)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    for name, text in (
+        ("show", "the merged configuration, secrets masked, with each source"),
+        ("path", "which configuration files are read, in order"),
+        ("check", "validate the configuration (exit 2 listing every problem)"),
+    ):
+        _config_flag(_sub(actions, name, text, f"anthroxy config {name}"))
+
+
+def _serve(argv: list[str]) -> int:
+    try:
+        from ..gateway import serve
+    except ImportError as exc:
+        raise CommandError(f"the server is not available ({exc})") from exc
+    return int(serve.main(argv))
+
+
+def _wants_serve(argv: Sequence[str]) -> list[str] | None:
+    """Server arguments when the command line names no subcommand (or ``serve``), else None."""
+    if argv[:1] == ["serve"]:
+        return list(argv[1:])
+    if any(word in COMMANDS or word in _HELP_FLAGS for word in argv):
+        return None
+    return list(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    loc = Locations(env=dict(os.environ), home=Path.home(), cwd=Path.cwd())
+    return run(argv, loc, sys.stdin, sys.stdout, sys.stderr)
+
+
+def run(argv: Sequence[str], loc: Locations, inp: TextIO, out: TextIO, err: TextIO) -> int:
+    """``main`` with its surroundings passed in (the tests' entry point)."""
+    debug = "--debug" in argv
+    try:
+        serve_args = _wants_serve(argv)
+        if serve_args is not None:
+            return _serve(serve_args)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra and args.command != "run":
+            raise CommandError(f"unrecognized arguments: {' '.join(extra)}", code=2)
+        if args.command is None:
+            build_parser().print_help(out)
+            return 0
+        return _HANDLERS[args.command](_Call(args, extra, loc, inp, out, err))
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    except CommandError as exc:
+        err.write(f"anthroxy: error: {exc.message}\n")
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc(file=err)
+        else:
+            err.write(
+                f"anthroxy: internal error: {type(exc).__name__}: {exc} "
+                "(run with --debug for the traceback)\n"
+            )
+        return 1
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    found = {"server.host": args.host, "server.port": args.port}
+    return {k: v for k, v in found.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One parsed command line and the surroundings it runs in."""
+
+    args: argparse.Namespace
+    extra: list[str]  # unparsed arguments: only `run` accepts them (they go to claude)
+    loc: Locations
+    inp: TextIO
+    out: TextIO
+    err: TextIO
+
+
+def _start(c: _Call) -> int:
+    if c.args.command == "restart":
+        daemon.stop(c.loc, c.out)
+    a = c.args
+    daemon.start(c.loc, c.out, config_path=a.config, overrides=_overrides(a), timeout=a.timeout)
+    return 0
+
+
+def _stop(c: _Call) -> int:
+    return 0 if daemon.stop(c.loc, c.out, grace=c.args.timeout) else 1
+
+
+def _logs(c: _Call) -> int:
+    daemon.print_log(c.loc, c.out, lines=c.args.lines)
+    if c.args.follow:
+        daemon.follow_log(c.loc, c.out)
+    return 0
+
+
+def _run(c: _Call) -> int:
+    extra = list(c.extra)
+    if "--" in extra:  # the separator itself is ours; a later "--" belongs to claude
+        extra.remove("--")
+    a = c.args
+    return launcher.run(
+        c.loc, c.err, claude_args=extra, model=a.model, persist=a.persist, config_path=a.config
+    )
+
+
+def _restore(c: _Call) -> int:
+    launcher.restore_settings(c.loc, c.out)
+    return 0
+
+
+def _models(c: _Call) -> int:
+    c.out.write(models_table(daemon.load_settings(c.loc, c.args.config)))
+    return 0
+
+
+def _service(c: _Call) -> int:
+    if c.args.action == "install":
+        service.install(c.loc, c.out, platform=c.args.platform, config_path=c.args.config)
+    else:
+        service.uninstall(c.loc, c.out, platform=c.args.platform)
+    return 0
+
+
+def _mcp(c: _Call) -> int:
+    server = mcp.McpServer(lambda: mcp.proxy_status(c.loc, config_path=c.args.config))
+    mcp.serve(server, c.inp.buffer, c.out.buffer)
+    return 0
+
+
+def _import(c: _Call) -> int:
+    from ..config import importers
+
+    importers.run_import(c.loc, c.out, c.args.file, c.args.output, c.args.force)
+    return 0
+
+
+_HANDLERS: dict[str, Callable[[_Call], int]] = {
+    "config": lambda c: _config(c.args, c.loc, c.inp, c.out),
+    "start": _start,
+    "restart": _start,
+    "stop": _stop,
+    "status": lambda c: daemon.status(c.loc, c.out),
+    "logs": _logs,
+    "run": _run,
+    "restore": _restore,
+    "models": _models,
+    "service": _service,
+    "mcp": _mcp,
+    "import": _import,
+}
+
+
+def _config(args: argparse.Namespace, loc: Locations, inp: TextIO, out: TextIO) -> int:
+    if args.action == "init":
+        flags = wizard.Flags(
+            scope=args.scope,
+            providers=args.provider,
+            key_env=args.key_env,
+            key=args.key,
+            tiers={t: getattr(args, t) for t in wizard.TIERS},
+            port=args.port,
+            yes=args.yes,
+            force=args.force,
+        )
+        wizard.init(loc, inp, out, flags)
+        return 0
+    if args.action == "path":
+        out.write(config_path_report(loc, args.config))
+        return 0
+    settings = daemon.load_settings(loc, args.config)  # "check" fails here with exit 2
+    if args.action == "show":
+        out.write("\n".join(show_config_lines(settings, loc.env)) + "\n")
+        return 0
+    names = settings.routing.model_names()
+    out.write(
+        f"ok: {len(settings.providers)} provider(s), {len(names)} model name(s); "
+        f"read {', '.join(settings.sources) or 'no file (built-in defaults)'}\n"
+    )
+    return 0
+
+
+def config_path_report(loc: Locations, cli_path: str | None) -> str:
+    from ..config import paths
+    from ..config.files import find_config_files
+
+    read = find_config_files(
+        cli_path=str(loc.cwd / cli_path) if cli_path else None,
+        env=loc.env,
+        cwd=loc.cwd,
+        home=loc.home,
+        managed_path=paths.MANAGED_CONFIG,
+    )
+    candidates = [
+        *([loc.cwd / cli_path] if cli_path else []),
+        *([Path(loc.env["ANTHROXY_CONFIG"])] if loc.env.get("ANTHROXY_CONFIG") else []),
+        paths.project_config_file(loc.cwd),
+        paths.user_config_file(loc.env, loc.home),
+        paths.MANAGED_CONFIG,
+    ]
+    lines = ["configuration files, in order (later ones override earlier ones):"]
+    for path in read:
+        lines.append(f"  read     {path}")
+    for path in candidates:
+        if path not in read:
+            state = "exists, not read" if path.exists() else "absent"
+            lines.append(f"  {state:<8} {path}" if state == "absent" else f"  ({state}) {path}")
+    return "\n".join(lines) + "\n"
+
+
+def models_table(settings: Settings) -> str:
+    """Every model name a client can use, where it goes, and the upstream model's limits."""
+    import importlib
+
+    try:  # anthroxy.capabilities is another helper's module; the listing works without it
+        capabilities: Any = importlib.import_module("anthroxy.routing.table.capabilities")
+    except ImportError:
+        capabilities = None
+    rows = [("MODEL NAME", "PROVIDER", "UPSTREAM MODEL", "RULE", "CONTEXT", "MAX OUT", "FEATURES")]
+    for name in settings.routing.model_names():
+        route = settings.routing.resolve(name)
+        limits = ("?", "?", "")
+        if capabilities is not None:
+            lim = capabilities.lookup(route.model)
+            feats = [f for f in ("tools", "images", "thinking") if getattr(lim, f)]
+            limits = (str(lim.context_window), str(lim.max_output_tokens), ",".join(feats))
+        rows.append((name, route.provider, route.model, route.rule, *limits))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in rows
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# config show: every effective value, secrets masked, labelled with where it came from.
+
+_SECRET_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie")
+
+
+def mask_secret(value: str) -> str:
+    """``sk-…abcd`` for a long secret (enough to tell two keys apart), ``***`` otherwise."""
+    if not value:
+        return ""
+    if len(value) >= 16:
+        return f"{value[:3]}…{value[-4:]}"
+    return "***"
+
+
+def _is_secret(dotted: str) -> bool:
+    leaf = dotted.rsplit(".", 1)[-1]
+    if leaf in ("api_key", "auth_token"):
+        return True
+    return ".headers." in dotted and any(w in leaf.lower() for w in _SECRET_HEADER_WORDS)
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping) and value:
+        for key, sub in value.items():
+            yield from _flatten(f"{prefix}.{key}" if prefix else str(key), sub)
+    else:
+        yield prefix, value
+
+
+def _line(key: str, value: Any, source: str) -> str:
+    if isinstance(value, str) and _is_secret(key):
+        value = mask_secret(value)
+    shown = "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+    return f"{key} = {shown}".ljust(60) + f"  # {source}"
+
+
+def show_config_lines(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    import attrs
+
+    origins = settings.origins
+    lines = [f"# files read: {', '.join(settings.sources) or '(none: built-in defaults)'}"]
+    config = attrs.asdict(settings.config)
+    for key, value in _flatten("", config):
+        source = origins.get(key, "default")
+        if source == "default" and key.startswith("providers."):
+            source = "default (see resolved values below)"
+        if key.startswith("tiers.") and key not in origins:
+            source = "default (first usable provider)"
+        lines.append(_line(key, value, source))
+    lines.append("# providers as resolved (catalogue + file + environment)")
+    for pid, p in settings.providers.items():
+        url_env = f"{pid.upper().replace('-', '_')}_BASE_URL"
+        url_src = origins.get(f"providers.{pid}.base_url") or (
+            f"env:{url_env}" if env.get(url_env) else "catalogue"
+        )
+        lines.append(_line(f"{pid}.api", p.api, origins.get(f"providers.{pid}.api", "catalogue")))
+        lines.append(_line(f"{pid}.base_url", p.base_url, url_src))
+        lines.append(_line(f"{pid}.auth", p.auth, "resolved"))
+        key_src = p.key_source or "missing"
+        key_src = origins.get(f"providers.{pid}.api_key", "file") if key_src == "file" else key_src
+        lines.append(_line(f"{pid}.api_key", p.api_key, key_src))
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

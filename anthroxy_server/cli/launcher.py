@@ -1,0 +1,212 @@
+"""``anthroxy run``: launch Claude Code through the proxy; ``--persist`` and ``restore``.
+
+Claude Code reads its endpoint and model names from the environment (docs claude-code.md):
+``ANTHROPIC_BASE_URL``, ``ANTHROPIC_AUTH_TOKEN`` (sent as ``Authorization: Bearer``),
+``ANTHROPIC_MODEL``, ``ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL`` and
+``CLAUDE_CODE_SUBAGENT_MODEL``. Whatever name we put in a model variable comes back verbatim as
+the request's ``model``, so every name set here is checked against the routing table first.
+
+``--persist`` writes the same variables into ``settings.json``'s ``env`` table (every other key
+kept) after saving the original file's exact bytes; ``restore`` puts those bytes back, or deletes
+the file if there was none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from anthroxy.errors import AnthroxyError
+
+from ..config import paths
+from ..config.paths import CommandError, Locations
+from . import daemon
+
+if TYPE_CHECKING:
+    from anthroxy.routing.table import RoutingTable
+
+    from ..config.schema import Settings
+
+TIER_VARIABLES = {
+    "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
+    "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
+    "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+}
+SUBAGENT_VARIABLE = "CLAUDE_CODE_SUBAGENT_MODEL"
+SUBAGENT_TIER = "sonnet"  # Claude Code's own sub-agent default is its sonnet-class model
+PLACEHOLDER_TOKEN = "anthroxy"  # the server has no auth_token: any value passes
+CLAUDE_MISSING = (
+    "Claude Code (`claude`) is not on PATH. Install it with "
+    "`npm install -g @anthropic-ai/claude-code` (Node.js 18+), or see "
+    "https://docs.anthropic.com/en/docs/claude-code, then run `anthroxy run` again"
+)
+
+
+def _same_route(routing: RoutingTable, a: str, b: str) -> bool:
+    try:
+        first, second = routing.resolve(a), routing.resolve(b)
+    except (AnthroxyError, ValueError):
+        return False
+    return (first.provider, first.model) == (second.provider, second.model)
+
+
+def tier_model_name(routing: RoutingTable, tiers: Mapping[str, str], tier: str) -> str | None:
+    """The name to give Claude Code for ``tier``: one the proxy routes to that tier's target.
+
+    The tier's target string (``deepseek/deepseek-chat``) is preferred because Claude Code shows
+    it in ``/model``; if an alias shadows it, ``anthroxy-<tier>`` (routed by the tier word inside
+    the name) is used instead. None when no tier (nor ``default``) is configured.
+    """
+    target = tiers.get(tier) or tiers.get("default")
+    if not target:
+        return None
+    # What a stock Claude Code model name of this tier (claude-opus-...) routes to.
+    stock = f"claude-{tier}"
+    for name in (target, f"anthroxy-{tier}"):
+        if _same_route(routing, name, stock):
+            return name
+    return None
+
+
+def claude_environment(settings: Settings, url: str, *, model: str | None = None) -> dict[str, str]:
+    """The variables that point Claude Code at the proxy (nothing else of the user's env)."""
+    variables = {
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_AUTH_TOKEN": settings.config.server.auth_token or PLACEHOLDER_TOKEN,
+    }
+    tiers = settings.config.tiers
+    for tier, variable in TIER_VARIABLES.items():
+        name = tier_model_name(settings.routing, tiers, tier)
+        if name is not None:
+            variables[variable] = name
+    subagent = variables.get(TIER_VARIABLES[SUBAGENT_TIER])
+    if subagent is not None:
+        variables[SUBAGENT_VARIABLE] = subagent
+    if model is not None:
+        try:
+            settings.routing.resolve(model)
+        except AnthroxyError as exc:
+            raise CommandError(f"--model {model}: {exc.message}") from exc
+        variables["ANTHROPIC_MODEL"] = model
+    return variables
+
+
+def child_environment(env: Mapping[str, str], variables: Mapping[str, str]) -> dict[str, str]:
+    # A real ANTHROPIC_API_KEY would make Claude Code send it (as x-api-key) to the proxy as well
+    # and warn about conflicting credentials; the proxy's own token is all it needs.
+    kept = {k: v for k, v in env.items() if k != "ANTHROPIC_API_KEY"}
+    return {**kept, **variables}
+
+
+def find_claude(env: Mapping[str, str]) -> str:
+    found = shutil.which("claude", path=env.get("PATH", os.defpath))
+    if found is None:
+        raise CommandError(CLAUDE_MISSING, code=127)
+    return found
+
+
+def run(
+    loc: Locations,
+    err: TextIO,
+    *,
+    claude_args: Sequence[str] = (),
+    model: str | None = None,
+    persist: bool = False,
+    config_path: str | None = None,
+) -> int:
+    """Start the proxy if needed, launch ``claude``, return its exit code."""
+    claude = find_claude(loc.env)
+    record = daemon.start(loc, err, config_path=config_path)
+    settings = daemon.load_settings(loc, config_path)
+    variables = claude_environment(settings, record.url, model=model)
+    if persist:
+        persist_settings(loc, variables, err)
+    err.flush()
+    return _call([claude, *claude_args], child_environment(loc.env, variables), loc.cwd)
+
+
+def _call(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
+    # Ctrl-C belongs to Claude Code (it uses it itself); the launcher just waits for it.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = subprocess.call(list(argv), env=dict(env), cwd=cwd)
+    except OSError as exc:
+        raise CommandError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 128 - code if code < 0 else code  # killed by signal N -> 128+N, like a shell
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise CommandError(
+            f"{path} is not valid JSON ({exc}); fix it first, not touching it"
+        ) from exc
+    if not isinstance(data, dict):
+        raise CommandError(f"{path} does not hold a JSON object; not touching it")
+    env = data.get("env", {})
+    if not isinstance(env, dict):
+        raise CommandError(f'{path}: "env" is not a JSON object; not touching it')
+    return data
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.anthroxy-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def persist_settings(loc: Locations, variables: Mapping[str, str], out: TextIO) -> Path:
+    """Merge ``variables`` into Claude Code's settings.json ``env``; back the original up once."""
+    target = paths.claude_settings_file(loc.env, loc.home)
+    backup = paths.claude_settings_backup(loc.env, loc.home)
+    absent = paths.claude_settings_absent_marker(loc.env, loc.home)
+    data = _read_settings(target)  # refuse before making any backup of a file we won't touch
+    if not backup.exists() and not absent.exists():
+        # Only the first --persist saves: a second one must not overwrite the true original.
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.copy2(target, backup)
+        else:
+            absent.write_text("settings.json did not exist before `anthroxy run --persist`\n")
+    merged = {**data, "env": {**data.get("env", {}), **variables}}
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o600  # it may hold a token
+    _atomic_write(target, (json.dumps(merged, indent=2) + "\n").encode(), mode)
+    out.write(f"wrote the proxy settings into {target} (undo with `anthroxy restore`)\n")
+    return target
+
+
+def restore_settings(loc: Locations, out: TextIO) -> Path:
+    """Undo ``--persist``: the original bytes back, or no file if there was none."""
+    target = paths.claude_settings_file(loc.env, loc.home)
+    backup = paths.claude_settings_backup(loc.env, loc.home)
+    absent = paths.claude_settings_absent_marker(loc.env, loc.home)
+    if backup.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(backup, target)  # a rename: bytes and mode exactly as saved
+        out.write(f"restored {target} from the backup taken by `anthroxy run --persist`\n")
+    elif absent.exists():
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        absent.unlink()
+        out.write(f"removed {target} (it did not exist before `anthroxy run --persist`)\n")
+    else:
+        raise CommandError(
+            "nothing to restore: `anthroxy run --persist` has not changed settings.json"
+        )
+    return target

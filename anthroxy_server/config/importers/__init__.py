@@ -1,0 +1,116 @@
+"""``anthroxy import FILE``: another proxy's JSON configuration -> anthroxy TOML data.
+
+Three formats, told apart by their top-level keys (``detect``):
+
+* claude-code-router ``config.json``: ``Providers`` (list of ``name``, ``api_base_url`` — the full
+  ``.../chat/completions`` URL —, ``api_key``, ``models``, ``transformer``), ``Router``
+  (``"provider,model"`` strings for ``default``, ``background``, ``think``, ``longContext``,
+  ``webSearch``, ``image``; ``longContextThreshold``), ``HOST``, ``PORT``, ``APIKEY``, ``LOG``.
+  Values may be ``$VAR`` / ``${VAR}`` references to the environment.
+* ccproxy ``settings.json``: ``server`` (``host``, ``port``), ``providers.<name>`` (``apiKey``,
+  ``baseURL``, ``responseStyle`` ``"openai"``/``"anthropic"``), ``models`` (``bigModel``,
+  ``smallModel`` as ``model@provider``), ``logging`` (``level``, ``format``).
+* clco-proxy ``config.json`` (see ``clco.py``).
+
+The result is plain data for tomli-w plus one note per thing that was not carried over
+(transformers, custom routers, unknown keys). A key written as ``$VAR`` becomes
+``api_key_env = "VAR"``; a literal key stays a literal ``api_key`` (the file is then written with
+mode 0600). A base URL matching a catalogue preset makes the provider that catalogue id, so its
+quirk profile applies. Nothing here does I/O; ``run_import`` (end of file) is the command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import tomli_w
+
+from ..paths import CommandError, Locations, user_config_file
+from ..schema import ConfigError
+from ..settings import load_settings
+from .ccproxy import from_ccproxy
+from .ccr import from_ccr
+from .clco import from_clco
+from .common import Imported
+
+__all__ = ["Imported", "convert", "detect", "run_import"]
+
+
+def detect(data: object) -> str:
+    """Which tool wrote ``data``; a CommandError when none fits."""
+    if isinstance(data, dict):
+        if "Providers" in data or "Router" in data:
+            return "claude-code-router"
+        models = data.get("models")
+        if isinstance(models, dict) and ("bigModel" in models or "smallModel" in models):
+            return "ccproxy"
+        if isinstance(data.get("providers"), dict) and isinstance(models, dict):
+            return "clco-proxy"
+    raise CommandError(
+        "not a configuration anthroxy can import: expected a claude-code-router config.json "
+        "(Providers/Router), a ccproxy settings.json (models.bigModel) or a clco-proxy "
+        "config.json (providers + models)",
+        code=2,
+    )
+
+
+def convert(data: Mapping[str, Any]) -> Imported:
+    fmt = detect(data)
+    if fmt == "claude-code-router":
+        return from_ccr(data)
+    if fmt == "ccproxy":
+        return from_ccproxy(data)
+    return from_clco(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command.
+
+HEADER = "# Written by `anthroxy import` from {source}\n# Format: {fmt}\n\n"
+
+
+def run_import(loc: Locations, out: TextIO, source: str, output: str | None, force: bool) -> Path:
+    """Read ``source``, write the TOML to ``output`` (default: the user's config file)."""
+    src = Path(source).expanduser()
+    src = src if src.is_absolute() else loc.cwd / src
+    try:
+        data = json.loads(src.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CommandError(f"cannot read {src}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{src}: not valid JSON ({exc.msg} at line {exc.lineno})", 2) from exc
+    result = convert(data)
+    dest = Path(output).expanduser() if output else user_config_file(loc.env, loc.home)
+    dest = dest if dest.is_absolute() else loc.cwd / dest
+    if dest.exists() and not force:
+        raise CommandError(f"{dest} already exists; pass --force to overwrite it")
+    text = HEADER.format(source=src, fmt=result.source_format) + tomli_w.dumps(result.table)
+    secret = any("api_key" in p for p in result.table.get("providers", {}).values()) or bool(
+        result.table.get("server", {}).get("auth_token")
+    )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o600 if secret else 0o644)
+    os.replace(tmp, dest)
+    out.write(f"imported {result.source_format} configuration from {src}\nwrote {dest}\n")
+    for note in result.notes:
+        out.write(f"not carried over: {note}\n")
+    _check(loc, dest, out)
+    return dest
+
+
+def _check(loc: Locations, path: Path, out: TextIO) -> None:
+    try:
+        load_settings(cli_path=str(path), env=loc.env, cwd=loc.cwd, home=loc.home)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            out.write(f"to fix before it runs: {problem}\n")
+    else:
+        out.write("check: the configuration loads (`anthroxy config show` prints it)\n")

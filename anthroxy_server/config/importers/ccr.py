@@ -1,0 +1,110 @@
+"""claude-code-router's ``config.json``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .common import (
+    Imported,
+    log_level,
+    provider_entry,
+    server_entry,
+    unknown_keys,
+)
+
+# ---------------------------------------------------------------------------------------------
+# claude-code-router
+
+# Router key -> [routing.scenarios] key (the scenario names of issue 4).
+CCR_SCENARIOS: Mapping[str, str] = {
+    "background": "background",
+    "think": "think",
+    "longContext": "long_context",
+    "webSearch": "web_search",
+    "image": "image",
+}
+_CCR_TOP = {"Providers", "Router", "HOST", "PORT", "APIKEY", "LOG", "LOG_LEVEL"}
+_CCR_PROVIDER = {"name", "api_base_url", "api_key", "models", "transformer"}
+
+
+def from_ccr(data: Mapping[str, Any]) -> Imported:
+    result = Imported("claude-code-router")
+    providers = data.get("Providers") or []
+    for i, p in enumerate(providers if isinstance(providers, list) else []):
+        where = f"Providers[{i}]"
+        if not isinstance(p, dict) or not isinstance(p.get("name"), str):
+            result.notes.append(f"{where}: not an object with a name; skipped")
+            continue
+        where = f"{where} ({p['name']})"
+        provider_entry(result, where, p["name"], p.get("api_base_url"), "chat", p.get("api_key"))
+        pid = result.ids[p["name"]]
+        models = [m for m in p.get("models") or [] if isinstance(m, str)]
+        if models:
+            result.set("providers", pid, "models", models)
+        _transformers(result, where, p.get("transformer"))
+        unknown_keys(result, f"{where}.", p, _CCR_PROVIDER)
+    _ccr_router(result, data.get("Router"))
+    server_entry(result, "PORT", data.get("HOST"), data.get("PORT"))
+    if isinstance(data.get("APIKEY"), str) and data["APIKEY"]:
+        result.set("server", "auth_token", data["APIKEY"])
+    log_level(result, "LOG_LEVEL", data.get("LOG_LEVEL"))
+    if data.get("LOG"):
+        result.notes.append("LOG: anthroxy always logs; see `anthroxy logs`")
+    for i, t in enumerate(data.get("transformers") or []):
+        path = t.get("path") if isinstance(t, dict) else t
+        result.notes.append(f"transformers[{i}]: custom transformer {path!r} not carried over")
+    if data.get("CUSTOM_ROUTER_PATH"):
+        result.notes.append(
+            f"CUSTOM_ROUTER_PATH: custom router {data['CUSTOM_ROUTER_PATH']!r} not carried over; "
+            "use [routing.scenarios] and [aliases]"
+        )
+    unknown_keys(result, "", data, _CCR_TOP | {"transformers", "CUSTOM_ROUTER_PATH"})
+    return result
+
+
+def _transformers(result: Imported, where: str, transformer: object) -> None:
+    if not isinstance(transformer, dict):
+        return
+    for scope, spec in transformer.items():
+        uses = spec if scope == "use" else (spec.get("use") if isinstance(spec, dict) else None)
+        names = [u if isinstance(u, str) else json.dumps(u) for u in uses or []]
+        label = "" if scope == "use" else f" for {scope}"
+        if names:
+            result.notes.append(
+                f"{where}: transformer {', '.join(names)}{label} not carried over "
+                "(anthroxy translates requests itself; see [providers.<id>.profile])"
+            )
+
+
+def _ccr_router(result: Imported, router: object) -> None:
+    if not isinstance(router, dict):
+        return
+    for key, value in router.items():
+        where = f"Router.{key}"
+        if key == "longContextThreshold":
+            if isinstance(value, int) and not isinstance(value, bool):
+                result.set("routing", "scenarios", "long_context_threshold", value)
+            else:
+                result.notes.append(f"{where}: {value!r} is not a number; not carried over")
+            continue
+        if key != "default" and key not in CCR_SCENARIOS:
+            result.notes.append(f"{where}: not carried over (no such route in anthroxy)")
+            continue
+        if not isinstance(value, str) or "," not in value:
+            if value:
+                result.notes.append(f'{where}: {value!r} is not "provider,model"; skipped')
+            continue
+        provider, _, model = (part.strip() for part in value.partition(","))
+        target = result.target(where, provider, model)
+        if target is None:
+            continue
+        if key == "default":
+            for tier in ("opus", "sonnet", "default"):
+                result.set("tiers", tier, target)
+            result.table["tiers"].setdefault("haiku", target)
+        else:
+            result.set("routing", "scenarios", CCR_SCENARIOS[key], target)
+            if key == "background":  # CCR's background route is what Claude Code's haiku asks
+                result.set("tiers", "haiku", target)

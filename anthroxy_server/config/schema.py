@@ -1,0 +1,177 @@
+"""The configuration's schema: attrs classes mirroring the TOML file, and the resolved values the
+app runs on (``ResolvedProvider``, ``Settings``).
+
+Secrets: ``ProviderConfig.api_key``, ``ResolvedProvider.api_key`` and ``ServerConfig.auth_token``
+are hidden from ``repr`` so they cannot reach a log line by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import attrs
+
+from anthroxy.profile import ProviderProfile
+from anthroxy.routing.table import RoutingTable
+
+Api = Literal["anthropic", "chat", "responses"]
+# "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
+Auth = Literal["bearer", "x-api-key", "none", "codex"]
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
+PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; ``problems`` holds one line per problem, each naming its
+    key path (``providers.mock.read_timeout: expected a number, got "soon"``)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = problems
+
+
+@attrs.frozen
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8082
+    auth_token: str = attrs.field(default="", repr=False)  # secret
+    ping_interval: float = 10.0
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "info"
+    log_request_body: bool = False
+    log_response_body: bool = False
+    max_body_bytes: int = 32 * 1024 * 1024
+    # Honour HTTP(S)_PROXY / NO_PROXY (and ~/.netrc) for upstream calls. Off by default: looking
+    # them up costs ~0.8 ms per request, and most machines reach providers directly.
+    trust_env: bool = False
+
+
+@attrs.frozen
+class ProviderConfig:
+    """``[providers.<id>]``; a catalogue id may omit what the catalogue knows."""
+
+    api: Api | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=False)  # discouraged; file must be 0600
+    models: list[str] = attrs.Factory(list)
+    headers: dict[str, str] = attrs.Factory(dict)  # extra upstream headers
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    auth: Auth | None = None
+    profile: dict[str, object] = attrs.Factory(dict)  # ProviderProfile field overrides
+    # ChatGPT subscription (``api = "responses"`` with Codex credentials): where the Codex CLI's
+    # auth.json lives (default ``$CODEX_HOME`` or ``~/.codex``) and the OAuth token endpoint.
+    codex_home: str | None = None
+    token_url: str | None = None
+
+
+@attrs.frozen
+class ScenarioConfig:
+    """``[routing.scenarios]``: targets chosen by what a request carries (issue 4)."""
+
+    background: str | None = None  # haiku-class requests
+    think: str | None = None  # requests with thinking enabled
+    long_context: str | None = None  # estimated input above long_context_threshold
+    long_context_threshold: int = 60000
+    web_search: str | None = None  # requests carrying a web_search tool
+    image: str | None = None  # requests carrying images
+
+
+@attrs.frozen
+class RetryConfig:
+    """``[routing.retry]``: how fallbacks wait before trying again (issue 4)."""
+
+    attempts_per_target: int = 1
+    max_retry_after: float = 10.0  # longest upstream retry-after honoured, in seconds
+    backoff: float = 0.25  # base of the jittered exponential backoff, in seconds
+
+
+@attrs.frozen
+class BreakerConfig:
+    """``[routing.circuit_breaker]``: skip a provider that keeps failing (issue 4)."""
+
+    failures: int = 3  # consecutive failures that open the breaker
+    cooldown: float = 30.0  # seconds a provider is skipped once open
+
+
+@attrs.frozen
+class RoutingConfig:
+    rewrite_response_model: bool = True
+    # Upstream model -> the name replies report when rewrite_response_model is false
+    # (claude-code-proxy's MODEL_ALIASES); a model not listed reports its upstream name.
+    response_names: dict[str, str] = attrs.Factory(dict)
+    fallbacks: dict[str, list[str]] = attrs.Factory(dict)  # target -> targets tried next
+    scenarios: ScenarioConfig = attrs.Factory(ScenarioConfig)
+    retry: RetryConfig = attrs.Factory(RetryConfig)
+    circuit_breaker: BreakerConfig = attrs.Factory(BreakerConfig)
+
+
+@attrs.frozen
+class ModelConfig:
+    """``[models."<upstream model>"]``: overrides of the built-in capability table (issue 4)."""
+
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    tools: bool | None = None
+    images: bool | None = None
+    thinking: bool | None = None
+    tool_choice: bool | None = None
+
+
+@attrs.frozen
+class Config:
+    server: ServerConfig = attrs.Factory(ServerConfig)
+    providers: dict[str, ProviderConfig] = attrs.Factory(dict)
+    tiers: dict[str, str] = attrs.Factory(dict)
+    aliases: dict[str, str] = attrs.Factory(dict)
+    routing: RoutingConfig = attrs.Factory(RoutingConfig)
+    models: dict[str, ModelConfig] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class ResolvedProvider:
+    """A provider ready to call: catalogue preset + config + environment."""
+
+    id: str
+    name: str
+    api: Api
+    base_url: str
+    api_key: str | None = attrs.field(repr=False)  # NEVER logged or printed
+    auth: Auth
+    headers: dict[str, str]
+    profile: ProviderProfile
+    models: tuple[str, ...]
+    connect_timeout: float
+    read_timeout: float
+    key_source: str | None  # "env:DEEPSEEK_API_KEY", "file" or None — for config show / healthz
+    # auth = "codex" only: the directory holding the Codex CLI's auth.json, and the OAuth token
+    # endpoint (None: OpenAI's, anthroxy_server.chatgpt_auth.TOKEN_URL).
+    codex_home: str | None = None
+    token_url: str | None = None
+
+
+@attrs.frozen
+class Settings:
+    """Everything the app needs, fully resolved."""
+
+    config: Config
+    providers: dict[str, ResolvedProvider]
+    routing: RoutingTable
+    sources: list[str]  # config files read, in order
+    # Dotted key path -> the file (or "command line") that set it, for ``config show``.
+    # (Added to the contract with a default; nothing else changes.)
+    origins: dict[str, str] = attrs.Factory(dict)
+
+
+# Which discovered provider serves the tiers when the file names none (docs/configuration.md):
+# Anthropic-compatible coding providers first, aggregators next, Anthropic itself last (whoever
+# runs anthroxy with ANTHROPIC_API_KEY exported most likely wants the other provider).
+TIER_PREFERENCE: tuple[str, ...] = (
+    "deepseek", "glm", "kimi", "qwen", "minimax", "mimo", "openrouter",
+    "openai", "gemini", "xai", "mistral", "groq", "cerebras", "fireworks", "together",
+)  # fmt: skip
+TIER_NAMES: tuple[str, ...] = ("opus", "sonnet", "haiku", "default")

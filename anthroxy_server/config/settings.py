@@ -1,0 +1,465 @@
+"""Loading the configuration: strict cattrs structuring into the schema (``schema.py``),
+validation that collects every problem, and resolution into ready-to-call providers.
+
+``load_settings`` is the one entry point the CLI and the app use: it finds the files
+(``config_files``), layers user file < managed file < CLI overrides, structures the result into
+``Config`` (unknown keys and wrong types are errors naming their key path), and resolves each
+provider against the built-in catalogue and the environment (``settings_from_config``). Any
+problem anywhere ends in one ``ConfigError`` listing all of them, one line each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from anthroxy.profile import DEFAULT_PROFILE, ProviderProfile
+from anthroxy.routing import catalog
+from anthroxy.routing.catalog import ProviderPreset
+from anthroxy.routing.table import RoutingTable
+
+from .checks import robustness_problems
+from .env_overlay import apply_env_overlay
+from .files import (
+    CLI_SOURCE,
+    CONVERTER,
+    MANAGED_PATH,
+    find_config_files,
+    merge_into,
+    overrides_as_table,
+    problem_lines,
+    read_toml,
+    show_value,
+    unknown_key,
+)
+from .schema import (
+    LOG_LEVELS,
+    PROVIDER_ID,
+    TIER_NAMES,
+    TIER_PREFERENCE,
+    Api,
+    Auth,
+    BreakerConfig,
+    Config,
+    ConfigError,
+    ModelConfig,
+    ProviderConfig,
+    ResolvedProvider,
+    RetryConfig,
+    RoutingConfig,
+    ScenarioConfig,
+    ServerConfig,
+    Settings,
+)
+
+__all__ = [
+    "BreakerConfig",
+    "Config",
+    "ConfigError",
+    "ModelConfig",
+    "ProviderConfig",
+    "ResolvedProvider",
+    "RetryConfig",
+    "RoutingConfig",
+    "ScenarioConfig",
+    "ServerConfig",
+    "Settings",
+    "find_config_files",
+    "load_settings",
+    "settings_from_config",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Structuring: plain TOML data → Config (strict converter and error lines in config_files).
+
+
+def structure_config(data: Mapping[str, Any]) -> Config:
+    """Plain TOML data → ``Config``; every type problem in one ``ConfigError``."""
+    try:
+        return CONVERTER.structure(dict(data), Config)
+    except Exception as exc:  # cattrs raises groups and plain errors alike
+        raise ConfigError(problem_lines(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and resolution: Config + catalogue + environment → Settings.
+
+_LAST = ("anthropic",)
+
+
+def settings_from_config(
+    config: Config,
+    env: Mapping[str, str],
+    *,
+    sources: list[str] | None = None,
+    origins: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve a structured ``Config`` against the catalogue and ``env``; raises ConfigError.
+
+    With no ``[providers]`` at all, every catalogue provider whose key is in ``env`` is offered,
+    plus the keyless local ones (Ollama). With no ``[tiers]``, all tiers go to the first usable
+    provider's default model (see ``default_tiers``).
+    """
+    problems = _server_problems(config.server)
+    discovered = not config.providers
+    if discovered:
+        config = attrs.evolve(config, providers=_discover(env))
+    providers: dict[str, ResolvedProvider] = {}
+    for pid, pcfg in config.providers.items():
+        resolved = _resolve_provider(pid, pcfg, env, problems)
+        if resolved is not None:
+            providers[pid] = resolved
+    tiers = dict(config.tiers) or default_tiers(providers, discovered=discovered)
+    routing = _routing(config, providers, tiers, problems)
+    problems += robustness_problems(config)
+    if problems:
+        raise ConfigError(problems)
+    if routing is None:  # unreachable: _routing returns None only after adding a problem
+        raise ConfigError(["routing: the routing table could not be built"])
+    if tiers != config.tiers:
+        config = attrs.evolve(config, tiers=tiers)
+    return Settings(config, providers, routing, list(sources or []), dict(origins or {}))
+
+
+def _server_problems(server: ServerConfig) -> list[str]:
+    problems = []
+    if not 1 <= server.port <= 65535:
+        problems.append(f"server.port: must be between 1 and 65535, got {server.port}")
+    if not server.ping_interval > 0:
+        problems.append(f"server.ping_interval: must be > 0 seconds, got {server.ping_interval}")
+    if server.max_body_bytes <= 0:
+        problems.append(f"server.max_body_bytes: must be > 0, got {server.max_body_bytes}")
+    if server.log_level.lower() not in LOG_LEVELS:
+        problems.append(
+            f"server.log_level: expected one of {', '.join(LOG_LEVELS)}, "
+            f"got {show_value(server.log_level)}"
+        )
+    if not server.host:
+        problems.append("server.host: must not be empty")
+    return problems
+
+
+def _discover(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
+    """Catalogue providers usable with ``env`` alone: key present (or none needed, i.e. Ollama)."""
+    return {preset.id: ProviderConfig() for preset in catalog.available_presets(env)}
+
+
+def _env_key(names: tuple[str, ...], env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(key, "env:NAME") for the first non-empty variable among ``names``."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value, f"env:{name}"
+    return None, None
+
+
+def _resolve_provider(
+    pid: str, cfg: ProviderConfig, env: Mapping[str, str], problems: list[str]
+) -> ResolvedProvider | None:
+    where = f"providers.{pid}"
+    before = len(problems)
+    preset = catalog.CATALOG.get(pid)
+    if not PROVIDER_ID.match(pid):
+        problems.append(f"{where}: provider id may hold only letters, digits, '-' and '_'")
+    api = cfg.api or (preset.api if preset else None)
+    if api is None:
+        problems.append(
+            f"{where}.api: required for a provider not in the catalogue "
+            '(one of "anthropic", "chat", "responses")'
+        )
+    base_url = _base_url(where, cfg, preset, env, problems)
+    if base_url and not base_url.startswith(("http://", "https://")):
+        problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
+    for name in ("connect_timeout", "read_timeout"):
+        value = getattr(cfg, name)
+        if not value > 0:
+            problems.append(f"{where}.{name}: must be > 0 seconds, got {value}")
+    problems.extend(_header_problems(where, cfg.headers))
+    key, key_source = _find_key(pid, cfg, preset, env, problems)
+    auth = cfg.auth or (preset.auth if preset else _default_auth(api))
+    codex_home = _codex_problems(where, cfg, api, auth, env, problems)
+    profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
+    if len(problems) > before or api is None or not base_url or profile is None:
+        return None
+    return ResolvedProvider(
+        id=pid,
+        name=preset.name if preset else pid,
+        api=api,
+        base_url=base_url.rstrip("/"),
+        api_key=key,
+        auth=auth,
+        headers=dict(cfg.headers),
+        profile=profile,
+        models=tuple(cfg.models) or (preset.models if preset else ()),
+        connect_timeout=cfg.connect_timeout,
+        read_timeout=cfg.read_timeout,
+        key_source="codex" if auth == "codex" else key_source,
+        codex_home=codex_home,
+        token_url=cfg.token_url if auth == "codex" else None,
+    )
+
+
+def _codex_problems(
+    where: str,
+    cfg: ProviderConfig,
+    api: Api | None,
+    auth: Auth,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> str | None:
+    """For ``auth = "codex"``: the Codex home (config, else ``$CODEX_HOME``, else ``~/.codex``,
+    the Codex CLI's own order). Codex settings on any other provider are reported, not ignored."""
+    if auth != "codex":
+        for name in ("codex_home", "token_url"):
+            if getattr(cfg, name) is not None:
+                problems.append(f'{where}.{name}: only used with auth = "codex"')
+        return None
+    if api != "responses":
+        problems.append(f'{where}.auth: "codex" needs api = "responses", got {api!r}')
+    if cfg.token_url is not None and not cfg.token_url.startswith(("http://", "https://")):
+        problems.append(f"{where}.token_url: must start with http:// or https://")
+    home = cfg.codex_home or env.get("CODEX_HOME", "").strip()
+    if not home:
+        return os.path.join(env.get("HOME") or os.path.expanduser("~"), ".codex")
+    if home.startswith("~"):
+        home = (env.get("HOME") or os.path.expanduser("~")) + home[1:]
+    return home
+
+
+def _base_url(
+    where: str,
+    cfg: ProviderConfig,
+    preset: ProviderPreset | None,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> str | None:
+    """The file's ``base_url``, else ``<ID>_BASE_URL``, else the catalogue's URL."""
+    if cfg.base_url:
+        return cfg.base_url
+    if preset is None:
+        problems.append(f"{where}.base_url: required for a provider not in the catalogue")
+        return None
+    try:
+        return catalog.base_url_for(preset, env)
+    except ValueError as exc:  # a placeholder variable is missing, or the override is no URL
+        problems.append(f"{where}.base_url: {exc}")
+        return None
+
+
+# RFC 9110 5.1/5.5: a field name is a token; a value must not hold CR, LF or NUL (header
+# injection), which aiohttp would otherwise only refuse on the first request.
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _header_problems(where: str, headers: Mapping[str, str]) -> list[str]:
+    lines = []
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            lines.append(f"{where}.headers: {name!r} is not a valid header name")
+        elif any(c in value for c in "\r\n\0"):
+            lines.append(f"{where}.headers.{name}: value must not contain line breaks")
+    return lines
+
+
+def _default_auth(api: Api | None) -> Auth:
+    # Anthropic's API authenticates with x-api-key; OpenAI-style APIs with a bearer token.
+    return "x-api-key" if api == "anthropic" else "bearer"
+
+
+def _find_key(
+    pid: str,
+    cfg: ProviderConfig,
+    preset: ProviderPreset | None,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> tuple[str | None, str | None]:
+    """Key order: ``api_key_env`` (else the catalogue's variables), then ``api_key`` in the file."""
+    names = (cfg.api_key_env,) if cfg.api_key_env else (preset.key_env if preset else ())
+    key, source = _env_key(names, env)
+    if key is None and cfg.api_key:
+        key, source = cfg.api_key, "file"
+    needs_key = preset.needs_key if preset else True
+    # "codex" providers authenticate with the Codex CLI's login, not with a key.
+    if key is None and needs_key and cfg.auth not in ("none", "codex"):
+        wanted = " or ".join(names) if names else "a variable named by api_key_env"
+        hint = "" if preset else ' (or set auth = "none" for a server without keys)'
+        problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")
+    return key, source
+
+
+def _profile(
+    where: str, overrides: Mapping[str, object], base: ProviderProfile, problems: list[str]
+) -> ProviderProfile | None:
+    hints = typing.get_type_hints(ProviderProfile)
+    changes: dict[str, Any] = {}
+    ok = True
+    for key, value in overrides.items():
+        if key not in hints:
+            problems.append(unknown_key((*where.split("."), "profile"), key, list(hints)))
+            ok = False
+            continue
+        try:
+            changes[key] = CONVERTER.structure(value, hints[key])
+        except Exception as exc:
+            problems.extend(problem_lines(exc, (*where.split("."), "profile", key)))
+            ok = False
+    return dataclasses.replace(base, **changes) if ok else None
+
+
+def default_tiers(providers: Mapping[str, ResolvedProvider], *, discovered: bool) -> dict[str, str]:
+    """Every tier → the first usable provider's default model; ``{}`` when there is none.
+
+    Configured providers are tried in file order; discovered ones in ``TIER_PREFERENCE`` order,
+    and keyless local servers are skipped (nobody knows which models are pulled there).
+    """
+    if discovered:
+        ranked = [*TIER_PREFERENCE, *(p for p in providers if p not in _LAST), *_LAST]
+        order = sorted(providers, key=ranked.index)
+    else:
+        order = list(providers)
+    for pid in order:
+        provider = providers[pid]
+        if discovered and provider.api_key is None:
+            continue
+        preset = catalog.CATALOG.get(pid)
+        model = (preset.default_model if preset else None) or next(iter(provider.models), None)
+        if model:
+            return dict.fromkeys(TIER_NAMES, f"{pid}/{model}")
+    return {}
+
+
+def _routing(
+    config: Config,
+    providers: Mapping[str, ResolvedProvider],
+    tiers: Mapping[str, str],
+    problems: list[str],
+) -> RoutingTable | None:
+    # Every configured id counts, even one with its own problem (a missing key, say): otherwise
+    # each target naming it would be reported as unknown on top of the real problem.
+    listed = {pid: _models(pid, cfg, providers) for pid, cfg in config.providers.items()}
+    for tier in tiers:
+        if tier not in TIER_NAMES:
+            problems.append(unknown_key(("tiers",), tier, list(TIER_NAMES)))
+    for section, table in (("tiers", tiers), ("aliases", config.aliases)):
+        for name, target in table.items():
+            if section == "tiers" and name not in TIER_NAMES:
+                continue
+            one = {name: target}
+            try:
+                RoutingTable(
+                    providers=listed,
+                    tiers=one if section == "tiers" else {},
+                    aliases=one if section == "aliases" else {},
+                )
+            except ValueError as exc:
+                problems.append(f"{_key_path(section, name)}: {_strip_where(str(exc))}")
+    scenarios = _scenario_targets(config.routing.scenarios)
+    _target_problems(RoutingTable(providers=listed, tiers={}, aliases={}), config, problems)
+    if problems:
+        return None
+    try:
+        return RoutingTable(
+            providers=listed,
+            tiers=tiers,
+            aliases=config.aliases,
+            fallbacks=config.routing.fallbacks,
+            scenarios=scenarios,
+            long_context_threshold=config.routing.scenarios.long_context_threshold,
+        )
+    except ValueError as exc:  # what one-by-one checks cannot see: two spellings of one key
+        problems.append(f"routing: {exc}")
+        return None
+
+
+def _scenario_targets(scenarios: ScenarioConfig) -> dict[str, str]:
+    """The scenarios that are set, as RoutingTable wants them (name -> target)."""
+    fields = attrs.asdict(scenarios)
+    return {k: v for k, v in fields.items() if k != "long_context_threshold" and v is not None}
+
+
+def _target_problems(probe: RoutingTable, config: Config, problems: list[str]) -> None:
+    """Every bad ``[routing.scenarios]`` / ``[routing.fallbacks]`` target, each on its key path."""
+    for name, target in _scenario_targets(config.routing.scenarios).items():
+        try:
+            probe.parse_target(target)
+        except ValueError as exc:
+            problems.append(f"routing.scenarios.{name}: {exc}")
+    threshold = config.routing.scenarios.long_context_threshold
+    if threshold <= 0:
+        problems.append(
+            f"routing.scenarios.long_context_threshold: must be > 0 tokens, got {threshold}"
+        )
+    for key, targets in config.routing.fallbacks.items():
+        where = _key_path("routing.fallbacks", key)
+        for i, target in enumerate((key, *targets)):
+            try:
+                probe.parse_target(target)
+            except ValueError as exc:
+                problems.append(f"{where}{'' if i == 0 else f'[{i - 1}]'}: {exc}")
+
+
+def _models(
+    pid: str, cfg: ProviderConfig, providers: Mapping[str, ResolvedProvider]
+) -> tuple[str, ...]:
+    if pid in providers:
+        return providers[pid].models
+    preset = catalog.CATALOG.get(pid)
+    return tuple(cfg.models) or (preset.models if preset else ())
+
+
+def _key_path(section: str, name: str) -> str:
+    # TOML needs quotes around keys holding dots or other non-bare characters.
+    bare = re.fullmatch(r"[A-Za-z0-9_-]+", name)
+    return f"{section}.{name}" if bare else f"{section}.{json.dumps(name)}"
+
+
+def _strip_where(message: str) -> str:
+    """RoutingTable prefixes its messages with ``[tiers] opus: ``; our line already says where."""
+    return re.sub(r"^\[(tiers|aliases)\] [^:]*: ", "", message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: discovery + layering + structuring + resolution.
+
+
+def load_settings(
+    *,
+    cli_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    managed_path: Path = MANAGED_PATH,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Find, layer, validate and resolve the configuration; raises ConfigError listing every
+    problem. ``env``/``cwd``/``home`` default to the real process's (the CLI's case)."""
+    env = dict(os.environ) if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    home = Path.home() if home is None else home
+    files = find_config_files(
+        cli_path=cli_path, env=env, cwd=cwd, home=home, managed_path=managed_path
+    )
+    problems: list[str] = []
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for path in files:
+        data = read_toml(path, problems)
+        if data is not None:
+            merge_into(merged, data, str(path), origins)
+    # Variables of the proxies anthroxy replaces (BIG_MODEL_*, MODEL_MAP, ...) overlay the files;
+    # the command line still wins. Origins are labelled "env:<VARIABLE>".
+    apply_env_overlay(merged, env, origins, problems)
+    if overrides:
+        merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
+    if problems:
+        raise ConfigError(problems)
+    config = structure_config(merged)
+    return settings_from_config(config, env, sources=[str(p) for p in files], origins=origins)

@@ -1,0 +1,173 @@
+"""The application factory and the one place that turns failures into Anthropic error replies.
+
+``create_app(settings)`` is the only way to build the gateway (``serve`` and the tests use it).
+Its middleware gives every request an id (``request-id`` header, every log line), checks the
+proxy's own ``auth_token``, renders any AnthroxyError / aiohttp HTTP error / unexpected exception
+as ``{"type":"error","error":{...}}`` with ``retry-after`` / ``x-should-retry`` headers, and writes
+one access line per request. After a stream has started errors travel as SSE ``error`` events
+instead (``streaming.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest, RequestTooLarge
+
+from . import handlers
+from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
+from .state import ACCESS_KEY, REQUEST_ID_KEY, SECRETS, SETTINGS, STARTED, AccessInfo
+from .upstream import session_context
+
+if TYPE_CHECKING:
+    from ..config.schema import Settings
+
+log = logging.getLogger(LOGGER_NAME)
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+def create_app(settings: Settings) -> web.Application:
+    server = settings.config.server
+    app = web.Application(
+        middlewares=[gateway_middleware],
+        client_max_size=server.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[STARTED] = time.time()
+    app[SECRETS] = settings_secrets(settings)
+    # One ClientSession per provider (app[SESSIONS]), opened on startup, closed on cleanup.
+    app.cleanup_ctx.append(session_context)
+    handlers.setup(app)
+    return app
+
+
+@web.middleware
+async def gateway_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = new_request_id()
+    token = REQUEST_ID.set(request_id)
+    request[REQUEST_ID_KEY] = request_id
+    access = AccessInfo()
+    request[ACCESS_KEY] = access
+    started = time.perf_counter()
+    response: web.StreamResponse | None = None
+    try:
+        _check_auth(request)
+        response = await handler(request)
+    except AnthroxyError as err:
+        response = error_response(err, request)
+    except web.HTTPException as exc:
+        response = error_response(_from_http_exception(exc, request), request)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise  # the client went away: nobody to answer
+    except Exception:
+        log.exception("unexpected error", extra={"request_id": request_id})
+        response = error_response(
+            AnthroxyError(f"internal error in anthroxy (request id {request_id})"), request
+        )
+    else:
+        if not response.prepared:
+            response.headers["request-id"] = request_id
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000.0
+        # 499: the client went away before an answer (nginx's convention).
+        status = 499 if response is None else response.status
+        _log_access(request, access, status, elapsed, request_id)
+        REQUEST_ID.reset(token)
+    return response
+
+
+def error_response(err: AnthroxyError, request: web.Request) -> web.Response:
+    """The single place an AnthroxyError becomes an HTTP reply."""
+    secrets = request.app[SECRETS]
+    body = err.to_body()
+    body["error"]["message"] = redact(body["error"]["message"], secrets)
+    request_id = request.get(REQUEST_ID_KEY)
+    if request_id:
+        body["request_id"] = request_id
+    response = web.Response(
+        status=err.status, body=json.dumps(body).encode(), content_type="application/json"
+    )
+    if request_id:
+        response.headers["request-id"] = request_id
+    if err.retry_after is not None:
+        response.headers["retry-after"] = f"{err.retry_after:g}"
+    if err.should_retry is not None:
+        response.headers["x-should-retry"] = "true" if err.should_retry else "false"
+    level = logging.WARNING if err.status < 500 else logging.ERROR
+    log.log(level, "%s %s: %s", err.status, err.error_type, redact(err.full_message, secrets))
+    return response
+
+
+def _check_auth(request: web.Request) -> None:
+    token = request.app[SETTINGS].config.server.auth_token
+    if not token or not request.path.startswith("/v1/"):
+        return
+    given = request.headers.get("x-api-key")
+    if given is None:
+        authorization = request.headers.get("authorization", "")
+        if authorization[:7].lower() == "bearer ":
+            given = authorization[7:].strip()
+    # surrogateescape: aiohttp keeps undecodable header bytes as surrogates, which strict
+    # UTF-8 cannot encode; such a header is simply a wrong token.
+    if given is None or not hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), token.encode()
+    ):
+        # Final for Claude Code: a wrong proxy token never becomes right by retrying.
+        raise AuthenticationFailed(
+            "anthroxy rejected the client's credentials: send the server's auth_token as "
+            "x-api-key or 'Authorization: Bearer <token>'",
+            should_retry=False,
+        )
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> AnthroxyError:
+    if exc.status == 413:
+        return RequestTooLarge("request body is larger than server.max_body_bytes")
+    if exc.status == 404:
+        return AnthroxyError(
+            f"no such endpoint: {request.method} {request.path}",
+            status=404,
+            error_type="not_found_error",
+            should_retry=False,
+        )
+    if exc.status == 405:
+        return InvalidRequest(
+            f"method {request.method} is not allowed on {request.path}", status=405
+        )
+    return InvalidRequest(exc.reason or "bad request", status=exc.status)
+
+
+def _log_access(
+    request: web.Request, access: AccessInfo, status: int, elapsed_ms: float, request_id: str
+) -> None:
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "model": access.model,
+        "route": access.route,
+        "status": status,
+        "latency_ms": round(elapsed_ms, 2),
+        "input_tokens": access.input_tokens,
+        "output_tokens": access.output_tokens,
+        "stream": access.stream,
+    }
+    access_log.info(
+        "%s %s model=%s route=%s status=%d ms=%.1f in=%s out=%s",
+        request.method,
+        request.path,
+        access.model or "-",
+        access.route or "-",
+        status,
+        elapsed_ms,
+        "-" if access.input_tokens is None else access.input_tokens,
+        "-" if access.output_tokens is None else access.output_tokens,
+        extra={"request_id": request_id, "fields": fields},
+    )

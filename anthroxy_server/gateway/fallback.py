@@ -1,0 +1,230 @@
+"""Fallback chains: try a request's targets in turn until one answers.
+
+``run_chain(chain, prepare, ...)`` walks ``[route, *fallbacks]`` (``RoutingTable.chain``):
+
+* ``prepare(route)`` makes the request fit the target (``capabilities.fit_request``) and returns
+  the coroutine function that relays it. A target the request cannot fit is refused at once when
+  it is the chain's first (the user's own choice: its 400, e.g. ``prompt is too long``, is the
+  answer) and skipped when it is a fallback.
+* A failure that reached the client as nothing (the relay RAISED instead of answering) and that
+  another provider may not share (``is_fallback_error``: unreachable, timeout, 408, 429, 5xx)
+  moves on. Once the client's stream is open the relay answers (an SSE ``error`` event) instead
+  of raising, so a failure after the first byte is never retried: the client already holds part
+  of one answer. Any other error (400, 401, 403, 404, 413 ...) is the answer as it is.
+* ``retry.attempts_per_target`` > 1 retries the same target first: after the upstream's
+  ``retry-after`` when it gives one no longer than ``retry.max_retry_after`` (a longer one moves
+  on at once: retrying earlier than asked only earns another 429), else after a jittered
+  exponential backoff ``backoff * 2**(n-1) * U[0.5, 1)``. Moving to the next target needs no wait.
+* Circuit breakers (``breaker.py``) skip providers that keep failing, unless that would skip the
+  whole chain: then the whole chain is tried anyway (an attempt beats an instant error).
+* When every target fails the client gets the LAST error (its status, type and ``retry-after``:
+  the most recent word on whether waiting helps), its message followed by every attempt's
+  outcome, so the user sees the whole story in one line.
+
+Every attempt is logged (provider, model, outcome, latency; the request id comes from the log
+context), and ``x-anthroxy-route: provider/model`` names the target that answered, on success
+and on the final error (added to whatever response goes out, by an ``on_response_prepare`` hook).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from anthroxy.errors import AnthroxyError, UpstreamError, UpstreamProtocolError
+from anthroxy.routing import capabilities
+from anthroxy.routing.table import Route
+
+from ..config.checks import model_fields
+from ..config.schema import RetryConfig
+from .breaker import CircuitBreakers
+from .logs import LOGGER_NAME
+from .state import SETTINGS, access_of, request_id_of
+
+log = logging.getLogger(LOGGER_NAME)
+
+BREAKERS: web.AppKey[CircuitBreakers] = web.AppKey("breakers")
+MODEL_LIMITS: web.AppKey[capabilities.Overrides] = web.AppKey("model_limit_overrides")
+ROUTE_KEY = "anthroxy.route"  # request key: "provider/model" of the latest attempt
+ROUTE_HEADER = "x-anthroxy-route"
+
+# Client-facing statuses (after upstream_errors' mapping) another provider may not share:
+# 408/504 timeouts, 429 rate limits, every 5xx (502 also covers unreachable and garbled replies,
+# 529 an overloaded upstream).
+FALLBACK_STATUSES = frozenset({408, 429})
+
+Send = Callable[[], Awaitable[web.StreamResponse]]
+Prepare = Callable[[Route], Send]
+
+
+def setup(app: web.Application, *, clock: Callable[[], float] = time.monotonic) -> None:
+    """Breakers and model-limit overrides from the app's settings; the route header hook.
+
+    The values were checked when the configuration was loaded (``config_checks``).
+    """
+    config = app[SETTINGS].config
+    breaker = config.routing.circuit_breaker
+    raw = {name: model_fields(model) for name, model in config.models.items()}
+    app[MODEL_LIMITS] = capabilities.parse_overrides(raw)
+    app[BREAKERS] = CircuitBreakers(
+        failures=breaker.failures, cooldown=breaker.cooldown, clock=clock
+    )
+    app.on_response_prepare.append(_add_route_header)
+
+
+async def _add_route_header(request: web.Request, response: web.StreamResponse) -> None:
+    route = request.get(ROUTE_KEY)
+    if isinstance(route, str):
+        response.headers[ROUTE_HEADER] = route
+
+
+def is_fallback_error(err: AnthroxyError) -> bool:
+    """Whether another attempt (same target later, or the next one) may succeed."""
+    if err.should_retry is False:
+        return False
+    if not isinstance(err, UpstreamError | UpstreamProtocolError):
+        return False  # anthroxy's own verdict on the request: the same for every target
+    return err.status in FALLBACK_STATUSES or err.status >= 500
+
+
+def retry_delay(
+    err: AnthroxyError, attempt: int, retry: RetryConfig, rng: Callable[[], float]
+) -> float | None:
+    """Seconds to wait before attempt ``attempt + 1`` on the same target; None: move on."""
+    if err.retry_after is not None:
+        return err.retry_after if err.retry_after <= retry.max_retry_after else None
+    return float(retry.backoff * 2 ** (attempt - 1) * (0.5 + rng() / 2))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    target: str  # provider/model
+    status: int | None  # None: success
+    error_type: str
+
+    def describe(self) -> str:
+        return f"{self.target}: {self.status} {self.error_type}"
+
+
+def target_of(route: Route) -> str:
+    return f"{route.provider}/{route.model}"
+
+
+@dataclass(slots=True)
+class ChainRun:
+    """One request's walk along its chain."""
+
+    request: web.Request
+    breakers: CircuitBreakers
+    retry: RetryConfig
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rng: Callable[[], float] = random.random
+
+    async def run(self, chain: Sequence[Route], prepare: Prepare) -> web.StreamResponse:
+        usable = [r for r in chain if self.breakers.available(r.provider)]
+        forced = not usable
+        if forced:
+            log.warning("every target's circuit breaker is open; trying them all anyway")
+            usable = list(chain)
+        failures: list[Outcome] = []
+        last: AnthroxyError | None = None
+        for route in usable:
+            if not forced and not self.breakers.available(route.provider):
+                continue  # another request took the half-open trial meanwhile
+            self._announce(route)
+            try:
+                send = prepare(route)
+            except AnthroxyError as unfit:
+                if route is chain[0]:
+                    raise  # the chosen target's own limits refuse the request
+                log.info("fallback %s skipped: %s", target_of(route), unfit.full_message)
+                last = last or unfit
+                continue
+            response, failed = await self._attempts(route, send, failures)
+            if response is not None:
+                return response
+            last = failed
+        assert last is not None  # a chain has at least one route; each ends in a response or error
+        raise final_error(last, failures)
+
+    def _announce(self, route: Route) -> None:
+        self.request[ROUTE_KEY] = target_of(route)
+        access_of(self.request).route = target_of(route)
+
+    async def _attempts(
+        self, route: Route, send: Send, failures: list[Outcome]
+    ) -> tuple[web.StreamResponse | None, AnthroxyError | None]:
+        """Up to ``attempts_per_target`` tries of one target: (response, None) or (None, error)."""
+        provider = route.provider
+        err: AnthroxyError | None = None
+        for attempt in range(1, self.retry.attempts_per_target + 1):
+            if err is not None:
+                delay = retry_delay(err, attempt - 1, self.retry, self.rng)
+                if delay is None:
+                    break
+                await self.sleep(delay)
+            self.breakers.begin(provider)
+            started = time.perf_counter()
+            try:
+                response = await send()
+            except AnthroxyError as exc:
+                failed = exc
+            except BaseException:
+                self.breakers.abandon(provider)  # client gone or cancelled: no verdict
+                raise
+            else:
+                self.breakers.success(provider)
+                self._log(route, attempt, "ok", started)
+                return response, None
+            err = failed
+            failures.append(Outcome(target_of(route), err.status, err.error_type))
+            if not is_fallback_error(err):
+                self.breakers.success(provider)  # it answered: the request itself is at fault
+                self._log(route, attempt, f"{err.status} {err.error_type}", started)
+                raise final_error(err, failures) from err
+            self.breakers.failure(provider)
+            self._log(route, attempt, f"{err.status} {err.error_type}", started)
+        return None, err
+
+    def _log(self, route: Route, attempt: int, outcome: str, started: float) -> None:
+        ms = (time.perf_counter() - started) * 1000.0
+        request_id = request_id_of(self.request)
+        fields = {
+            "provider": route.provider,
+            "model": route.model,
+            "rule": route.rule,
+            "attempt": attempt,
+            "outcome": outcome,
+            "latency_ms": round(ms, 2),
+        }
+        log.log(
+            logging.INFO if outcome == "ok" else logging.WARNING,
+            "attempt %d %s (%s): %s in %.1f ms",
+            attempt,
+            target_of(route),
+            route.rule,
+            outcome,
+            ms,
+            extra={"fields": fields, "request_id": request_id},
+        )
+
+
+def final_error(last: AnthroxyError, failures: Sequence[Outcome]) -> AnthroxyError:
+    """``last`` as sent to the client; after several attempts its message lists them all."""
+    if len(failures) < 2:
+        return last
+    tried = "; ".join(outcome.describe() for outcome in failures)
+    return type(last)(
+        f"{last.message} (anthroxy tried {len(failures)} attempts: {tried})",
+        path=last.path,
+        status=last.status,
+        error_type=last.error_type,
+        retry_after=last.retry_after,
+        should_retry=last.should_retry,
+    )

@@ -1,0 +1,385 @@
+"""The HTTP endpoints: thin functions that read the request, call the core or the relay, answer.
+
+Endpoints: ``/v1/messages`` and ``/v1/messages/count_tokens`` (also with ``?beta=true``: routing
+is on the path), ``/v1/models`` (Anthropic's list shape, paginated, with each model's limits),
+``/healthz`` (with each provider's circuit breaker), and ``HEAD|GET /`` (Claude Code sends a HEAD
+on start-up; claude-code.md).
+
+``/v1/messages`` resolves the route (scenarios see the body and the input estimate), then walks
+the route's fallback chain (``fallback.py``); each target gets the request fitted to its model's
+limits (``capabilities.fit_request``) before the relay sends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from anthroxy import __version__, passthrough
+from anthroxy.errors import AnthroxyError, InvalidRequest, RequestTooLarge, UnknownModel
+from anthroxy.messages import tokens
+from anthroxy.routing import capabilities
+from anthroxy.routing.capabilities import ModelLimits
+from anthroxy.routing.table import Route
+
+from . import fallback
+from .fallback import BREAKERS, MODEL_LIMITS, ChainRun, Send
+from .logs import LOGGER_NAME
+from .relay import Call, relay_messages
+from .state import SESSIONS, SETTINGS, STARTED, access_of, request_id_of
+from .upstream import anthropic_headers, join_url
+
+if TYPE_CHECKING:
+    from ..config.schema import ResolvedProvider, Settings
+
+log = logging.getLogger(LOGGER_NAME)
+
+TOKEN_CACHE_SIZE = 512
+# Claude Code fires dozens of count_tokens calls at once; an upstream that is slow to count
+# must not hold them up for long: the local estimate is the fallback.
+COUNT_TOKENS_TIMEOUT = 5.0
+MODELS_DEFAULT_LIMIT = 20  # Anthropic's default page size (protocols.md 1.11)
+MODELS_MAX_LIMIT = 1000
+
+
+class TokenCache:
+    """A small LRU: hash of the raw count_tokens body -> input tokens."""
+
+    def __init__(self, size: int = TOKEN_CACHE_SIZE) -> None:
+        self._size = size
+        self._items: OrderedDict[bytes, int] = OrderedDict()
+
+    @staticmethod
+    def key(raw: bytes) -> bytes:
+        return hashlib.blake2b(raw, digest_size=16).digest()
+
+    def get(self, key: bytes) -> int | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: bytes, value: int) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
+
+
+def setup(app: web.Application) -> None:
+    app[TOKEN_CACHE] = TokenCache()
+    fallback.setup(app)
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model_id:.+}", get_model)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", root)  # add_get also answers HEAD
+
+
+async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
+    """The raw body and its JSON object, or an Anthropic-shaped 400/413 naming the problem."""
+    limit = request.app[SETTINGS].config.server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestTooLarge(f"request body of {request.content_length} bytes exceeds {limit}")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise RequestTooLarge(f"request body exceeds {limit} bytes") from exc
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}", path="$") from exc
+    except RecursionError as exc:
+        # A few hundred KB of "[[[[" passes the size limit but not Python's recursion limit.
+        raise InvalidRequest("request body is nested too deeply", path="$") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object", path="$")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        what = "is required" if model is None else "must be a non-empty string"
+        raise InvalidRequest(f"model: field {what}", path="$.model")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise InvalidRequest("stream: must be a boolean", path="$.stream")
+    return raw, body
+
+
+def _route(settings: Settings, model: str) -> tuple[Route, ResolvedProvider]:
+    route = settings.routing.resolve(model)
+    return route, _provider(settings, route)
+
+
+def _provider(settings: Settings, route: Route) -> ResolvedProvider:
+    provider = settings.providers.get(route.provider)
+    if provider is None:
+        raise UnknownModel(
+            f"model {route.requested_model!r} routes to provider '{route.provider}', which is "
+            "not configured (no key found or not listed under [providers])"
+        )
+    return provider
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    raw, body = await read_body(request)
+    access = access_of(request)
+    access.model = body["model"]
+    access.stream = body.get("stream") is True
+    settings = request.app[SETTINGS]
+    input_tokens = _InputTokens(raw, body)
+    # long_context routing and the window checks below share one estimate, computed at most
+    # once and only where the cheap bound cannot decide.
+    threshold = settings.routing.long_context_threshold
+    estimate = None if threshold is None else input_tokens.within(threshold)
+    route = settings.routing.resolve(body["model"], body, input_tokens=estimate)
+    _log_body(request, raw)
+    overrides = request.app[MODEL_LIMITS]
+
+    def prepare(target: Route) -> Send:
+        provider = _provider(settings, target)
+        limits = capabilities.lookup(target.model, overrides)
+        known = input_tokens.within(limits.context_window)
+        fitted = capabilities.fit_request(body, limits, model=target.model, input_tokens=known)
+        data = raw
+        if fitted is not body and provider.api == "anthropic":
+            # The model goes in now, so the passthrough forwards these bytes as they are
+            # instead of serialising the body a second time.
+            fitted = {**fitted, "model": target.model}
+            data = json.dumps(fitted, separators=(",", ":")).encode()
+        call = Call(
+            request, data, fitted, target, provider, access, request_id_of(request),
+            limits=limits, input_estimate=input_tokens.exact,
+        )  # fmt: skip
+        return lambda: relay_messages(call)
+
+    run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
+    return await run.run(settings.routing.chain(route), prepare)
+
+
+class _InputTokens:
+    """The input estimate, computed only when a cheap upper bound cannot prove the fit.
+
+    ``tokens.estimate_input_tokens`` counts at most one token per 2 bytes of a body's JSON (its
+    densest ratios: 3 characters per token for JSON, 1 per CJK character of 3 UTF-8 bytes), plus
+    at most 2000 per image or document block (a PDF page, the image cap 1600) and a few hundred
+    for framing and the tools prompt. A 300 KB Claude Code body costs ~1.4 ms to estimate and
+    ~0.05 ms to bound, and most requests are far below their model's window.
+    """
+
+    __slots__ = ("_body", "_bound", "_estimate")
+
+    def __init__(self, raw: bytes, body: Mapping[str, Any]) -> None:
+        self._body = body
+        media = raw.count(b'"image"') + raw.count(b'"document"')
+        self._bound = len(raw) // 2 + 2000 * media + 400
+        self._estimate: int | None = None
+
+    @property
+    def bound(self) -> int:
+        return self._bound
+
+    @property
+    def exact(self) -> int | None:
+        """The full estimate if some target's window needed it, else None."""
+        return self._estimate
+
+    def within(self, limit: int) -> int:
+        """A number to compare with ``limit``: the bound when it already fits, else the estimate.
+
+        Comparing either with ``limit`` gives the same verdict, because the estimate never
+        exceeds the bound.
+        """
+        if self._bound <= limit:
+            return self._bound
+        if self._estimate is None:
+            self._estimate = tokens.estimate_input_tokens(self._body)
+        return self._estimate
+
+
+def _log_body(request: web.Request, raw: bytes) -> None:
+    if not request.app[SETTINGS].config.server.log_request_body:
+        return
+    # The handler's ContextFilter redacts configured secrets from every record.
+    log.info("request body: %s", raw.decode("utf-8", errors="replace"))
+
+
+async def count_tokens(request: web.Request) -> web.Response:
+    raw, body = await read_body(request)
+    access = access_of(request)
+    access.model = body["model"]
+    cache = request.app[TOKEN_CACHE]
+    key = TokenCache.key(raw)
+    counted = cache.get(key)
+    if counted is None:
+        route, provider = _route(request.app[SETTINGS], body["model"])
+        access.route = f"{route.provider}/{route.model}"
+        if provider.api == "anthropic":
+            counted = await _upstream_count(request, raw, body, route, provider)
+        if counted is None:
+            counted = tokens.estimate_input_tokens(body)
+        cache.put(key, counted)
+    access.input_tokens = counted
+    return web.json_response({"input_tokens": counted})
+
+
+async def _upstream_count(
+    request: web.Request,
+    raw: bytes,
+    body: Mapping[str, Any],
+    route: Route,
+    provider: ResolvedProvider,
+) -> int | None:
+    """The upstream's own count when it answers 200 with a number; None means estimate."""
+    session = request.app[SESSIONS][provider.id]
+    url = join_url(provider.base_url, "/v1/messages/count_tokens")
+    data = passthrough.request_bytes(raw, body, route.model)
+    headers = anthropic_headers(request.headers, provider)
+    try:
+        async with session.post(
+            url,
+            data=data,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=COUNT_TOKENS_TIMEOUT),
+        ) as response:
+            if response.status != 200:
+                return None
+            answer = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError, OSError):
+        return None
+    counted = answer.get("input_tokens") if isinstance(answer, dict) else None
+    if isinstance(counted, int) and not isinstance(counted, bool) and counted >= 0:
+        return counted
+    return None
+
+
+def _model_entry(
+    settings: Settings, overrides: capabilities.Overrides, name: str, created_at: str
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "type": "model",
+        "id": name,
+        "display_name": name,
+        "created_at": created_at,
+    }
+    try:
+        route = settings.routing.resolve(name)
+    except AnthroxyError:
+        return entry
+    limits = capabilities.lookup(route.model, overrides)
+    entry["max_input_tokens"] = limits.context_window
+    entry["max_tokens"] = limits.max_output_tokens
+    entry["capabilities"] = _capabilities(limits)
+    return entry
+
+
+def _capabilities(limits: ModelLimits) -> dict[str, Any]:
+    """Anthropic's ``capabilities`` keys where one exists (``image_input``, ``thinking``), plus
+    anthroxy's ``tool_use`` and ``tool_choice``, each ``{"supported": bool}``."""
+    return {
+        "image_input": {"supported": limits.images},
+        "thinking": {"supported": limits.thinking},
+        "tool_use": {"supported": limits.tools},
+        "tool_choice": {"supported": limits.tool_choice},
+    }
+
+
+def _created_at(request: web.Request) -> str:
+    started = datetime.fromtimestamp(request.app[STARTED], tz=UTC)
+    return started.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _page_params(query: Mapping[str, str]) -> tuple[int, str | None, str | None]:
+    text = query.get("limit")
+    limit = MODELS_DEFAULT_LIMIT
+    if text is not None:
+        try:
+            limit = int(text)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MODELS_MAX_LIMIT:
+            raise InvalidRequest(
+                f"limit: must be an integer from 1 to {MODELS_MAX_LIMIT}", path="query.limit"
+            )
+    return limit, query.get("after_id"), query.get("before_id")
+
+
+def paginate(
+    names: list[str], limit: int, after_id: str | None, before_id: str | None
+) -> tuple[list[str], bool]:
+    """One page of ``names`` and whether more lie beyond it (in the direction of travel)."""
+    if before_id is not None:
+        end = names.index(before_id) if before_id in names else 0
+        start = max(0, end - limit)
+        return names[start:end], start > 0
+    start = 0
+    if after_id is not None:
+        start = names.index(after_id) + 1 if after_id in names else len(names)
+    page = names[start : start + limit]
+    return page, start + limit < len(names)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    limit, after_id, before_id = _page_params(request.query)
+    page, has_more = paginate(settings.routing.model_names(), limit, after_id, before_id)
+    created = _created_at(request)
+    overrides = request.app[MODEL_LIMITS]
+    data = [_model_entry(settings, overrides, name, created) for name in page]
+    return web.json_response(
+        {
+            "data": data,
+            "has_more": has_more,
+            "first_id": page[0] if page else None,
+            "last_id": page[-1] if page else None,
+        }
+    )
+
+
+async def get_model(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    name = request.match_info["model_id"]
+    settings.routing.resolve(name)  # UnknownModel (404) when nothing serves it
+    entry = _model_entry(settings, request.app[MODEL_LIMITS], name, _created_at(request))
+    return web.json_response(entry)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    breakers = request.app[BREAKERS]
+    providers = {
+        pid: {
+            "name": p.name,
+            "api": p.api,
+            "base_url": p.base_url,
+            "has_key": bool(p.api_key),
+            "key_source": p.key_source,
+            "models": list(p.models),
+            "breaker": breakers.describe(pid),
+        }
+        for pid, p in settings.providers.items()
+    }
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.time() - request.app[STARTED], 3),
+            "providers": providers,
+            "routing": settings.routing.describe(),
+            "config_sources": list(settings.sources),
+        }
+    )
+
+
+async def root(request: web.Request) -> web.Response:
+    return web.Response(text=f"anthroxy {__version__}\n")

@@ -1,0 +1,105 @@
+"""``python -m anthroxy_server [--config FILE] [--host HOST] [--port PORT] [--debug]``.
+
+``main(argv) -> int`` loads the settings (files, environment, these flags), sets up logging and
+runs the app until interrupted. Exit codes: 0 after a clean stop, 2 for a configuration problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from anthroxy import __version__
+
+from .logs import LOGGER_NAME, settings_secrets, setup_logging
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anthroxy_server",
+        description="Anthropic Messages API gateway to other model providers.",
+    )
+    add_arguments(parser)
+    parser.add_argument("--version", action="version", version=f"anthroxy {__version__}")
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The serve flags, also used by the ``anthroxy serve`` subcommand."""
+    parser.add_argument("--config", metavar="FILE", help="config file (default: discovered)")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8082)")
+    parser.add_argument("--debug", action="store_true", help="log at debug level")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["server.host"] = args.host
+    if args.port is not None:
+        overrides["server.port"] = args.port
+    if args.debug:
+        overrides["server.log_level"] = "debug"
+    return overrides
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return serve(args)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from ..config import ConfigError, load_settings
+    from .app import create_app
+
+    try:
+        settings = load_settings(
+            cli_path=args.config, env=os.environ, overrides=overrides_from(args)
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"anthroxy: config: {problem}", file=sys.stderr)
+        return 2
+    server = settings.config.server
+    secrets = settings_secrets(settings)
+    setup_logging(level=server.log_level, fmt=server.log_format, secret_values=secrets)
+    if not server.auth_token and not is_loopback(server.host):
+        log.warning(
+            "listening on %s without server.auth_token: anyone who can reach this port can "
+            "spend your provider keys",
+            server.host,
+        )
+    log.info(
+        "anthroxy %s on http://%s:%d (providers: %s; config: %s)",
+        __version__,
+        server.host,
+        server.port,
+        ", ".join(settings.providers) or "none",
+        ", ".join(settings.sources) or "none",
+    )
+    web.run_app(
+        create_app(settings),
+        host=server.host,
+        port=server.port,
+        access_log=None,  # our middleware writes the access line
+        handler_cancellation=True,  # a client that goes away cancels its upstream call
+        print=None,
+    )
+    return 0

@@ -1,0 +1,39 @@
+"""Typed keys for what the app and each request carry, and the per-request access record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from ..config.schema import Settings
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+SESSIONS: web.AppKey[dict[str, aiohttp.ClientSession]] = web.AppKey("sessions")
+SECRETS: web.AppKey[tuple[str, ...]] = web.AppKey("secrets")  # values redacted from output
+STARTED: web.AppKey[float] = web.AppKey("started")  # wall-clock start, for uptime
+REQUEST_ID_KEY = "anthroxy.request_id"
+ACCESS_KEY = "anthroxy.access"
+
+
+@dataclass(slots=True)
+class AccessInfo:
+    """What the access line reports; filled in by the handlers as they learn it."""
+
+    model: str | None = None
+    route: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stream: bool = False
+
+
+def access_of(request: web.Request) -> AccessInfo:
+    access: AccessInfo = request[ACCESS_KEY]
+    return access
+
+
+def request_id_of(request: web.Request) -> str:
+    return str(request[REQUEST_ID_KEY])

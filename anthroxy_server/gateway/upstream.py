@@ -1,0 +1,101 @@
+"""Upstream HTTP plumbing: one ClientSession per provider, auth and forwarded headers.
+
+Providers with ``auth = "codex"`` (the ChatGPT subscription) also get their Codex credentials
+store here, next to their session (``chatgpt.CODEX_CREDENTIALS``); their headers are built per
+request by ``chatgpt.backend_headers`` from the current access token.
+
+Sessions are made in the app's ``cleanup_ctx`` and closed with it. Their timeout has no total
+(long generations must not be cut) but bounds connecting and every socket read
+(style.md, "The aiohttp side").
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from anthroxy.passthrough import filter_betas
+
+from ..providers.chatgpt import CODEX_CREDENTIALS, make_credentials
+from .state import SESSIONS, SETTINGS
+
+if TYPE_CHECKING:
+    from ..config.schema import ResolvedProvider
+
+# The only Anthropic API version in use (protocols.md 1.1); sent when the client gave none.
+ANTHROPIC_VERSION = "2023-06-01"
+# Response headers an Anthropic-dialect upstream sends that the client should see
+# (protocols.md 1.1 "Response headers worth reproducing").
+COPIED_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
+COPIED_HEADERS = ("retry-after", "retry-after-ms")
+
+
+async def session_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    sessions: dict[str, aiohttp.ClientSession] = {}
+    for provider in settings.providers.values():
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=provider.connect_timeout, sock_read=provider.read_timeout
+        )
+        # limit=0: concurrency is bounded by the clients, not by a hidden pool queue.
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        sessions[provider.id] = aiohttp.ClientSession(
+            timeout=timeout, connector=connector, trust_env=settings.config.server.trust_env
+        )
+    app[SESSIONS] = sessions
+    app[CODEX_CREDENTIALS] = make_credentials(settings.providers)
+    yield
+    for session in sessions.values():
+        await session.close()
+
+
+def auth_headers(provider: ResolvedProvider) -> dict[str, str]:
+    if not provider.api_key or provider.auth == "none":
+        return {}
+    if provider.auth == "x-api-key":
+        return {"x-api-key": provider.api_key}
+    return {"authorization": f"Bearer {provider.api_key}"}
+
+
+def anthropic_headers(client: Mapping[str, str], provider: ResolvedProvider) -> dict[str, str]:
+    """Headers for an Anthropic-dialect upstream: version and filtered betas forwarded."""
+    headers = {
+        "content-type": "application/json",
+        "anthropic-version": client.get("anthropic-version", ANTHROPIC_VERSION),
+    }
+    betas = filter_betas(client.get("anthropic-beta"), provider.profile.drop_betas)
+    if betas:
+        headers["anthropic-beta"] = betas
+    headers.update(provider.headers)
+    headers.update(auth_headers(provider))
+    return headers
+
+
+def chat_headers(provider: ResolvedProvider) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    headers.update(provider.headers)
+    headers.update(auth_headers(provider))
+    return headers
+
+
+# A Responses API upstream with a key (OpenAI, Azure) authenticates like Chat Completions.
+responses_headers = chat_headers
+
+
+def copied_headers(upstream: Mapping[str, str]) -> dict[str, str]:
+    """Rate-limit and retry headers to hand back; the upstream's request id under its own name."""
+    out = {}
+    for name, value in upstream.items():
+        lowered = name.lower()
+        if lowered in COPIED_HEADERS or lowered.startswith(COPIED_PREFIXES):
+            out[lowered] = value
+        elif lowered == "request-id":
+            out["upstream-request-id"] = value
+    return out
+
+
+def join_url(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + path

@@ -1,0 +1,227 @@
+"""The ``chatgpt`` provider: a ChatGPT Plus/Pro subscription through the Codex CLI's login.
+
+The backend (``https://chatgpt.com/backend-api/codex``, ``POST /responses``) speaks the
+Responses API with a few differences from OpenAI's public one, handled here
+(docs/providers/chatgpt.md lists them for users):
+
+* It only streams and keeps nothing: ``stream: true`` and ``store: false`` always. A client that
+  did not ask for a stream gets the upstream stream translated and folded into one message
+  (``assemble_reply``).
+* It refuses many public parameters by name (``400 {"detail":"Unsupported parameter: ..."}``):
+  only the fields in ``BACKEND_FIELDS`` are sent. So ``max_tokens`` (-> ``max_output_tokens``),
+  ``temperature``, ``top_p`` and ``metadata`` (-> ``user``/``safety_identifier``) are dropped;
+  the plan decides the output budget.
+* ``instructions`` is required: a request without ``system`` gets ``DEFAULT_INSTRUCTIONS``.
+* Headers: bearer access token, ``chatgpt-account-id``, ``OpenAI-Beta: responses=experimental``,
+  an ``originator`` and User-Agent that name anthroxy (not the Codex CLI), and a ``session_id``
+  equal to the body's ``prompt_cache_key`` so the backend's prompt cache follows a conversation.
+
+Credentials live in ``chatgpt_auth``; one ``CodexCredentials`` per auth.json file, made with the
+app's sessions (``make_credentials``) and found with ``credentials_for``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from anthroxy import __version__
+from anthroxy.context import ReplyContext
+from anthroxy.errors import AnthroxyError, AuthenticationFailed
+from anthroxy.messages.assemble import assemble_message
+from anthroxy.responses.stream import ResponsesStream
+from anthroxy.sse import SSEDecoder
+from anthroxy.upstream_errors import error_from_payload, error_from_upstream, upstream_object
+
+from .codex_auth import LOGIN_HINT, CodexCredentials, CodexTokens
+
+if TYPE_CHECKING:
+    from ..config.schema import ResolvedProvider
+
+# provider id -> its credentials (providers sharing one auth.json share one object and lock).
+CODEX_CREDENTIALS: web.AppKey[dict[str, CodexCredentials]] = web.AppKey("codex_credentials")
+
+# What the ChatGPT backend accepts (the fields the Codex CLI sends); everything else is dropped.
+BACKEND_FIELDS = (
+    "model",
+    "instructions",
+    "input",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "store",
+    "include",
+    "stream",
+    "prompt_cache_key",
+    "text",
+)
+# Sent when the client gave no system prompt: the backend answers 400 "Instructions are required".
+DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
+ORIGINATOR = "anthroxy"
+USER_AGENT = f"anthroxy/{__version__} (ChatGPT via Codex login)"
+SESSION_HEADER = "x-claude-code-session-id"  # Claude Code's conversation id (claude-code.md)
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+_LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})$")
+
+
+def make_credentials(providers: Mapping[str, ResolvedProvider]) -> dict[str, CodexCredentials]:
+    """One CodexCredentials per auth.json file for the ``auth = "codex"`` providers."""
+    by_file: dict[tuple[str, str | None], CodexCredentials] = {}
+    out = {}
+    for pid, provider in providers.items():
+        if provider.auth != "codex" or provider.codex_home is None:
+            continue
+        key = (provider.codex_home, provider.token_url)
+        if key not in by_file:
+            by_file[key] = CodexCredentials(
+                provider.codex_home, provider=pid, token_url=provider.token_url
+            )
+        out[pid] = by_file[key]
+    return out
+
+
+def credentials_for(app: web.Application, provider: ResolvedProvider) -> CodexCredentials:
+    found = app.get(CODEX_CREDENTIALS, {}).get(provider.id)
+    if found is None:  # only if the app was built without upstream.session_context
+        raise AnthroxyError(f"provider '{provider.id}': Codex credentials are not set up")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Request shaping.
+
+
+def conversation_key(headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
+    """A stable id for the conversation, used as ``prompt_cache_key`` and ``session_id``.
+
+    Claude Code's session header, else the session in ``metadata.user_id`` (a JSON string with
+    ``session_id`` in new versions, ``..._session_<uuid>`` in old ones), else a UUID derived from
+    the first user message, which stays the same as a conversation grows.
+    """
+    header = headers.get(SESSION_HEADER, "").strip()
+    if _SESSION_ID.match(header):
+        return header
+    session = _metadata_session(body.get("metadata"))
+    if session is not None:
+        return session
+    messages = body.get("messages")
+    first = (
+        next((m for m in messages if isinstance(m, Mapping) and m.get("role") == "user"), None)
+        if isinstance(messages, list)
+        else None
+    )
+    seed = json.dumps([body.get("system"), first], sort_keys=True, default=str).encode()
+    return str(uuid.UUID(bytes=hashlib.sha256(seed).digest()[:16], version=4))
+
+
+def _metadata_session(metadata: Any) -> str | None:
+    user_id = metadata.get("user_id") if isinstance(metadata, Mapping) else None
+    if not isinstance(user_id, str):
+        return None
+    try:
+        parsed = json.loads(user_id)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, Mapping):
+        session = parsed.get("session_id")
+        return session if isinstance(session, str) and _SESSION_ID.match(session) else None
+    legacy = _LEGACY_SESSION.search(user_id)
+    return legacy.group(1) if legacy else None
+
+
+def backend_body(translated: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The Responses body trimmed to what the backend takes; a new dict."""
+    body = {name: translated[name] for name in BACKEND_FIELDS if name in translated}
+    if not body.get("instructions"):
+        body["instructions"] = DEFAULT_INSTRUCTIONS
+    body["stream"] = True
+    body["store"] = False
+    body["include"] = ["reasoning.encrypted_content"]
+    body["prompt_cache_key"] = key
+    return body
+
+
+def backend_headers(provider: ResolvedProvider, tokens: CodexTokens, key: str) -> dict[str, str]:
+    headers = {
+        "content-type": "application/json",
+        "accept": "text/event-stream",
+        "openai-beta": "responses=experimental",
+        "originator": ORIGINATOR,
+        "user-agent": USER_AGENT,
+        "session_id": key,
+    }
+    headers.update(provider.headers)
+    # Credentials last: a configured extra header cannot replace them.
+    headers["authorization"] = f"Bearer {tokens.access_token}"
+    if tokens.account_id:
+        headers["chatgpt-account-id"] = tokens.account_id
+    return headers
+
+
+# ---------------------------------------------------------------------------------------------
+# 401 recovery: re-read the file and retry; then refresh once and retry; then give up.
+
+
+class Recovery:
+    """Steps after a 401 (the Codex CLI's order); ``next`` gives headers to retry with."""
+
+    def __init__(
+        self,
+        credentials: CodexCredentials,
+        session: aiohttp.ClientSession,
+        tokens: CodexTokens,
+        make_headers: Callable[[CodexTokens], dict[str, str]],
+    ) -> None:
+        self._credentials = credentials
+        self._session = session
+        self._tokens = tokens
+        self._make_headers = make_headers
+        self._step = 0
+
+    async def next(self, rejected_body: bytes) -> Mapping[str, str]:
+        if self._step == 0:
+            self._step = 1
+            fresh = self._credentials.reload()
+            if fresh.access_token != self._tokens.access_token:
+                self._tokens = fresh
+                return self._make_headers(fresh)
+            # The file holds the refused token too: straight on to refreshing it.
+        if self._step == 1:
+            self._step = 2
+            self._tokens = await self._credentials.refresh(self._session, self._tokens)
+            return self._make_headers(self._tokens)
+        refused = error_from_upstream(401, rejected_body, provider=self._credentials.provider)
+        raise AuthenticationFailed(f"{refused.message}; {LOGIN_HINT}", should_retry=False)
+
+
+RecoverStep = Callable[[bytes], Awaitable[Mapping[str, str]]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Non-streaming clients: the upstream stream, translated and folded.
+
+
+def assemble_reply(
+    raw: bytes, ctx: ReplyContext, *, message_id: str, provider: str
+) -> dict[str, Any]:
+    """The Anthropic message a whole Responses SSE body describes; errors raised as such."""
+    decoder = SSEDecoder()
+    translator = ResponsesStream(ctx, message_id=message_id)
+    events: list[dict[str, Any]] = []
+    for event in [*decoder.feed(raw), *decoder.close()]:
+        payload = upstream_object(event.data, provider=provider, what="stream event")
+        # Raised here rather than folded from the error event: this keeps the retry-after that
+        # a usage_limit_reached carries (resets_in_seconds) for the client's HTTP reply.
+        if payload.get("type") in ("error", "response.failed"):
+            raise error_from_payload(payload, provider=provider)
+        events += translator.feed(payload)
+    events += translator.close()
+    return assemble_message(events)
