@@ -158,9 +158,12 @@ def _log_access(
         "input_tokens": access.input_tokens,
         "output_tokens": access.output_tokens,
         "stream": access.stream,
+        "stream_error": access.stream_error,
     }
+    # A failed stream still has status 200 (the client got it as an SSE error event).
+    failed = "" if access.stream_error is None else f" error={access.stream_error}"
     access_log.info(
-        "%s %s model=%s route=%s status=%d ms=%.1f in=%s out=%s",
+        "%s %s model=%s route=%s status=%d ms=%.1f in=%s out=%s%s",
         request.method,
         request.path,
         access.model or "-",
@@ -169,5 +172,6 @@ def _log_access(
         elapsed_ms,
         "-" if access.input_tokens is None else access.input_tokens,
         "-" if access.output_tokens is None else access.output_tokens,
+        failed,
         extra={"request_id": request_id, "fields": fields},
     )

@@ -1,6 +1,6 @@
 """Fallback chains: try a request's targets in turn until one answers.
 
-``run_chain(chain, prepare, ...)`` walks ``[route, *fallbacks]`` (``RoutingTable.chain``):
+``ChainRun.run(chain, prepare)`` walks ``[route, *fallbacks]`` (``RoutingTable.chain``):
 
 * ``prepare(route)`` makes the request fit the target (``capabilities.fit_request``) and returns
   the coroutine function that relays it. A target the request cannot fit is refused at once when
@@ -8,9 +8,11 @@
   answer) and skipped when it is a fallback.
 * A failure that reached the client as nothing (the relay RAISED instead of answering) and that
   another provider may not share (``is_fallback_error``: unreachable, timeout, 408, 429, 5xx)
-  moves on. Once the client's stream is open the relay answers (an SSE ``error`` event) instead
-  of raising, so a failure after the first byte is never retried: the client already holds part
-  of one answer. Any other error (400, 401, 403, 404, 413 ...) is the answer as it is.
+  moves on. Once the client's stream is open (a ping or the first event went out) the relay
+  answers with the failure inside the stream (an SSE ``error`` event) and reports it
+  (``Relayed.failure``): that attempt is logged and counted by the breaker as the failure it is,
+  but not retried, because the client already holds part of one answer. Any other error (400,
+  401, 403, 404, 413 ...) is the answer as it is.
 * ``retry.attempts_per_target`` > 1 retries the same target first: after the upstream's
   ``retry-after`` when it gives one no longer than ``retry.max_retry_after`` (a longer one moves
   on at once: retrying earlier than asked only earns another 429), else after a jittered
@@ -45,6 +47,7 @@ from ..config.checks import model_fields
 from ..config.schema import RetryConfig
 from .breaker import CircuitBreakers
 from .logs import LOGGER_NAME
+from .relay import Relayed
 from .state import SETTINGS, access_of, request_id_of
 
 log = logging.getLogger(LOGGER_NAME)
@@ -59,7 +62,7 @@ ROUTE_HEADER = "x-anthroxy-route"
 # 529 an overloaded upstream).
 FALLBACK_STATUSES = frozenset({408, 429})
 
-Send = Callable[[], Awaitable[web.StreamResponse]]
+Send = Callable[[], Awaitable[Relayed]]
 Prepare = Callable[[Route], Send]
 
 
@@ -110,6 +113,11 @@ class Outcome:
 
     def describe(self) -> str:
         return f"{self.target}: {self.status} {self.error_type}"
+
+
+def describe(err: AnthroxyError) -> str:
+    """An attempt's outcome as logs show it: ``529 overloaded_error``."""
+    return f"{err.status} {err.error_type}"
 
 
 def target_of(route: Route) -> str:
@@ -172,25 +180,37 @@ class ChainRun:
             self.breakers.begin(provider)
             started = time.perf_counter()
             try:
-                response = await send()
+                relayed = await send()
             except AnthroxyError as exc:
                 failed = exc
             except BaseException:
                 self.breakers.abandon(provider)  # client gone or cancelled: no verdict
                 raise
             else:
-                self.breakers.success(provider)
-                self._log(route, attempt, "ok", started)
-                return response, None
+                if relayed.failure is not None:
+                    access_of(self.request).stream_error = describe(relayed.failure)
+                self._judge(route, attempt, started, relayed.failure)
+                return relayed.response, None
             err = failed
             failures.append(Outcome(target_of(route), err.status, err.error_type))
+            self._judge(route, attempt, started, err)
             if not is_fallback_error(err):
-                self.breakers.success(provider)  # it answered: the request itself is at fault
-                self._log(route, attempt, f"{err.status} {err.error_type}", started)
                 raise final_error(err, failures) from err
-            self.breakers.failure(provider)
-            self._log(route, attempt, f"{err.status} {err.error_type}", started)
         return None, err
+
+    def _judge(self, route: Route, attempt: int, started: float, err: AnthroxyError | None) -> None:
+        """Log the attempt and tell its provider's breaker: a success, or a failure that another
+        provider may not share (the request itself at fault counts as an answer)."""
+        if err is None:
+            self.breakers.success(route.provider)
+            self._log(route, attempt, "ok", started)
+            return
+        outcome = describe(err)
+        if is_fallback_error(err):
+            self.breakers.failure(route.provider)
+        else:
+            self.breakers.success(route.provider)
+        self._log(route, attempt, outcome, started)
 
     def _log(self, route: Route, attempt: int, outcome: str, started: float) -> None:
         ms = (time.perf_counter() - started) * 1000.0

@@ -99,11 +99,20 @@ class Call:
         return routing.response_names.get(self.route.model, self.route.model)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Relayed:
+    """What one attempt gave the client: the response, and the error it carried if the
+    failure reached the client inside an already open stream (an SSE ``error`` event)."""
+
+    response: web.StreamResponse
+    failure: AnthroxyError | None = None
+
+
 def new_message_id() -> str:
     return "msg_" + secrets.token_hex(12)
 
 
-async def relay_messages(call: Call) -> web.StreamResponse:
+async def relay_messages(call: Call) -> Relayed:
     api = call.provider.api
     if api == "anthropic":
         return await _relay_anthropic(call)
@@ -139,7 +148,7 @@ def build_target(
     )
 
 
-async def _relay_anthropic(call: Call) -> web.StreamResponse:
+async def _relay_anthropic(call: Call) -> Relayed:
     data = passthrough.request_bytes(call.raw, call.body, call.route.model)
     headers = anthropic_headers(call.request.headers, call.provider)
     adapter = PassthroughAdapter(call.reply_model, call.provider.id)
@@ -153,7 +162,7 @@ def _anthropic_reply(call: Call, raw: bytes) -> Mapping[str, Any] | bytes:
     return passthrough.rewrite_message(message, call.reply_model)
 
 
-async def _relay_chat(call: Call) -> web.StreamResponse:
+async def _relay_chat(call: Call) -> Relayed:
     target = build_target(call.route, call.provider, call.limits)
     upstream_body, ctx = chat.to_request(call.body, target)
     ctx = dataclasses.replace(
@@ -185,7 +194,7 @@ def _responses_request(call: Call) -> tuple[dict[str, Any], ReplyContext, str, T
     return upstream_body, ctx, message_id, adapter
 
 
-async def _relay_responses(call: Call) -> web.StreamResponse:
+async def _relay_responses(call: Call) -> Relayed:
     # A Responses stream has no [DONE] and names its event inside the payload (``type``);
     # TranslatingAdapter hands each payload to ResponsesStream, which ends on the terminal event
     # and reports a body that ends before one as an error.
@@ -200,7 +209,7 @@ async def _relay_responses(call: Call) -> web.StreamResponse:
     return await _exchange(call, "/responses", data, headers, adapter, reply)
 
 
-async def _relay_chatgpt(call: Call) -> web.StreamResponse:
+async def _relay_chatgpt(call: Call) -> Relayed:
     upstream_body, ctx, message_id, adapter = _responses_request(call)
     key = chatgpt.conversation_key(call.request.headers, call.body)
     data = json.dumps(chatgpt.backend_body(upstream_body, key), separators=_COMPACT).encode()
@@ -228,7 +237,7 @@ async def _exchange(
     reply: Any,
     *,
     recover: chatgpt.RecoverStep | None = None,
-) -> web.StreamResponse:
+) -> Relayed:
     """POST upstream, then answer with JSON or relay the stream.
 
     ``recover``: called with the body of a 401; returns headers to retry with, or raises.
@@ -256,9 +265,9 @@ async def _exchange(
         if downstream is None:
             message = reply(call, await _read_all(call, upstream))
             complete = True
-            return _json_reply(call, message, extra)
+            return Relayed(_json_reply(call, message, extra))
         await downstream.prepare(extra)
-        await pump(
+        failure = await pump(
             upstream,
             downstream,
             adapter,
@@ -271,7 +280,7 @@ async def _exchange(
         # release() itself drops the connection if the body was not read to its end.
         complete = True
         assert downstream.response is not None
-        return downstream.response
+        return Relayed(downstream.response, failure)
     finally:
         if complete:
             upstream.release()
@@ -326,12 +335,14 @@ async def _open(
 
 async def _fail(
     downstream: Downstream | None, adapter: StreamAdapter, err: AnthroxyError
-) -> web.StreamResponse:
+) -> Relayed:
+    """Before the client's stream opened, ``err`` is raised (a JSON error, or the next fallback);
+    after a ping opened it, ``err`` goes out as an SSE ``error`` event and is reported."""
     if downstream is None or not downstream.prepared:
         raise err
     await downstream.write(adapter.fail(err))
     assert downstream.response is not None
-    return downstream.response
+    return Relayed(downstream.response, err)
 
 
 def _json_reply(

@@ -28,6 +28,8 @@ class AccessInfo:
     input_tokens: int | None = None
     output_tokens: int | None = None
     stream: bool = False
+    # "529 overloaded_error": the failure a stream carried to the client after its 200 went out.
+    stream_error: str | None = None
 
 
 def access_of(request: web.Request) -> AccessInfo:

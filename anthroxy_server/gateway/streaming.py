@@ -144,8 +144,9 @@ async def pump(
     ping_interval: float,
     read_timeout: float,
     provider: str,
-) -> None:
-    """Copy the upstream body through ``adapter`` to the client until it ends or fails."""
+) -> AnthroxyError | None:
+    """Copy the upstream body through ``adapter`` to the client until it ends or fails; the
+    failure that ended it (sent to the client as an ``error`` event), if the pump saw one."""
     content = upstream.content
     silent = 0.0
     try:
@@ -168,9 +169,12 @@ async def pump(
         await downstream.write(adapter.finish())
     except AnthroxyError as err:
         await downstream.write(adapter.fail(err))
+        return err
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
         cut = connection_error(provider, str(upstream.url), f"connection lost mid-stream: {exc}")
         await downstream.write(adapter.fail(cut))
+        return cut
+    return None
 
 
 def encode_error(error: AnthroxyError) -> bytes:

@@ -356,3 +356,40 @@ async def test_sdk_client_gets_the_backup_answer(upstream, backup, gateway) -> N
         model=ASKED, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
     )
     assert raw.headers["x-anthroxy-route"] == "back/m2"
+
+
+async def test_failure_after_a_ping_is_reported_logged_and_counted(
+    upstream, backup, aiohttp_client, caplog
+) -> None:
+    """An upstream that answers 503 only after the first ping: the client already holds an open
+    stream, so the failure is an SSE error, and the attempt is a failure in the log and for the
+    breaker (one failure of a threshold of one opens it)."""
+
+    async def slow_503(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.25)
+        return await failing(503)(request)
+
+    upstream.handler = slow_503
+    backup.handler = answer
+    raw = {
+        "server": {"ping_interval": 0.05},
+        "providers": {
+            "prim": {"api": "anthropic", "api_key": SECRET_KEY, "base_url": upstream.url},
+        },
+        "tiers": {"default": "prim/m1"},
+        "routing": {"circuit_breaker": {"failures": 1, "cooldown": 60.0}},
+    }
+    client = await aiohttp_client(create_app(settings_from_config(structure_config(raw), {})))
+    with caplog.at_level("INFO", logger="anthroxy"):
+        response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+        events = sse_events(await response.read())
+    assert response.status == 200
+    assert events[0][0] == "ping"
+    assert events[-1][0] == "error"
+    assert events[-1][1]["error"]["type"] == "overloaded_error"
+    attempts = [r for r in caplog.records if r.getMessage().startswith("attempt ")]
+    assert [r.fields["outcome"] for r in attempts] == ["529 overloaded_error"]
+    access = [r for r in caplog.records if r.name == "anthroxy.access"]
+    assert access[-1].getMessage().endswith(" error=529 overloaded_error")
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["prim"]["breaker"]["state"] == "open"
