@@ -371,8 +371,3 @@ def _image_path(content: object, path: str) -> str | None:
             if inner is not None:
                 return inner
     return None
-
-
-def known_models() -> list[str]:
-    """Every exactly-listed model name (lower case), for docs and tests."""
-    return list(_EXACT)

@@ -134,7 +134,6 @@ class CodexCredentials:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._cached: CodexTokens | None = None
-        self.refreshes = 0  # refreshes done by this instance (diagnostics and tests)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -274,7 +273,6 @@ class CodexCredentials:
     async def _refresh(self, session: aiohttp.ClientSession, tokens: CodexTokens) -> CodexTokens:
         """POST the refresh token; write the new pair; the caller holds the lock."""
         answer = await self._post_refresh(session, tokens.refresh_token)
-        self.refreshes += 1
         new = {
             key: answer[key]
             for key in ("id_token", "access_token", "refresh_token")
