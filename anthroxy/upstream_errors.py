@@ -72,6 +72,19 @@ CODE_MAP: Mapping[str, tuple[int, str]] = {
     "usage_not_included": (403, "permission_error"),
 }
 
+# Codes that only restate a class of failure: they decide only when the HTTP status says nothing
+# more specific (an in-stream error, or a status outside STATUS_MAP). OpenAI answers an overloaded
+# 503 with type "server_error"; the 503 (-> 529, retried by clients) is the real news there.
+GENERIC_CODES = frozenset(
+    {
+        "server_error",
+        "rate_limit_exceeded",
+        "invalid_api_key",
+        "unauthenticated",
+        "permission_denied",
+    }
+)
+
 CONTEXT_CODES = frozenset({"context_length_exceeded", "model_max_prompt_tokens_exceeded"})
 # Lower-cased phrases providers use for a prompt that does not fit the model's window.
 CONTEXT_PHRASES = (
@@ -231,7 +244,9 @@ def _classify(status: int, fields: _Fields) -> tuple[int, str]:
     if _is_context_overflow(status, fields):
         return 400, "invalid_request_error"
     for word in (fields.code, fields.kind):
-        if word is not None and word in CODE_MAP:
+        if word is None or word not in CODE_MAP:
+            continue
+        if word not in GENERIC_CODES or status not in STATUS_MAP:
             return CODE_MAP[word]
     if status == 200 and fields.status is not None:
         status = fields.status

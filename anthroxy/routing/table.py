@@ -16,7 +16,9 @@ Resolution order (issues 3 and 4; docs/configuration.md "Routing order"), first 
 5. a tier word (``opus``, ``sonnet``, ``haiku``) inside the name, case-insensitive, when that tier
    is configured (``claude-sonnet-4-5-20250929`` -> the sonnet tier);
 6. a configured provider whose ``models`` list contains the name (first provider in config order);
-7. the ``default`` tier;
+7. the ``default`` tier, except for ``provider/model`` naming a catalogue provider that is not
+   configured: that is a 404 naming the provider (the user chose it; another model would be a
+   silent substitute);
 8. ``UnknownModel`` (404 ``not_found_error``) naming the model, the configured choices and how to
    add one.
 
@@ -271,6 +273,7 @@ class RoutingTable:
         provider_id = self._listed.get(model)
         if provider_id is not None:
             return Route(model, provider_id, model, "provider-models")
+        self._refuse_unconfigured_target(model)
         if self._default is not None:
             return Route(model, self._default[0], self._default[1], "default")
         raise UnknownModel(self._unknown_message(model))
@@ -300,6 +303,21 @@ class RoutingTable:
                 for n, (provider, model) in enumerate(extra, 1)
             ),
         ]
+
+    def _refuse_unconfigured_target(self, model: str) -> None:
+        """``provider/model`` naming a catalogue provider that is not configured is the user's
+        explicit choice of a provider anthroxy cannot reach: a 404 saying so, not the default
+        tier's model in its place. Runs after every other rule, so a tier word
+        (``anthropic/claude-haiku-4-5``) or a configured provider's list still routes."""
+        provider, slash, rest = model.partition("/")
+        if not slash or not rest or provider not in CATALOG:
+            return
+        configured = ", ".join(sorted(self._provider_ids)) or "none"
+        raise UnknownModel(
+            f"model {model!r} names provider '{provider}', which is not configured "
+            f"(configured: {configured}); add [providers.{provider}] to the config or export "
+            "its API key, or list the model under a configured provider's models"
+        )
 
     # -- reporting --------------------------------------------------------------------------
 

@@ -156,6 +156,19 @@ def test_unknown_model_error_names_model_choices_and_fix() -> None:
     assert err.to_body()["error"]["type"] == "not_found_error"
 
 
+def test_target_naming_an_unconfigured_provider_is_a_404_not_the_default_tier() -> None:
+    t = table(tiers={"default": "deepseek/deepseek-v4-pro"})
+    with pytest.raises(UnknownModel) as info:
+        t.resolve("openai/gpt-4o")
+    assert info.value.status == 404
+    message = info.value.message
+    assert "provider 'openai'" in message and "not configured" in message
+    assert "deepseek, gemini, groq, openrouter" in message
+    # Names a configured provider lists, and slashes that name no known provider, still route.
+    assert t.resolve("moonshotai/kimi-k2.6").provider == "openrouter"
+    assert t.resolve("my-org/custom-model").rule == "default"
+
+
 def test_unknown_model_message_is_bounded() -> None:
     many = {"p": [f"m{i}" for i in range(100)]}
     t = RoutingTable(providers=many, tiers={}, aliases={})

@@ -27,6 +27,9 @@ TABLE = [
     (500, b'{"error":{"message":"oops"}}', {}, 500, "api_error", "oops"),
     (502, b"<html><title>Bad Gateway</title></html>", {}, 502, "api_error", "Bad Gateway"),
     (503, b'{"error":{"message":"busy"}}', {}, 529, "overloaded_error", "busy"),
+    # OpenAI's overloaded answer: the type restates the class; the 503 decides.
+    (503, OPENAI % (b"The server is overloaded or not ready yet.", b"server_error", b"null"), {}, 529, "overloaded_error", "overloaded"),
+    (500, OPENAI % (b"internal", b"server_error", b"null"), {}, 500, "api_error", "internal"),
     (529, b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', {}, 529, "overloaded_error", "Overloaded"),
     (507, b"x", {}, 507, "api_error", "x"),
     (409, b'{"message":"conflict"}', {}, 409, "invalid_request_error", "conflict"),
