@@ -99,7 +99,7 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     except web.HTTPRequestEntityTooLarge as exc:
         raise RequestTooLarge(f"request body exceeds {limit} bytes") from exc
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}", path="$") from exc
     except RecursionError as exc:
@@ -114,6 +114,12 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     if "stream" in body and not isinstance(body["stream"], bool):
         raise InvalidRequest("stream: must be a boolean", path="$.stream")
     return raw, body
+
+
+def _refuse_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259), though Python's parser
+    takes them; no upstream accepts them, so they are refused here, before routing."""
+    raise ValueError(f"{name} is not a valid JSON number")
 
 
 def _route(settings: Settings, model: str) -> tuple[Route, ResolvedProvider]:

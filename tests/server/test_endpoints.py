@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import anthropic
+import pytest
 from aiohttp import web
 
 from .conftest import fixture_bytes, free_port, message_body
@@ -182,6 +183,21 @@ async def test_deeply_nested_body_is_a_400_not_a_crash(make_gateway) -> None:
         error = (await response.json())["error"]
         assert error["type"] == "invalid_request_error"
         assert error["message"].endswith("@ $")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_are_refused_before_any_upstream(make_gateway, upstream, constant):
+    client = await make_gateway()
+    raw = message_body()
+    text = json.dumps(raw)[:-1] + f', "temperature": {constant}}}'
+    response = await client.post(
+        "/v1/messages", data=text, headers={"content-type": "application/json"}
+    )
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["type"] == "invalid_request_error"
+    assert f"{constant} is not a valid JSON number" in error["message"]
+    assert upstream.seen == []
 
 
 async def test_proxy_token_that_is_not_utf8_is_refused_not_a_crash(make_gateway) -> None:
