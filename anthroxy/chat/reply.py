@@ -88,7 +88,8 @@ def from_response(
         path="$.choices[0].finish_reason",
     )
     usage = upstream.get("usage")
-    if isinstance(usage, Mapping):
+    # ``usage: {}`` (some local servers) says nothing: estimated, as a stream without usage is.
+    if isinstance(usage, Mapping) and ("prompt_tokens" in usage or "completion_tokens" in usage):
         anthropic = anthropic_usage(usage)
     else:
         anthropic = estimated_usage(ctx.input_tokens_estimate, builder.chars)

@@ -144,3 +144,13 @@ def test_duplicate_upstream_ids_get_distinct_client_ids() -> None:
     upstream = body({"content": None, "tool_calls": calls}, "tool_calls")
     ids = [b["id"] for b in from_response(upstream, CTX, message_id="m")["content"]]
     assert ids[0] == "dup" and ids[1] != "dup" and ids[1].startswith("toolu_")
+
+
+@pytest.mark.parametrize("usage", [{}, None, {"total_tokens": 9}])
+def test_a_reply_without_usable_usage_is_estimated_like_a_stream(usage: Any) -> None:
+    ctx = make_context({"requested_model": "claude-x", "input_tokens_estimate": 40})
+    upstream = body({"role": "assistant", "content": "hello world"}, usage=usage)
+    message = from_response(upstream, ctx, message_id="msg_1")
+    # The request-side estimate, and ~4 characters a token for the 11 of the answer.
+    assert message["usage"]["input_tokens"] == 40
+    assert message["usage"]["output_tokens"] == 3
