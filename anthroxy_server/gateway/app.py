@@ -22,6 +22,7 @@ from aiohttp.typedefs import Handler
 
 from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest, RequestTooLarge
 
+from .. import providers
 from . import handlers
 from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
 from .state import ACCESS_KEY, REQUEST_ID_KEY, SECRETS, SETTINGS, STARTED, AccessInfo
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SECRETS] = settings_secrets(settings)
     # One ClientSession per provider (app[SESSIONS]), opened on startup, closed on cleanup.
     app.cleanup_ctx.append(session_context)
+    providers.setup(app)
     handlers.setup(app)
     return app
 

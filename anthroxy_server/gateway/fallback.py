@@ -46,8 +46,8 @@ from anthroxy.routing.table import Route
 from ..config.checks import model_fields
 from ..config.schema import RetryConfig
 from .breaker import CircuitBreakers
+from .call import Relayed
 from .logs import LOGGER_NAME
-from .relay import Relayed
 from .state import SETTINGS, access_of, request_id_of
 
 log = logging.getLogger(LOGGER_NAME)

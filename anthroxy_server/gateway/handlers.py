@@ -32,11 +32,12 @@ from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
 from . import fallback
+from .call import Call
 from .fallback import BREAKERS, MODEL_LIMITS, ChainRun, Send
 from .logs import LOGGER_NAME
-from .relay import Call, relay_messages
+from .relay import relay_messages
 from .state import SESSIONS, SETTINGS, STARTED, access_of, request_id_of
-from .upstream import anthropic_headers, join_url
+from .upstream import anthropic_headers, credential_headers, join_url
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider, Settings
@@ -250,7 +251,7 @@ async def _upstream_count(
     session = request.app[SESSIONS][provider.id]
     url = join_url(provider.base_url, "/v1/messages/count_tokens")
     data = passthrough.request_bytes(raw, body, route.model)
-    headers = anthropic_headers(request.headers, provider)
+    headers = anthropic_headers(request.headers, provider) | credential_headers(provider)
     try:
         async with session.post(
             url,

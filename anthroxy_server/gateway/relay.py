@@ -1,286 +1,64 @@
-"""One ``/v1/messages`` call relayed to its provider, in the provider's dialect.
+"""One ``/v1/messages`` call relayed to its provider.
 
-``anthropic``: the body passes through with the model swapped (``anthroxy.passthrough``).
-``chat``: the core translates to Chat Completions and back (``anthroxy.chat*``).
-``responses``: the core translates to the Responses API and back (``anthroxy.responses*``);
-a provider with ``auth = "codex"`` (the ChatGPT subscription) goes through ``chatgpt``: Codex
-credentials, a backend-shaped body, always streamed upstream, and a 401 recovery (re-read the
-login file, then refresh it) before the error reaches the client.
+``relay_messages(call)``: the dialect's plan (``dialects.DIALECTS``, keyed by ``provider.api``)
+says what to send and how to read the answer; the provider's access (``providers.access_for``)
+adds credentials and the endpoint, and may recover from a 401 once. The relay itself knows
+neither dialects nor providers.
 
-Before the upstream's first byte a failure is an ordinary JSON error (the middleware renders it);
-once the client's stream is open it becomes an SSE ``error`` event. The upstream response is
+Before the upstream's first byte a failure is an ordinary JSON error (the middleware renders it,
+or the fallback chain moves on); once the client's stream is open (a ping or the first event) it
+becomes an SSE ``error`` event, reported in ``Relayed.failure``. The upstream response is
 released when read to the end and closed at once otherwise (client gone, error, cancellation).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from anthroxy import passthrough
-from anthroxy.chat import reply as chat_response
-from anthroxy.chat import request as chat
-from anthroxy.chat import stream as chat_stream
-from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError
-from anthroxy.profile import Target
-from anthroxy.responses import reply as responses_response
-from anthroxy.responses import request as responses
-from anthroxy.responses.stream import ResponsesStream
-from anthroxy.routing import capabilities
-from anthroxy.routing.table import Route
-from anthroxy.upstream_errors import (
-    connection_error,
-    error_from_upstream,
-    timeout_error,
-    upstream_object,
-)
+from anthroxy.upstream_errors import connection_error, timeout_error
 
-from ..providers import chatgpt
-from ..providers.codex_auth import CodexTokens
-from .state import SESSIONS, SETTINGS, AccessInfo
-from .streaming import (
-    Downstream,
-    PassthroughAdapter,
-    StreamAdapter,
-    TranslatingAdapter,
-    open_upstream,
-    pump,
-)
-from .upstream import anthropic_headers, chat_headers, copied_headers, join_url, responses_headers
-
-if TYPE_CHECKING:
-    from ..config.schema import ResolvedProvider
+from ..providers import Access, Outgoing, access_for
+from .call import Call, Relayed
+from .dialects import DIALECTS, Plan
+from .streaming import Downstream, StreamAdapter, open_upstream, pump
+from .upstream import copied_headers
 
 _COMPACT = (",", ":")
 
 
-@dataclasses.dataclass(slots=True)
-class Call:
-    """Everything one relayed request needs."""
-
-    request: web.Request
-    raw: bytes
-    body: Mapping[str, Any]
-    route: Route
-    provider: ResolvedProvider
-    access: AccessInfo
-    request_id: str
-    # The target's limits as the handler fitted the request to them (config overrides applied).
-    limits: capabilities.ModelLimits | None = None
-    # The handler's exact input estimate when it had to compute one; else None.
-    input_estimate: int | None = None
-
-    @property
-    def stream(self) -> bool:
-        return self.body.get("stream") is True
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        return self.request.app[SESSIONS][self.provider.id]
-
-    @property
-    def ping_interval(self) -> float:
-        return self.request.app[SETTINGS].config.server.ping_interval
-
-    @property
-    def reply_model(self) -> str:
-        """The model name replies report: the client's (default), else the upstream's under
-        the name ``routing.response_names`` gives it, if any."""
-        routing = self.request.app[SETTINGS].config.routing
-        if routing.rewrite_response_model:
-            return self.route.requested_model
-        return routing.response_names.get(self.route.model, self.route.model)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Relayed:
-    """What one attempt gave the client: the response, and the error it carried if the
-    failure reached the client inside an already open stream (an SSE ``error`` event)."""
-
-    response: web.StreamResponse
-    failure: AnthroxyError | None = None
-
-
-def new_message_id() -> str:
-    return "msg_" + secrets.token_hex(12)
-
-
 async def relay_messages(call: Call) -> Relayed:
-    api = call.provider.api
-    if api == "anthropic":
-        return await _relay_anthropic(call)
-    if api == "chat":
-        return await _relay_chat(call)
-    if call.provider.auth == "codex":
-        return await _relay_chatgpt(call)
-    return await _relay_responses(call)
-
-
-def _input_estimate(call: Call) -> int:
-    """The input tokens ``message_start`` shows before the upstream reports its own count.
-
-    Only a preview: the final ``message_delta`` carries the upstream's real usage. The exact
-    local estimate costs ~1 ms on a large Claude Code body, so it is used only when the handler
-    already paid for it; otherwise about four bytes of request JSON per token.
-    """
-    if call.input_estimate is not None:
-        return call.input_estimate
-    return len(call.raw) // 4
-
-
-def build_target(
-    route: Route, provider: ResolvedProvider, limits: capabilities.ModelLimits | None = None
-) -> Target:
-    limits = limits or capabilities.lookup(route.model)
-    return Target(
-        provider=provider.id,
-        model=route.model,
-        profile=provider.profile,
-        max_output_tokens=limits.max_output_tokens,
-        context_window=limits.context_window,
-    )
-
-
-async def _relay_anthropic(call: Call) -> Relayed:
-    data = passthrough.request_bytes(call.raw, call.body, call.route.model)
-    headers = anthropic_headers(call.request.headers, call.provider)
-    adapter = PassthroughAdapter(call.reply_model, call.provider.id)
-    return await _exchange(call, "/v1/messages", data, headers, adapter, _anthropic_reply)
-
-
-def _anthropic_reply(call: Call, raw: bytes) -> Mapping[str, Any] | bytes:
-    message = _parse_json(raw, call.provider.id)
-    if message.get("type") != "message":
-        return raw
-    return passthrough.rewrite_message(message, call.reply_model)
-
-
-async def _relay_chat(call: Call) -> Relayed:
-    target = build_target(call.route, call.provider, call.limits)
-    upstream_body, ctx = chat.to_request(call.body, target)
-    ctx = dataclasses.replace(
-        ctx, requested_model=call.reply_model, input_tokens_estimate=_input_estimate(call)
-    )
-    message_id = new_message_id()
-    data = json.dumps(upstream_body, separators=_COMPACT).encode()
-    translator = chat_stream.ChatStream(ctx, message_id=message_id)
-    adapter = TranslatingAdapter(translator, call.provider.id)
-
-    def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
-        return chat_response.from_response(
-            _parse_json(raw, call.provider.id), ctx, message_id=message_id
-        )
-
-    headers = chat_headers(call.provider)
-    return await _exchange(call, "/chat/completions", data, headers, adapter, reply)
-
-
-def _responses_request(call: Call) -> tuple[dict[str, Any], ReplyContext, str, TranslatingAdapter]:
-    """The Responses body, its reply context, the message id and the stream adapter."""
-    target = build_target(call.route, call.provider, call.limits)
-    upstream_body, ctx = responses.to_request(call.body, target)
-    ctx = dataclasses.replace(
-        ctx, requested_model=call.reply_model, input_tokens_estimate=_input_estimate(call)
-    )
-    message_id = new_message_id()
-    adapter = TranslatingAdapter(ResponsesStream(ctx, message_id=message_id), call.provider.id)
-    return upstream_body, ctx, message_id, adapter
-
-
-async def _relay_responses(call: Call) -> Relayed:
-    # A Responses stream has no [DONE] and names its event inside the payload (``type``);
-    # TranslatingAdapter hands each payload to ResponsesStream, which ends on the terminal event
-    # and reports a body that ends before one as an error.
-    upstream_body, ctx, message_id, adapter = _responses_request(call)
-    data = json.dumps(upstream_body, separators=_COMPACT).encode()
-
-    def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
-        upstream = _parse_json(raw, call.provider.id)
-        return responses_response.from_response(upstream, ctx, message_id=message_id)
-
-    headers = responses_headers(call.provider)
-    return await _exchange(call, "/responses", data, headers, adapter, reply)
-
-
-async def _relay_chatgpt(call: Call) -> Relayed:
-    upstream_body, ctx, message_id, adapter = _responses_request(call)
-    key = chatgpt.conversation_key(call.request.headers, call.body)
-    data = json.dumps(chatgpt.backend_body(upstream_body, key), separators=_COMPACT).encode()
-    credentials = chatgpt.credentials_for(call.request.app, call.provider)
-    tokens = await credentials.current(call.session)
-
-    def make_headers(tokens: CodexTokens) -> dict[str, str]:
-        return chatgpt.backend_headers(call.provider, tokens, key)
-
-    def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
-        # The backend always streams: fold the stream for a client that asked for JSON.
-        return chatgpt.assemble_reply(raw, ctx, message_id=message_id, provider=call.provider.id)
-
-    recovery = chatgpt.Recovery(credentials, call.session, tokens, make_headers)
-    headers = make_headers(tokens)
-    return await _exchange(call, "/responses", data, headers, adapter, reply, recover=recovery.next)
-
-
-async def _exchange(
-    call: Call,
-    path: str,
-    data: bytes,
-    headers: Mapping[str, str],
-    adapter: StreamAdapter,
-    reply: Any,
-    *,
-    recover: chatgpt.RecoverStep | None = None,
-) -> Relayed:
-    """POST upstream, then answer with JSON or relay the stream.
-
-    ``recover``: called with the body of a 401; returns headers to retry with, or raises.
-    """
-    url = join_url(call.provider.base_url, path)
+    plan = DIALECTS[call.provider.api](call)
+    access = access_for(call)
     downstream = Downstream(call.request, {"request-id": call.request_id}) if call.stream else None
-    ping = call.ping_interval
     try:
-        upstream = await _open(call, url, data, headers, downstream, recover)
+        outgoing = await access.outgoing(plan)
+        upstream = await _open(call, outgoing, access, downstream)
     except AnthroxyError as err:
-        return await _fail(downstream, adapter, err)
+        return await _fail(downstream, plan.adapter, err)
     complete = False
     try:
         if upstream.status != 200:
-            try:
-                body = await _read_all(call, upstream)
-            except AnthroxyError as err:
-                return await _fail(downstream, adapter, err)
-            refusal = error_from_upstream(
-                upstream.status, body, provider=call.provider.id, headers=upstream.headers
-            )
+            body = await _read_all(call, upstream)
             complete = True
-            return await _fail(downstream, adapter, refusal)
+            raise access.error(upstream.status, body, upstream.headers)
         extra = copied_headers(upstream.headers)
         if downstream is None:
-            message = reply(call, await _read_all(call, upstream))
+            reply = plan.fold if access.streams_only and plan.fold is not None else plan.reply
+            message = reply(await _read_all(call, upstream))
             complete = True
             return Relayed(_json_reply(call, message, extra))
-        await downstream.prepare(extra)
-        failure = await pump(
-            upstream,
-            downstream,
-            adapter,
-            ping_interval=ping,
-            read_timeout=call.provider.read_timeout,
-            provider=call.provider.id,
-        )
-        call.access.input_tokens = adapter.input_tokens
-        call.access.output_tokens = adapter.output_tokens
-        # release() itself drops the connection if the body was not read to its end.
-        complete = True
+        failure = await _stream(call, upstream, downstream, plan, extra)
+        complete = True  # release() itself drops the connection if the body was not all read
         assert downstream.response is not None
         return Relayed(downstream.response, failure)
+    except AnthroxyError as err:
+        return await _fail(downstream, plan.adapter, err)
     finally:
         if complete:
             upstream.release()
@@ -288,6 +66,27 @@ async def _exchange(
             # Client gone, error or cancellation: drop the upstream connection now so the
             # provider stops generating (and billing) at once.
             upstream.close()
+
+
+async def _stream(
+    call: Call,
+    upstream: aiohttp.ClientResponse,
+    downstream: Downstream,
+    plan: Plan,
+    extra: Mapping[str, str],
+) -> AnthroxyError | None:
+    await downstream.prepare(extra)
+    failure = await pump(
+        upstream,
+        downstream,
+        plan.adapter,
+        ping_interval=call.ping_interval,
+        read_timeout=call.provider.read_timeout,
+        provider=call.provider.id,
+    )
+    call.access.input_tokens = plan.adapter.input_tokens
+    call.access.output_tokens = plan.adapter.output_tokens
+    return failure
 
 
 async def _read_all(call: Call, upstream: aiohttp.ClientResponse) -> bytes:
@@ -304,25 +103,21 @@ async def _read_all(call: Call, upstream: aiohttp.ClientResponse) -> bytes:
 
 
 async def _open(
-    call: Call,
-    url: str,
-    data: bytes,
-    headers: Mapping[str, str],
-    downstream: Downstream | None,
-    recover: chatgpt.RecoverStep | None,
+    call: Call, outgoing: Outgoing, access: Access, downstream: Downstream | None
 ) -> aiohttp.ClientResponse:
-    """The upstream response; with ``recover``, a 401 is retried with the headers it gives."""
+    """The upstream response; a 401 is retried with the headers the access gives, if any."""
+    headers = outgoing.headers
     while True:
         upstream = await open_upstream(
             call.session,
-            url,
-            data=data,
+            outgoing.url,
+            data=outgoing.data,
             headers=headers,
             provider=call.provider.id,
             downstream=downstream,
             ping_interval=call.ping_interval,
         )
-        if upstream.status != 401 or recover is None:
+        if upstream.status != 401:
             return upstream
         try:
             body = await upstream.read()
@@ -330,7 +125,10 @@ async def _open(
             body = b""
         finally:
             upstream.release()
-        headers = await recover(body)
+        retry = await access.reauthenticate(body)
+        if retry is None:
+            raise access.error(401, body, upstream.headers)
+        headers = retry
 
 
 async def _fail(
@@ -357,7 +155,3 @@ def _json_reply(
     response = web.Response(body=message, content_type="application/json")
     response.headers.update(extra)
     return response
-
-
-def _parse_json(raw: bytes, provider: str) -> dict[str, Any]:
-    return upstream_object(raw, provider=provider, what="the reply")

@@ -1,8 +1,7 @@
 """Upstream HTTP plumbing: one ClientSession per provider, auth and forwarded headers.
 
-Providers with ``auth = "codex"`` (the ChatGPT subscription) also get their Codex credentials
-store here, next to their session (``chatgpt.CODEX_CREDENTIALS``); their headers are built per
-request by ``chatgpt.backend_headers`` from the current access token.
+Credentials other than keys reach a request through the provider's access
+(``providers.access_for``); this module only knows keys.
 
 Sessions are made in the app's ``cleanup_ctx`` and closed with it. Their timeout has no total
 (long generations must not be cut) but bounds connecting and every socket read
@@ -19,7 +18,6 @@ from aiohttp import web
 
 from anthroxy.passthrough import filter_betas
 
-from ..providers.chatgpt import CODEX_CREDENTIALS, make_credentials
 from .state import SESSIONS, SETTINGS
 
 if TYPE_CHECKING:
@@ -46,22 +44,27 @@ async def session_context(app: web.Application) -> AsyncIterator[None]:
             timeout=timeout, connector=connector, trust_env=settings.config.server.trust_env
         )
     app[SESSIONS] = sessions
-    app[CODEX_CREDENTIALS] = make_credentials(settings.providers)
     yield
     for session in sessions.values():
         await session.close()
 
 
-def auth_headers(provider: ResolvedProvider) -> dict[str, str]:
+def credential_headers(provider: ResolvedProvider) -> dict[str, str]:
+    """A keyed provider's configured extra headers, then its key (a configured header cannot
+    replace the credentials)."""
+    headers = dict(provider.headers)
     if not provider.api_key or provider.auth == "none":
-        return {}
+        return headers
     if provider.auth == "x-api-key":
-        return {"x-api-key": provider.api_key}
-    return {"authorization": f"Bearer {provider.api_key}"}
+        headers["x-api-key"] = provider.api_key
+    else:
+        headers["authorization"] = f"Bearer {provider.api_key}"
+    return headers
 
 
 def anthropic_headers(client: Mapping[str, str], provider: ResolvedProvider) -> dict[str, str]:
-    """Headers for an Anthropic-dialect upstream: version and filtered betas forwarded."""
+    """The Anthropic dialect's own headers: the client's version and its betas, less those the
+    provider refuses."""
     headers = {
         "content-type": "application/json",
         "anthropic-version": client.get("anthropic-version", ANTHROPIC_VERSION),
@@ -69,20 +72,12 @@ def anthropic_headers(client: Mapping[str, str], provider: ResolvedProvider) -> 
     betas = filter_betas(client.get("anthropic-beta"), provider.profile.drop_betas)
     if betas:
         headers["anthropic-beta"] = betas
-    headers.update(provider.headers)
-    headers.update(auth_headers(provider))
     return headers
 
 
-def chat_headers(provider: ResolvedProvider) -> dict[str, str]:
-    headers = {"content-type": "application/json"}
-    headers.update(provider.headers)
-    headers.update(auth_headers(provider))
-    return headers
-
-
-# A Responses API upstream with a key (OpenAI, Azure) authenticates like Chat Completions.
-responses_headers = chat_headers
+def json_headers() -> dict[str, str]:
+    """The Chat Completions and Responses dialects' own headers."""
+    return {"content-type": "application/json"}
 
 
 def copied_headers(upstream: Mapping[str, str]) -> dict[str, str]:

@@ -16,8 +16,8 @@ Responses API with a few differences from OpenAI's public one, handled here
   an ``originator`` and User-Agent that name anthroxy (not the Codex CLI), and a ``session_id``
   equal to the body's ``prompt_cache_key`` so the backend's prompt cache follows a conversation.
 
-Credentials live in ``chatgpt_auth``; one ``CodexCredentials`` per auth.json file, made with the
-app's sessions (``make_credentials``) and found with ``credentials_for``.
+Credentials live in ``codex_auth``; one ``CodexCredentials`` per auth.json file, made when the
+app starts (``setup``). ``access`` is the provider's ``Access`` (``base.py``) for one request.
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ import aiohttp
 from aiohttp import web
 
 from anthroxy import __version__
-from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError, AuthenticationFailed
-from anthroxy.messages.assemble import assemble_message
-from anthroxy.responses.stream import ResponsesStream
-from anthroxy.sse import SSEDecoder
-from anthroxy.upstream_errors import error_from_payload, error_from_upstream, upstream_object
+from anthroxy.upstream_errors import error_from_upstream
 
+from ..gateway.call import Call
+from ..gateway.dialects import Plan
+from ..gateway.state import SETTINGS
+from ..gateway.upstream import join_url
+from .base import Outgoing, body_bytes
 from .codex_auth import LOGIN_HINT, CodexCredentials, CodexTokens
 
 if TYPE_CHECKING:
@@ -88,9 +89,13 @@ def make_credentials(providers: Mapping[str, ResolvedProvider]) -> dict[str, Cod
     return out
 
 
+def setup(app: web.Application) -> None:
+    app[CODEX_CREDENTIALS] = make_credentials(app[SETTINGS].providers)
+
+
 def credentials_for(app: web.Application, provider: ResolvedProvider) -> CodexCredentials:
     found = app.get(CODEX_CREDENTIALS, {}).get(provider.id)
-    if found is None:  # only if the app was built without upstream.session_context
+    if found is None:  # only if the app was built without ``setup``
         raise AnthroxyError(f"provider '{provider.id}': Codex credentials are not set up")
     return found
 
@@ -206,22 +211,40 @@ RecoverStep = Callable[[bytes], Awaitable[Mapping[str, str]]]
 
 
 # ---------------------------------------------------------------------------------------------
-# Non-streaming clients: the upstream stream, translated and folded.
+# The provider's access for one request.
 
 
-def assemble_reply(
-    raw: bytes, ctx: ReplyContext, *, message_id: str, provider: str
-) -> dict[str, Any]:
-    """The Anthropic message a whole Responses SSE body describes; errors raised as such."""
-    decoder = SSEDecoder()
-    translator = ResponsesStream(ctx, message_id=message_id)
-    events: list[dict[str, Any]] = []
-    for event in [*decoder.feed(raw), *decoder.close()]:
-        payload = upstream_object(event.data, provider=provider, what="stream event")
-        # Raised here rather than folded from the error event: this keeps the retry-after that
-        # a usage_limit_reached carries (resets_in_seconds) for the client's HTTP reply.
-        if payload.get("type") in ("error", "response.failed"):
-            raise error_from_payload(payload, provider=provider)
-        events += translator.feed(payload)
-    events += translator.close()
-    return assemble_message(events)
+class ChatGPTAccess:
+    """Codex credentials, the backend's body and headers, and the 401 recovery."""
+
+    streams_only = True
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+        self._provider = call.provider
+        self._key = conversation_key(call.request.headers, call.body)
+        self._credentials = credentials_for(call.request.app, call.provider)
+        self._recovery: Recovery | None = None
+
+    async def outgoing(self, plan: Plan) -> Outgoing:
+        if not isinstance(plan.body, Mapping):
+            raise AnthroxyError(f"provider '{self._provider.id}' speaks only the Responses API")
+        tokens = await self._credentials.current(self._call.session)
+        self._recovery = Recovery(self._credentials, self._call.session, tokens, self._headers)
+        data = body_bytes(backend_body(plan.body, self._key))
+        url = join_url(self._provider.base_url, plan.path)
+        return Outgoing(url, data, self._headers(tokens))
+
+    def _headers(self, tokens: CodexTokens) -> dict[str, str]:
+        return backend_headers(self._provider, tokens, self._key)
+
+    async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None:
+        assert self._recovery is not None  # outgoing() came first
+        return await self._recovery.next(refused_body)
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AnthroxyError:
+        return error_from_upstream(status, body, provider=self._provider.id, headers=headers)
+
+
+def access(call: Call) -> ChatGPTAccess:
+    return ChatGPTAccess(call)

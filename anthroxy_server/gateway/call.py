@@ -1,0 +1,96 @@
+"""One relayed request, as the relay, the dialects and the providers see it (``Call``), and what
+an attempt gave the client (``Relayed``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from anthroxy.errors import AnthroxyError
+from anthroxy.profile import Target
+from anthroxy.routing import capabilities
+from anthroxy.routing.table import Route
+
+from .state import SESSIONS, SETTINGS, AccessInfo
+
+if TYPE_CHECKING:
+    from ..config.schema import ResolvedProvider
+
+
+@dataclasses.dataclass(slots=True)
+class Call:
+    """Everything one relayed request needs."""
+
+    request: web.Request
+    raw: bytes
+    body: Mapping[str, Any]
+    route: Route
+    provider: ResolvedProvider
+    access: AccessInfo
+    request_id: str
+    # The target's limits as the handler fitted the request to them (config overrides applied).
+    limits: capabilities.ModelLimits | None = None
+    # The handler's exact input estimate when it had to compute one; else None.
+    input_estimate: int | None = None
+
+    @property
+    def stream(self) -> bool:
+        return self.body.get("stream") is True
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self.request.app[SESSIONS][self.provider.id]
+
+    @property
+    def ping_interval(self) -> float:
+        return self.request.app[SETTINGS].config.server.ping_interval
+
+    @property
+    def reply_model(self) -> str:
+        """The model name replies report: the client's (default), else the upstream's under
+        the name ``routing.response_names`` gives it, if any."""
+        routing = self.request.app[SETTINGS].config.routing
+        if routing.rewrite_response_model:
+            return self.route.requested_model
+        return routing.response_names.get(self.route.model, self.route.model)
+
+    @property
+    def input_tokens(self) -> int:
+        """The input tokens ``message_start`` shows before the upstream reports its own count.
+
+        Only a preview: the final ``message_delta`` carries the upstream's real usage. The exact
+        local estimate costs ~1 ms on a large Claude Code body, so it is used only when the
+        handler already paid for it; otherwise about four bytes of request JSON per token.
+        """
+        if self.input_estimate is not None:
+            return self.input_estimate
+        return len(self.raw) // 4
+
+    @property
+    def target(self) -> Target:
+        limits = self.limits or capabilities.lookup(self.route.model)
+        return Target(
+            provider=self.provider.id,
+            model=self.route.model,
+            profile=self.provider.profile,
+            max_output_tokens=limits.max_output_tokens,
+            context_window=limits.context_window,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Relayed:
+    """What one attempt gave the client: the response, and the error it carried if the
+    failure reached the client inside an already open stream (an SSE ``error`` event)."""
+
+    response: web.StreamResponse
+    failure: AnthroxyError | None = None
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_hex(12)

@@ -1,0 +1,80 @@
+"""The one interface the relay calls for a provider: how a request reaches it.
+
+A provider that needs no more than a base URL and a key uses ``KeyAccess``. One that needs more
+(the ChatGPT subscription today; Copilot, Gemini, Vertex and Bedrock are shaped alike) gives its
+own ``Access``, made per request by ``access_for``, and may keep state across that request's
+steps (a 401 recovery, say). What an access decides:
+
+* ``outgoing(plan)``: credentials, extra headers, the endpoint (URL) and any reshaping of the
+  body the provider's backend needs, from the dialect's plan;
+* ``reauthenticate(refused_body)``: after a 401, the headers to try once more with, or None to
+  give the refusal to the client;
+* ``error(status, body, headers)``: the provider's error answer in Anthropic's terms;
+* ``streams_only``: the backend answers only with streams; a client that asked for JSON gets the
+  stream folded into one message (the dialect's ``Plan.fold``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Protocol
+
+from anthroxy.errors import AnthroxyError
+from anthroxy.upstream_errors import error_from_upstream
+
+from ..config.schema import ResolvedProvider
+from ..gateway.call import Call
+from ..gateway.dialects import Plan
+from ..gateway.upstream import credential_headers, join_url
+
+_COMPACT = (",", ":")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One upstream HTTP request, ready to send."""
+
+    url: str
+    data: bytes
+    headers: Mapping[str, str]
+
+
+class Access(Protocol):
+    @property
+    def streams_only(self) -> bool: ...
+
+    async def outgoing(self, plan: Plan) -> Outgoing: ...
+
+    async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None: ...
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AnthroxyError: ...
+
+
+def body_bytes(body: Mapping[str, object] | bytes) -> bytes:
+    return body if isinstance(body, bytes) else json.dumps(body, separators=_COMPACT).encode()
+
+
+class KeyAccess:
+    """A provider reached with its base URL and (optionally) an API key."""
+
+    streams_only = False
+
+    def __init__(self, provider: ResolvedProvider) -> None:
+        self._provider = provider
+
+    async def outgoing(self, plan: Plan) -> Outgoing:
+        headers = {**plan.headers, **credential_headers(self._provider)}
+        url = join_url(self._provider.base_url, plan.path)
+        return Outgoing(url, body_bytes(plan.body), headers)
+
+    async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None:
+        return None  # a refused key stays refused
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AnthroxyError:
+        return error_from_upstream(status, body, provider=self._provider.id, headers=headers)
+
+
+def key_access(call: Call) -> Access:
+    return KeyAccess(call.provider)
