@@ -29,6 +29,7 @@ from anthroxy.chat import request as chat
 from anthroxy.chat import stream as chat_stream
 from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError
+from anthroxy.messages.request import MessagesRequest
 from anthroxy.profile import Target
 from anthroxy.responses import reply as responses_response
 from anthroxy.responses import request as responses
@@ -76,6 +77,9 @@ class Call:
     limits: capabilities.ModelLimits | None = None
     # The handler's exact input estimate when it had to compute one; else None.
     input_estimate: int | None = None
+    # The request parsed once and fitted to this target (chat and responses dialects); None
+    # for an Anthropic upstream, which is sent ``raw``.
+    parsed: MessagesRequest | None = None
 
     @property
     def stream(self) -> bool:
@@ -155,9 +159,9 @@ def _anthropic_reply(call: Call, raw: bytes) -> Mapping[str, Any] | bytes:
 
 async def _relay_chat(call: Call) -> web.StreamResponse:
     target = build_target(call.route, call.provider, call.limits)
-    upstream_body, ctx = chat.to_request(call.body, target)
-    ctx = dataclasses.replace(
-        ctx, requested_model=call.reply_model, input_tokens_estimate=_input_estimate(call)
+    assert call.parsed is not None  # the handler parses for every translating dialect
+    upstream_body, ctx = chat.to_request(
+        call.parsed, target, reply_model=call.reply_model, input_tokens=_input_estimate(call)
     )
     message_id = new_message_id()
     data = json.dumps(upstream_body, separators=_COMPACT).encode()
@@ -176,9 +180,9 @@ async def _relay_chat(call: Call) -> web.StreamResponse:
 def _responses_request(call: Call) -> tuple[dict[str, Any], ReplyContext, str, TranslatingAdapter]:
     """The Responses body, its reply context, the message id and the stream adapter."""
     target = build_target(call.route, call.provider, call.limits)
-    upstream_body, ctx = responses.to_request(call.body, target)
-    ctx = dataclasses.replace(
-        ctx, requested_model=call.reply_model, input_tokens_estimate=_input_estimate(call)
+    assert call.parsed is not None  # the handler parses for every translating dialect
+    upstream_body, ctx = responses.to_request(
+        call.parsed, target, reply_model=call.reply_model, input_tokens=_input_estimate(call)
     )
     message_id = new_message_id()
     adapter = TranslatingAdapter(ResponsesStream(ctx, message_id=message_id), call.provider.id)
