@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import InvalidRequest, json_path
 from .fields import array, as_object, boolean, choice, describe, mapping, need, string, wrong
@@ -33,6 +33,9 @@ from .fields import array, as_object, boolean, choice, describe, mapping, need, 
 # The media types Anthropic accepts for base64 images.
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 PDF_MEDIA_TYPE = "application/pdf"  # the only base64 document type
+# How tool inputs go upstream: compact, non-ASCII kept. One encoder: json.dumps with options
+# builds a new one per call, which costs more than encoding a small input.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # Transcript blocks of Anthropic's server tools, echoed back in assistant turns. No other API
 # has them; each dialect drops them.
 SERVER_TOOL_BLOCKS = frozenset(
@@ -208,22 +211,25 @@ def _blocks(items: list[Any], path: str, place: str) -> tuple[Block, ...]:
     allowed, where = _PLACES[place]
     blocks = []
     for i, item in enumerate(items):
-        item_path = json_path(path, i)
-        block = as_object(item, item_path, "a content block object")
+        item_path = f"{path}[{i}]"
+        block = item if type(item) is dict else as_object(item, item_path, "a content block")
         kind = block.get("type")
-        if not isinstance(kind, str):
-            raise InvalidRequest(
-                f"a content block needs a string 'type', got {describe(kind)}", path=item_path
-            )
-        parser = _PARSERS.get(kind)
-        if parser is None:
-            if kind not in SERVER_TOOL_BLOCKS:
-                raise InvalidRequest(f"unsupported content block type {kind!r}", path=item_path)
-            parser = _server_tool
-        if kind not in allowed:
-            raise InvalidRequest(f"a {kind!r} block cannot appear in {where}", path=item_path)
+        parser = _PARSERS.get(kind) if type(kind) is str else None
+        if parser is None or kind not in allowed:
+            _refuse(kind, item_path, where)
         blocks.append(parser(block, item_path))
     return tuple(blocks)
+
+
+def _refuse(kind: object, path: str, where: str) -> NoReturn:
+    """The error for a block of no known type, or of a type its place does not allow."""
+    if not isinstance(kind, str):
+        raise InvalidRequest(
+            f"a content block needs a string 'type', got {describe(kind)}", path=path
+        )
+    if kind not in _PARSERS:
+        raise InvalidRequest(f"unsupported content block type {kind!r}", path=path)
+    raise InvalidRequest(f"a {kind!r} block cannot appear in {where}", path=path)
 
 
 def _texts(items: list[Any], path: str, place: str) -> tuple[TextBlock, ...]:
@@ -232,7 +238,10 @@ def _texts(items: list[Any], path: str, place: str) -> tuple[TextBlock, ...]:
 
 
 def _text(block: Mapping[str, Any], path: str) -> TextBlock:
-    return TextBlock(path, need(string(block, "text", path), "text", path))
+    text = block.get("text")
+    if type(text) is not str:  # the common case first: this runs for every text block
+        text = need(string(block, "text", path), "text", path)
+    return TextBlock(path, text)
 
 
 def _image(block: Mapping[str, Any], path: str) -> ImageBlock:
@@ -289,32 +298,36 @@ def _search_result(block: Mapping[str, Any], path: str) -> SearchResultBlock:
 
 
 def _tool_use(block: Mapping[str, Any], path: str) -> ToolUseBlock:
-    tool_id = need(string(block, "id", path), "id", path)
-    name = need(string(block, "name", path), "name", path)
-    tool_input = need(mapping(block, "input", path), "input", path)
+    tool_id, name, tool_input = block.get("id"), block.get("name"), block.get("input")
+    if type(tool_id) is not str or type(name) is not str or type(tool_input) is not dict:
+        tool_id = need(string(block, "id", path), "id", path)
+        name = need(string(block, "name", path), "name", path)
+        tool_input = need(mapping(block, "input", path), "input", path)
     try:
-        arguments = json.dumps(
-            tool_input, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
+        arguments = _COMPACT_JSON.encode(tool_input)
+    except (TypeError, ValueError):  # json.loads reads NaN and Infinity; JSON has neither
         raise InvalidRequest(
-            f"'input' is not valid JSON: {exc}", path=json_path(path, "input")
+            "'input' must hold only JSON values (no NaN or Infinity)", path=json_path(path, "input")
         ) from None
     return ToolUseBlock(path, tool_id, name, tool_input, arguments)
 
 
 def _tool_result(block: Mapping[str, Any], path: str) -> ToolResultBlock:
-    tool_use_id = need(string(block, "tool_use_id", path), "tool_use_id", path)
+    tool_use_id = block.get("tool_use_id")
+    if type(tool_use_id) is not str:
+        tool_use_id = need(string(block, "tool_use_id", path), "tool_use_id", path)
     raw = block.get("content")
-    content_path = json_path(path, "content")
     content: str | tuple[Block, ...]
-    if raw is None or isinstance(raw, str):
+    if raw is None or type(raw) is str:
         content = raw or ""
-    elif isinstance(raw, list):
-        content = _blocks(raw, content_path, "tool_result")
+    elif type(raw) is list:
+        content = _blocks(raw, f"{path}.content", "tool_result")
     else:
-        raise wrong("content", "a string or an array of content blocks", raw, content_path)
-    return ToolResultBlock(path, tool_use_id, content, boolean(block, "is_error", path) or False)
+        raise wrong("content", "a string or an array of content blocks", raw, f"{path}.content")
+    is_error = block.get("is_error")
+    if is_error is not None and type(is_error) is not bool:
+        is_error = boolean(block, "is_error", path)
+    return ToolResultBlock(path, tool_use_id, content, is_error is True)
 
 
 def _thinking(block: Mapping[str, Any], path: str) -> ThinkingBlock:
@@ -339,4 +352,5 @@ _PARSERS: Mapping[str, Callable[[Mapping[str, Any], str], Block]] = {
     "tool_result": _tool_result,
     "thinking": _thinking,
     "redacted_thinking": _redacted_thinking,
+    **dict.fromkeys(SERVER_TOOL_BLOCKS, _server_tool),
 }

@@ -191,13 +191,15 @@ def _messages(body: Mapping[str, Any]) -> tuple[Message, ...]:
     if not raw:
         raise InvalidRequest("'messages' must not be empty", path="$.messages")
     last = len(raw) - 1
-    return tuple(_message(m, json_path("$.messages", i), i == last) for i, m in enumerate(raw))
+    return tuple(_message(m, f"$.messages[{i}]", i == last) for i, m in enumerate(raw))
 
 
 def _message(value: object, path: str, last: bool) -> Message:
-    message = as_object(value, path, "a message object")
-    role = need(choice(message, "role", path, ROLES), "role", path)
-    content_path = json_path(path, "content")
+    message = value if type(value) is dict else as_object(value, path, "a message object")
+    role = message.get("role")
+    if type(role) is not str or role not in ROLES:
+        role = need(choice(message, "role", path, ROLES), "role", path)
+    content_path = f"{path}.content"
     content = message.get("content")
     if content is None:
         raise InvalidRequest("'content' is required", path=content_path)
@@ -208,11 +210,21 @@ def _tools(body: Mapping[str, Any]) -> tuple[Tool, ...]:
     raw = array(body, "tools", "$")
     if raw is None:
         return ()
-    return tuple(_tool(item, json_path("$.tools", i)) for i, item in enumerate(raw))
+    return tuple(_tool(item, f"$.tools[{i}]") for i, item in enumerate(raw))
 
 
 def _tool(item: object, path: str) -> Tool:
-    tool = as_object(item, path, "a tool object")
+    tool = item if type(item) is dict else as_object(item, path, "a tool object")
+    name, kind, schema = tool.get("name"), tool.get("type"), tool.get("input_schema")
+    description = tool.get("description")
+    if (  # the common case, a custom tool, checked in one go: Claude Code sends dozens
+        kind is None
+        and type(name) is str
+        and name
+        and type(schema) is dict
+        and (description is None or type(description) is str)
+    ):
+        return Tool(path, name, None, schema, description, tool)
     name = need(string(tool, "name", path, nonempty=True), "name", path)
     kind = string(tool, "type", path)
     if kind is None or kind == "custom":
