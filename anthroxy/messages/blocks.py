@@ -239,7 +239,7 @@ def _texts(items: list[Any], path: str, place: str) -> tuple[TextBlock, ...]:
 
 def _text(block: Mapping[str, Any], path: str) -> TextBlock:
     text = block.get("text")
-    if type(text) is not str:  # the common case first: this runs for every text block
+    if type(text) is not str:  # a plain string needs no call: this runs for every text block
         text = need(string(block, "text", path), "text", path)
     return TextBlock(path, text)
 
