@@ -1,6 +1,7 @@
 """The OpenAI Chat Completions dialect: request, reply and stream translators.
 
-``to_request(body, target)`` builds the upstream body and the ReplyContext; ``from_response``
+``to_request(request, target)`` builds the upstream body and the ReplyContext from a parsed
+``messages.request.MessagesRequest`` (or a raw body, parsed first); ``from_response``
 turns a whole reply into an Anthropic message; ``ChatStream`` translates a stream.
 """
 

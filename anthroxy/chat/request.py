@@ -1,23 +1,23 @@
 """Anthropic Messages request -> OpenAI Chat Completions request.
 
-``to_request(body, target)`` maps a whole Messages body or raises an InvalidRequest /
-UnsupportedFeature whose JSON path names the offending value. It never mutates ``body``; the
-result may share immutable strings and untouched schema sub-objects with it. docs/translation.md
-has the field-by-field table; the rules here cite protocols.md (§ numbers).
+``to_request(request, target, reply_model=..., input_tokens=...)`` renders a parsed request
+(``messages.request.MessagesRequest``; a raw body is parsed first) for a Chat Completions
+upstream and builds the complete ReplyContext. The request was validated by the parser; what is
+refused here is what this upstream cannot carry (UnsupportedFeature with the JSON path). The
+result may share immutable strings and untouched schema sub-objects with the client's body.
+docs/translation.md has the field-by-field table; the rules here cite protocols.md (§ numbers).
 
 Choices made here (documented there too):
   * Consecutive user (or assistant) messages are merged first, as the Anthropic API does (§1.3),
     so the tool calls of one assistant turn always sit in one Chat message.
   * A user message whose parts are all text is sent as one string (texts joined by a blank line):
     many compatible servers accept only string content; anything with an image/file keeps parts.
-  * Unknown top-level keys are ignored (Claude Code adds new ones often); inside messages and
-    tools every block type must be known. IGNORED_FIELDS lists what is known and dropped.
+  * IGNORED_FIELDS lists the known Anthropic fields that are dropped without a word.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,12 +25,21 @@ from typing import Any
 
 from .. import signature
 from ..context import ReplyContext
-from ..errors import InvalidRequest, json_path
 from ..ids import upstream_tool_id
+from ..messages.blocks import (
+    Block,
+    RedactedThinkingBlock,
+    ServerToolBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+from ..messages.request import Message, MessagesRequest, parse_request
 from ..profile import ProviderProfile, Target
 from ..schema import sanitize
 from ..toolnames import ToolNames
-from .content import USER_PARTS, content_block, str_field, text_of, tool_result, user_parts
+from .content import tool_result, user_parts
 from .tools import add_tool_choice, tools_for
 
 # Known Anthropic fields that have no Chat Completions meaning and are dropped without a word.
@@ -45,27 +54,14 @@ IGNORED_FIELDS = frozenset(
     }
 )  # fmt: skip
 
-# Transcript blocks of server tools in history (§1.3): no Chat equivalent, dropped.
-SERVER_TOOL_BLOCKS = frozenset(
-    {
-        "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
-        "code_execution_tool_result", "bash_code_execution_tool_result",
-        "text_editor_code_execution_tool_result", "tool_search_tool_result", "mcp_tool_use",
-        "mcp_tool_result", "container_upload",
-    }
-)  # fmt: skip
-ROLES = frozenset({"user", "assistant", "system"})
-# output_config.effort -> reasoning effort; xhigh/max clamp to high, the top level every
+# The requested effort -> reasoning effort; xhigh/max clamp to high, the top level every
 # reasoning_effort upstream accepts (§4.5).
-EFFORTS: Mapping[str, str] = {
+REASONING_EFFORTS: Mapping[str, str] = {
     "low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high",
 }  # fmt: skip
-DEFAULT_EFFORT = "high"  # Anthropic's default effort for adaptive thinking
 # Google's documented stand-in for tool calls that did not come from Gemini (§2.5).
 GEMINI_SKIP_SIGNATURE = "skip_thought_signature_validator"
 _PLAIN_USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]+$")
-
-_Block = tuple[str, Mapping[str, Any]]  # (JSON path, content block)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,36 +70,43 @@ class _Env:
     names: ToolNames
 
 
-def to_request(body: Mapping[str, Any], target: Target) -> tuple[dict[str, Any], ReplyContext]:
-    """The Chat Completions body for ``body`` sent to ``target``, and the reply's context."""
-    if not isinstance(body, Mapping):
-        raise InvalidRequest("the request body must be a JSON object", path="$")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' must be a non-empty string", path="$.model")
+def to_request(
+    request: MessagesRequest | Mapping[str, Any],
+    target: Target,
+    *,
+    reply_model: str | None = None,
+    input_tokens: int = 0,
+) -> tuple[dict[str, Any], ReplyContext]:
+    """The Chat Completions body for ``request`` sent to ``target``, and the reply's context.
+
+    ``reply_model`` is the model name replies report (default: the one the client asked for);
+    ``input_tokens`` the input estimate ``message_start`` shows until the upstream reports usage.
+    """
+    if not isinstance(request, MessagesRequest):
+        request = parse_request(request)
     profile = target.profile
-    max_tokens = _max_tokens(body, target)
-    raw_messages = body.get("messages")
-    if not isinstance(raw_messages, list) or not raw_messages:
-        raise InvalidRequest("'messages' must be a non-empty array", path="$.messages")
     env = _Env(profile, ToolNames((), profile.tool_name_max, profile.tool_name_must_start_alpha))
-    tools, declared, dropped = tools_for(body.get("tools"), profile, env.names)
-    out: dict[str, Any] = {"model": target.model, "messages": _messages(body, raw_messages, env)}
-    out[profile.max_tokens_field] = max_tokens
+    tools, dropped = tools_for(request.tools, profile, env.names)
+    out: dict[str, Any] = {"model": target.model, "messages": _messages(request, env)}
+    out[profile.max_tokens_field] = _max_tokens(request.max_tokens, target)
     if tools:
         out["tools"] = tools
-    add_tool_choice(out, body.get("tool_choice"), declared, dropped, env.names)
-    stops = _add_sampling(out, body)
-    config = _add_output_config(out, body.get("output_config"), profile)
-    thinking = _add_thinking(out, body.get("thinking"), config, profile)
-    _add_user(out, body.get("metadata"), profile)
-    _add_stream(out, body.get("stream"), profile)
+    add_tool_choice(out, request.tool_choice, dropped, env.names)
+    _add_sampling(out, request)
+    _add_output_format(out, request.output_schema, profile)
+    _add_thinking(out, request, profile)
+    _add_user(out, request.user_id, profile)
+    if request.stream:
+        out["stream"] = True
+        if profile.stream_usage:  # without it OpenAI streams carry no usage at all (§2.1)
+            out["stream_options"] = {"include_usage": True}
     ctx = ReplyContext(
-        requested_model=model,
+        requested_model=reply_model or request.model,
         target=target,
         tool_names=env.names,
-        stop_sequences=stops,
-        thinking=thinking,
+        stop_sequences=request.stop_sequences,
+        thinking=request.thinks,
+        input_tokens_estimate=input_tokens,
     )
     return out, ctx
 
@@ -111,14 +114,14 @@ def to_request(body: Mapping[str, Any], target: Target) -> tuple[dict[str, Any],
 # --- messages ---------------------------------------------------------------------------------
 
 
-def _messages(body: Mapping[str, Any], raw: list[Any], env: _Env) -> list[dict[str, Any]]:
+def _messages(request: MessagesRequest, env: _Env) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    system = _top_system(body.get("system"))
-    if system:
-        out.append({"role": env.profile.system_role, "content": system})
-    for role, blocks in _runs(raw):
+    if request.system_text:
+        out.append({"role": env.profile.system_role, "content": request.system_text})
+    for role, blocks in _runs(request.messages):
         if role == "system":
-            out.append({"role": env.profile.system_role, "content": _system_text(blocks)})
+            text = "\n\n".join(b.text for b in blocks if isinstance(b, TextBlock))
+            out.append({"role": env.profile.system_role, "content": text})
         elif role == "user":
             _user_run(out, blocks, env)
         else:
@@ -128,83 +131,30 @@ def _messages(body: Mapping[str, Any], raw: list[Any], env: _Env) -> list[dict[s
     return out
 
 
-def _top_system(system: object) -> str:
-    if system is None or isinstance(system, str):
-        return system or ""
-    if not isinstance(system, list):
-        raise InvalidRequest(
-            "'system' must be a string or an array of text blocks", path="$.system"
-        )
-    return _system_text([(json_path("$.system", i), content_block(b, json_path("$.system", i)))
-                         for i, b in enumerate(system)])  # fmt: skip
-
-
-def _system_text(blocks: list[_Block]) -> str:
-    """System prompt blocks -> one text (joined by a blank line, cache_control dropped; §4.1)."""
-    texts = []
-    for path, block in blocks:
-        if block["type"] != "text":
-            raise InvalidRequest(
-                f"unsupported content block type {block['type']!r} in a system prompt; "
-                "only 'text' blocks are allowed",
-                path=path,
-            )
-        texts.append(text_of(block, path))
-    return "\n\n".join(texts)
-
-
-def _runs(raw: list[Any]) -> list[tuple[str, list[_Block]]]:
+def _runs(messages: tuple[Message, ...]) -> list[tuple[str, list[Block]]]:
     """Messages as (role, blocks) runs; consecutive user or assistant messages merge (§1.3)."""
-    runs: list[tuple[str, list[_Block]]] = []
-    for index, message in enumerate(raw):
-        path = json_path("$.messages", index)
-        role, blocks = _message_blocks(message, path, is_last=index == len(raw) - 1)
-        if not blocks:
+    runs: list[tuple[str, list[Block]]] = []
+    for message in messages:
+        if not message.content:  # an empty final assistant message: no prefill
             continue
-        if runs and role != "system" and runs[-1][0] == role:
-            runs[-1][1].extend(blocks)
+        if runs and message.role != "system" and runs[-1][0] == message.role:
+            runs[-1][1].extend(message.content)
         else:
-            runs.append((role, blocks))
+            runs.append((message.role, list(message.content)))
     return runs
 
 
-def _message_blocks(message: object, path: str, *, is_last: bool) -> tuple[str, list[_Block]]:
-    if not isinstance(message, Mapping):
-        raise InvalidRequest("each message must be an object", path=path)
-    role = message.get("role")
-    if not isinstance(role, str) or role not in ROLES:
-        raise InvalidRequest(
-            f"unsupported role {role!r}; expected 'user', 'assistant' or 'system'",
-            path=json_path(path, "role"),
-        )
-    content = message.get("content")
-    content_path = json_path(path, "content")
-    if isinstance(content, str):
-        return role, [(content_path, {"type": "text", "text": content})]
-    if not isinstance(content, list):
-        raise InvalidRequest("content must be a string or an array of blocks", path=content_path)
-    if not content and not (role == "assistant" and is_last):  # an empty prefill is a no-op
-        raise InvalidRequest("content must not be empty", path=content_path)
-    return role, [
-        (json_path(content_path, i), content_block(b, json_path(content_path, i)))
-        for i, b in enumerate(content)
-    ]
-
-
-def _user_run(out: list[dict[str, Any]], blocks: list[_Block], env: _Env) -> None:
+def _user_run(out: list[dict[str, Any]], blocks: list[Block], env: _Env) -> None:
     """Tool results become tool messages first (§2.2); the rest one user message after them."""
     tool_messages: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
-    for path, block in blocks:
-        kind = block["type"]
-        if kind == "tool_result":
-            message, media = tool_result(block, path, env.profile)
+    for block in blocks:
+        if isinstance(block, ToolResultBlock):
+            message, media = tool_result(block, env.profile)
             tool_messages.append(message)
             parts.extend(media)
-        elif kind in SERVER_TOOL_BLOCKS:
-            continue
         else:
-            parts.extend(user_parts(block, path, env.profile))
+            parts.extend(user_parts(block, env.profile))
     if tool_messages:
         _insert_tool_messages(out, tool_messages)
     if parts:
@@ -240,34 +190,26 @@ class _Turn:
     thought_signatures: dict[str, Any] = field(default_factory=dict)  # Gemini, by tool_use id
 
 
-def _assistant_run(blocks: list[_Block], env: _Env) -> dict[str, Any] | None:
+def _assistant_run(blocks: list[Block], env: _Env) -> dict[str, Any] | None:
     turn = _Turn()
-    for path, block in blocks:
-        kind = block["type"]
-        if kind == "text":
-            turn.texts.append(text_of(block, path))
-        elif kind == "tool_use":
-            turn.calls.append(_tool_call(block, path, env))
-        elif kind == "thinking":
-            _collect_thinking(turn, block, path)
-        elif kind == "redacted_thinking" or kind in SERVER_TOOL_BLOCKS:
-            continue  # opaque to other providers / server-side transcript (§4.1)
-        elif kind in USER_PARTS or kind == "tool_result":
-            raise InvalidRequest(
-                f"a {kind!r} block cannot appear in an assistant message", path=path
-            )
-        else:
-            raise InvalidRequest(f"unsupported content block type {kind!r}", path=path)
+    for block in blocks:
+        if isinstance(block, TextBlock):
+            turn.texts.append(block.text)
+        elif isinstance(block, ToolUseBlock):
+            turn.calls.append(_tool_call(block, env))
+        elif isinstance(block, ThinkingBlock):
+            _collect_thinking(turn, block)
+        elif not isinstance(block, RedactedThinkingBlock | ServerToolBlock):
+            raise AssertionError(f"{type(block).__name__} in an assistant message")
+        # redacted_thinking is opaque to other providers; server-tool transcript blocks have no
+        # Chat form (§4.1): both dropped.
     return _assistant_message(turn, env.profile)
 
 
-def _collect_thinking(turn: _Turn, block: Mapping[str, Any], path: str) -> None:
-    thought = block.get("thinking")
-    if not isinstance(thought, str):
-        raise InvalidRequest("'thinking' must be a string", path=json_path(path, "thinking"))
-    if thought:
-        turn.thoughts.append(thought)
-    payload = signature.decode(block.get("signature")) or {}
+def _collect_thinking(turn: _Turn, block: ThinkingBlock) -> None:
+    if block.thinking:
+        turn.thoughts.append(block.thinking)
+    payload = signature.decode(block.signature) or {}
     details = payload.get("rd")
     if isinstance(details, list):
         turn.details.extend(details)
@@ -276,28 +218,15 @@ def _collect_thinking(turn: _Turn, block: Mapping[str, Any], path: str) -> None:
         turn.thought_signatures.update(signatures)
 
 
-def _tool_call(block: Mapping[str, Any], path: str, env: _Env) -> tuple[str, dict[str, Any]]:
-    client_id = str_field(block, "id", path)
-    name = str_field(block, "name", path)
-    tool_input = block.get("input")
-    if not isinstance(tool_input, Mapping):
-        raise InvalidRequest("'input' must be an object", path=json_path(path, "input"))
-    try:
-        arguments = json.dumps(
-            tool_input, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest(
-            f"'input' is not valid JSON: {exc}", path=json_path(path, "input")
-        ) from None
+def _tool_call(block: ToolUseBlock, env: _Env) -> tuple[str, dict[str, Any]]:
     call = {
         "id": upstream_tool_id(
-            client_id, env.profile.tool_call_id_max, env.profile.tool_call_id_style
+            block.id, env.profile.tool_call_id_max, env.profile.tool_call_id_style
         ),
         "type": "function",
-        "function": {"name": env.names.to_upstream(name), "arguments": arguments},
+        "function": {"name": env.names.to_upstream(block.name), "arguments": block.arguments},
     }
-    return client_id, call
+    return block.id, call
 
 
 def _assistant_message(turn: _Turn, profile: ProviderProfile) -> dict[str, Any] | None:
@@ -338,129 +267,56 @@ def _google(thought_signature: Any) -> dict[str, Any]:
 # --- parameters -------------------------------------------------------------------------------
 
 
-def _max_tokens(body: Mapping[str, Any], target: Target) -> int:
-    value = body.get("max_tokens")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidRequest(
-            "'max_tokens' is required and must be a positive integer", path="$.max_tokens"
-        )
+def _max_tokens(max_tokens: int, target: Target) -> int:
     if target.max_output_tokens is not None:
-        return min(value, target.max_output_tokens)
-    return value
+        return min(max_tokens, target.max_output_tokens)
+    return max_tokens
 
 
-def _add_sampling(out: dict[str, Any], body: Mapping[str, Any]) -> tuple[str, ...]:
-    for key in ("temperature", "top_p"):
-        value = body.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise InvalidRequest(f"'{key}' must be a number", path=json_path("$", key))
-        out[key] = value
-    stops = body.get("stop_sequences")
-    if stops is None:
-        return ()
-    if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
-        raise InvalidRequest(
-            "'stop_sequences' must be an array of strings", path="$.stop_sequences"
-        )
-    if stops:
-        out["stop"] = list(stops)
-    return tuple(stops)
+def _add_sampling(out: dict[str, Any], request: MessagesRequest) -> None:
+    if request.temperature is not None:
+        out["temperature"] = request.temperature
+    if request.top_p is not None:
+        out["top_p"] = request.top_p
+    if request.stop_sequences:
+        out["stop"] = list(request.stop_sequences)
 
 
-def _add_thinking(
-    out: dict[str, Any], thinking: object, config: Mapping[str, Any], profile: ProviderProfile
-) -> bool:
+def _add_thinking(out: dict[str, Any], request: MessagesRequest, profile: ProviderProfile) -> None:
     """thinking + output_config.effort -> the profile's reasoning parameter (§4.5).
 
-    Returns whether the client asked for thinking. Effort alone (no thinking) sends nothing.
+    Effort alone (no thinking) sends nothing.
     """
-    if thinking is None:
-        return False
-    if not isinstance(thinking, Mapping):
-        raise InvalidRequest("'thinking' must be an object", path="$.thinking")
-    kind = thinking.get("type")
-    budget: int | None = None
-    if kind == "disabled":
-        return False
-    if kind == "enabled":
-        budget = thinking.get("budget_tokens")
-        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
-            raise InvalidRequest(
-                "'budget_tokens' must be a positive integer", path="$.thinking.budget_tokens"
-            )
-        effort = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
-    elif kind == "adaptive":
-        effort = EFFORTS[config.get("effort") or DEFAULT_EFFORT]  # null = not given
-    else:
-        raise InvalidRequest(f"unsupported thinking type {kind!r}", path="$.thinking.type")
+    requested = request.thinking_effort
+    if requested is None:
+        return
+    effort = REASONING_EFFORTS[requested]
     if profile.reasoning_param == "reasoning_effort":
         out["reasoning_effort"] = effort
     elif profile.reasoning_param == "openrouter":
+        budget = request.thinking.budget_tokens if request.thinking else None
         out["reasoning"] = {"max_tokens": budget} if budget else {"effort": effort}
     elif profile.reasoning_param == "deepseek":
         out["thinking"] = {"type": "enabled"}
-    return True
 
 
-def _add_output_config(
-    out: dict[str, Any], config: object, profile: ProviderProfile
-) -> Mapping[str, Any]:
-    """Validates output_config; its json_schema format becomes response_format (§4.8)."""
-    if config is None:
-        return {}
-    if not isinstance(config, Mapping):
-        raise InvalidRequest("'output_config' must be an object", path="$.output_config")
-    effort = config.get("effort")
-    if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
-        raise InvalidRequest(
-            f"unsupported effort {effort!r}; expected one of {', '.join(EFFORTS)}",
-            path="$.output_config.effort",
-        )
-    fmt = config.get("format")
-    if fmt is not None:
-        if not isinstance(fmt, Mapping) or fmt.get("type") != "json_schema":
-            raise InvalidRequest(
-                "only {'type': 'json_schema'} formats are supported", path="$.output_config.format"
-            )
-        schema = fmt.get("schema")
-        if not isinstance(schema, Mapping):
-            raise InvalidRequest("'schema' must be an object", path="$.output_config.format.schema")
-        schema = sanitize(schema, profile.schema_dialect, path="$.output_config.format.schema")
-        out["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "output", "schema": schema, "strict": False},
-        }
-    return config
+def _add_output_format(
+    out: dict[str, Any], schema: Mapping[str, Any] | None, profile: ProviderProfile
+) -> None:
+    """output_config.format's json_schema -> response_format (§4.8)."""
+    if schema is None:
+        return
+    schema = sanitize(schema, profile.schema_dialect, path="$.output_config.format.schema")
+    out["response_format"] = {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": False},
+    }
 
 
-def _add_user(out: dict[str, Any], metadata: object, profile: ProviderProfile) -> None:
+def _add_user(out: dict[str, Any], user_id: str | None, profile: ProviderProfile) -> None:
     """metadata.user_id -> user/safety_identifier: kept if short and plain, else hashed (§1.2)."""
-    if metadata is None:
-        return
-    if not isinstance(metadata, Mapping):
-        raise InvalidRequest("'metadata' must be an object", path="$.metadata")
-    user_id = metadata.get("user_id")
-    if user_id is None:
-        return
-    if not isinstance(user_id, str):
-        raise InvalidRequest("'user_id' must be a string", path="$.metadata.user_id")
     if profile.user_field == "none" or not user_id:
         return
     if len(user_id) > profile.user_max or not _PLAIN_USER_ID.match(user_id):
         user_id = hashlib.sha256(user_id.encode()).hexdigest()[: profile.user_max]
     out[profile.user_field] = user_id
-
-
-def _add_stream(out: dict[str, Any], stream: object, profile: ProviderProfile) -> None:
-    if stream is None or stream is False:
-        return
-    if stream is not True:
-        raise InvalidRequest("'stream' must be a boolean", path="$.stream")
-    out["stream"] = True
-    if profile.stream_usage:  # without it OpenAI streams carry no usage at all (§2.1)
-        out["stream_options"] = {"include_usage": True}
-
-
-# --- small helpers ----------------------------------------------------------------------------

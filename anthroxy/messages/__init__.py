@@ -1,2 +1,3 @@
-"""The Anthropic Messages API as clients speak it: building messages, folding a stream into one,
-and estimating a request's input tokens."""
+"""The Anthropic Messages API as clients speak it: parsing a request once into a frozen value
+(``request``, with ``blocks`` and ``fields``), building messages, folding a stream into one, and
+estimating a request's input tokens."""

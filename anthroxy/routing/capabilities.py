@@ -25,7 +25,9 @@ them once at start-up; ``lookup(model, overrides)`` then replaces the fields an 
 An override is found by the lower-cased model name, then by its last ``/`` segment.
 
 ``fit_request(body, limits, model=..., input_tokens=...)`` makes a Messages request fit a model
-before any dialect sees it (every refusal happens without calling the upstream):
+before any dialect sees it (every refusal happens without calling the upstream). It looks at the
+client's body (an Anthropic upstream gets that body, unparsed); ``plan_fit`` gives the same
+decisions as a ``Fit`` value, which applies to the body or to the parsed ``MessagesRequest``:
 
 * estimated input above ``context_window``: 400 ``prompt is too long: N tokens > M maximum``
   (Claude Code compacts on that wording; claude-code.md, protocols.md 1.9);
@@ -51,6 +53,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from ..errors import InvalidRequest, UnsupportedFeature, json_path
+from ..messages.request import MIN_THINKING_BUDGET, SERVER_TOOL_PREFIXES, MessagesRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,11 +269,49 @@ def parse_overrides(raw: Mapping[str, Mapping[str, object]]) -> Overrides:
     return MappingProxyType(parsed)
 
 
-# Anthropic server tools (run by the provider, not by the client): a model without function
-# calling can still be offered them; the dialect translator runs or drops them.
-SERVER_TOOL_PREFIXES = ("web_search_", "web_fetch_", "code_execution_", "tool_search_tool_")
-# protocols.md 1.5: an ``enabled`` thinking budget is at least 1024 tokens.
-MIN_THINKING_BUDGET = 1024
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """What fitting a request to a model changes (``plan_fit``); the default changes nothing.
+
+    The same decisions apply to the client's body (``to_body``: an Anthropic upstream gets its
+    bytes) and to the parsed request (``to_request``: the translating dialects render it).
+    """
+
+    max_tokens: int | None = None  # the clamped max_tokens
+    budget_tokens: int | None = None  # the clamped ``enabled`` thinking budget
+    drop_thinking: bool = False
+    drop_tool_choice: bool = False
+
+    def to_body(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``body`` itself when nothing changes, else a shallow copy with the changes."""
+        if self == NO_FIT:
+            return body
+        drop = {"thinking"} if self.drop_thinking else set()
+        if self.drop_tool_choice:
+            drop.add("tool_choice")
+        fitted = {k: v for k, v in body.items() if k not in drop}
+        if self.max_tokens is not None:
+            fitted["max_tokens"] = self.max_tokens
+        if self.budget_tokens is not None and not self.drop_thinking:
+            fitted["thinking"] = {**body["thinking"], "budget_tokens": self.budget_tokens}
+        return fitted
+
+    def to_request(self, request: MessagesRequest) -> MessagesRequest:
+        """``request`` itself when nothing changes, else a copy with the changes."""
+        if self == NO_FIT:
+            return request
+        thinking = None if self.drop_thinking else request.thinking
+        if thinking is not None and self.budget_tokens is not None:
+            thinking = dataclasses.replace(thinking, budget_tokens=self.budget_tokens)
+        return dataclasses.replace(
+            request,
+            max_tokens=request.max_tokens if self.max_tokens is None else self.max_tokens,
+            thinking=thinking,
+            tool_choice=None if self.drop_tool_choice else request.tool_choice,
+        )
+
+
+NO_FIT = Fit()
 
 
 def fit_request(
@@ -279,6 +320,11 @@ def fit_request(
     """``body`` made to fit ``limits`` (see the module docstring); raises InvalidRequest /
     UnsupportedFeature (400) for what cannot fit. ``model`` names the upstream model in errors.
     ``input_tokens`` is the input estimate, or any upper bound of it that fits the window."""
+    return plan_fit(body, limits, model=model, input_tokens=input_tokens).to_body(body)
+
+
+def plan_fit(body: Mapping[str, Any], limits: ModelLimits, *, model: str, input_tokens: int) -> Fit:
+    """What ``fit_request`` would change in ``body``, as a Fit; raises like it."""
     if input_tokens > limits.context_window:
         raise InvalidRequest(
             f"prompt is too long: {input_tokens} tokens > {limits.context_window} maximum "
@@ -290,40 +336,36 @@ def fit_request(
         _refuse_client_tools(body.get("tools"), model)
     if not limits.images:
         _refuse_images(body.get("messages"), model)
-    changes: dict[str, Any] = {}
-    drop: list[str] = []
     max_tokens = body.get("max_tokens")
     clamped = (
         isinstance(max_tokens, int)
         and not isinstance(max_tokens, bool)
         and max_tokens > limits.max_output_tokens
     )
-    if clamped:
-        changes["max_tokens"] = limits.max_output_tokens
     thinking = body.get("thinking")
-    if thinking is not None and not limits.thinking:
-        drop.append("thinking")
-    elif clamped and isinstance(thinking, Mapping):
-        _fit_budget(thinking, limits.max_output_tokens, changes, drop)
-    if "tool_choice" in body and not limits.tool_choice:
-        drop.append("tool_choice")
-    if not changes and not drop:
-        return body
-    fitted = {k: v for k, v in body.items() if k not in drop}
-    fitted.update(changes)
-    return fitted
+    budget = None
+    drop_thinking = thinking is not None and not limits.thinking
+    cap = limits.max_output_tokens
+    if clamped and not drop_thinking and _budget_reaches(thinking, cap):
+        # The budget must stay below max_tokens; below Anthropic's minimum, no thinking at all.
+        if cap - 1 < MIN_THINKING_BUDGET:
+            drop_thinking = True
+        else:
+            budget = cap - 1
+    return Fit(
+        max_tokens=cap if clamped else None,
+        budget_tokens=budget,
+        drop_thinking=drop_thinking,
+        drop_tool_choice="tool_choice" in body and not limits.tool_choice,
+    )
 
 
-def _fit_budget(
-    thinking: Mapping[str, Any], max_tokens: int, changes: dict[str, Any], drop: list[str]
-) -> None:
+def _budget_reaches(thinking: object, max_tokens: int) -> bool:
+    """An ``enabled`` thinking whose budget is not below ``max_tokens``."""
+    if not isinstance(thinking, Mapping) or thinking.get("type") != "enabled":
+        return False
     budget = thinking.get("budget_tokens")
-    if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget < max_tokens:
-        return
-    if max_tokens - 1 < MIN_THINKING_BUDGET:
-        drop.append("thinking")
-    else:
-        changes["thinking"] = {**thinking, "budget_tokens": max_tokens - 1}
+    return isinstance(budget, int) and budget >= max_tokens
 
 
 def _refuse_client_tools(tools: object, model: str) -> None:

@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from anthroxy.errors import AnthroxyError
+from anthroxy.messages.request import MessagesRequest
 from anthroxy.profile import Target
 from anthroxy.routing import capabilities
 from anthroxy.routing.table import Route
@@ -37,6 +38,9 @@ class Call:
     limits: capabilities.ModelLimits | None = None
     # The handler's exact input estimate when it had to compute one; else None.
     input_estimate: int | None = None
+    # The request parsed once and fitted to this target (chat and responses dialects); None
+    # for an Anthropic upstream, which is sent ``raw``.
+    parsed: MessagesRequest | None = None
 
     @property
     def stream(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 from anthroxy import chat, passthrough, responses
 from anthroxy.context import ReplyContext
 from anthroxy.messages.assemble import assemble_message
+from anthroxy.messages.request import MessagesRequest
 from anthroxy.sse import SSEDecoder
 from anthroxy.upstream_errors import error_from_payload, upstream_object
 
@@ -58,15 +59,15 @@ def anthropic_plan(call: Call) -> Plan:
     )
 
 
-def _context(ctx: ReplyContext, call: Call) -> ReplyContext:
-    return dataclasses.replace(
-        ctx, requested_model=call.reply_model, input_tokens_estimate=call.input_tokens
-    )
+def _parsed(call: Call) -> MessagesRequest:
+    assert call.parsed is not None  # the handler parses for every translating dialect
+    return call.parsed
 
 
 def chat_plan(call: Call) -> Plan:
-    upstream_body, ctx = chat.to_request(call.body, call.target)
-    ctx = _context(ctx, call)
+    upstream_body, ctx = chat.to_request(
+        _parsed(call), call.target, reply_model=call.reply_model, input_tokens=call.input_tokens
+    )
     message_id = new_message_id()
 
     def reply(raw: bytes) -> Mapping[str, Any]:
@@ -78,8 +79,9 @@ def chat_plan(call: Call) -> Plan:
 
 
 def responses_plan(call: Call) -> Plan:
-    upstream_body, ctx = responses.to_request(call.body, call.target)
-    ctx = _context(ctx, call)
+    upstream_body, ctx = responses.to_request(
+        _parsed(call), call.target, reply_model=call.reply_model, input_tokens=call.input_tokens
+    )
     message_id = new_message_id()
     provider = call.provider.id
 

@@ -7,7 +7,9 @@ on start-up; claude-code.md).
 
 ``/v1/messages`` resolves the route (scenarios see the body and the input estimate), then walks
 the route's fallback chain (``fallback.py``); each target gets the request fitted to its model's
-limits (``capabilities.fit_request``) before the relay sends it.
+limits (``capabilities.plan_fit``) before the relay sends it. An Anthropic upstream gets the
+client's body; the translating dialects get it parsed (``messages.request.parse_request``) once
+per request, however many of the chain's targets need it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from aiohttp import web
 from anthroxy import __version__, passthrough
 from anthroxy.errors import AnthroxyError, InvalidRequest, RequestTooLarge, UnknownModel
 from anthroxy.messages import tokens
+from anthroxy.messages.request import MessagesRequest, model_of, parse_request, stream_of
 from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
@@ -108,12 +111,9 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
         raise InvalidRequest("request body is nested too deeply", path="$") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", path="$")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        what = "is required" if model is None else "must be a non-empty string"
-        raise InvalidRequest(f"model: field {what}", path="$.model")
-    if "stream" in body and not isinstance(body["stream"], bool):
-        raise InvalidRequest("stream: must be a boolean", path="$.stream")
+    # Routing needs these two before (and the Anthropic passthrough without) the full parse.
+    model_of(body)
+    stream_of(body)
     return raw, body
 
 
@@ -145,6 +145,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     access.stream = body.get("stream") is True
     settings = request.app[SETTINGS]
     input_tokens = _InputTokens(raw, body)
+    request_value = _Parsed(body)
     # long_context routing and the window checks below share one estimate, computed at most
     # once and only where the cheap bound cannot decide.
     threshold = settings.routing.long_context_threshold
@@ -157,16 +158,22 @@ async def messages(request: web.Request) -> web.StreamResponse:
         provider = _provider(settings, target)
         limits = capabilities.lookup(target.model, overrides)
         known = input_tokens.within(limits.context_window)
-        fitted = capabilities.fit_request(body, limits, model=target.model, input_tokens=known)
+        fit = capabilities.plan_fit(body, limits, model=target.model, input_tokens=known)
+        fitted: Mapping[str, Any] = body
         data = raw
-        if fitted is not body and provider.api == "anthropic":
-            # The model goes in now, so the passthrough forwards these bytes as they are
-            # instead of serialising the body a second time.
-            fitted = {**fitted, "model": target.model}
-            data = json.dumps(fitted, separators=(",", ":")).encode()
+        parsed = None
+        if provider.api == "anthropic":
+            fitted = fit.to_body(body)
+            if fitted is not body:
+                # The model goes in now, so the passthrough forwards these bytes as they are
+                # instead of serialising the body a second time.
+                fitted = {**fitted, "model": target.model}
+                data = json.dumps(fitted, separators=(",", ":")).encode()
+        else:
+            parsed = fit.to_request(request_value.get())
         call = Call(
             request, data, fitted, target, provider, access, request_id_of(request),
-            limits=limits, input_estimate=input_tokens.exact,
+            limits=limits, input_estimate=input_tokens.exact, parsed=parsed,
         )  # fmt: skip
         return lambda: relay_messages(call)
 
@@ -212,6 +219,33 @@ class _InputTokens:
         if self._estimate is None:
             self._estimate = tokens.estimate_input_tokens(self._body)
         return self._estimate
+
+
+class _Parsed:
+    """The body parsed into a MessagesRequest once, when a translating dialect first needs it.
+
+    An Anthropic upstream gets the client's body as it is and judges it itself (it may know
+    block types anthroxy does not yet), so a request that only goes there is never parsed. A
+    refusal is kept too: every later target gets the same error without a second parse.
+    """
+
+    __slots__ = ("_body", "_error", "_value")
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self._body = body
+        self._value: MessagesRequest | None = None
+        self._error: InvalidRequest | None = None
+
+    def get(self) -> MessagesRequest:
+        if self._value is None:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._value = parse_request(self._body)
+            except InvalidRequest as err:
+                self._error = err
+                raise
+        return self._value
 
 
 def _log_body(request: web.Request, raw: bytes) -> None:

@@ -248,3 +248,35 @@ def test_images_on_a_text_only_model_are_refused_with_their_path() -> None:
         assert info.value.path == path
         assert "'deepseek-v4-pro' does not accept images" in info.value.message
     assert fit_request(_body(), limits, model="m", input_tokens=1) is not None  # text is fine
+
+
+# --- one fit, for the body and for the parsed request ------------------------------------------
+
+from anthroxy.messages.request import parse_request  # noqa: E402
+from anthroxy.routing.capabilities import plan_fit  # noqa: E402
+
+TOOLS = [{"name": "t", "input_schema": {"type": "object"}}]
+FITS = [
+    ({}, SMALL),
+    ({"max_tokens": 32_000}, SMALL),
+    ({"max_tokens": 32_000, "thinking": {"type": "enabled", "budget_tokens": 31_999}},
+     dataclasses.replace(SMALL, max_output_tokens=8192)),
+    ({"max_tokens": 32_000, "thinking": {"type": "enabled", "budget_tokens": 2000}},
+     dataclasses.replace(SMALL, max_output_tokens=8192)),
+    ({"max_tokens": 4000, "thinking": {"type": "enabled", "budget_tokens": 3000}}, SMALL),
+    ({"thinking": {"type": "adaptive"}, "tools": TOOLS, "tool_choice": {"type": "any"}},
+     dataclasses.replace(SMALL, thinking=False, tool_choice=False)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "limits"), FITS)
+def test_a_fit_changes_the_parsed_request_as_it_changes_the_body(
+    extra: dict[str, object], limits: ModelLimits
+) -> None:
+    body = _body(**extra)
+    fit = plan_fit(body, limits, model="m", input_tokens=1)
+    parsed = parse_request(body)
+    assert fit.to_request(parsed) == parse_request(fit.to_body(body))
+    assert fit.to_body(body) == fit_request(body, limits, model="m", input_tokens=1)
+    if fit.to_body(body) is body:
+        assert fit.to_request(parsed) is parsed  # nothing to change: nothing copied

@@ -221,7 +221,9 @@ def test_max_tokens_clamped_to_target_cap() -> None:
 
 
 @pytest.mark.parametrize(
-    "field", sorted(chat.IGNORED_FIELDS - {"cache_control", "citations", "strict"})
+    # top_k is dropped too, but validated first (an integer): tests/core/test_request_rules.py
+    "field",
+    sorted(chat.IGNORED_FIELDS - {"cache_control", "citations", "strict", "top_k"}),
 )
 def test_ignored_top_level_fields_change_nothing(field: str) -> None:
     body = {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]}

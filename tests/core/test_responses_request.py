@@ -65,7 +65,7 @@ BAD = [
     (base(messages=[{"role": "bot", "content": "x"}]), "$.messages[0].role"),
     (
         base(messages=[{"role": "user", "content": [{"type": "video"}]}]),
-        "$.messages[0].content[0].type",
+        "$.messages[0].content[0]",
     ),
     (
         base(messages=[{"role": "user", "content": [{"type": "text", "text": 3}]}]),
@@ -293,7 +293,7 @@ _BASE = {"model": "claude-x", "max_tokens": 100, "messages": [{"role": "user", "
         ),
         (
             {"messages": [{"role": "assistant", "content": [{"type": ["text"]}]}]},
-            "$.messages[0].content[0].type",
+            "$.messages[0].content[0]",
         ),
         (
             {"tools": [{"type": "web_search_20250305", "name": "s", "allowed_domains": 5}]},
