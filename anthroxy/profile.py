@@ -29,7 +29,7 @@ ThinkingReplay = Literal["drop", "reasoning_content", "reasoning_details"]
 
 # Which JSON Schema subset tool parameters must fit.
 #   openai     -> drop only ``$schema`` (OpenAI and most compat servers accept the rest)
-#   gemini     -> Gemini's OpenAPI-3.0-like subset (protocols.md 2.5)
+#   gemini     -> Gemini's OpenAPI-3.0-like subset (docs/protocol/chat-completions.md §7.4)
 #   passthrough-> unchanged
 SchemaDialect = Literal["openai", "gemini", "passthrough"]
 

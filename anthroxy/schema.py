@@ -8,7 +8,8 @@ Dialects (``ProviderProfile.schema_dialect``):
   passthrough  unchanged (a shallow copy).
   openai       drops the top-level ``$schema`` only; OpenAI and most compatible servers accept
                the rest of JSON Schema in non-strict mode.
-  gemini       rebuilds the schema inside Gemini's OpenAPI-3.0-style subset (protocols.md §2.5,
+  gemini       rebuilds the schema inside Gemini's OpenAPI-3.0-style subset
+  (docs/protocol/chat-completions.md §7.4,
                and the ``Schema`` object of Google's function-calling docs). It works from an
                allow-list of keywords, so anything Gemini does not know (``$schema``,
                ``additionalProperties``, ``propertyNames``, ``if``/``then``/``else``, ...) cannot

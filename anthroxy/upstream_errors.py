@@ -4,12 +4,14 @@ AnthroxyError the server sends on (status, ``error.type``, message, retry-after)
 Two entry points: ``error_from_upstream`` for an HTTP error response (status + raw body bytes +
 headers) and ``error_from_payload`` for an error object that arrives inside a 200 stream
 (OpenRouter's in-band chunk, an Anthropic ``error`` event, a Responses ``error`` /
-``response.failed`` event). Bodies are read in every shape providers send (protocols.md 2, 2.5,
-1.9): OpenAI ``{"error":{message,type,param,code}}``, OpenRouter's numeric ``code``, Gemini's
+``response.failed`` event). Bodies are read in every shape providers send (docs/protocol/
+chat-completions.md §1, §7; anthropic.md §10.1): OpenAI ``{"error":{message,type,param,code}}``,
+OpenRouter's numeric ``code``, Gemini's
 ``[{"error":{...}}]`` array, Anthropic ``{"type":"error","error":{type,message}}``,
 ``{"error":"text"}`` / ``{"detail":...}`` / ``{"message":...}`` and HTML or other non-JSON text.
 
-The tables follow protocols.md 4.7 and claude-code.md: context-window overflow becomes 400 with
+The tables follow docs/protocol/translation-rules.md §7 and claude-code.md §5: context-window
+overflow becomes 400 with
 ``prompt is too long`` (Claude Code compacts on that wording), 503/overloaded becomes 529.
 """
 
@@ -23,7 +25,8 @@ from typing import Any
 
 from .errors import AnthroxyError, UpstreamError, UpstreamProtocolError
 
-# Upstream HTTP status -> (status sent to the client, Anthropic error type); protocols.md 4.7.
+# Upstream HTTP status -> (status sent to the client, Anthropic error type);
+# docs/protocol/translation-rules.md §7.1.
 STATUS_MAP: Mapping[int, tuple[int, str]] = {
     400: (400, "invalid_request_error"),
     401: (401, "authentication_error"),
@@ -41,7 +44,8 @@ STATUS_MAP: Mapping[int, tuple[int, str]] = {
     529: (529, "overloaded_error"),
 }
 
-# Anthropic error type -> status (protocols.md 1.9); used for Anthropic bodies and in-stream events.
+# Anthropic error type -> status (docs/protocol/anthropic.md §10.1); used for Anthropic bodies and
+# in-stream events.
 TYPE_STATUS: Mapping[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -255,7 +259,8 @@ def _classify(status: int, fields: _Fields) -> tuple[int, str]:
     if fields.anthropic_type is not None:
         return TYPE_STATUS[fields.anthropic_type], fields.anthropic_type
     if 400 <= status < 500:
-        # Other 4xx keep their status (409 stays retryable for Claude Code); protocols.md 1.9.
+        # Other 4xx keep their status (409 stays retryable for Claude Code);
+        # docs/protocol/anthropic.md §10.1.
         return status, "invalid_request_error"
     if 500 <= status < 600:
         return status, "api_error"
@@ -290,7 +295,8 @@ def _build(
         text = f"provider '{provider}' denied permission ({via}): {message}"
     else:
         text = f"{provider} ({via}): {message}"
-    # A refused provider key does not heal by retrying; tell Claude Code so (claude-code.md).
+    # A refused provider key does not heal by retrying; tell Claude Code so
+    # (docs/protocol/claude-code.md §5).
     should_retry = False if status in (401, 403) else None
     return UpstreamError(
         text,

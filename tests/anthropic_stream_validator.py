@@ -4,7 +4,8 @@
     validate_sse(data)       # the SSE bytes as sent; checks framing too, returns the payloads
     accumulate(events)       # the final message a client builds from a valid stream
 
-Rules (protocols.md 1.8, claude-code.md): ``message_start`` first; blocks strictly sequential with
+Rules (docs/protocol/anthropic.md §9, claude-code.md §6): ``message_start`` first; blocks strictly
+sequential with
 indices 0, 1, 2…, each started once and stopped once; delta types match the block type;
 ``signature_delta`` only in a thinking block, exactly once, immediately before its stop; one
 ``message_delta`` after the last block, then ``message_stop`` last — unless the stream ends with an

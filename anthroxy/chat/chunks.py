@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import AnthroxyError, UpstreamError, UpstreamProtocolError, json_path
 from ..upstream_errors import error_from_payload
 
-# Chat ``finish_reason`` → Anthropic ``stop_reason``; protocols.md 4.4.
+# Chat ``finish_reason`` → Anthropic ``stop_reason``; docs/protocol/translation-rules.md §4.
 FINISH_REASONS: Mapping[str, str] = {
     "stop": "end_turn",
     "length": "max_tokens",
@@ -72,9 +72,12 @@ def stop_reason(
     else:
         raise UpstreamProtocolError(f"{provider}: unknown finish_reason '{finish}'", path=path)
     if refused:
-        reason = "refusal"  # a non-null ``refusal`` string; protocols.md 4.4
+        reason = "refusal"  # a non-null ``refusal`` string; docs/protocol/translation-rules.md §4
     if has_tools and reason not in _STRONGER_THAN_TOOLS:
-        return "tool_use", None  # Gemini says "stop" after tool calls; protocols.md 2.5
+        return (
+            "tool_use",
+            None,
+        )  # Gemini says "stop" after tool calls; docs/protocol/chat-completions.md §7.4
     if reason == "end_turn" and isinstance(matched, str) and matched in stop_sequences:
         # vLLM reports the matched stop string in ``stop_reason``, SGLang in ``matched_stop``.
         return "stop_sequence", matched
@@ -98,7 +101,8 @@ def _count(usage: Mapping[str, Any], key: str, path: str) -> int:
 
 
 def anthropic_usage(usage: Mapping[str, Any], path: str = "$.usage") -> dict[str, int]:
-    """Chat usage → Anthropic usage; protocols.md 4.6 (prompt_tokens includes cached tokens)."""
+    """Chat usage → Anthropic usage; docs/protocol/translation-rules.md §6 (prompt_tokens includes
+    cached tokens)."""
     prompt = _count(usage, "prompt_tokens", json_path(path, "prompt_tokens"))
     details = usage.get("prompt_tokens_details")
     cached = 0
@@ -126,7 +130,8 @@ def estimated_usage(input_estimate: int, output_chars: int) -> dict[str, int]:
 
 
 def thought_signature(call: Mapping[str, Any]) -> str | None:
-    """Gemini's ``extra_content.google.thought_signature`` on a tool call (protocols.md 2.5)."""
+    """Gemini's ``extra_content.google.thought_signature`` on a tool call
+    (docs/protocol/chat-completions.md §7.4)."""
     extra = call.get("extra_content")
     if not isinstance(extra, Mapping):
         return None
@@ -150,7 +155,8 @@ class ReasoningDetails:
 
     Streamed items are fragments: consecutive items with the same ``type`` and ``index`` are one
     item whose text concatenates, and the signature of a Claude model arrives in a trailing
-    fragment of its own (protocols.md 2.5, observed). New dicts are built; inputs are not touched.
+    fragment of its own (docs/protocol/chat-completions.md §7.3, observed). New dicts are built;
+    inputs are not touched.
     """
 
     __slots__ = ("items",)
@@ -189,7 +195,8 @@ def reasoning_text(source: Mapping[str, Any]) -> str:
     """Reasoning text of a delta or message without counting it twice.
 
     OpenRouter sends the same text in ``reasoning`` and in ``reasoning_details``; DeepSeek, Qwen,
-    Kimi, GLM and vLLM use ``reasoning_content``, some servers ``reasoning`` (protocols.md 2.5).
+    Kimi, GLM and vLLM use ``reasoning_content``, some servers ``reasoning``
+    (docs/protocol/chat-completions.md §7.1).
     """
     for key in ("reasoning_content", "reasoning"):
         value = source.get(key)

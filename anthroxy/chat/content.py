@@ -2,7 +2,8 @@
 
 ``user_parts`` maps one user-side block (text, image, document, search_result) to parts;
 ``tool_result`` maps one tool_result block to a ``tool`` message plus the media parts that must
-travel in the user message after it, since Chat ``tool`` messages carry no images (§2.2, §4.2).
+travel in the user message after it, since Chat ``tool`` messages carry no images
+(docs/protocol/chat-completions.md §3, translation-rules.md §2).
 The blocks come from ``messages.request.parse_request``, already valid; what is refused here is
 what a Chat upstream cannot carry (UnsupportedFeature, with the block's path). Used by request.py.
 """
@@ -28,9 +29,12 @@ from ..messages.blocks import (
 )
 from ..profile import ProviderProfile
 
-EMPTY_TOOL_RESULT = "(no output)"  # some servers reject an empty tool message (§4.2)
+# some servers reject an empty tool message (docs/protocol/translation-rules.md §2)
+EMPTY_TOOL_RESULT = "(no output)"
 MEDIA_TOOL_RESULT = "(the output is in the next user message)"
-ERROR_PREFIX = "Error: "  # Chat tool messages have no error flag (§4.2)
+ERROR_PREFIX = (
+    "Error: "  # Chat tool messages have no error flag (docs/protocol/translation-rules.md §2)
+)
 
 
 def tool_result(
@@ -79,7 +83,7 @@ def user_parts(block: Block, profile: ProviderProfile) -> list[dict[str, Any]]:
 
 
 def _image_part(block: ImageBlock) -> dict[str, Any]:
-    """base64 -> data URL, url -> url (§4.2)."""
+    """base64 -> data URL, url -> url (docs/protocol/translation-rules.md §2)."""
     source = block.source
     if isinstance(source, Base64Source):
         url = f"data:{source.media_type};base64,{source.data}"
@@ -91,7 +95,8 @@ def _image_part(block: ImageBlock) -> dict[str, Any]:
 
 
 def _document_parts(block: DocumentBlock, profile: ProviderProfile) -> list[dict[str, Any]]:
-    """Text documents become text (title and context first); PDFs a file part (§4.2)."""
+    """Text documents become text (title and context first); PDFs a file part
+    (docs/protocol/translation-rules.md §2)."""
     source = block.source
     header = "\n\n".join(v for v in (block.title, block.context) if v)
     if isinstance(source, TextSource):

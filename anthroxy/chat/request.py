@@ -5,10 +5,11 @@
 upstream and builds the complete ReplyContext. The request was validated by the parser; what is
 refused here is what this upstream cannot carry (UnsupportedFeature with the JSON path). The
 result may share immutable strings and untouched schema sub-objects with the client's body.
-docs/translation.md has the field-by-field table; the rules here cite protocols.md (§ numbers).
+docs/translation.md has the field-by-field table; the rules here cite docs/protocol/ (page and §).
 
 Choices made here (documented there too):
-  * Consecutive user (or assistant) messages are merged first, as the Anthropic API does (§1.3),
+  * Consecutive user (or assistant) messages are merged first, as the Anthropic API does
+  (docs/protocol/anthropic.md §4.1),
     so the tool calls of one assistant turn always sit in one Chat message.
   * A user message whose parts are all text is sent as one string (texts joined by a blank line):
     many compatible servers accept only string content; anything with an image/file keeps parts.
@@ -45,21 +46,23 @@ from .tools import add_tool_choice, tools_for
 # Known Anthropic fields that have no Chat Completions meaning and are dropped without a word.
 IGNORED_FIELDS = frozenset(
     {
-        "cache_control",  # everywhere: top level, system/content blocks, tools (§1.6)
+        # everywhere: top level, system/content blocks, tools (docs/protocol/anthropic.md §7)
+        "cache_control",
         "citations",  # on request text/document blocks
         "context_management",  # Claude Code's clear_thinking edits; server-side on Anthropic
         "service_tier", "container", "mcp_servers", "inference_geo", "speed",
-        "top_k",  # no OpenAI equivalent (§4.8)
+        "top_k",  # no OpenAI equivalent (docs/protocol/translation-rules.md §8)
         "strict",  # on tools: OpenAI strict mode needs schema rewriting; sent non-strict
     }
 )  # fmt: skip
 
 # The requested effort -> reasoning effort; xhigh/max clamp to high, the top level every
-# reasoning_effort upstream accepts (§4.5).
+# reasoning_effort upstream accepts (docs/protocol/translation-rules.md §5.1).
 REASONING_EFFORTS: Mapping[str, str] = {
     "low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high",
 }  # fmt: skip
-# Google's documented stand-in for tool calls that did not come from Gemini (§2.5).
+# Google's documented stand-in for tool calls that did not come from Gemini
+# (docs/protocol/chat-completions.md §7.4).
 GEMINI_SKIP_SIGNATURE = "skip_thought_signature_validator"
 _PLAIN_USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]+$")
 
@@ -98,7 +101,8 @@ def to_request(
     _add_user(out, request.user_id, profile)
     if request.stream:
         out["stream"] = True
-        if profile.stream_usage:  # without it OpenAI streams carry no usage at all (§2.1)
+        # without it OpenAI streams carry no usage at all (docs/protocol/chat-completions.md §5.4)
+        if profile.stream_usage:
             out["stream_options"] = {"include_usage": True}
     ctx = ReplyContext(
         requested_model=reply_model or request.model,
@@ -132,7 +136,8 @@ def _messages(request: MessagesRequest, env: _Env) -> list[dict[str, Any]]:
 
 
 def _runs(messages: tuple[Message, ...]) -> list[tuple[str, list[Block]]]:
-    """Messages as (role, blocks) runs; consecutive user or assistant messages merge (§1.3)."""
+    """Messages as (role, blocks) runs; consecutive user or assistant messages merge
+    (docs/protocol/anthropic.md §4.1)."""
     runs: list[tuple[str, list[Block]]] = []
     for message in messages:
         if not message.content:  # an empty final assistant message: no prefill
@@ -145,7 +150,8 @@ def _runs(messages: tuple[Message, ...]) -> list[tuple[str, list[Block]]]:
 
 
 def _user_run(out: list[dict[str, Any]], blocks: list[Block], env: _Env) -> None:
-    """Tool results become tool messages first (§2.2); the rest one user message after them."""
+    """Tool results become tool messages first (docs/protocol/chat-completions.md §3); the rest one
+    user message after them."""
     tool_messages: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
     for block in blocks:
@@ -162,7 +168,8 @@ def _user_run(out: list[dict[str, Any]], blocks: list[Block], env: _Env) -> None
 
 
 def _insert_tool_messages(out: list[dict[str, Any]], tool_messages: list[dict[str, Any]]) -> None:
-    """Tool messages must directly follow the assistant's calls (§2.2): a system message that
+    """Tool messages must directly follow the assistant's calls (docs/protocol/chat-completions.md
+    §3): a system message that
     sits between the calls and their results moves after the results."""
     at = len(out)
     while at > 0 and out[at - 1]["role"] in ("system", "developer"):
@@ -202,7 +209,7 @@ def _assistant_run(blocks: list[Block], env: _Env) -> dict[str, Any] | None:
         elif not isinstance(block, RedactedThinkingBlock | ServerToolBlock):
             raise AssertionError(f"{type(block).__name__} in an assistant message")
         # redacted_thinking is opaque to other providers; server-tool transcript blocks have no
-        # Chat form (§4.1): both dropped.
+        # Chat form (docs/protocol/translation-rules.md §1): both dropped.
     return _assistant_message(turn, env.profile)
 
 
@@ -235,7 +242,8 @@ def _assistant_message(turn: _Turn, profile: ProviderProfile) -> dict[str, Any] 
     if turn.calls:
         message["tool_calls"] = _signed_calls(turn, profile)
     if profile.thinking_replay == "reasoning_content" and (turn.thoughts or turn.calls):
-        # DeepSeek needs the key on every tool-call turn, even empty (§2.5).
+        # DeepSeek needs the key on every tool-call turn, even empty
+        # (docs/protocol/chat-completions.md §7.2).
         message["reasoning_content"] = "\n\n".join(turn.thoughts)
     elif profile.thinking_replay == "reasoning_details" and turn.details:
         message["reasoning_details"] = turn.details
@@ -283,7 +291,8 @@ def _add_sampling(out: dict[str, Any], request: MessagesRequest) -> None:
 
 
 def _add_thinking(out: dict[str, Any], request: MessagesRequest, profile: ProviderProfile) -> None:
-    """thinking + output_config.effort -> the profile's reasoning parameter (§4.5).
+    """thinking + output_config.effort -> the profile's reasoning parameter
+    (docs/protocol/translation-rules.md §5.1).
 
     Effort alone (no thinking) sends nothing.
     """
@@ -303,7 +312,8 @@ def _add_thinking(out: dict[str, Any], request: MessagesRequest, profile: Provid
 def _add_output_format(
     out: dict[str, Any], schema: Mapping[str, Any] | None, profile: ProviderProfile
 ) -> None:
-    """output_config.format's json_schema -> response_format (§4.8)."""
+    """output_config.format's json_schema -> response_format (docs/protocol/translation-rules.md
+    §8)."""
     if schema is None:
         return
     schema = sanitize(schema, profile.schema_dialect, path="$.output_config.format.schema")
@@ -314,7 +324,8 @@ def _add_output_format(
 
 
 def _add_user(out: dict[str, Any], user_id: str | None, profile: ProviderProfile) -> None:
-    """metadata.user_id -> user/safety_identifier: kept if short and plain, else hashed (§1.2)."""
+    """metadata.user_id -> user/safety_identifier: kept if short and plain, else hashed
+    (docs/protocol/translation-rules.md §8)."""
     if profile.user_field == "none" or not user_id:
         return
     if len(user_id) > profile.user_max or not _PLAIN_USER_ID.match(user_id):

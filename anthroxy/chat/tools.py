@@ -3,7 +3,8 @@
 Custom tools become functions with a schema sanitised for the upstream's dialect; the schema-less
 Anthropic client tools (bash, text editor) get the hand-written schemas in schema.py; server tools
 (web search, web fetch, code execution, tool search) are dropped because no Chat upstream can run
-them (§1.4), and a tool_choice that forces one of them is refused. Used by request.py.
+them (docs/protocol/anthropic.md §5), and a tool_choice that forces one of them is refused. Used by
+request.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from ..profile import ProviderProfile
 from ..schema import CLIENT_TOOL_SCHEMAS, sanitize
 from ..toolnames import ToolNames
 
-TOOL_CHOICES: Mapping[str, str] = {"auto": "auto", "any": "required", "none": "none"}  # §4.3
+TOOL_CHOICES: Mapping[str, str] = {
+    "auto": "auto",
+    "any": "required",
+    "none": "none",
+}  # docs/protocol/translation-rules.md §3
 
 
 def tools_for(
@@ -62,7 +67,8 @@ def _client_tool(kind: str, path: str) -> tuple[str, Mapping[str, Any]]:
 def add_tool_choice(
     out: dict[str, Any], choice: ToolChoice | None, dropped: set[str], names: ToolNames
 ) -> None:
-    """auto/any/tool/none (§4.3); nothing at all when no tool is left to choose from."""
+    """auto/any/tool/none (docs/protocol/translation-rules.md §3); nothing at all when no tool is
+    left to choose from."""
     if choice is None:
         return
     value: str | dict[str, Any]

@@ -1,6 +1,7 @@
 """A cheap, deterministic local estimate of Anthropic input tokens (for count_tokens).
 
-Non-Anthropic upstreams have no count_tokens endpoint (protocols.md 1.10) and Claude Code calls it
+Non-Anthropic upstreams have no count_tokens endpoint (docs/protocol/anthropic.md §11) and Claude
+Code calls it
 many times at start-up, so the estimate must be fast (one pass, no tokenizer, images measured from
 the first bytes of their data) and stable (same body, same number).
 

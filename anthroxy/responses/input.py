@@ -35,9 +35,9 @@ from ..messages.request import Message
 from ..profile import ProviderProfile
 from ..toolnames import ToolNames
 
-# protocols.md §3.2: ``call_id`` max length 64.
+# docs/protocol/responses.md §3: ``call_id`` max length 64.
 CALL_ID_MAX = 64
-# The Responses API has no error flag on a function output (protocols.md §4.2): prefix the text.
+# The Responses API has no error flag on a function output (docs/protocol/translation-rules.md §2).
 ERROR_PREFIX = "Error: "
 
 
@@ -96,7 +96,7 @@ class _InputBuilder:
             if item is not None:
                 self._flush()
                 self._items.append(item)
-        elif not isinstance(block, ServerToolBlock):  # server tools: no input form (§4.1)
+        elif not isinstance(block, ServerToolBlock):  # server tools: no input form
             raise AssertionError(f"{type(block).__name__} in an assistant message")
 
     def _function_call(self, block: ToolUseBlock) -> dict[str, Any]:
@@ -124,7 +124,7 @@ class _InputBuilder:
         if isinstance(payload.get("enc"), str):
             item["encrypted_content"] = payload["enc"]
         elif self._profile.responses_stateless:
-            return None  # store:false cannot resolve an id alone (protocols.md §3.2)
+            return None  # store:false cannot resolve an id alone (docs/protocol/responses.md §3)
         return item
 
     def _tool_result(self, block: ToolResultBlock) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""OpenAI Responses API response object -> Anthropic message (protocols.md §3.3, §4.4-§4.6).
+"""OpenAI Responses API response object -> Anthropic message (docs/protocol/responses.md §4,
+translation-rules.md §4-§6).
 
 ``from_response(upstream, ctx, message_id=...)`` maps a complete response object (the JSON of a
 non-streaming call, or the ``response`` of a ``response.completed`` event) to an Anthropic message
@@ -10,7 +11,8 @@ Output items, in order:
   raw ``reasoning_text`` content of open models when there is no summary), signed with anthroxy's
   signature holding ``{"enc": encrypted_content, "rid": id}`` so the next request can replay it;
   with no readable text but something to replay -> ``redacted_thinking`` whose ``data`` is that
-  signature (protocols.md §4.5). Nothing to show and nothing to replay -> no block.
+  signature (docs/protocol/translation-rules.md §5.2). Nothing to show and nothing to replay -> no
+  block.
 * ``message`` -> one ``text`` block per non-empty ``output_text`` part; a ``refusal`` part -> a
   text block with the refusal and ``stop_reason: "refusal"``.
 * ``function_call`` -> ``tool_use`` with the id minted from ``call_id`` (ToolIdMinter) and the
@@ -34,11 +36,12 @@ from ..ids import ToolIdMinter
 from ..messages.message import message
 from ..upstream_errors import error_from_payload
 
-# protocols.md §4.4: ``incomplete_details.reason`` -> Anthropic stop_reason.
+# docs/protocol/translation-rules.md §4: ``incomplete_details.reason`` -> Anthropic stop_reason.
 INCOMPLETE_STOP = {"max_output_tokens": "max_tokens", "content_filter": "refusal"}
 # An incomplete response with an unknown reason was still cut short: report it as max_tokens.
 INCOMPLETE_DEFAULT_STOP = "max_tokens"
-# Blank line between summary parts of one reasoning item (protocols.md §5 item 8).
+# Blank line between summary parts of one reasoning item (docs/protocol/translation-rules.md §9 item
+# 8).
 SUMMARY_JOIN = "\n\n"
 
 
@@ -97,7 +100,8 @@ def _count(obj: Any, key: str) -> int:
 
 
 def usage(upstream_usage: Any) -> dict[str, int]:
-    """protocols.md §4.6: ``input_tokens`` includes the cached ones, Anthropic's excludes them."""
+    """docs/protocol/translation-rules.md §6: ``input_tokens`` includes the cached ones, Anthropic's
+    excludes them."""
     cached = (
         _count(upstream_usage.get("input_tokens_details"), "cached_tokens")
         if isinstance(upstream_usage, Mapping)

@@ -1,4 +1,5 @@
-"""Anthropic Messages request -> OpenAI Responses API request (protocols.md §3.1, §3.2, §4).
+"""Anthropic Messages request -> OpenAI Responses API request (docs/protocol/responses.md §2, §3;
+translation-rules.md).
 
 ``to_request(request, target, reply_model=..., input_tokens=...)`` renders a parsed request
 (``messages.request.MessagesRequest``; a raw body is parsed first) and returns the Responses
@@ -11,9 +12,11 @@ Decisions this module makes (each one visible, none silent):
 
 * ``system`` (string or text blocks) -> ``instructions``, texts joined with a blank line.
   ``role: "system"`` entries inside ``messages`` (Claude Code's mid-conversation system text,
-  claude-code.md) -> a ``developer`` message item AT THAT POSITION, so their place in the
+  docs/protocol/docs/protocol/claude-code.md §4.4 §4.4) -> a ``developer`` message item AT THAT
+  POSITION, so their place in the
   conversation is kept.
-* ``stop_sequences``: the Responses API has no stop parameter (protocols.md §3.1, §4.8). They are
+* ``stop_sequences``: the Responses API has no stop parameter (docs/protocol/responses.md §2,
+translation-rules.md §8). They are
   not sent upstream; they are carried in ``ReplyContext.stop_sequences``, and the reply
   translators (``responses_response``, ``responses_stream``) cut the text at the first match and
   report ``stop_reason: "stop_sequence"`` themselves. The model still generates (and is billed
@@ -32,7 +35,7 @@ Decisions this module makes (each one visible, none silent):
   thinking or redacted_thinking block (a real Anthropic signature, a foreign one) is dropped:
   OpenAI could not verify it. Server-tool transcript blocks are dropped (no Responses input form).
 * Tool call ids go upstream through ``ids.upstream_tool_id(id, 64)`` (``call_id`` max 64,
-  protocols.md §3.2); function names through the request's ToolNames table.
+  docs/protocol/responses.md §3); function names through the request's ToolNames table.
 * ``metadata.user_id`` -> sha256 hex, cut to ``profile.user_max``, in ``profile.user_field``.
 """
 
@@ -51,7 +54,8 @@ from ..toolnames import ToolNames
 from .input import input_items
 from .tools import tool_choice, tools_for
 
-# protocols.md §3.1: ``max_output_tokens`` below 16 is rejected (integer_below_min_value).
+# docs/protocol/responses.md §2: ``max_output_tokens`` below 16 is rejected
+# (integer_below_min_value).
 MIN_OUTPUT_TOKENS = 16
 # The requested effort -> reasoning.effort; Responses has no "max", its highest is "xhigh".
 REASONING_EFFORTS: Mapping[str, str] = {
@@ -115,7 +119,8 @@ def _add_parameters(out: dict[str, Any], request: MessagesRequest, target: Targe
     if request.stream is not None:
         out["stream"] = request.stream
     if profile.responses_stateless:
-        # protocols.md §3.2: with store:false reasoning replays only through encrypted_content.
+        # docs/protocol/responses.md §3: with store:false reasoning replays only through
+        # encrypted_content.
         out["store"] = False
         out["include"] = ["reasoning.encrypted_content"]
     if request.output_schema is not None:
@@ -131,13 +136,15 @@ def _max_output_tokens(max_tokens: int, cap: int | None) -> int:
 def _user_field(user_id: str | None, profile: ProviderProfile) -> dict[str, Any]:
     if user_id is None or profile.user_field == "none":
         return {}
-    # Claude Code sends ~150 characters; OpenAI caps the field at 64 (protocols.md §1.2).
+    # Claude Code sends ~150 characters; OpenAI caps the field at 64
+    # (docs/protocol/translation-rules.md §8).
     digest = hashlib.sha256(user_id.encode()).hexdigest()[: profile.user_max]
     return {profile.user_field: digest}
 
 
 def _text_format(schema: Mapping[str, Any]) -> dict[str, Any]:
-    # strict:false: OpenAI's strict mode accepts only a subset of JSON Schema (protocols.md §3.1).
+    # strict:false: OpenAI's strict mode accepts only a subset of JSON Schema
+    # (docs/protocol/responses.md §2).
     return {
         "type": "json_schema",
         "name": "output",

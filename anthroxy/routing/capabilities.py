@@ -30,14 +30,15 @@ client's body (an Anthropic upstream gets that body, unparsed); ``plan_fit`` giv
 decisions as a ``Fit`` value, which applies to the body or to the parsed ``MessagesRequest``:
 
 * estimated input above ``context_window``: 400 ``prompt is too long: N tokens > M maximum``
-  (Claude Code compacts on that wording; claude-code.md, protocols.md 1.9);
+  (Claude Code compacts on that wording; docs/protocol/claude-code.md §5, anthropic.md §10.2);
 * client tools on a model without tool support: 400 naming the model and the fix (Claude Code
   cannot work without its tools, so silently dropping them would only hide the problem; server
   tools such as ``web_search_*`` are left to the dialect, which runs or drops them);
 * images (also inside ``tool_result``) on a text-only model: 400 naming the model;
 * ``max_tokens`` above ``max_output_tokens``: clamped (Claude Code asks 32k-64k; many providers
-  refuse more than their cap), and an ``enabled`` thinking budget kept below it (protocols.md
-  1.5: ``budget_tokens`` < ``max_tokens``; below Anthropic's 1024 minimum, thinking is dropped);
+  refuse more than their cap), and an ``enabled`` thinking budget kept below it
+  (docs/protocol/anthropic.md §6: ``budget_tokens`` < ``max_tokens``; below Anthropic's 1024
+  minimum, thinking is dropped);
 * ``thinking`` on a model without reasoning, ``tool_choice`` on one without it: dropped.
 
 It returns ``body`` itself when nothing changes (the server then forwards the raw bytes) and a

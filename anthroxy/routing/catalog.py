@@ -12,7 +12,8 @@ Conventions (docs/providers.md is the human-readable table of the same data):
   whole URL.
 * Third-party Anthropic-compatible endpoints get ``drop_betas=("*",)``: Claude Code sends new
   ``anthropic-beta`` values first and an endpoint that does not know one answers 400
-  (protocols.md 1.1); none of these endpoints documents the betas it accepts, so the header is
+  (docs/protocol/anthropic.md §2.1); none of these endpoints documents the betas it accepts, so the
+  header is
   dropped for them. Anthropic itself keeps it.
 * ``api="responses"`` base URLs stop before ``/responses``. OpenAI's Responses API with a key is
   the ``openai`` preset with ``api = "responses"`` in the config (same URL, same key), not a
@@ -71,7 +72,8 @@ class ProviderPreset:
 # Third-party Anthropic-compatible endpoint: drop anthropic-beta (see module docstring).
 _ANTHROPIC_COMPAT = ProviderProfile(drop_betas=("*",))
 _OPENAI = ProviderProfile(
-    max_tokens_field="max_completion_tokens",  # gpt-5*/o* reject max_tokens (protocols.md 2.1)
+    # gpt-5*/o* reject max_tokens (docs/protocol/chat-completions.md §2)
+    max_tokens_field="max_completion_tokens",
     reasoning_param="reasoning_effort",
     accepts_pdf=True,
 )
@@ -87,7 +89,8 @@ _MISTRAL = ProviderProfile(tool_call_id_style="alnum9")
 _OPENROUTER = ProviderProfile(
     reasoning_param="openrouter",
     thinking_replay="reasoning_details",
-    user_max=128,  # OpenRouter caps ``user`` at 128 characters (protocols.md 2.5)
+    # OpenRouter caps ``user`` at 128 characters (docs/protocol/chat-completions.md §7.3)
+    user_max=128,
 )
 
 
@@ -311,7 +314,8 @@ def available_presets(env: Mapping[str, str]) -> list[ProviderPreset]:
 
     A preset qualifies when its key is present (or it needs none) and its URL can be built.
     Local servers other than Ollama (``auto_enable=False``) qualify only when their
-    ``<ID>_BASE_URL`` is set: issue 3 enables Ollama on localhost by default, nothing else.
+    ``<ID>_BASE_URL`` is set: only Ollama on localhost is enabled by default, nothing else
+    (docs/providers.md).
     """
     usable = []
     for preset in _PRESETS:

@@ -1,7 +1,7 @@
 """Which provider and upstream model serve a requested model name (and which targets follow
 it when the first one fails).
 
-Resolution order (issues 3 and 4; docs/configuration.md "Routing order"), first match wins:
+Resolution order (docs/configuration.md, "Routing order"), first match wins:
 
 1. exact alias: ``aliases[name]``;
 2. a target: ``provider/model`` (split at the FIRST ``/``, and only when the part before it is

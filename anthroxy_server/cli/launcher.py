@@ -1,6 +1,7 @@
 """``anthroxy run``: launch Claude Code through the proxy; ``--persist`` and ``restore``.
 
-Claude Code reads its endpoint and model names from the environment (docs claude-code.md):
+Claude Code reads its endpoint and model names from the environment (docs/protocol/claude-code.md
+§1):
 ``ANTHROPIC_BASE_URL``, ``ANTHROPIC_AUTH_TOKEN`` (sent as ``Authorization: Bearer``),
 ``ANTHROPIC_MODEL``, ``ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL`` and
 ``CLAUDE_CODE_SUBAGENT_MODEL``. Whatever name we put in a model variable comes back verbatim as

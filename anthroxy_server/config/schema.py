@@ -71,7 +71,7 @@ class ProviderConfig:
 
 @attrs.frozen
 class ScenarioConfig:
-    """``[routing.scenarios]``: targets chosen by what a request carries (issue 4)."""
+    """``[routing.scenarios]``: targets chosen by what a request carries (docs/configuration.md)."""
 
     background: str | None = None  # haiku-class requests
     think: str | None = None  # requests with thinking enabled
@@ -83,7 +83,8 @@ class ScenarioConfig:
 
 @attrs.frozen
 class RetryConfig:
-    """``[routing.retry]``: how fallbacks wait before trying again (issue 4)."""
+    """``[routing.retry]``: how fallbacks wait before trying again (docs/configuration.md,
+    "Fallback chains")."""
 
     attempts_per_target: int = 1
     max_retry_after: float = 10.0  # longest upstream retry-after honoured, in seconds
@@ -92,7 +93,8 @@ class RetryConfig:
 
 @attrs.frozen
 class BreakerConfig:
-    """``[routing.circuit_breaker]``: skip a provider that keeps failing (issue 4)."""
+    """``[routing.circuit_breaker]``: skip a provider that keeps failing (docs/configuration.md,
+    "Fallback chains")."""
 
     failures: int = 3  # consecutive failures that open the breaker
     cooldown: float = 30.0  # seconds a provider is skipped once open
@@ -112,7 +114,8 @@ class RoutingConfig:
 
 @attrs.frozen
 class ModelConfig:
-    """``[models."<upstream model>"]``: overrides of the built-in capability table (issue 4)."""
+    """``[models."<upstream model>"]``: overrides of the built-in capability table
+    (docs/configuration.md)."""
 
     context_window: int | None = None
     max_output_tokens: int | None = None

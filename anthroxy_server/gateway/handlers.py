@@ -3,7 +3,7 @@
 Endpoints: ``/v1/messages`` and ``/v1/messages/count_tokens`` (also with ``?beta=true``: routing
 is on the path), ``/v1/models`` (Anthropic's list shape, paginated, with each model's limits),
 ``/healthz`` (with each provider's circuit breaker), and ``HEAD|GET /`` (Claude Code sends a HEAD
-on start-up; claude-code.md).
+on start-up; docs/protocol/claude-code.md §2).
 
 ``/v1/messages`` resolves the route (scenarios see the body and the input estimate), then walks
 the route's fallback chain (``fallback.py``); each target gets the request fitted to its model's
@@ -51,7 +51,7 @@ TOKEN_CACHE_SIZE = 512
 # Claude Code fires dozens of count_tokens calls at once; an upstream that is slow to count
 # must not hold them up for long: the local estimate is the fallback.
 COUNT_TOKENS_TIMEOUT = 5.0
-MODELS_DEFAULT_LIMIT = 20  # Anthropic's default page size (protocols.md 1.11)
+MODELS_DEFAULT_LIMIT = 20  # Anthropic's default page size (docs/protocol/anthropic.md §12)
 MODELS_MAX_LIMIT = 1000
 
 

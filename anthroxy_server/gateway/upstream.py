@@ -23,10 +23,11 @@ from .state import SESSIONS, SETTINGS
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider
 
-# The only Anthropic API version in use (protocols.md 1.1); sent when the client gave none.
+# The only Anthropic API version in use (docs/protocol/anthropic.md §2.1); sent when the client gave
+# none.
 ANTHROPIC_VERSION = "2023-06-01"
 # Response headers an Anthropic-dialect upstream sends that the client should see
-# (protocols.md 1.1 "Response headers worth reproducing").
+# (docs/protocol/anthropic.md §2.2).
 COPIED_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
 COPIED_HEADERS = ("retry-after", "retry-after-ms")
 

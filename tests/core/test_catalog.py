@@ -22,7 +22,7 @@ from anthroxy.routing.catalog import (
 PRESETS = list(CATALOG.values())
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
-# Every provider issue 3 / the product brief names must be in the catalogue.
+# Every provider the product promises (docs/providers.md) must be in the catalogue.
 REQUIRED = {
     "anthropic", "deepseek", "glm", "kimi", "minimax", "qwen", "mimo",
     "ai21", "alibaba-coding", "arcee", "azure", "cerebras", "cloudflare", "cohere", "fireworks",
@@ -163,7 +163,7 @@ def test_placeholder_urls_need_their_variable() -> None:
 
 
 def test_available_presets() -> None:
-    # with nothing set, only local Ollama is enabled (issue 3); LM Studio is not
+    # with nothing set, only local Ollama is enabled; LM Studio is not
     assert [p.id for p in available_presets({})] == ["ollama"]
     env = {"GROQ_API_KEY": "g", "ZHIPU_API_KEY": "z", "OPENAI_API_KEY": " "}
     assert [p.id for p in available_presets(env)] == ["glm", "groq", "ollama"]

@@ -1,4 +1,5 @@
-"""RoutingTable: every rule of issue 3, the precedence between them, and config validation."""
+"""RoutingTable: every routing rule (docs/configuration.md, "Routing order"), the precedence
+between them, and config validation."""
 
 from __future__ import annotations
 
@@ -255,7 +256,7 @@ def test_split_target(name: str, expected: tuple[str, str] | None) -> None:
     assert split_target(name, {"a"}) == expected
 
 
-# --- issue 4: fallback chains -------------------------------------------------------------
+# --- fallback chains -------------------------------------------------------------
 
 
 def test_chain_appends_fallbacks_in_config_order_keeping_the_requested_name() -> None:
@@ -344,7 +345,7 @@ def test_bad_fallbacks_raise_value_error_naming_the_entry(
         RoutingTable(providers=PROVIDERS, tiers={}, aliases={}, fallbacks=fallbacks)  # type: ignore[arg-type]
 
 
-# --- issue 4: claude-<upstream model> names -----------------------------------------------
+# --- claude-<upstream model> names -----------------------------------------------
 
 
 CATALOGUE_PROVIDERS = {

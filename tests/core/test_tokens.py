@@ -256,7 +256,9 @@ def reconstitute(request: dict[str, Any]) -> dict[str, Any]:
 def test_real_claude_code_request_is_plausible() -> None:
     request = json.loads(TURN1.read_text())["body"]
     full = reconstitute(request)
-    assert len(json.dumps(full)) > 70_000  # about the 85-90 KB claude-code.md reports
+    assert (
+        len(json.dumps(full)) > 70_000
+    )  # about the 85-90 KB docs/protocol/claude-code.md §4.1 reports
     assert 10_000 <= estimate_input_tokens(full) <= 40_000
     # the elided fixture itself: ~13 KB of schemas and framing
     assert 2_500 <= estimate_input_tokens(request) <= 8_000

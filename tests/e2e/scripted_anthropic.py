@@ -1,7 +1,8 @@
 """A scripted "model" behind an Anthropic Messages endpoint, for end-to-end pass-through runs.
 
 It plays the same two-turn agent as ``scripted_model`` (the Write tool, then a short text) in the
-Messages wire format (protocols.md 1.8): ``message_start``, a ``ping``, a thinking block closed
+Messages wire format (docs/protocol/anthropic.md §9): ``message_start``, a ``ping``, a thinking
+block closed
 by its ``signature_delta``, a text block, a ``tool_use`` block whose input arrives as
 ``input_json_delta`` fragments split mid-token, ``message_delta`` with the stop reason and usage,
 ``message_stop``. Each request's path, headers and body are kept in ``requests``.

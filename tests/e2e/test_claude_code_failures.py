@@ -1,6 +1,7 @@
 """How the real Claude Code CLI and anthroxy together survive upstream failures.
 
-claude-code.md describes what the CLI does with each failure; these tests check that anthroxy
+docs/protocol/claude-code.md §5-§6 describes what the CLI does with each failure; these tests check
+that anthroxy
 hands the failure over in the form that makes Claude Code recover by itself: a stream cut while
 a block is open, in any of the three upstream dialects, becomes an SSE ``error`` with the block
 left open (Claude Code then retries at once without streaming), and an upstream 429 keeps its

@@ -201,7 +201,9 @@ async def test_all_targets_fail_client_gets_the_last_error(upstream, backup, gat
     assert response.headers["retry-after"] == "3"
     assert response.headers["x-anthroxy-route"] == "back/m2"
     message = (await response.json())["error"]["message"]
-    assert "prim/m1: 529 overloaded_error" in message  # upstream 503 -> 529 (protocols.md)
+    assert (
+        "prim/m1: 529 overloaded_error" in message
+    )  # upstream 503 -> 529 (docs/protocol/translation-rules.md §7.1)
     assert "back/m2: 429 rate_limit_error" in message
 
 

@@ -136,7 +136,9 @@ async def test_recorded_in_stream_error_is_an_error_event(upstream, make_gateway
     assert names[0] == "message_start" and names[-1] == "error"
     assert "message_stop" not in names  # never a clean end after a failure
     error = events[-1][1]["error"]
-    assert error["type"] == "billing_error"  # insufficient_quota (protocols.md 4.7)
+    assert (
+        error["type"] == "billing_error"
+    )  # insufficient_quota (docs/protocol/translation-rules.md §7.1)
     with pytest.raises(anthropic.APIStatusError):
         async with sdk(client).messages.stream(**message_body("resp")) as stream:
             await stream.get_final_message()

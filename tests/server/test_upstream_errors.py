@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (one table row per line reads best)
-"""The upstream error mapping as a table (protocols.md 4.7, claude-code.md); expected values are
+"""The upstream error mapping as a table (docs/protocol/translation-rules.md §7, claude-code.md §5); expected values are
 written by hand from those documents."""
 
 from __future__ import annotations

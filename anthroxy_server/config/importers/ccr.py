@@ -17,7 +17,7 @@ from .common import (
 # ---------------------------------------------------------------------------------------------
 # claude-code-router
 
-# Router key -> [routing.scenarios] key (the scenario names of issue 4).
+# Router key -> [routing.scenarios] key (docs/configuration.md, ``[routing.scenarios]``).
 CCR_SCENARIOS: Mapping[str, str] = {
     "background": "background",
     "think": "think",
