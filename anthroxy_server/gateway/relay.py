@@ -32,9 +32,10 @@ from anthroxy.errors import AnthroxyError
 from anthroxy.profile import Target
 from anthroxy.responses import reply as responses_response
 from anthroxy.responses import request as responses
-from anthroxy.responses.stream import ResponsesStream
+from anthroxy.responses import stream as responses_stream
 from anthroxy.routing import capabilities
 from anthroxy.routing.table import Route
+from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import (
     connection_error,
     error_from_upstream,
@@ -45,14 +46,7 @@ from anthroxy.upstream_errors import (
 from ..providers import chatgpt
 from ..providers.codex_auth import CodexTokens
 from .state import SESSIONS, SETTINGS, AccessInfo
-from .streaming import (
-    Downstream,
-    PassthroughAdapter,
-    StreamAdapter,
-    TranslatingAdapter,
-    open_upstream,
-    pump,
-)
+from .streaming import Downstream, open_upstream, pump
 from .upstream import anthropic_headers, chat_headers, copied_headers, join_url, responses_headers
 
 if TYPE_CHECKING:
@@ -142,8 +136,8 @@ def build_target(
 async def _relay_anthropic(call: Call) -> web.StreamResponse:
     data = passthrough.request_bytes(call.raw, call.body, call.route.model)
     headers = anthropic_headers(call.request.headers, call.provider)
-    adapter = PassthroughAdapter(call.reply_model, call.provider.id)
-    return await _exchange(call, "/v1/messages", data, headers, adapter, _anthropic_reply)
+    stream = passthrough.PassthroughStream(call.reply_model, provider=call.provider.id)
+    return await _exchange(call, "/v1/messages", data, headers, stream, _anthropic_reply)
 
 
 def _anthropic_reply(call: Call, raw: bytes) -> Mapping[str, Any] | bytes:
@@ -161,8 +155,7 @@ async def _relay_chat(call: Call) -> web.StreamResponse:
     )
     message_id = new_message_id()
     data = json.dumps(upstream_body, separators=_COMPACT).encode()
-    translator = chat_stream.ChatStream(ctx, message_id=message_id)
-    adapter = TranslatingAdapter(translator, call.provider.id)
+    stream = chat_stream.sse_stream(ctx, message_id=message_id)
 
     def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
         return chat_response.from_response(
@@ -170,26 +163,28 @@ async def _relay_chat(call: Call) -> web.StreamResponse:
         )
 
     headers = chat_headers(call.provider)
-    return await _exchange(call, "/chat/completions", data, headers, adapter, reply)
+    return await _exchange(call, "/chat/completions", data, headers, stream, reply)
 
 
-def _responses_request(call: Call) -> tuple[dict[str, Any], ReplyContext, str, TranslatingAdapter]:
-    """The Responses body, its reply context, the message id and the stream adapter."""
+def _responses_request(
+    call: Call,
+) -> tuple[dict[str, Any], ReplyContext, str, EventStream[bytes]]:
+    """The Responses body, its reply context, the message id and the stream translator."""
     target = build_target(call.route, call.provider, call.limits)
     upstream_body, ctx = responses.to_request(call.body, target)
     ctx = dataclasses.replace(
         ctx, requested_model=call.reply_model, input_tokens_estimate=_input_estimate(call)
     )
     message_id = new_message_id()
-    adapter = TranslatingAdapter(ResponsesStream(ctx, message_id=message_id), call.provider.id)
-    return upstream_body, ctx, message_id, adapter
+    stream = responses_stream.sse_stream(ctx, message_id=message_id)
+    return upstream_body, ctx, message_id, stream
 
 
 async def _relay_responses(call: Call) -> web.StreamResponse:
     # A Responses stream has no [DONE] and names its event inside the payload (``type``);
-    # TranslatingAdapter hands each payload to ResponsesStream, which ends on the terminal event
-    # and reports a body that ends before one as an error.
-    upstream_body, ctx, message_id, adapter = _responses_request(call)
+    # ResponsesStream ends on the terminal event and reports a body that ends before one as an
+    # error.
+    upstream_body, ctx, message_id, stream = _responses_request(call)
     data = json.dumps(upstream_body, separators=_COMPACT).encode()
 
     def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
@@ -197,11 +192,11 @@ async def _relay_responses(call: Call) -> web.StreamResponse:
         return responses_response.from_response(upstream, ctx, message_id=message_id)
 
     headers = responses_headers(call.provider)
-    return await _exchange(call, "/responses", data, headers, adapter, reply)
+    return await _exchange(call, "/responses", data, headers, stream, reply)
 
 
 async def _relay_chatgpt(call: Call) -> web.StreamResponse:
-    upstream_body, ctx, message_id, adapter = _responses_request(call)
+    upstream_body, ctx, message_id, stream = _responses_request(call)
     key = chatgpt.conversation_key(call.request.headers, call.body)
     data = json.dumps(chatgpt.backend_body(upstream_body, key), separators=_COMPACT).encode()
     credentials = chatgpt.credentials_for(call.request.app, call.provider)
@@ -212,11 +207,11 @@ async def _relay_chatgpt(call: Call) -> web.StreamResponse:
 
     def reply(call: Call, raw: bytes) -> Mapping[str, Any]:
         # The backend always streams: fold the stream for a client that asked for JSON.
-        return chatgpt.assemble_reply(raw, ctx, message_id=message_id, provider=call.provider.id)
+        return chatgpt.assemble_reply(raw, ctx, message_id=message_id)
 
     recovery = chatgpt.Recovery(credentials, call.session, tokens, make_headers)
     headers = make_headers(tokens)
-    return await _exchange(call, "/responses", data, headers, adapter, reply, recover=recovery.next)
+    return await _exchange(call, "/responses", data, headers, stream, reply, recover=recovery.next)
 
 
 async def _exchange(
@@ -224,7 +219,7 @@ async def _exchange(
     path: str,
     data: bytes,
     headers: Mapping[str, str],
-    adapter: StreamAdapter,
+    stream: EventStream[bytes],
     reply: Any,
     *,
     recover: chatgpt.RecoverStep | None = None,
@@ -239,19 +234,19 @@ async def _exchange(
     try:
         upstream = await _open(call, url, data, headers, downstream, recover)
     except AnthroxyError as err:
-        return await _fail(downstream, adapter, err)
+        return await _fail(downstream, stream, err)
     complete = False
     try:
         if upstream.status != 200:
             try:
                 body = await _read_all(call, upstream)
             except AnthroxyError as err:
-                return await _fail(downstream, adapter, err)
+                return await _fail(downstream, stream, err)
             refusal = error_from_upstream(
                 upstream.status, body, provider=call.provider.id, headers=upstream.headers
             )
             complete = True
-            return await _fail(downstream, adapter, refusal)
+            return await _fail(downstream, stream, refusal)
         extra = copied_headers(upstream.headers)
         if downstream is None:
             message = reply(call, await _read_all(call, upstream))
@@ -261,13 +256,13 @@ async def _exchange(
         await pump(
             upstream,
             downstream,
-            adapter,
+            stream,
             ping_interval=ping,
             read_timeout=call.provider.read_timeout,
             provider=call.provider.id,
         )
-        call.access.input_tokens = adapter.input_tokens
-        call.access.output_tokens = adapter.output_tokens
+        call.access.input_tokens = stream.usage.input_tokens
+        call.access.output_tokens = stream.usage.output_tokens
         # release() itself drops the connection if the body was not read to its end.
         complete = True
         assert downstream.response is not None
@@ -325,11 +320,11 @@ async def _open(
 
 
 async def _fail(
-    downstream: Downstream | None, adapter: StreamAdapter, err: AnthroxyError
+    downstream: Downstream | None, stream: EventStream[bytes], err: AnthroxyError
 ) -> web.StreamResponse:
     if downstream is None or not downstream.prepared:
         raise err
-    await downstream.write(adapter.fail(err))
+    await downstream.send(stream.fail(err))
     assert downstream.response is not None
     return downstream.response
 

@@ -36,9 +36,8 @@ from anthroxy import __version__
 from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError, AuthenticationFailed
 from anthroxy.messages.assemble import assemble_message
-from anthroxy.responses.stream import ResponsesStream
-from anthroxy.sse import SSEDecoder
-from anthroxy.upstream_errors import error_from_payload, error_from_upstream, upstream_object
+from anthroxy.responses.stream import sse_stream
+from anthroxy.upstream_errors import error_from_upstream
 
 from .codex_auth import LOGIN_HINT, CodexCredentials, CodexTokens
 
@@ -209,19 +208,12 @@ RecoverStep = Callable[[bytes], Awaitable[Mapping[str, str]]]
 # Non-streaming clients: the upstream stream, translated and folded.
 
 
-def assemble_reply(
-    raw: bytes, ctx: ReplyContext, *, message_id: str, provider: str
-) -> dict[str, Any]:
-    """The Anthropic message a whole Responses SSE body describes; errors raised as such."""
-    decoder = SSEDecoder()
-    translator = ResponsesStream(ctx, message_id=message_id)
-    events: list[dict[str, Any]] = []
-    for event in [*decoder.feed(raw), *decoder.close()]:
-        payload = upstream_object(event.data, provider=provider, what="stream event")
-        # Raised here rather than folded from the error event: this keeps the retry-after that
-        # a usage_limit_reached carries (resets_in_seconds) for the client's HTTP reply.
-        if payload.get("type") in ("error", "response.failed"):
-            raise error_from_payload(payload, provider=provider)
-        events += translator.feed(payload)
-    events += translator.close()
+def assemble_reply(raw: bytes, ctx: ReplyContext, *, message_id: str) -> dict[str, Any]:
+    """The Anthropic message a whole Responses SSE body describes; errors raised as such.
+
+    An in-stream failure is raised as the error its ``Error`` event carries, so the retry-after
+    of a usage_limit_reached (resets_in_seconds) reaches the client's HTTP reply.
+    """
+    stream = sse_stream(ctx, message_id=message_id)
+    events = stream.feed(raw) + stream.close()
     return assemble_message(events)

@@ -18,8 +18,6 @@ from aiohttp import web
 
 from .conftest import message_body, sse_events
 
-# Bug: the gateway kept such streams open, pinging, until the upstream closed or timed out.
-OPEN_BUG = pytest.mark.xfail(strict=True, reason="the stream stays open after its last event")
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "openai-responses"
 # Far longer than the test waits: only the gateway can end these streams in time.
 SILENCE = 60.0
@@ -103,14 +101,12 @@ CASES = [
         (RECORDED / "stream_function_call.sse").read_bytes(),
         "message_stop",
         id="responses-completed",
-        marks=OPEN_BUG,
     ),
     pytest.param(
         "resp",
         responses_events("response.created", "response.failed"),
         "error",
         id="responses-failed",
-        marks=OPEN_BUG,
     ),
     pytest.param(
         "resp", responses_events("response.created", "error"), "error", id="responses-error"
@@ -120,7 +116,6 @@ CASES = [
         chat_chunks(FIRST_CHUNK, OPENROUTER_ERROR),
         "error",
         id="chat-error-chunk",
-        marks=OPEN_BUG,
     ),
     pytest.param(
         "chatty",
