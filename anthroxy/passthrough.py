@@ -96,19 +96,6 @@ def rewrite_message(message: Mapping[str, Any], model: str) -> dict[str, Any]:
     return {**message, "model": model}
 
 
-def rewrite_response_bytes(raw: bytes, model: str) -> bytes:
-    """``rewrite_message`` on the raw JSON of a non-streaming reply."""
-    try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UpstreamProtocolError(f"upstream reply is not JSON: {exc}", path="$") from exc
-    if not isinstance(message, dict):
-        raise UpstreamProtocolError("upstream reply is not a JSON object", path="$")
-    if message.get("type") != "message":
-        return raw
-    return json.dumps(rewrite_message(message, model), separators=_COMPACT).encode()
-
-
 class PassthroughStream:
     """An Anthropic SSE body forwarded in whole events, rewriting only ``message_start``.
 
