@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import AnthroxyError, UpstreamError, UpstreamProtocolError
 from ..events import Error, Event, Raw
 from ..sse import SSEDecoder
-from ..upstream_errors import TYPE_STATUS
+from ..upstream_errors import TYPE_STATUS, upstream_object
 
 # delta type -> (block field it extends, delta field holding the piece)
 TEXT_DELTAS = {
@@ -80,19 +80,9 @@ def _payloads(events: Iterable[Event | Mapping[str, Any]]) -> Iterator[Mapping[s
         elif isinstance(event, Raw):
             decoder = SSEDecoder()
             for sse in [*decoder.feed(event.data), *decoder.close()]:
-                yield _json_object(sse.data)
+                yield upstream_object(sse.data, provider="pass-through", what="stream event")
         else:
             yield event.payload()
-
-
-def _json_object(data: str) -> Mapping[str, Any]:
-    try:
-        payload = json.loads(data)
-    except ValueError as exc:
-        raise UpstreamProtocolError(f"stream event is not JSON ({exc})") from exc
-    if not isinstance(payload, dict):
-        raise UpstreamProtocolError("stream event is not a JSON object")
-    return payload
 
 
 def _apply_delta(
