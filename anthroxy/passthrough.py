@@ -15,14 +15,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import signature
-from .errors import UpstreamProtocolError
+from .errors import AnthroxyError, UpstreamProtocolError
+from .events import Error, Event, Raw, Usage
 
 _COMPACT = (",", ":")
 # An event ends at a blank line; SSE allows LF, CRLF and CR line endings (WHATWG SSE 9.2.5).
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r|\r\n\n|\n\r\n")
 _LINE = re.compile(r"\r\n|\r|\n")
-# Event names after which an Anthropic stream is over (protocols.md 1.8: stream grammar).
-_TERMINAL_EVENTS = (b"message_stop", b"error")
+# The event line of an event after which an Anthropic stream is over: message_stop, or error
+# (which may come anywhere). A data line is JSON, which cannot hold a raw line break, so an
+# ``event:`` field right after one is always a field line, never text inside a payload.
+_TERMINAL_EVENT = re.compile(rb"(?:^|[\r\n])event: ?(message_stop|error)(?=[\r\n])")
 # Pre-filter for message_delta events: inside a JSON string value (text, partial_json) these
 # quotes are escaped, so other events hardly ever match; each match is still parsed and checked.
 _DELTA_MARKER = b'"message_delta"'
@@ -93,68 +96,94 @@ def rewrite_message(message: Mapping[str, Any], model: str) -> dict[str, Any]:
     return {**message, "model": model}
 
 
-def rewrite_response_bytes(raw: bytes, model: str) -> bytes:
-    """``rewrite_message`` on the raw JSON of a non-streaming reply."""
-    try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UpstreamProtocolError(f"upstream reply is not JSON: {exc}", path="$") from exc
-    if not isinstance(message, dict):
-        raise UpstreamProtocolError("upstream reply is not a JSON object", path="$")
-    if message.get("type") != "message":
-        return raw
-    return json.dumps(rewrite_message(message, model), separators=_COMPACT).encode()
-
-
 class PassthroughStream:
-    """Forwards an Anthropic SSE body in whole events, rewriting only ``message_start``.
+    """An Anthropic SSE body forwarded in whole events, rewriting only ``message_start``.
 
-    ``feed`` returns the bytes of every event completed by ``data`` (possibly b""), unchanged
-    except the ``message_start`` event whose ``message.model`` becomes ``model`` (when given).
-    ``finished`` turns true once a ``message_stop`` or ``error`` event went through; a stream that
-    ends without it was cut. ``started`` turns true once ``message_start`` went through.
+    Follows the stream protocol of ``anthroxy.streams`` with upstream bytes as input. ``feed``
+    returns the events completed by ``data`` as ``Raw`` bytes, unchanged except the
+    ``message_start`` event whose ``message.model`` becomes ``model`` (when given). The stream is
+    ``finished`` once its ``message_stop`` or ``error`` event went through (nothing after it is
+    forwarded); an upstream ``error`` event comes as a ``Raw`` of its own with ``is_error`` set.
+    ``close`` at the upstream's EOF forwards a last event that lacked its blank line, and ends a
+    stream that never finished with an ``error`` event (it was cut). ``started`` turns true once
+    ``message_start`` went through.
 
-    ``input_tokens`` / ``output_tokens``: the final usage, for the access log. Output comes from
-    the ``message_delta`` event (cumulative, protocols.md 1.8), input from it too when it says,
-    else from ``message_start`` (rewritten anyway when a model is given; compatible upstreams
-    report input only there). None while unknown. Only events that can hold usage are parsed,
-    and a malformed one just leaves the count unknown: the client receives it as it came.
+    ``usage``: the final counts, for the access log. Output comes from the ``message_delta``
+    event (cumulative), input from it too when it says, else from ``message_start`` (rewritten
+    anyway when a model is given; compatible upstreams report input only there). Only events that
+    can hold usage are parsed, and a malformed one just leaves the count unknown: the client
+    receives it as it came.
     """
 
-    def __init__(self, model: str | None) -> None:
+    def __init__(self, model: str | None, *, provider: str) -> None:
         self._model = model
+        self._provider = provider
         self._pending = b""
         self._rewriting = model is not None
+        self._finished = False
+        self._usage = Usage()
         self.started = False
-        self.finished = False
-        self.input_tokens: int | None = None
-        self.output_tokens: int | None = None
 
-    def feed(self, data: bytes) -> bytes:
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def usage(self) -> Usage:
+        return self._usage
+
+    def feed(self, data: bytes) -> list[Event]:
+        if self._finished:
+            return []
         buffer = self._pending + data if self._pending else data
         end = _last_event_end(buffer)
         if end == 0:
             self._pending = buffer
-            return b""
+            return []
         complete, self._pending = buffer[:end], buffer[end:]
+        error = b""
+        terminal = _TERMINAL_EVENT.search(complete)
+        if terminal is not None:
+            self._finished = True
+            self._pending = b""
+            start, stop = _event_bounds(complete, terminal.start(1))
+            if terminal.group(1) == b"error":
+                complete, error = complete[:start], complete[start:stop]
+            else:
+                complete = complete[:stop]
+        events: list[Event] = [Raw(self._forward(complete))] if complete else []
+        if error:
+            events.append(Raw(error, is_error=True))
+        return events
+
+    def _forward(self, complete: bytes) -> bytes:
+        """Whole events on their way out: ``message_start`` rewritten, usage read."""
         if not self.started:
             complete = self._until_started(complete)
-        if not self.finished:
-            self.finished = _has_terminal_event(complete)
         if _DELTA_MARKER in complete:
             self._read_delta_usage(complete)
         return complete
 
-    def close(self) -> bytes:
+    def close(self) -> list[Event]:
         """At the upstream's EOF: the last event even if its blank line never came.
 
         Real streams end without the final blank line (``anthropic/stream_tool_use.sse``), and
-        their last event is still meant; it is forwarded with the blank line added.
+        their last event is still meant; it is forwarded with the blank line added. A stream
+        that is not finished by then was cut: it must not look complete to the client, so the
+        open block stays open and an ``error`` event follows (claude-code.md).
         """
         pending, self._pending = self._pending, b""
-        if not pending.strip():
-            return b""
-        return self.feed(pending.rstrip(b"\r\n") + b"\n\n")
+        events = self.feed(pending.rstrip(b"\r\n") + b"\n\n") if pending.strip() else []
+        if self._finished:
+            return events
+        cut = UpstreamProtocolError(f"{self._provider}: the stream ended before message_stop")
+        return events + self.fail(cut)
+
+    def fail(self, error: AnthroxyError) -> list[Event]:
+        if self._finished:
+            return []
+        self._finished = True
+        return [Error(error)]
 
     def _until_started(self, complete: bytes) -> bytes:
         """Find ``message_start`` among the first events and rewrite its model."""
@@ -167,7 +196,8 @@ class PassthroughStream:
                 self.started = True
                 if self._rewriting:
                     event, usage = _rewrite_message_start(event, self._model or "")
-                    self.input_tokens = _count(usage, "input_tokens")
+                    # Only its input count: the output one there is a placeholder.
+                    self._usage = Usage(input_tokens=Usage.of(usage).input_tokens)
             out.append(event)
         out.append(complete[position:])
         return b"".join(out)
@@ -180,14 +210,8 @@ class PassthroughStream:
             if _DELTA_MARKER not in event:
                 continue
             payload = _event_data(event)
-            if not isinstance(payload, dict) or payload.get("type") != "message_delta":
-                continue
-            usage = payload.get("usage")
-            output, given = _count(usage, "output_tokens"), _count(usage, "input_tokens")
-            if output is not None:
-                self.output_tokens = output
-            if given is not None:
-                self.input_tokens = given
+            if isinstance(payload, dict) and payload.get("type") == "message_delta":
+                self._usage = Usage.of(payload.get("usage"), self._usage)
 
 
 def _last_event_end(buffer: bytes) -> int:
@@ -207,15 +231,14 @@ def _event_name(event: bytes) -> bytes | None:
     return None
 
 
-def _has_terminal_event(chunk: bytes) -> bool:
-    # A data line is JSON, which cannot hold a raw newline, so "event:" right after a line
-    # break is always a field line, never text inside a payload.
-    for name in _TERMINAL_EVENTS:
-        for prefix in (b"event: ", b"event:"):
-            marker = prefix + name
-            if chunk.startswith(marker) or b"\n" + marker in chunk or b"\r" + marker in chunk:
-                return True
-    return False
+def _event_bounds(chunk: bytes, inside: int) -> tuple[int, int]:
+    """Start and end (just past its blank line) of the event of ``chunk`` holding ``inside``."""
+    start = 0
+    for match in _EVENT_END.finditer(chunk):
+        if match.end() > inside:
+            return start, match.end()
+        start = match.end()
+    return start, len(chunk)
 
 
 def _data_text(event: bytes) -> str:
@@ -229,11 +252,6 @@ def _event_data(event: bytes) -> Any:
         return json.loads(_data_text(event))
     except ValueError:  # UnicodeDecodeError is a ValueError too
         return None
-
-
-def _count(usage: Any, key: str) -> int | None:
-    value = usage.get(key) if isinstance(usage, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _rewrite_message_start(event: bytes, model: str) -> tuple[bytes, Any]:

@@ -1,4 +1,4 @@
-"""Server-sent events: an incremental decoder (bytes in, events out) and a fast encoder.
+"""Server-sent events: an incremental decoder (bytes in, events out).
 
 The decoder follows the WHATWG HTML "event stream interpretation" rules
 (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation):
@@ -10,32 +10,16 @@ accepted and ignored (a proxy never reconnects). Feeding the same bytes split an
 same events. ``close()`` additionally flushes an event whose final blank line never came, because
 real upstreams cut the last ``\\n\\n`` and still mean their ``data: [DONE]``.
 
-``encode_event`` writes one Anthropic event: ``event: <type>\\ndata: <compact json>\\n\\n``.
+Writing SSE is the job of ``anthroxy.events`` (each event encodes itself).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii
-from typing import Any
 
 from .errors import UpstreamProtocolError
 
 _BOM = b"\xef\xbb\xbf"
-# One encoder built once: json.dumps with non-default options builds a new encoder per call.
-# ensure_ascii stays on so that a lone surrogate from an upstream's "\ud800" escape cannot make
-# the UTF-8 encoding below fail.
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-# The keys of a content_block_delta event, in the order the translators build them.
-_DELTA_EVENT_KEYS = ("type", "index", "delta")
-# Delta types whose one payload field is a string: delta type -> that field.
-_STRING_DELTAS: Mapping[str, str] = {
-    "text_delta": "text",
-    "thinking_delta": "thinking",
-    "input_json_delta": "partial_json",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,38 +116,3 @@ class SSEDecoder:
             elif field == b"event":
                 self._event = value.decode("utf-8", "replace")
         return events
-
-
-def encode_event(payload: Mapping[str, Any]) -> bytes:
-    """One SSE event whose name is ``payload["type"]`` (Anthropic: the event name equals it)."""
-    if payload.get("type") == "content_block_delta":
-        fast = _encode_string_delta(payload)
-        if fast is not None:
-            return fast
-    body = _ENCODER.encode(payload)
-    return f"event: {payload['type']}\ndata: {body}\n\n".encode()
-
-
-def _encode_string_delta(payload: Mapping[str, Any]) -> bytes | None:
-    """A text, thinking or partial-JSON delta, written without the generic encoder.
-
-    Nearly every event of a stream is one of these, and the generic encoder costs ~4x more per
-    event (docs/performance.md). The output is byte-identical to it: same key order, same ASCII
-    escaping (``encode_basestring_ascii`` is the function the encoder itself uses). Any other
-    shape, key order or value type returns None and takes the generic path.
-    """
-    if tuple(payload) != _DELTA_EVENT_KEYS:
-        return None
-    index, delta = payload["index"], payload["delta"]
-    # ``type(...) is`` on purpose: a bool or an int/str subclass would be written differently.
-    if type(index) is not int or type(delta) is not dict or len(delta) != 2:
-        return None
-    kind = delta.get("type")
-    key = _STRING_DELTAS.get(kind) if type(kind) is str else None
-    if key is None or tuple(delta) != ("type", key) or type(delta[key]) is not str:
-        return None
-    text = encode_basestring_ascii(delta[key])
-    return (
-        f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},'
-        f'"delta":{{"type":"{kind}","{key}":{text}}}}}\n\n'
-    ).encode()

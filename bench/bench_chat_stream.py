@@ -1,7 +1,9 @@
 """Throughput of the Chat Completions → Anthropic stream translator alone, on one core.
 
-Per upstream chunk: SSE decode + json.loads + ChatStream.feed + encode_event of every event
-(close() included). Reports the best of N runs. Run: ``python bench/bench_chat_stream.py``.
+Per upstream chunk: SSE decode + json.loads + ChatStream.feed + encode() of every event
+(close() included). Reports the best of N runs. With ``--bytes``, the same streams through
+``sse_stream`` instead: the byte-level stream the server drives (its decoding, ``[DONE]`` and
+JSON checks included). Run: ``python bench/bench_chat_stream.py [--bytes]``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench_proxy import chat_events  # noqa: E402  (this directory is on sys.path)
 
-from anthroxy.chat.stream import ChatStream  # noqa: E402
+from anthroxy.chat.stream import ChatStream, sse_stream  # noqa: E402
 from anthroxy.context import ReplyContext  # noqa: E402
+from anthroxy.events import encode_all  # noqa: E402
 from anthroxy.profile import Target  # noqa: E402
-from anthroxy.sse import SSEDecoder, encode_event  # noqa: E402
+from anthroxy.sse import SSEDecoder  # noqa: E402
 from anthroxy.toolnames import ToolNames  # noqa: E402
 
 RECORDED = ROOT / "tests" / "fixtures" / "recorded"
@@ -40,7 +43,7 @@ def text_stream(n: int = 200) -> bytes:
     return "".join(lines).encode()
 
 
-def translate(body: bytes) -> int:
+def translate_chunks(body: bytes) -> int:
     decoder = SSEDecoder()
     stream = ChatStream(CTX, message_id="msg_bench")
     out = 0
@@ -50,13 +53,20 @@ def translate(body: bytes) -> int:
             break
         chunks += 1
         for ev in stream.feed(json.loads(event.data)):
-            out += len(encode_event(ev))
+            out += len(ev.encode())
     for ev in stream.close():
-        out += len(encode_event(ev))
+        out += len(ev.encode())
     return chunks
 
 
+def translate_bytes(body: bytes) -> int:
+    stream = sse_stream(CTX, message_id="msg_bench")
+    encode_all(stream.feed(body) + stream.close())
+    return body.count(b"data: {")
+
+
 def bench(name: str, body: bytes, runs: int = 30) -> None:
+    translate = translate_bytes if "--bytes" in sys.argv else translate_chunks
     chunks = translate(body)
     reps = max(1, 20_000 // chunks)
     best = float("inf")

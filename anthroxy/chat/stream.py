@@ -1,8 +1,10 @@
 """Chat Completions stream chunks → Anthropic stream events: a sans-I/O state machine.
 
-``ChatStream(ctx, message_id=...)`` takes decoded upstream chunks through ``feed`` and returns the
-Anthropic event payloads to send (each a dict whose ``type`` is the SSE event name); ``close`` at
-``[DONE]`` or EOF; ``fail`` for a failure the caller noticed (upstream reset, timeout).
+``ChatStream(ctx, message_id=...)`` follows the stream protocol of ``anthroxy.streams``: ``feed``
+takes one decoded upstream chunk and returns the Anthropic events to send (``anthroxy.events``);
+``close`` at ``[DONE]`` or EOF; ``fail`` for a failure the caller noticed (upstream reset,
+timeout); ``finished`` and ``usage`` for the caller. ``sse_stream`` gives the same translator
+behind an SSE decoder (upstream bytes in).
 
 Contract (protocols.md 1.8 and 5; claude-code.md):
 * ``message_start`` first (model = the name the client asked for, input_tokens = the request-side
@@ -21,9 +23,10 @@ Contract (protocols.md 1.8 and 5; claude-code.md):
   after its call's block opened goes into an empty thinking block after the last block.
 * ``finish_reason`` and usage are remembered; the message ends only at ``close``. No finish_reason
   by then → an ``error`` event with the open block left open, so Claude Code retries.
-* An in-band error object → an ``error`` event. After an ``error`` event or ``message_stop`` the
-  machine is finished: later ``feed``/``close``/``fail`` calls return ``[]`` (the caller may still
-  be draining the upstream; raising there would only hide the error already sent).
+* An in-band error object (OpenRouter: a chunk with a top-level ``error``, with or without
+  ``choices``) → an ``error`` event; this is the one place a Chat stream's in-band error is
+  recognised. After an ``error`` event or ``message_stop`` the machine is finished: later
+  ``feed``/``close``/``fail`` calls return ``[]``.
 """
 
 from __future__ import annotations
@@ -35,8 +38,20 @@ from typing import Any
 from .. import signature
 from ..context import ReplyContext
 from ..errors import AnthroxyError, UpstreamProtocolError
+from ..events import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    Error,
+    Event,
+    MessageDelta,
+    MessageStart,
+    MessageStop,
+    Usage,
+)
 from ..ids import ToolIdMinter
 from ..messages.message import message_start
+from ..streams import SSEStream
 from .chunks import (
     ReasoningDetails,
     anthropic_usage,
@@ -45,8 +60,6 @@ from .chunks import (
     stop_reason,
     upstream_error,
 )
-
-Event = dict[str, Any]
 
 
 class _State(Enum):
@@ -102,11 +115,22 @@ class ChatStream:
         self._usage: Mapping[str, Any] | None = None
         self._refused = False
         self._chars = 0
+        self._counts = Usage()
 
     @property
     def started(self) -> bool:
         """Whether message_start was emitted (the client has seen the stream begin)."""
         return self._state is not _State.NEW
+
+    @property
+    def finished(self) -> bool:
+        """Whether message_stop or an error went out; nothing follows it."""
+        return self._state is _State.FINISHED
+
+    @property
+    def usage(self) -> Usage:
+        """The counts of the final ``message_delta`` once sent (unknown before)."""
+        return self._counts
 
     def feed(self, chunk: Mapping[str, Any]) -> list[Event]:
         if self._state is _State.FINISHED:
@@ -168,14 +192,9 @@ class ChatStream:
                 self._end_block(events)
         except AnthroxyError as error:
             return events + self.fail(error)
-        events.append(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": reason, "stop_sequence": sequence},
-                "usage": usage,
-            }
-        )
-        events.append({"type": "message_stop"})
+        events.append(MessageDelta(reason, sequence, usage))
+        events.append(MessageStop())
+        self._counts = Usage.of(usage)
         self._state = _State.FINISHED
         return events
 
@@ -183,8 +202,8 @@ class ChatStream:
         """An ``error`` event; the open block stays open (claude-code.md: the client retries)."""
         if self._state is _State.FINISHED:
             return []
-        events = [self._message_start()] if self._state is _State.NEW else []
-        events.append(error.to_event())
+        events: list[Event] = [self._message_start()] if self._state is _State.NEW else []
+        events.append(Error(error))
         self._state = _State.FINISHED
         return events
 
@@ -196,13 +215,13 @@ class ChatStream:
         if self._open is not _Kind.TEXT:
             self._switch(events, _Kind.TEXT)
         self._chars += len(text)
-        events.append(self._delta({"type": "text_delta", "text": text}))
+        events.append(BlockDelta(self._index, "text_delta", text))
 
     def _thinking(self, events: list[Event], text: str) -> None:
         if self._open is not _Kind.THINKING:
             self._switch(events, _Kind.THINKING)
         self._chars += len(text)
-        events.append(self._delta({"type": "thinking_delta", "thinking": text}))
+        events.append(BlockDelta(self._index, "thinking_delta", text))
 
     def _detail(self, events: list[Event], item: Mapping[str, Any]) -> None:
         if self._open is not _Kind.THINKING:
@@ -275,7 +294,7 @@ class ChatStream:
     def _open_block(self, events: list[Event], kind: _Kind, block: dict[str, Any]) -> None:
         self._index += 1
         self._open = kind
-        events.append({"type": "content_block_start", "index": self._index, "content_block": block})
+        events.append(BlockStart(self._index, block))
 
     def _end_block(self, events: list[Event]) -> None:
         if self._open is None:
@@ -287,13 +306,13 @@ class ChatStream:
             if self._block_ts:
                 payload["ts"] = self._block_ts
             sig = signature.encode(payload)
-            events.append(self._delta({"type": "signature_delta", "signature": sig}))
+            events.append(BlockDelta(self._index, "signature_delta", sig))
             self._details = None
             self._block_ts = {}
         elif self._live is not None:
             self._live.done = True
             self._live = None
-        events.append({"type": "content_block_stop", "index": self._index})
+        events.append(BlockStop(self._index))
         self._open = None
 
     def _open_tool(self, events: list[Event], call: _Call) -> None:
@@ -333,23 +352,22 @@ class ChatStream:
             self._open_tool(events, call)
             self._end_block(events)
 
-    def _json_delta(self, partial: str) -> Event:
-        return self._delta({"type": "input_json_delta", "partial_json": partial})
+    def _json_delta(self, partial: str) -> BlockDelta:
+        return BlockDelta(self._index, "input_json_delta", partial)
 
-    def _delta(self, delta: dict[str, Any]) -> Event:
-        """A ``content_block_delta`` for the open block."""
-        return {"type": "content_block_delta", "index": self._index, "delta": delta}
-
-    def _message_start(self) -> Event:
+    def _message_start(self) -> MessageStart:
         self._state = _State.STREAMING
         return message_start(self._ctx, message_id=self._message_id)
 
 
 def _empty_block(kind: _Kind) -> dict[str, Any]:
-    """The content of a text or thinking block's ``content_block_start``; protocols.md 1.8.
-
-    A new dict each time: events go to callers who may keep or change them.
-    """
+    """The content of a text or thinking block's ``content_block_start``; protocols.md 1.8."""
     if kind is _Kind.TEXT:
         return {"type": "text", "text": ""}
     return {"type": "thinking", "thinking": "", "signature": ""}
+
+
+def sse_stream(ctx: ReplyContext, *, message_id: str) -> SSEStream:
+    """A ``ChatStream`` fed from the upstream's SSE bytes (``[DONE]`` ends it, like EOF)."""
+    translator = ChatStream(ctx, message_id=message_id)
+    return SSEStream(translator, provider=ctx.target.provider, what="stream chunk")

@@ -3,13 +3,16 @@
 Some upstreams only stream (the ChatGPT backend of the Responses API), and a translator's stream
 output is the single source of truth for what the answer was, so the server can serve a
 non-streaming request by translating the upstream stream and folding the resulting events here.
-Works for the events of ANY dialect's stream translator (and of a real Anthropic stream).
+Works for the events of ANY stream (``anthroxy.events``: a translator's typed events, or the
+``Raw`` bytes of a pass-through, decoded here) and for the decoded payloads of a real Anthropic
+stream.
 
 Folding follows the SSE grammar of protocols.md §1.8: ``message_start`` gives the message,
 ``content_block_start`` appends a block, deltas extend it (``input_json_delta`` fragments are
 concatenated and parsed once the answer is complete; empty means ``{}``), ``message_delta``
 sets the stop reason and overwrites the usage counts it carries (they are cumulative).
-An ``error`` event raises it as an AnthroxyError; a stream without ``message_stop`` raises
+An ``Error`` event raises the error it carries (its status and retry-after intact); an ``error``
+payload raises an AnthroxyError built from it; a stream without ``message_stop`` raises
 UpstreamProtocolError. The events are not mutated.
 """
 
@@ -17,11 +20,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import AnthroxyError, UpstreamError, UpstreamProtocolError
-from ..upstream_errors import TYPE_STATUS
+from ..events import Error, Event, Raw
+from ..sse import SSEDecoder
+from ..upstream_errors import TYPE_STATUS, upstream_object
 
 # delta type -> (block field it extends, delta field holding the piece)
 TEXT_DELTAS = {
@@ -30,12 +35,12 @@ TEXT_DELTAS = {
 }
 
 
-def assemble_message(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def assemble_message(events: Iterable[Event | Mapping[str, Any]]) -> dict[str, Any]:
     """The message a complete event sequence describes."""
     message: dict[str, Any] | None = None
     partial_json: dict[int, str] = {}
     stopped = False
-    for event in events:
+    for event in _payloads(events):
         kind = event.get("type")
         if kind == "error":
             raise _error(event)
@@ -63,6 +68,21 @@ def assemble_message(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         raise UpstreamProtocolError("the stream ended before message_stop")
     _parse_tool_inputs(message, partial_json)
     return message
+
+
+def _payloads(events: Iterable[Event | Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Each event's payload; an ``Error`` event raises its error, ``Raw`` bytes are decoded."""
+    for event in events:
+        if isinstance(event, Mapping):
+            yield event
+        elif isinstance(event, Error):
+            raise event.error
+        elif isinstance(event, Raw):
+            decoder = SSEDecoder()
+            for sse in [*decoder.feed(event.data), *decoder.close()]:
+                yield upstream_object(sse.data, provider="pass-through", what="stream event")
+        else:
+            yield event.payload()
 
 
 def _apply_delta(

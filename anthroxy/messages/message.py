@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..context import ReplyContext
+from ..events import MessageStart
 
 
 def message(
@@ -30,7 +31,7 @@ def message(
     }
 
 
-def message_start(ctx: ReplyContext, *, message_id: str) -> dict[str, Any]:
+def message_start(ctx: ReplyContext, *, message_id: str) -> MessageStart:
     """The ``message_start`` event: an empty message whose input usage is the request-side
     estimate; the stream's ``message_delta`` later carries the upstream's real numbers."""
     usage = {
@@ -42,4 +43,4 @@ def message_start(ctx: ReplyContext, *, message_id: str) -> dict[str, Any]:
     start = message(
         ctx, message_id=message_id, content=[], stop_reason=None, stop_sequence=None, usage=usage
     )
-    return {"type": "message_start", "message": start}
+    return MessageStart(start)

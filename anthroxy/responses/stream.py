@@ -1,8 +1,10 @@
 """OpenAI Responses API stream events -> Anthropic SSE events (protocols.md §3.4, §1.8, §5).
 
-``ResponsesStream(ctx, message_id=...)``: ``feed(payload)`` takes one decoded event (the JSON of
-a ``data:`` line; its ``type`` names the event) and returns Anthropic event payloads;
-``close()`` is called at end of body; ``fail(error)`` reports an error after the stream started.
+``ResponsesStream(ctx, message_id=...)`` follows the stream protocol of ``anthroxy.streams``:
+``feed(payload)`` takes one decoded event (the JSON of a ``data:`` line; its ``type`` names the
+event) and returns Anthropic events (``anthroxy.events``); ``close()`` is called at end of body;
+``fail(error)`` reports an error after the stream started; ``finished`` and ``usage`` for the
+caller. ``sse_stream`` gives the same translator behind an SSE decoder (upstream bytes in).
 
 * ``message_start`` goes out with the first upstream event (usage: the request's estimate).
 * ``response.output_item.added`` of a ``function_call`` opens a ``tool_use`` block at once (id
@@ -21,8 +23,9 @@ a ``data:`` line; its ``type`` names the event) and returns Anthropic event payl
   emitted, ``refusal`` after a refusal, else ``end_turn``) and ``message_stop``;
   ``response.incomplete`` -> ``max_tokens`` (``refusal`` for content_filter);
   ``response.failed`` and ``error`` (flat or nested shape) -> an ``error`` event, the open block
-  left open so Claude Code retries (claude-code.md). The final message is built from the events
-  seen, never from ``response.completed``'s ``output`` (the ChatGPT backend sends it empty).
+  left open so Claude Code retries (claude-code.md); this is the one place a Responses stream's
+  in-band error is recognised. The final message is built from the events seen, never from
+  ``response.completed``'s ``output`` (the ChatGPT backend sends it empty).
 * ``close()`` before a terminal event -> an ``error`` event; after one -> nothing.
 * Stop sequences (not sent upstream, see ``responses``): text is held back by
   ``len(longest stop) - 1`` characters; when a stop string completes, the text before it is
@@ -41,8 +44,19 @@ from typing import Any
 from .. import signature
 from ..context import ReplyContext
 from ..errors import AnthroxyError, UpstreamProtocolError
+from ..events import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    Error,
+    Event,
+    MessageDelta,
+    MessageStop,
+    Usage,
+)
 from ..ids import ToolIdMinter
 from ..messages.message import message_start
+from ..streams import SSEStream
 from ..upstream_errors import error_from_payload
 from .reply import (
     SUMMARY_JOIN,
@@ -54,7 +68,7 @@ from .reply import (
     usage,
 )
 
-Events = list[dict[str, Any]]
+Events = list[Event]
 # A block's upstream identity: ("text", output_index, content_index), ("reasoning", output_index)
 # or ("tool", output_index).
 Key = tuple[Any, ...]
@@ -102,10 +116,21 @@ class ResponsesStream:
         self._hold = max((len(s) for s in self._stops), default=1) - 1
         self._held: tuple[Key, str] | None = None  # text withheld while a stop may be forming
         self._matched: str | None = None  # the stop sequence that ended the answer
+        self._counts = Usage()
 
     @property
     def started(self) -> bool:
         return self._state is not _State.READY
+
+    @property
+    def finished(self) -> bool:
+        """Whether message_stop or an error went out; nothing follows it."""
+        return self._state in (_State.FINISHED, _State.FAILED)
+
+    @property
+    def usage(self) -> Usage:
+        """The counts of the final ``message_delta`` once sent (unknown before)."""
+        return self._counts
 
     def feed(self, payload: Mapping[str, Any]) -> Events:
         if self._state in (_State.FINISHED, _State.FAILED):
@@ -133,7 +158,7 @@ class ResponsesStream:
         out = self._start()
         self._state = _State.FAILED
         # The open block stays open: Claude Code then retries the request (claude-code.md).
-        return [*out, error.to_event()]
+        return [*out, Error(error)]
 
     # -- the one place blocks open and close ---------------------------------------------------
 
@@ -147,8 +172,7 @@ class ResponsesStream:
         out = self._close()
         self._block = _Block(kind, self._next_index, key)
         self._next_index += 1
-        start = {"type": "content_block_start", "index": self._block.index}
-        return [*out, {**start, "content_block": content_block}]
+        return [*out, BlockStart(self._block.index, content_block)]
 
     def _close(self) -> Events:
         out = self._release_held()
@@ -157,14 +181,10 @@ class ResponsesStream:
             return out
         if block.kind == "thinking":
             sig = reasoning_signature(block.item) or signature.encode({})
-            out.append(self._delta(block, {"type": "signature_delta", "signature": sig}))
-        out.append({"type": "content_block_stop", "index": block.index})
+            out.append(BlockDelta(block.index, "signature_delta", sig))
+        out.append(BlockStop(block.index))
         self._block = None
         return out
-
-    @staticmethod
-    def _delta(block: _Block, delta: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "content_block_delta", "index": block.index, "delta": delta}
 
     def _finish(self, stop_reason: str, response: Any) -> Events:
         out = self._close()
@@ -172,9 +192,10 @@ class ResponsesStream:
         if self._matched is not None:
             stop_reason = "stop_sequence"
         raw_usage = response.get("usage") if isinstance(response, Mapping) else None
-        delta = {"stop_reason": stop_reason, "stop_sequence": self._matched}
-        out.append({"type": "message_delta", "delta": delta, "usage": usage(raw_usage)})
-        out.append({"type": "message_stop"})
+        counts = usage(raw_usage)
+        out.append(MessageDelta(stop_reason, self._matched, counts))
+        out.append(MessageStop())
+        self._counts = Usage.of(counts)
         return out
 
     # -- text, with the stop-sequence hold-back ---------------------------------------------
@@ -215,7 +236,7 @@ class ResponsesStream:
             out += self._open("text", key, {"type": "text", "text": ""})
         assert self._block is not None
         self._block.sent += text
-        return [*out, self._delta(self._block, {"type": "text_delta", "text": text})]
+        return [*out, BlockDelta(self._block.index, "text_delta", text)]
 
     # -- event handlers -----------------------------------------------------------------------
 
@@ -244,7 +265,7 @@ class ResponsesStream:
             delta = SUMMARY_JOIN + delta  # a new summary part in the same thinking block
         block.summary_index = part if isinstance(part, int) else None
         block.sent += delta
-        return [*out, self._delta(block, {"type": "thinking_delta", "thinking": delta})]
+        return [*out, BlockDelta(block.index, "thinking_delta", delta)]
 
     def _item_added(self, payload: Mapping[str, Any]) -> Events:
         item = payload.get("item")
@@ -275,7 +296,7 @@ class ResponsesStream:
         if block is None or block.key != ("tool", _position(payload, "output_index")):
             raise UpstreamProtocolError("function call arguments for an item that is not open")
         block.sent += delta
-        return [self._delta(block, {"type": "input_json_delta", "partial_json": delta})]
+        return [BlockDelta(block.index, "input_json_delta", delta)]
 
     def _arguments(self, output_index: Any, full: Any) -> Events:
         """Emit what a complete ``arguments`` string holds beyond what was streamed."""
@@ -286,7 +307,7 @@ class ResponsesStream:
             return []
         rest = full[len(block.sent) :]
         block.sent = full
-        return [self._delta(block, {"type": "input_json_delta", "partial_json": rest})]
+        return [BlockDelta(block.index, "input_json_delta", rest)]
 
     def _arguments_done(self, payload: Mapping[str, Any]) -> Events:
         return self._arguments(_position(payload, "output_index"), payload.get("arguments"))
@@ -317,8 +338,8 @@ class ResponsesStream:
             out = self._open("thinking", ("reasoning", index), empty)
             assert self._block is not None
             self._block.item = item
-            delta = {"type": "thinking_delta", "thinking": text}
-            return [*out, self._delta(self._block, delta), *self._close()]
+            delta = BlockDelta(self._block.index, "thinking_delta", text)
+            return [*out, delta, *self._close()]
         if sig is not None:
             redacted = {"type": "redacted_thinking", "data": sig}
             return self._open("redacted_thinking", ("reasoning", index), redacted) + self._close()
@@ -372,3 +393,9 @@ _HANDLERS: dict[str, Callable[[ResponsesStream, Mapping[str, Any]], Events]] = {
     "response.failed": ResponsesStream._failed,
     "error": ResponsesStream._error,
 }
+
+
+def sse_stream(ctx: ReplyContext, *, message_id: str) -> SSEStream:
+    """A ``ResponsesStream`` fed from the upstream's SSE bytes."""
+    translator = ResponsesStream(ctx, message_id=message_id)
+    return SSEStream(translator, provider=ctx.target.provider, what="stream event")

@@ -18,14 +18,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from anthroxy import chat, passthrough, responses
-from anthroxy.context import ReplyContext
+from anthroxy.chat import stream as chat_stream
 from anthroxy.messages.assemble import assemble_message
 from anthroxy.messages.request import MessagesRequest
-from anthroxy.sse import SSEDecoder
-from anthroxy.upstream_errors import error_from_payload, upstream_object
+from anthroxy.responses import stream as responses_stream
+from anthroxy.streams import EventStream
+from anthroxy.upstream_errors import upstream_object
 
 from .call import Call, new_message_id
-from .streaming import PassthroughAdapter, StreamAdapter, TranslatingAdapter
 from .upstream import anthropic_headers, json_headers
 
 Reply = Callable[[bytes], Mapping[str, Any] | bytes]
@@ -38,7 +38,7 @@ class Plan:
     path: str
     body: Mapping[str, Any] | bytes  # bytes: sent exactly as they are
     headers: Mapping[str, str]
-    adapter: StreamAdapter
+    stream: EventStream[bytes]  # the upstream's stream bytes -> Anthropic events
     reply: Reply  # a whole JSON reply -> the client's message
     fold: Reply | None = None  # a whole stream -> the client's message, where the core can
 
@@ -54,7 +54,7 @@ def anthropic_plan(call: Call) -> Plan:
         path="/v1/messages",
         body=passthrough.request_bytes(call.raw, call.body, call.route.model),
         headers=anthropic_headers(call.request.headers, call.provider),
-        adapter=PassthroughAdapter(call.reply_model, call.provider.id),
+        stream=passthrough.PassthroughStream(call.reply_model, provider=call.provider.id),
         reply=reply,
     )
 
@@ -74,8 +74,11 @@ def chat_plan(call: Call) -> Plan:
         upstream = upstream_object(raw, provider=call.provider.id, what="the reply")
         return chat.from_response(upstream, ctx, message_id=message_id)
 
-    adapter = TranslatingAdapter(chat.ChatStream(ctx, message_id=message_id), call.provider.id)
-    return Plan("/chat/completions", upstream_body, json_headers(), adapter, reply)
+    def fold(raw: bytes) -> Mapping[str, Any]:
+        return fold_stream(chat_stream.sse_stream(ctx, message_id=message_id), raw)
+
+    stream = chat_stream.sse_stream(ctx, message_id=message_id)
+    return Plan("/chat/completions", upstream_body, json_headers(), stream, reply, fold)
 
 
 def responses_plan(call: Call) -> Plan:
@@ -90,10 +93,10 @@ def responses_plan(call: Call) -> Plan:
         return responses.from_response(upstream, ctx, message_id=message_id)
 
     def fold(raw: bytes) -> Mapping[str, Any]:
-        return fold_responses_stream(raw, ctx, message_id=message_id, provider=provider)
+        return fold_stream(responses_stream.sse_stream(ctx, message_id=message_id), raw)
 
-    adapter = TranslatingAdapter(responses.ResponsesStream(ctx, message_id=message_id), provider)
-    return Plan("/responses", upstream_body, json_headers(), adapter, reply, fold)
+    stream = responses_stream.sse_stream(ctx, message_id=message_id)
+    return Plan("/responses", upstream_body, json_headers(), stream, reply, fold)
 
 
 DIALECTS: Mapping[str, Callable[[Call], Plan]] = {
@@ -103,19 +106,8 @@ DIALECTS: Mapping[str, Callable[[Call], Plan]] = {
 }
 
 
-def fold_responses_stream(
-    raw: bytes, ctx: ReplyContext, *, message_id: str, provider: str
-) -> dict[str, Any]:
-    """The Anthropic message a whole Responses SSE body describes; errors raised as such."""
-    decoder = SSEDecoder()
-    translator = responses.ResponsesStream(ctx, message_id=message_id)
-    events: list[dict[str, Any]] = []
-    for event in [*decoder.feed(raw), *decoder.close()]:
-        payload = upstream_object(event.data, provider=provider, what="stream event")
-        # Raised here rather than folded from the error event: this keeps the retry-after that
-        # a usage_limit_reached carries (resets_in_seconds) for the client's HTTP reply.
-        if payload.get("type") in ("error", "response.failed"):
-            raise error_from_payload(payload, provider=provider)
-        events += translator.feed(payload)
-    events += translator.close()
-    return assemble_message(events)
+def fold_stream(stream: EventStream[bytes], raw: bytes) -> dict[str, Any]:
+    """The Anthropic message a whole upstream stream describes, for a client that asked for JSON
+    from a backend that only streams. An in-stream failure is raised as the error its ``error``
+    event carries, so a usage limit's retry-after reaches the client's HTTP reply."""
+    return assemble_message(stream.feed(raw) + stream.close())

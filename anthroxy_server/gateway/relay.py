@@ -21,12 +21,13 @@ import aiohttp
 from aiohttp import web
 
 from anthroxy.errors import AnthroxyError
+from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
 from ..providers import Access, Outgoing, access_for
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
-from .streaming import Downstream, StreamAdapter, open_upstream, pump
+from .streaming import Downstream, open_upstream, pump
 from .upstream import copied_headers
 
 _COMPACT = (",", ":")
@@ -40,7 +41,7 @@ async def relay_messages(call: Call) -> Relayed:
         outgoing = await access.outgoing(plan)
         upstream = await _open(call, outgoing, access, downstream)
     except AnthroxyError as err:
-        return await _fail(downstream, plan.adapter, err)
+        return await _fail(downstream, plan.stream, err)
     complete = False
     try:
         if upstream.status != 200:
@@ -58,7 +59,7 @@ async def relay_messages(call: Call) -> Relayed:
         assert downstream.response is not None
         return Relayed(downstream.response, failure)
     except AnthroxyError as err:
-        return await _fail(downstream, plan.adapter, err)
+        return await _fail(downstream, plan.stream, err)
     finally:
         if complete:
             upstream.release()
@@ -79,13 +80,13 @@ async def _stream(
     failure = await pump(
         upstream,
         downstream,
-        plan.adapter,
+        plan.stream,
         ping_interval=call.ping_interval,
         read_timeout=call.provider.read_timeout,
         provider=call.provider.id,
     )
-    call.access.input_tokens = plan.adapter.input_tokens
-    call.access.output_tokens = plan.adapter.output_tokens
+    call.access.input_tokens = plan.stream.usage.input_tokens
+    call.access.output_tokens = plan.stream.usage.output_tokens
     return failure
 
 
@@ -132,13 +133,13 @@ async def _open(
 
 
 async def _fail(
-    downstream: Downstream | None, adapter: StreamAdapter, err: AnthroxyError
+    downstream: Downstream | None, stream: EventStream[bytes], err: AnthroxyError
 ) -> Relayed:
     """Before the client's stream opened, ``err`` is raised (a JSON error, or the next fallback);
     after a ping opened it, ``err`` goes out as an SSE ``error`` event and is reported."""
     if downstream is None or not downstream.prepared:
         raise err
-    await downstream.write(adapter.fail(err))
+    await downstream.send(stream.fail(err))
     assert downstream.response is not None
     return Relayed(downstream.response, err)
 

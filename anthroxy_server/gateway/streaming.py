@@ -1,28 +1,30 @@
-"""The stream pump: upstream bytes → translator → one client write per upstream read.
+"""The stream pump: upstream bytes → the core's event stream → one client write per upstream read.
 
 ``Downstream`` is the client's SSE response, prepared lazily: it is committed (200 +
 ``text/event-stream``) only when the upstream answered 200, or when the upstream has been silent
 for ``ping_interval`` and a ``ping`` must keep the client's connection alive (protocols.md 5.1,
-5.7). ``open_upstream`` waits for the upstream's headers, pinging meanwhile. ``pump`` copies the
-body with backpressure (each ``await write``), pings during silences, ends a stream that is silent
-for ``read_timeout`` with an ``error`` event, and lets a client disconnect propagate so the caller
-closes the upstream at once. Translators are adapters with ``feed`` / ``finish`` / ``fail``
-returning bytes, so the pump does not know the upstream's dialect.
+5.7). ``open_upstream`` waits for the upstream's headers, pinging meanwhile. ``pump`` drives any
+``EventStream[bytes]`` of the core (``anthroxy.streams``: a translator behind its SSE decoder, or
+the pass-through) without knowing the upstream's dialect: it copies the body with backpressure
+(each ``await write``) until the stream is finished (its ``message_stop`` or ``error`` went out;
+the caller then closes the upstream, however long it would have stayed open) or the upstream
+ends; it pings during silences, ends a stream that is silent for ``read_timeout`` with an
+``error`` event, and lets a client disconnect propagate so the caller closes the upstream at
+once. Error events are redacted as they are written: an upstream may echo its key in one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
-from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
-from anthroxy.errors import AnthroxyError, UpstreamProtocolError
-from anthroxy.passthrough import PassthroughStream
-from anthroxy.sse import SSEDecoder, encode_event
+from anthroxy.errors import AnthroxyError
+from anthroxy.events import Error, Event, Ping, Raw
+from anthroxy.sse import SSEDecoder
+from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import (
     connection_error,
     error_from_payload,
@@ -33,8 +35,7 @@ from anthroxy.upstream_errors import (
 from .logs import REDACTED
 from .state import SECRETS
 
-PING = b'event: ping\ndata: {"type":"ping"}\n\n'
-ERROR_EVENT = b"event: error\n"
+PING = Ping().encode()
 
 
 class Downstream:
@@ -44,8 +45,6 @@ class Downstream:
         self.request = request
         self.headers = dict(headers)
         self.response: web.StreamResponse | None = None
-        # An upstream may echo its key in an error message; the JSON error path redacts in
-        # app.error_response, and error events are the stream's equivalent.
         self._secrets = tuple(s.encode() for s in request.app[SECRETS])
 
     @property
@@ -65,21 +64,33 @@ class Downstream:
             self.response = response
         return self.response
 
-    async def write(self, data: bytes) -> None:
+    async def send(self, events: list[Event]) -> None:
+        """Write ``events`` in one write (none for an empty list)."""
+        if events:
+            await self._write(b"".join([self._encode(event) for event in events]))
+
+    async def ping(self) -> None:
+        await self._write(PING)
+
+    async def _write(self, data: bytes) -> None:
         response = self.response or await self.prepare()
-        if self._secrets and ERROR_EVENT in data:
-            data = _redact(data, self._secrets)
-        if data:
-            await response.write(data)
+        await response.write(data)
+
+    def _encode(self, event: Event) -> bytes:
+        data = event.encode()
+        if self._secrets and _is_error(event):
+            # The JSON error path redacts in app.error_response; error events are the stream's
+            # equivalent, whether anthroxy wrote them or an upstream's came through.
+            for secret in self._secrets:
+                data = data.replace(secret, _REDACTED_BYTES)
+        return data
 
 
 _REDACTED_BYTES = REDACTED.encode()
 
 
-def _redact(data: bytes, secrets: tuple[bytes, ...]) -> bytes:
-    for secret in secrets:
-        data = data.replace(secret, _REDACTED_BYTES)
-    return data
+def _is_error(event: Event) -> bool:
+    return isinstance(event, Error) or (isinstance(event, Raw) and event.is_error)
 
 
 async def open_upstream(
@@ -103,7 +114,7 @@ async def open_upstream(
                 done, _ = await asyncio.wait((task,), timeout=ping_interval)
                 if done:
                     return task.result()
-                await downstream.write(PING)
+                await downstream.ping()
         except BaseException:
             task.cancel()
             raise
@@ -123,34 +134,22 @@ def _timeout(
     return timeout_error(provider, url, session.timeout.sock_read or 0.0)
 
 
-class StreamAdapter(Protocol):
-    @property
-    def done(self) -> bool: ...
-    @property
-    def input_tokens(self) -> int | None: ...
-    @property
-    def output_tokens(self) -> int | None: ...
-
-    def feed(self, data: bytes) -> bytes: ...
-    def finish(self) -> bytes: ...
-    def fail(self, error: AnthroxyError) -> bytes: ...
-
-
 async def pump(
     upstream: aiohttp.ClientResponse,
     downstream: Downstream,
-    adapter: StreamAdapter,
+    stream: EventStream[bytes],
     *,
     ping_interval: float,
     read_timeout: float,
     provider: str,
 ) -> AnthroxyError | None:
-    """Copy the upstream body through ``adapter`` to the client until it ends or fails; the
-    failure that ended it (sent to the client as an ``error`` event), if the pump saw one."""
+    """Copy the upstream body through ``stream`` to the client until it is finished or fails;
+    the failure that ended it (sent to the client as an ``error`` event), if there was one."""
     content = upstream.content
     silent = 0.0
+    events: list[Event] = []
     try:
-        while not adapter.done:
+        while not stream.finished:
             try:
                 async with asyncio.timeout(ping_interval):
                     data = await content.readany()
@@ -160,120 +159,38 @@ async def pump(
                 silent += ping_interval
                 if silent >= read_timeout:
                     raise timeout_error(provider, str(upstream.url), read_timeout) from None
-                await downstream.write(PING)
+                await downstream.ping()
                 continue
             if not data:
                 break
             silent = 0.0
-            await downstream.write(adapter.feed(data))
-        await downstream.write(adapter.finish())
+            events = stream.feed(data)
+            await downstream.send(events)
+        if not stream.finished:
+            events = stream.close()
+            await downstream.send(events)
     except AnthroxyError as err:
-        await downstream.write(adapter.fail(err))
+        await downstream.send(stream.fail(err))
         return err
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
         cut = connection_error(provider, str(upstream.url), f"connection lost mid-stream: {exc}")
-        await downstream.write(adapter.fail(cut))
+        await downstream.send(stream.fail(cut))
         return cut
+    return ended_in_error(events, provider)
+
+
+def ended_in_error(events: list[Event], provider: str) -> AnthroxyError | None:
+    """The error the last of ``events`` carried to the client, if it is an ``error`` event: the
+    translator's own, or an Anthropic upstream's read back from its bytes."""
+    last = events[-1] if events else None
+    if isinstance(last, Error):
+        return last.error
+    if isinstance(last, Raw) and last.is_error:
+        decoder = SSEDecoder()
+        for event in decoder.feed(last.data) + decoder.close():
+            try:
+                payload = upstream_object(event.data, provider=provider, what="error event")
+            except AnthroxyError as err:
+                return err
+            return error_from_payload(payload, provider=provider)
     return None
-
-
-def encode_error(error: AnthroxyError) -> bytes:
-    data = json.dumps(error.to_event(), separators=(",", ":"))
-    return f"event: error\ndata: {data}\n\n".encode()
-
-
-class PassthroughAdapter:
-    """An Anthropic upstream's stream: whole events forwarded, ``message_start`` rewritten."""
-
-    def __init__(self, model: str | None, provider: str) -> None:
-        self._stream = PassthroughStream(model)
-        self._provider = provider
-
-    @property
-    def input_tokens(self) -> int | None:
-        return self._stream.input_tokens
-
-    @property
-    def output_tokens(self) -> int | None:
-        return self._stream.output_tokens
-
-    @property
-    def done(self) -> bool:
-        return self._stream.finished
-
-    def feed(self, data: bytes) -> bytes:
-        return self._stream.feed(data)
-
-    def finish(self) -> bytes:
-        tail = self._stream.close()
-        if self._stream.finished:
-            return tail
-        # A cut stream must not look complete: the open block stays open (claude-code.md).
-        return tail + self.fail(
-            UpstreamProtocolError(f"{self._provider}: the stream ended before message_stop")
-        )
-
-    def fail(self, error: AnthroxyError) -> bytes:
-        self._stream.finished = True
-        return encode_error(error)
-
-
-class TranslatingAdapter:
-    """A Chat Completions (or any SSE JSON) upstream stream through a core stream translator."""
-
-    def __init__(self, translator: Any, provider: str) -> None:
-        self._decoder = SSEDecoder()
-        self._translator = translator
-        self._provider = provider
-        self.done = False
-        self.input_tokens: int | None = None
-        self.output_tokens: int | None = None
-
-    def feed(self, data: bytes) -> bytes:
-        events: list[dict[str, Any]] = []
-        try:
-            for event in self._decoder.feed(data):
-                if event.data == "[DONE]":
-                    events += self._close()
-                    break
-                events += self._translator.feed(self._chunk(event.data))
-        except AnthroxyError as err:
-            # Whatever was translated before the failure still reaches the client first.
-            self.done = True
-            events += self._translator.fail(err)
-        return self._write(events)
-
-    def _chunk(self, data: str) -> Mapping[str, Any]:
-        chunk = upstream_object(data, provider=self._provider, what="stream chunk")
-        # OpenRouter reports failures after the 200 as a chunk with a top-level error
-        # (protocols.md 2.5).
-        if chunk.get("error") is not None and not chunk.get("choices"):
-            raise error_from_payload(chunk, provider=self._provider)
-        return chunk
-
-    def _close(self) -> list[dict[str, Any]]:
-        self.done = True
-        events: list[dict[str, Any]] = self._translator.close()
-        return events
-
-    def finish(self) -> bytes:
-        if self.done:
-            return b""
-        events: list[dict[str, Any]] = []
-        for event in self._decoder.close():
-            if event.data == "[DONE]":
-                break
-            events += self._translator.feed(self._chunk(event.data))
-        return self._write(events + self._close())
-
-    def fail(self, error: AnthroxyError) -> bytes:
-        self.done = True
-        return self._write(self._translator.fail(error))
-
-    def _write(self, events: list[dict[str, Any]]) -> bytes:
-        for event in events:
-            if event.get("type") == "message_delta":
-                usage = event.get("usage") or {}
-                self.output_tokens = usage.get("output_tokens", self.output_tokens)
-                self.input_tokens = usage.get("input_tokens", self.input_tokens)
-        return b"".join(encode_event(event) for event in events)

@@ -1,5 +1,6 @@
 """Helpers shared by the Chat Completions reply tests: contexts from ``context.json`` files,
-SSE files decoded into upstream chunks, and the translator driven over them."""
+SSE files decoded into upstream chunks, and the translator driven over them (typed events, or
+their payloads)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from anthroxy.chat.stream import ChatStream
 from anthroxy.context import ReplyContext
+from anthroxy.events import Event
 from anthroxy.profile import Target
 from anthroxy.sse import SSEDecoder
 from anthroxy.toolnames import ToolNames
@@ -49,10 +51,20 @@ def upstream_chunks(data: bytes) -> tuple[list[dict[str, Any]], bool]:
     return chunks, done
 
 
-def translate(ctx: ReplyContext, chunks: list[dict[str, Any]], message_id: str) -> list[dict]:
+def translate_events(ctx: ReplyContext, chunks: list[dict[str, Any]], message_id: str) -> list:
     """Every event ChatStream emits for ``chunks`` followed by close()."""
     stream = ChatStream(ctx, message_id=message_id)
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for chunk in chunks:
         events += stream.feed(chunk)
     return events + stream.close()
+
+
+def translate(ctx: ReplyContext, chunks: list[dict[str, Any]], message_id: str) -> list[dict]:
+    """The payloads of ``translate_events``."""
+    return payloads(translate_events(ctx, chunks, message_id))
+
+
+def payloads(events: list[Any]) -> list[dict[str, Any]]:
+    """The JSON payloads of typed events (what the client decodes from each SSE event)."""
+    return [event.payload() for event in events]

@@ -18,9 +18,16 @@ import pytest
 from anthroxy import signature
 from anthroxy.chat.stream import ChatStream
 from anthroxy.errors import UpstreamProtocolError
-from anthroxy.sse import encode_event
+from anthroxy.events import encode_all
 from tests.anthropic_stream_validator import accumulate, validate_events, validate_sse
-from tests.core.chat_cases import GOLDEN, make_context, translate, upstream_chunks
+from tests.core.chat_cases import (
+    GOLDEN,
+    make_context,
+    payloads,
+    translate,
+    translate_events,
+    upstream_chunks,
+)
 
 STREAM_CASES = sorted(p.name for p in (GOLDEN / "chat_stream").iterdir() if p.is_dir())
 
@@ -50,19 +57,20 @@ def _readable_signatures(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _run_case(case_dir: Any) -> list[dict[str, Any]]:
+def _run_case(case_dir: Any) -> list[Any]:
     spec = json.loads((case_dir / "context.json").read_text())
     chunks, _ = upstream_chunks((case_dir / "upstream.sse").read_bytes())
-    return translate(make_context(spec), chunks, spec["message_id"])
+    return translate_events(make_context(spec), chunks, spec["message_id"])
 
 
 @pytest.mark.parametrize("case", STREAM_CASES)
 def test_golden_stream(case: str) -> None:
     case_dir = GOLDEN / "chat_stream" / case
-    events = _run_case(case_dir)
+    typed = _run_case(case_dir)
+    events = payloads(typed)
     validate_events(events)
-    # The bytes the server would send pass the framing check too.
-    validate_sse(b"".join(encode_event(e) for e in events))
+    # The bytes the server would send pass the framing check too, and decode to the payloads.
+    assert validate_sse(encode_all(typed)) == events
     expected = _parse_expected((case_dir / "expected.sse").read_text())
     assert _readable_signatures(events) == expected
 
@@ -70,7 +78,7 @@ def test_golden_stream(case: str) -> None:
 def test_deepseek_reasoning_stream_structure() -> None:
     case_dir = GOLDEN / "chat_stream_structural" / "deepseek_reasoning_content"
     expected = json.loads((case_dir / "expected.json").read_text())
-    events = _run_case(case_dir)
+    events = payloads(_run_case(case_dir))
     validate_events(events)
     labels = []
     for ev in events:
@@ -115,10 +123,10 @@ def _call(index: int | None, args: str, call_id: str | None = None, name: str | 
 def test_message_start_is_emitted_once_with_the_first_chunk() -> None:
     stream = ChatStream(CTX, message_id="msg_1")
     assert not stream.started
-    first = stream.feed(_chunk({"role": "assistant", "content": ""}))
+    first = payloads(stream.feed(_chunk({"role": "assistant", "content": ""})))
     assert [e["type"] for e in first] == ["message_start"]
     assert stream.started
-    assert [e["type"] for e in stream.feed(_chunk({"content": "x"}))] == [
+    assert [e["type"] for e in payloads(stream.feed(_chunk({"content": "x"})))] == [
         "content_block_start",
         "content_block_delta",
     ]
@@ -126,11 +134,11 @@ def test_message_start_is_emitted_once_with_the_first_chunk() -> None:
 
 def test_finish_reason_is_remembered_until_close() -> None:
     stream = ChatStream(CTX, message_id="msg_1")
-    events = stream.feed(_chunk({"content": "hi"}, "stop"))
+    events = payloads(stream.feed(_chunk({"content": "hi"}, "stop")))
     assert "message_delta" not in [e["type"] for e in events]
     usage = {"prompt_tokens": 12, "completion_tokens": 2}
     assert stream.feed({"choices": [], "usage": usage}) == []
-    end = stream.close()
+    end = payloads(stream.close())
     assert [e["type"] for e in end] == ["content_block_stop", "message_delta", "message_stop"]
     assert end[1]["usage"]["input_tokens"] == 12
 
@@ -200,7 +208,7 @@ def test_thought_signature_arriving_after_the_block_opened_is_kept_in_a_trailing
 def test_failed_generation_finish_reasons_end_in_an_error(finish: str, error_type: str) -> None:
     stream = ChatStream(CTX, message_id="msg_1")
     stream.feed(_chunk({"content": "partial"}, finish))
-    end = stream.close()
+    end = payloads(stream.close())
     # The text block stays open: Claude Code retries a stream that breaks inside a block.
     assert [e["type"] for e in end] == ["error"]
     assert end[0]["error"]["type"] == error_type
@@ -209,7 +217,7 @@ def test_failed_generation_finish_reasons_end_in_an_error(finish: str, error_typ
 def test_unknown_finish_reason_is_loud() -> None:
     stream = ChatStream(CTX, message_id="msg_1")
     stream.feed(_chunk({"content": "x"}, "banana"))
-    end = stream.close()
+    end = payloads(stream.close())
     assert end[-1]["type"] == "error"
     assert "unknown finish_reason 'banana'" in end[-1]["error"]["message"]
 
@@ -223,7 +231,7 @@ def test_length_with_a_tool_call_reports_max_tokens() -> None:
 
 def test_fail_before_anything_sends_message_start_then_error() -> None:
     stream = ChatStream(CTX, message_id="msg_1")
-    events = stream.fail(UpstreamProtocolError("upstream reset"))
+    events = payloads(stream.fail(UpstreamProtocolError("upstream reset")))
     assert [e["type"] for e in events] == ["message_start", "error"]
     assert stream.feed(_chunk({"content": "late"})) == []
     assert stream.close() == []
@@ -233,13 +241,13 @@ def test_fail_before_anything_sends_message_start_then_error() -> None:
 def test_nothing_after_message_stop() -> None:
     stream = ChatStream(CTX, message_id="msg_1")
     stream.feed(_chunk({"content": "x"}, "stop"))
-    assert stream.close()[-1]["type"] == "message_stop"
+    assert payloads(stream.close())[-1]["type"] == "message_stop"
     assert stream.close() == []
     assert stream.fail(UpstreamProtocolError("late")) == []
 
 
 def test_empty_stream_at_eof_is_an_error_after_message_start() -> None:
-    events = ChatStream(CTX, message_id="msg_1").close()
+    events = payloads(ChatStream(CTX, message_id="msg_1").close())
     assert [e["type"] for e in events] == ["message_start", "error"]
 
 
@@ -255,10 +263,10 @@ def test_empty_stream_at_eof_is_an_error_after_message_start() -> None:
 )
 def test_malformed_chunks_become_error_events_with_a_path(chunk: dict, fragment: str) -> None:
     stream = ChatStream(CTX, message_id="msg_1")
-    events = stream.feed(chunk)
+    events = payloads(stream.feed(chunk))
     if events[-1]["type"] != "error":  # usage is only read at close
         stream.feed(_chunk({}, "stop"))
-        events = stream.close()
+        events = payloads(stream.close())
     assert events[-1]["type"] == "error"
     assert fragment in events[-1]["error"]["message"]
     assert "@ $." in events[-1]["error"]["message"]
@@ -289,6 +297,7 @@ def test_a_finish_reason_that_is_not_a_string_is_an_error_event(finish: object) 
     stream = ChatStream(CTX, message_id="msg_1")
     events = stream.feed({"choices": [{"delta": {"content": "hi"}, "finish_reason": finish}]})
     events += stream.close()
+    events = payloads(events)
     assert events[-1]["type"] == "error"
     assert "@ $.choices[0].finish_reason" in events[-1]["error"]["message"]
     validate_events(events)

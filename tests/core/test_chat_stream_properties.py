@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from anthroxy.chat.reply import from_response
 from anthroxy.chat.stream import ChatStream
+from anthroxy.events import Event
 from tests.anthropic_stream_validator import validate_events
-from tests.core.chat_cases import make_context
+from tests.core.chat_cases import make_context, payloads
 
 CTX = make_context({"requested_model": "claude-x", "tools": ["Bash", "Read", "Grep"]})
 WORDS = st.text(alphabet='ab é\n"{}', min_size=1, max_size=6)
@@ -121,10 +122,10 @@ def upstream_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, A
 
 def run(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     stream = ChatStream(CTX, message_id="msg_prop")
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for chunk in chunks:
         events += stream.feed(chunk)
-    return events + stream.close()
+    return payloads(events + stream.close())
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from anthroxy import signature
 from anthroxy.context import ReplyContext
+from anthroxy.events import Event
 from anthroxy.messages.assemble import assemble_message
 from anthroxy.profile import Target
 from anthroxy.responses.reply import from_response
@@ -107,10 +108,10 @@ def ctx(stops: tuple[str, ...] = ()) -> ReplyContext:
 
 def run(payloads: list[dict[str, Any]], context: ReplyContext) -> list[dict[str, Any]]:
     stream = ResponsesStream(context, message_id="msg_p")
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for payload in payloads:
         events += stream.feed(payload)
-    return events + stream.close()
+    return [event.payload() for event in events + stream.close()]
 
 
 SPECS = st.lists(items(), max_size=5)

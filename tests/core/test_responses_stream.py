@@ -14,11 +14,12 @@ from aiohttp import web
 from anthroxy import signature
 from anthroxy.context import ReplyContext
 from anthroxy.errors import AnthroxyError, UpstreamError, UpstreamProtocolError
+from anthroxy.events import Event, encode_all
 from anthroxy.messages.assemble import assemble_message
 from anthroxy.profile import Target
 from anthroxy.responses.reply import from_response
 from anthroxy.responses.stream import ResponsesStream
-from anthroxy.sse import SSEDecoder, encode_event
+from anthroxy.sse import SSEDecoder
 from anthroxy.toolnames import ToolNames
 from tests.anthropic_stream_validator import validate_events, validate_sse
 
@@ -55,24 +56,34 @@ def recorded(name: str) -> list[dict[str, Any]]:
     return upstream_payloads(RECORDED, name)
 
 
-def translate(payloads: list[dict[str, Any]], ctx: ReplyContext) -> list[dict[str, Any]]:
+def translate_events(payloads: list[dict[str, Any]], ctx: ReplyContext) -> list[Event]:
     stream = ResponsesStream(ctx, message_id="msg_test")
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for payload in payloads:
         events += stream.feed(payload)
     return events + stream.close()
+
+
+def translate(payloads: list[dict[str, Any]], ctx: ReplyContext) -> list[dict[str, Any]]:
+    """The payloads of ``translate_events``."""
+    return as_payloads(translate_events(payloads, ctx))
+
+
+def as_payloads(events: list[Any]) -> list[dict[str, Any]]:
+    return [event.payload() for event in events]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden_stream(case: str) -> None:
     directory = GOLDEN / case
     ctx = make_ctx(**json.loads((directory / "case.json").read_text()))
-    events = translate(upstream_payloads(directory), ctx)
+    typed = translate_events(upstream_payloads(directory), ctx)
+    events = as_payloads(typed)
     expected = validate_sse((directory / "expected.sse").read_bytes())
     assert events == expected
     validate_events(events)
     # What goes on the wire is exactly the hand-written file.
-    wire = b"".join(encode_event(event) for event in events)
+    wire = encode_all(typed)
     assert validate_sse(wire) == expected
 
 
@@ -84,8 +95,9 @@ def final_response(payloads: list[dict[str, Any]]) -> dict[str, Any]:
 def test_function_call_stream_equals_from_response() -> None:
     payloads = recorded("stream_function_call")
     ctx = make_ctx(tools=["get_capital"])
-    message = assemble_message(translate(payloads, ctx))
+    message = assemble_message(translate_events(payloads, ctx))
     assert message == from_response(final_response(payloads), ctx, message_id="msg_test")
+    assert assemble_message(translate(payloads, ctx)) == message  # payloads fold alike
     assert message["content"][0]["input"] == {"country": "France"}
 
 
@@ -137,7 +149,7 @@ def test_reasoning_stream_matches_from_response_except_the_fresh_encryption() ->
     # encrypted_content than output_item.done, so only the signatures may differ.
     payloads = recorded("stream_reasoning_summary_text")
     ctx = make_ctx()
-    streamed = assemble_message(translate(payloads, ctx))
+    streamed = assemble_message(translate_events(payloads, ctx))
     direct = from_response(final_response(payloads), ctx, message_id="msg_test")
     for message in (streamed, direct):
         assert signature.decode(message["content"][0].pop("signature"))["rid"].startswith("rs_")
@@ -153,7 +165,7 @@ def test_error_then_failed_is_one_error_event() -> None:
 def test_flat_error_event_shape() -> None:
     stream = ResponsesStream(make_ctx(), message_id="msg_test")
     flat = {"type": "error", "code": "rate_limit_exceeded", "message": "slow down", "param": None}
-    events = stream.feed(flat)
+    events = as_payloads(stream.feed(flat))
     assert events[-1]["type"] == "error"
     assert events[-1]["error"]["type"] == "rate_limit_error"
     assert "slow down" in events[-1]["error"]["message"]
@@ -173,7 +185,7 @@ def test_nothing_after_a_terminal_event() -> None:
 def test_fail_before_anything_emits_message_start_first() -> None:
     stream = ResponsesStream(make_ctx(), message_id="msg_test")
     assert not stream.started
-    events = stream.fail(UpstreamProtocolError("boom"))
+    events = as_payloads(stream.fail(UpstreamProtocolError("boom")))
     assert [e["type"] for e in events] == ["message_start", "error"]
     assert stream.started
     validate_events(events)
@@ -388,8 +400,8 @@ async def test_official_sdk_accumulates_our_stream(
 ) -> None:
     payloads = recorded(name)
     ctx = make_ctx(tools=tools)
-    events = translate(payloads, ctx)
-    base_url = await serve(aiohttp_server, b"".join(encode_event(e) for e in events))
+    events = translate_events(payloads, ctx)
+    base_url = await serve(aiohttp_server, encode_all(events))
     sdk = await sdk_final_message(base_url)
     # The SDK's model has optional fields ours lack; compare with every null left out.
     assert sdk == drop_none(assemble_message(events))
@@ -401,10 +413,11 @@ async def test_official_sdk_accumulates_our_stream(
         assert sdk == direct
 
 
-def test_assemble_raises_a_stream_error() -> None:
-    events = translate(recorded("stream_error_then_failed"), make_ctx())
+@pytest.mark.parametrize("folded", [False, True], ids=["typed", "payloads"])
+def test_assemble_raises_a_stream_error(folded: bool) -> None:
+    events = translate_events(recorded("stream_error_then_failed"), make_ctx())
     with pytest.raises(AnthroxyError) as info:
-        assemble_message(events)
+        assemble_message(as_payloads(events) if folded else events)
     assert (info.value.error_type, info.value.status) == ("billing_error", 402)
 
 
@@ -412,9 +425,9 @@ def test_an_event_whose_type_is_not_a_string_is_ignored() -> None:
     # Review: an unhashable ``type`` used to crash feed() with a TypeError.
     stream = ResponsesStream(make_ctx(), message_id="m")
     events = stream.feed({"type": ["response.output_text.delta"], "delta": "x"})
-    assert [e["type"] for e in events] == ["message_start"]
+    assert [e["type"] for e in as_payloads(events)] == ["message_start"]
     events += stream.feed({"type": "response.output_text.delta", "delta": "hi", "output_index": 0})
-    assert events[-1]["delta"] == {"type": "text_delta", "text": "hi"}
+    assert as_payloads(events)[-1]["delta"] == {"type": "text_delta", "text": "hi"}
 
 
 def test_from_response_reasoning_without_id_still_gets_an_anthroxy_signature() -> None:

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 
 from anthroxy.chat.reply import from_response
-from anthroxy.sse import encode_event
-from tests.core.chat_cases import GOLDEN, make_context, translate, upstream_chunks
+from anthroxy.events import encode_all
+from tests.core.chat_cases import GOLDEN, make_context, payloads, translate_events, upstream_chunks
 
 CASES = sorted(p for p in (GOLDEN / "chat_stream").iterdir() if p.is_dir())
 COMPLETE = [p for p in CASES if p.name not in ("inband_error", "eof_without_finish")]
@@ -130,8 +130,8 @@ async def test_sdk_final_message_equals_the_non_streaming_translation(
     spec = json.loads((case_dir / "context.json").read_text())
     ctx = make_context(spec)
     chunks, _ = upstream_chunks((case_dir / "upstream.sse").read_bytes())
-    events = translate(ctx, chunks, spec["message_id"])
-    final = await sdk_final_message(aiohttp_server, b"".join(encode_event(e) for e in events))
+    events = translate_events(ctx, chunks, spec["message_id"])
+    final = await sdk_final_message(aiohttp_server, encode_all(events))
     expected = from_response(completion_from_chunks(chunks), ctx, message_id=spec["message_id"])
     assert final == drop_nones(expected)
 
@@ -142,7 +142,7 @@ async def test_sdk_raises_on_streams_that_end_in_an_error(
 ) -> None:
     spec = json.loads((case_dir / "context.json").read_text())
     chunks, _ = upstream_chunks((case_dir / "upstream.sse").read_bytes())
-    events = translate(make_context(spec), chunks, spec["message_id"])
+    events = translate_events(make_context(spec), chunks, spec["message_id"])
     with pytest.raises(anthropic.APIStatusError) as info:
-        await sdk_final_message(aiohttp_server, b"".join(encode_event(e) for e in events))
-    assert events[-1]["error"]["message"] in str(info.value)
+        await sdk_final_message(aiohttp_server, encode_all(events))
+    assert payloads(events)[-1]["error"]["message"] in str(info.value)

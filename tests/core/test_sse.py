@@ -5,14 +5,12 @@ Any split of the bytes gives the same events.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anthroxy.errors import UpstreamProtocolError
-from anthroxy.sse import SSEDecoder, SSEEvent, encode_event
+from anthroxy.sse import SSEDecoder, SSEEvent
 from tests.core.chat_cases import RECORDED
 
 RECORDED_STREAMS = sorted(RECORDED.rglob("*.sse"))
@@ -84,21 +82,6 @@ def test_events_come_out_as_soon_as_their_blank_line_arrives() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\n") == []
     assert decoder.feed(b"\n") == [SSEEvent("message", "a")]
-
-
-def test_encode_event_is_compact_and_named_by_type() -> None:
-    payload = {"type": "content_block_delta", "index": 0, "delta": {"text": "é\n"}}
-    data = encode_event(payload)
-    assert data == (
-        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-        b'"delta":{"text":"\\u00e9\\n"}}\n\n'
-    )
-    assert json.loads(decode(data)[0].data) == payload
-
-
-def test_encode_event_survives_a_lone_surrogate() -> None:
-    data = encode_event({"type": "x", "text": "\ud800"})
-    assert json.loads(decode(data)[0].data)["text"] == "\ud800"
 
 
 @pytest.mark.parametrize("path", RECORDED_STREAMS, ids=lambda p: p.name)

@@ -155,7 +155,8 @@ async def test_cut_passthrough_stream_has_no_output_count(upstream, make_gateway
     upstream.handler = replay(START + TEXT)
     body = await call(make_gateway, caplog, "claude-sonnet-test", stream=True)
     assert "event: error" in body
-    assert access_line(caplog)[0].endswith(" in=3 out=-")
+    # The cut is the stream's outcome: the access line says so after the counts.
+    assert access_line(caplog)[0].endswith(" in=3 out=- error=502 api_error")
 
 
 async def test_json_reply_still_reports_usage(upstream, make_gateway, caplog) -> None:

@@ -246,6 +246,37 @@ async def test_keys_never_leak_into_stream_error_events(upstream, make_gateway) 
         assert "[REDACTED]" in events[-1][1]["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "newline",
+    [
+        pytest.param(b"\n", id="lf"),
+        pytest.param(b"\r\n", id="crlf"),
+        pytest.param(b"\r", id="cr"),
+    ],
+)
+async def test_keys_never_leak_through_a_passed_through_error_event(
+    upstream, make_gateway, newline: bytes
+) -> None:
+    # An Anthropic-native upstream's own error event is forwarded as it came; SSE allows three
+    # line endings, and whichever the upstream uses, the key it echoes must not get through.
+    async def echo_key(request: web.Request) -> web.StreamResponse:
+        given = request.headers["x-api-key"]
+        error = {"type": "error", "error": {"type": "api_error", "message": f"bad key {given}"}}
+        event = f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write((START + BLOCK_START + event).replace(b"\n", newline))
+        return response
+
+    upstream.handler = echo_key
+    client = await make_gateway()
+    response = await client.post("/v1/messages", json=message_body(stream=True))
+    assert response.status == 200
+    text = (await response.read()).decode()
+    assert SECRET_KEY not in text
+    assert "bad key [REDACTED]" in text
+
+
 async def test_json_reply_body_that_stalls_or_is_cut_is_a_gateway_error(
     upstream, make_gateway
 ) -> None:

@@ -9,6 +9,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from anthroxy.events import encode_all
 from anthroxy.passthrough import PassthroughStream, filter_betas, request_bytes, rewrite_message
 
 from .conftest import fixture_bytes
@@ -41,10 +42,10 @@ RECORDED = fixture_bytes("stream_thinking_signature_text.sse")
 
 @given(st.lists(st.integers(min_value=0, max_value=len(RECORDED)), max_size=30))
 def test_any_split_gives_same_bytes(cuts) -> None:
-    stream = PassthroughStream("asked")
+    stream = PassthroughStream("asked", provider="fake")
     points = [0, *sorted(cuts), len(RECORDED)]
-    out = b"".join(stream.feed(RECORDED[a:b]) for a, b in itertools.pairwise(points))
-    out += stream.close()
+    out = b"".join(encode_all(stream.feed(RECORDED[a:b])) for a, b in itertools.pairwise(points))
+    out += encode_all(stream.close())
     first = RECORDED.index(b"\n\n") + 2
     assert out[out.index(b"\n\n") + 2 :] == RECORDED[first:]
     start = json.loads(out[: out.index(b"\n\n")].split(b"data: ", 1)[1])
@@ -53,18 +54,19 @@ def test_any_split_gives_same_bytes(cuts) -> None:
 
 
 def test_partial_event_is_held_back() -> None:
-    stream = PassthroughStream(None)
+    stream = PassthroughStream(None, provider="fake")
     assert (
-        stream.feed(b"event: ping\ndata: {}\n\nevent: message_st") == b"event: ping\ndata: {}\n\n"
+        encode_all(stream.feed(b"event: ping\ndata: {}\n\nevent: message_st"))
+        == b"event: ping\ndata: {}\n\n"
     )
     assert not stream.finished
-    assert stream.feed(b'op\ndata: {"type":"message_stop"}') == b""
-    assert stream.close() == b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    assert encode_all(stream.feed(b'op\ndata: {"type":"message_stop"}')) == b""
+    assert encode_all(stream.close()) == b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
     assert stream.finished
 
 
 def test_text_mentioning_message_stop_does_not_end_stream() -> None:
-    stream = PassthroughStream(None)
+    stream = PassthroughStream(None, provider="fake")
     delta = b'event: content_block_delta\ndata: {"text":"\\nevent: message_stop"}\n\n'
     stream.feed(delta)
     assert not stream.finished
