@@ -395,3 +395,35 @@ async def test_failure_after_a_ping_is_reported_logged_and_counted(
     assert access[-1].getMessage().endswith(" error=529 overloaded_error")
     health = await (await client.get("/healthz")).json()
     assert health["providers"]["prim"]["breaker"]["state"] == "open"
+
+
+async def test_an_upstream_error_event_mid_stream_counts_as_that_failure(
+    upstream, backup, gateway, caplog
+) -> None:
+    """An Anthropic upstream that reports overload inside its 200 stream: the client gets the
+    event, and the attempt is that failure in the log, the breaker and the access line."""
+    head = fixture_bytes("stream_text.sse").split(b"event: content_block_delta")[0]
+    overloaded = (
+        b'event: error\r\ndata: {"type":"error","error":{"type":"overloaded_error",'
+        b'"message":"Overloaded"}}\r\n\r\n'
+    )
+
+    async def fails_mid_stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(head + overloaded)
+        await response.write_eof()
+        return response
+
+    upstream.handler = fails_mid_stream
+    backup.handler = answer
+    client = await gateway()
+    with caplog.at_level("INFO", logger="anthroxy"):
+        response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+        events = sse_events(await response.read())
+    assert events[-1][0] == "error"
+    assert backup.seen == []  # the client already holds part of the answer
+    attempts = [r for r in caplog.records if r.getMessage().startswith("attempt ")]
+    assert [r.fields["outcome"] for r in attempts] == ["529 overloaded_error"]
+    access = [r for r in caplog.records if r.name == "anthroxy.access"]
+    assert access[-1].getMessage().endswith(" error=529 overloaded_error")
