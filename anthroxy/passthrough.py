@@ -2,7 +2,7 @@
 
 The client's body goes upstream as it came, with ``model`` replaced by the upstream's name; the
 answer comes back as it came, with ``model`` replaced by the name the client asked for
-(protocols.md 5, "Pass-through"). A stream is passed through byte for byte except its
+(docs/protocol/translation-rules.md §10). A stream is passed through byte for byte except its
 ``message_start`` event; ``PassthroughStream`` forwards only whole events, so an error event the
 server appends after an upstream failure never lands inside a half-sent one.
 """
@@ -37,7 +37,8 @@ def request_bytes(raw: bytes, body: Mapping[str, Any], model: str) -> bytes:
     Two things change: the model name, and thinking blocks that anthroxy signed while another
     provider answered earlier turns of this conversation (a person switched models). An
     Anthropic-native upstream rejects such a signature with 400 ``Invalid signature``, so those
-    blocks are dropped (protocols.md 4.5). The byte search keeps the common case free.
+    blocks are dropped (docs/protocol/translation-rules.md §10). The byte search keeps the common
+    case free.
     """
     if signature.PREFIX.encode() in raw:
         body = {**body, "messages": without_anthroxy_thinking(body.get("messages"))}
@@ -76,7 +77,8 @@ def _anthroxy_signed(block: Any) -> bool:
 def filter_betas(value: str | None, drop: Sequence[str]) -> str | None:
     """``anthropic-beta`` without the values an upstream refuses (prefix match; ``*`` = all).
 
-    Unknown betas make some Anthropic-compatible endpoints answer 400 (protocols.md 1.1).
+    Unknown betas make some Anthropic-compatible endpoints answer 400 (docs/protocol/anthropic.md
+    §2.1).
     Returns None when nothing is left, so the header is not sent at all.
     """
     if value is None:
@@ -170,7 +172,7 @@ class PassthroughStream:
         Real streams end without the final blank line (``anthropic/stream_tool_use.sse``), and
         their last event is still meant; it is forwarded with the blank line added. A stream
         that is not finished by then was cut: it must not look complete to the client, so the
-        open block stays open and an ``error`` event follows (claude-code.md).
+        open block stays open and an ``error`` event follows (docs/protocol/claude-code.md §6).
         """
         pending, self._pending = self._pending, b""
         events = self.feed(pending.rstrip(b"\r\n") + b"\n\n") if pending.strip() else []

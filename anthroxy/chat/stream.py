@@ -6,7 +6,7 @@ takes one decoded upstream chunk and returns the Anthropic events to send (``ant
 timeout); ``finished`` and ``usage`` for the caller. ``sse_stream`` gives the same translator
 behind an SSE decoder (upstream bytes in).
 
-Contract (protocols.md 1.8 and 5; claude-code.md):
+Contract (docs/protocol/anthropic.md §9, translation-rules.md §9; claude-code.md §6):
 * ``message_start`` first (model = the name the client asked for, input_tokens = the request-side
   estimate), then strictly sequential blocks with indices 0, 1, 2…, then ONE ``message_delta``
   with the stop reason and cumulative usage, then ``message_stop``.
@@ -199,7 +199,8 @@ class ChatStream:
         return events
 
     def fail(self, error: AnthroxyError) -> list[Event]:
-        """An ``error`` event; the open block stays open (claude-code.md: the client retries)."""
+        """An ``error`` event; the open block stays open (docs/protocol/claude-code.md §6: the
+        client retries)."""
         if self._state is _State.FINISHED:
             return []
         events: list[Event] = [self._message_start()] if self._state is _State.NEW else []
@@ -361,7 +362,8 @@ class ChatStream:
 
 
 def _empty_block(kind: _Kind) -> dict[str, Any]:
-    """The content of a text or thinking block's ``content_block_start``; protocols.md 1.8."""
+    """The content of a text or thinking block's ``content_block_start``; docs/protocol/anthropic.md
+    §9.3."""
     if kind is _Kind.TEXT:
         return {"type": "text", "text": ""}
     return {"type": "thinking", "thinking": "", "signature": ""}

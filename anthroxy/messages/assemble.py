@@ -7,7 +7,8 @@ Works for the events of ANY stream (``anthroxy.events``: a translator's typed ev
 ``Raw`` bytes of a pass-through, decoded here) and for the decoded payloads of a real Anthropic
 stream.
 
-Folding follows the SSE grammar of protocols.md §1.8: ``message_start`` gives the message,
+Folding follows the SSE grammar of docs/protocol/anthropic.md §9: ``message_start`` gives the
+message,
 ``content_block_start`` appends a block, deltas extend it (``input_json_delta`` fragments are
 concatenated and parsed once the answer is complete; empty means ``{}``), ``message_delta``
 sets the stop reason and overwrites the usage counts it carries (they are cumulative).
@@ -103,7 +104,7 @@ def _apply_delta(
 def _parse_tool_inputs(message: dict[str, Any], partial_json: dict[int, str]) -> None:
     for index, raw in partial_json.items():
         if not raw:
-            continue  # a tool without arguments streams only "" (protocols.md §1.8)
+            continue  # a tool without arguments streams only "" (docs/protocol/anthropic.md §9.4)
         try:
             message["content"][index]["input"] = json.loads(raw)
         except ValueError:

@@ -1,4 +1,5 @@
-"""The Anthropic message object, built in one place for every dialect (protocols.md 1.7, 1.8)."""
+"""The Anthropic message object, built in one place for every dialect (docs/protocol/anthropic.md
+§8, §9)."""
 
 from __future__ import annotations
 

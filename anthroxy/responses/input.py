@@ -67,7 +67,8 @@ class _InputBuilder:
 
     def _message(self, message: Message) -> None:
         if message.role == "system":
-            # Claude Code's in-conversation system text (claude-code.md) keeps its position.
+            # Claude Code's in-conversation system text (docs/protocol/claude-code.md §4.4) keeps
+            # its position.
             text = "\n\n".join(b.text for b in message.content if isinstance(b, TextBlock))
             part = {"type": "input_text", "text": text}
             self._items.append({"type": "message", "role": "developer", "content": [part]})

@@ -1,4 +1,5 @@
-"""OpenAI Responses API stream events -> Anthropic SSE events (protocols.md §3.4, §1.8, §5).
+"""OpenAI Responses API stream events -> Anthropic SSE events (docs/protocol/responses.md §5,
+anthropic.md §9, translation-rules.md §9).
 
 ``ResponsesStream(ctx, message_id=...)`` follows the stream protocol of ``anthroxy.streams``:
 ``feed(payload)`` takes one decoded event (the JSON of a ``data:`` line; its ``type`` names the
@@ -23,7 +24,8 @@ caller. ``sse_stream`` gives the same translator behind an SSE decoder (upstream
   emitted, ``refusal`` after a refusal, else ``end_turn``) and ``message_stop``;
   ``response.incomplete`` -> ``max_tokens`` (``refusal`` for content_filter);
   ``response.failed`` and ``error`` (flat or nested shape) -> an ``error`` event, the open block
-  left open so Claude Code retries (claude-code.md); this is the one place a Responses stream's
+  left open so Claude Code retries (docs/protocol/claude-code.md §6); this is the one place a
+  Responses stream's
   in-band error is recognised. The final message is built from the events seen, never from
   ``response.completed``'s ``output`` (the ChatGPT backend sends it empty).
 * ``close()`` before a terminal event -> an ``error`` event; after one -> nothing.
@@ -157,7 +159,8 @@ class ResponsesStream:
             return []
         out = self._start()
         self._state = _State.FAILED
-        # The open block stays open: Claude Code then retries the request (claude-code.md).
+        # The open block stays open: Claude Code then retries the request
+        # (docs/protocol/claude-code.md §6).
         return [*out, Error(error)]
 
     # -- the one place blocks open and close ---------------------------------------------------
@@ -375,7 +378,8 @@ class ResponsesStream:
         return self.fail(failed_error(response if isinstance(response, Mapping) else {}, self._ctx))
 
     def _error(self, payload: Mapping[str, Any]) -> Events:
-        # Both the documented flat shape and the observed nested one (protocols.md §3.4).
+        # Both the documented flat shape and the observed nested one (docs/protocol/responses.md
+        # §5.4).
         return self.fail(error_from_payload(payload, provider=self._ctx.target.provider))
 
 

@@ -2,8 +2,9 @@
 
 ``Downstream`` is the client's SSE response, prepared lazily: it is committed (200 +
 ``text/event-stream``) only when the upstream answered 200, or when the upstream has been silent
-for ``ping_interval`` and a ``ping`` must keep the client's connection alive (protocols.md 5.1,
-5.7). ``open_upstream`` waits for the upstream's headers, pinging meanwhile. ``pump`` drives any
+for ``ping_interval`` and a ``ping`` must keep the client's connection alive
+(docs/protocol/translation-rules.md §9). ``open_upstream`` waits for the upstream's headers, pinging
+meanwhile. ``pump`` drives any
 ``EventStream[bytes]`` of the core (``anthroxy.streams``: a translator behind its SSE decoder, or
 the pass-through) without knowing the upstream's dialect: it copies the body with backpressure
 (each ``await write``) until the stream is finished (its ``message_stop`` or ``error`` went out;

@@ -68,7 +68,8 @@ BACKEND_FIELDS = (
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 ORIGINATOR = "anthroxy"
 USER_AGENT = f"anthroxy/{__version__} (ChatGPT via Codex login)"
-SESSION_HEADER = "x-claude-code-session-id"  # Claude Code's conversation id (claude-code.md)
+# Claude Code's conversation id (docs/protocol/claude-code.md §3)
+SESSION_HEADER = "x-claude-code-session-id"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})$")
 

@@ -1,5 +1,6 @@
 """Invariant: every upstream or client fault reaches the client as an Anthropic error with the
-status and type Claude Code reacts to correctly (claude-code.md), before or during a stream."""
+status and type Claude Code reacts to correctly (docs/protocol/claude-code.md §5-§6), before or
+during a stream."""
 
 from __future__ import annotations
 
