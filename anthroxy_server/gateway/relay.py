@@ -14,6 +14,7 @@ released when read to the end and closed at once otherwise (client gone, error, 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,16 +28,21 @@ from anthroxy.upstream_errors import connection_error, timeout_error
 from ..providers import Access, Outgoing, access_for
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
+from .logs import LOGGER_NAME
 from .streaming import Downstream, open_upstream, pump
 from .upstream import copied_headers
 
 _COMPACT = (",", ":")
+log = logging.getLogger(LOGGER_NAME)
 
 
 async def relay_messages(call: Call) -> Relayed:
     plan = DIALECTS[call.provider.api](call)
     access = access_for(call)
-    downstream = Downstream(call.request, {"request-id": call.request_id}) if call.stream else None
+    downstream = None
+    if call.stream:
+        headers = {"request-id": call.request_id}
+        downstream = Downstream(call.request, headers, record=call.log_response_body)
     try:
         outgoing = await access.outgoing(plan)
         upstream = await _open(call, outgoing, access, downstream)
@@ -61,12 +67,19 @@ async def relay_messages(call: Call) -> Relayed:
     except AnthroxyError as err:
         return await _fail(downstream, plan.stream, err)
     finally:
+        if downstream is not None and downstream.sent:
+            log_response_body(bytes(downstream.sent))
         if complete:
             upstream.release()
         else:
             # Client gone, error or cancellation: drop the upstream connection now so the
             # provider stops generating (and billing) at once.
             upstream.close()
+
+
+def log_response_body(body: bytes) -> None:
+    # The handler's ContextFilter redacts configured secrets from every record.
+    log.info("response body: %s", body.decode("utf-8", errors="replace"))
 
 
 async def _stream(
@@ -153,6 +166,8 @@ def _json_reply(
             call.access.input_tokens = usage.get("input_tokens")
             call.access.output_tokens = usage.get("output_tokens")
         message = json.dumps(message, separators=_COMPACT).encode()
+    if call.log_response_body:
+        log_response_body(message)
     response = web.Response(body=message, content_type="application/json")
     response.headers.update(extra)
     return response

@@ -42,11 +42,15 @@ PING = Ping().encode()
 class Downstream:
     """The client's streamed response; prepared on first write."""
 
-    def __init__(self, request: web.Request, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self, request: web.Request, headers: Mapping[str, str], *, record: bool = False
+    ) -> None:
         self.request = request
         self.headers = dict(headers)
         self.response: web.StreamResponse | None = None
         self._secrets = tuple(s.encode() for s in request.app[SECRETS])
+        # ``server.log_response_body``: a copy of every byte sent, for the log at the end.
+        self.sent: bytearray | None = bytearray() if record else None
 
     @property
     def prepared(self) -> bool:
@@ -75,6 +79,8 @@ class Downstream:
 
     async def _write(self, data: bytes) -> None:
         response = self.response or await self.prepare()
+        if self.sent is not None:
+            self.sent += data
         await response.write(data)
 
     def _encode(self, event: Event) -> bytes:
