@@ -118,11 +118,6 @@ class ChatStream:
         self._counts = Usage()
 
     @property
-    def started(self) -> bool:
-        """Whether message_start was emitted (the client has seen the stream begin)."""
-        return self._state is not _State.NEW
-
-    @property
     def finished(self) -> bool:
         """Whether message_stop or an error went out; nothing follows it."""
         return self._state is _State.FINISHED

@@ -121,10 +121,6 @@ class ResponsesStream:
         self._counts = Usage()
 
     @property
-    def started(self) -> bool:
-        return self._state is not _State.READY
-
-    @property
     def finished(self) -> bool:
         """Whether message_stop or an error went out; nothing follows it."""
         return self._state in (_State.FINISHED, _State.FAILED)

@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -206,9 +206,6 @@ class Recovery:
             return self._make_headers(self._tokens)
         refused = error_from_upstream(401, rejected_body, provider=self._credentials.provider)
         raise AuthenticationFailed(f"{refused.message}; {LOGIN_HINT}", should_retry=False)
-
-
-RecoverStep = Callable[[bytes], Awaitable[Mapping[str, str]]]
 
 
 # ---------------------------------------------------------------------------------------------
