@@ -25,7 +25,12 @@ _LINE = re.compile(r"\r\n|\r|\n")
 # The event line of an event after which an Anthropic stream is over: message_stop, or error
 # (which may come anywhere). A data line is JSON, which cannot hold a raw line break, so an
 # ``event:`` field right after one is always a field line, never text inside a payload.
-_TERMINAL_EVENT = re.compile(rb"(?:^|[\r\n])event: ?(message_stop|error)(?=[\r\n])")
+# The event lines that end an Anthropic stream, as they can start a line (the stream grammar).
+_TERMINAL_LINES = tuple(
+    (prefix + name, name)
+    for name in (b"message_stop", b"error")
+    for prefix in (b"event: ", b"event:")
+)
 # Pre-filter for message_delta events: inside a JSON string value (text, partial_json) these
 # quotes are escaped, so other events hardly ever match; each match is still parsed and checked.
 _DELTA_MARKER = b'"message_delta"'
@@ -144,12 +149,13 @@ class PassthroughStream:
             return []
         complete, self._pending = buffer[:end], buffer[end:]
         error = b""
-        terminal = _TERMINAL_EVENT.search(complete)
+        terminal = _terminal_event(complete)
         if terminal is not None:
             self._finished = True
             self._pending = b""
-            start, stop = _event_bounds(complete, terminal.start(1))
-            if terminal.group(1) == b"error":
+            name, at = terminal
+            start, stop = _event_bounds(complete, at)
+            if name == b"error":
                 complete, error = complete[:start], complete[start:stop]
             else:
                 complete = complete[:stop]
@@ -216,6 +222,34 @@ class PassthroughStream:
                 self._usage = Usage.of(payload.get("usage"), self._usage)
 
 
+def _terminal_event(chunk: bytes) -> tuple[bytes, int] | None:
+    """The name and offset of the first ``message_stop`` or ``error`` event line of ``chunk``.
+
+    A data line is JSON, which cannot hold a raw line break, so ``event:`` at the start of a line
+    is always a field, never text inside a payload. Literal searches only: a whole stream can
+    arrive in one read, and a pattern scan over it costs ~50 times more.
+    """
+    if b"message_stop" not in chunk and b"vent: error" not in chunk and b"vent:error" not in chunk:
+        return None
+    found: tuple[bytes, int] | None = None
+    for line, name in _TERMINAL_LINES:
+        at = _line_start(chunk, line)
+        if at >= 0 and (found is None or at < found[1]):
+            found = (name, at)
+    return found
+
+
+def _line_start(chunk: bytes, line: bytes) -> int:
+    """Offset of the first line of ``chunk`` that is exactly ``line`` (before its line end)."""
+    at = chunk.find(line)
+    while at >= 0:
+        starts_line = at == 0 or chunk[at - 1 : at] in (b"\n", b"\r")
+        if starts_line and chunk[at + len(line) : at + len(line) + 1] in (b"\n", b"\r"):
+            return at
+        at = chunk.find(line, at + 1)
+    return -1
+
+
 def _last_event_end(buffer: bytes) -> int:
     """Offset just past the last blank line in ``buffer`` (0 when there is none)."""
     best = 0
@@ -235,12 +269,9 @@ def _event_name(event: bytes) -> bytes | None:
 
 def _event_bounds(chunk: bytes, inside: int) -> tuple[int, int]:
     """Start and end (just past its blank line) of the event of ``chunk`` holding ``inside``."""
-    start = 0
-    for match in _EVENT_END.finditer(chunk):
-        if match.end() > inside:
-            return start, match.end()
-        start = match.end()
-    return start, len(chunk)
+    start = _last_event_end(chunk[:inside])
+    match = _EVENT_END.search(chunk, inside)
+    return start, match.end() if match is not None else len(chunk)
 
 
 def _data_text(event: bytes) -> str:
