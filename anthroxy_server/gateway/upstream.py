@@ -4,8 +4,9 @@ Credentials other than keys reach a request through the provider's access
 (``providers.access_for``); this module only knows keys.
 
 Sessions are made in the app's ``cleanup_ctx`` and closed with it. Their timeout has no total
-(long generations must not be cut) but bounds connecting and every socket read
-(style.md, "The aiohttp side").
+(long generations must not be cut) but bounds connecting and every socket read, so a stalled
+upstream ends while a slow one does not (aiohttp's ``ClientTimeout``: ``sock_connect``,
+``sock_read``).
 """
 
 from __future__ import annotations
