@@ -161,9 +161,14 @@ def _log_access(
         "output_tokens": access.output_tokens,
         "stream": access.stream,
         "stream_error": access.stream_error,
+        "tried": access.tried,
     }
     # A failed stream still has status 200 (the client got it as an SSE error event).
     failed = "" if access.stream_error is None else f" error={access.stream_error}"
+    answered = status < 400 and access.stream_error is None
+    if len(access.tried) > 1 or (access.tried and answered):
+        # The attempts that failed before the answer (a lone failure is the answer itself).
+        failed += f" tried={','.join(access.tried)}"
     access_log.info(
         "%s %s model=%s route=%s status=%d ms=%.1f in=%s out=%s%s",
         request.method,

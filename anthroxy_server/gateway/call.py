@@ -18,6 +18,7 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.table import Route
 
 from .state import SESSIONS, SETTINGS, AccessInfo
+from .streaming import Downstream
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider
@@ -41,6 +42,9 @@ class Call:
     # The request parsed once and fitted to this target (chat and responses dialects); None
     # for an Anthropic upstream, which is sent ``raw``.
     parsed: MessagesRequest | None = None
+    # The client's SSE response for a streamed request: one per request, shared by every
+    # attempt of the fallback chain (pings may open it before any target answers).
+    downstream: Downstream | None = None
 
     @property
     def stream(self) -> bool:

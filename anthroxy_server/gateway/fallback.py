@@ -6,12 +6,13 @@
   the coroutine function that relays it. A target the request cannot fit is refused at once when
   it is the chain's first (the user's own choice: its 400, e.g. ``prompt is too long``, is the
   answer) and skipped when it is a fallback.
-* A failure that reached the client as nothing (the relay RAISED instead of answering) and that
-  another provider may not share (``is_fallback_error``: unreachable, timeout, 408, 429, 5xx)
-  moves on. Once the client's stream is open (a ping or the first event went out) the relay
-  answers with the failure inside the stream (an SSE ``error`` event) and reports it
-  (``Relayed.failure``): that attempt is logged and counted by the breaker as the failure it is,
-  but not retried, because the client already holds part of one answer. Any other error (400,
+* A failure that reached the client as nothing but pings (the relay RAISED instead of
+  answering) and that another provider may not share (``is_fallback_error``: unreachable,
+  timeout, 408, 429, 5xx, a stream that failed before its first event) moves on; the next target
+  answers on the same client stream. Once the first event went out the relay answers with the
+  failure inside the stream (an SSE ``error`` event) and reports it (``Relayed.failure``): that
+  attempt is logged and counted by the breaker as the failure it is, but not retried, because
+  the client already holds part of one answer. Any other error (400,
   401, 403, 404, 413 ...) is the answer as it is.
 * ``retry.attempts_per_target`` > 1 retries the same target first: after the upstream's
   ``retry-after`` when it gives one no longer than ``retry.max_retry_after`` (a longer one moves
@@ -193,6 +194,7 @@ class ChainRun:
                 return relayed.response, None
             err = failed
             failures.append(Outcome(target_of(route), err.status, err.error_type))
+            access_of(self.request).tried.append(f"{target_of(route)}:{err.status}")
             self._judge(route, attempt, started, err)
             if not is_fallback_error(err):
                 raise final_error(err, failures) from err

@@ -36,10 +36,11 @@ from anthroxy.routing.table import Route
 
 from . import fallback
 from .call import Call
-from .fallback import BREAKERS, MODEL_LIMITS, ChainRun, Send
+from .fallback import BREAKERS, MODEL_LIMITS, ChainRun, Send, describe
 from .logs import LOGGER_NAME
-from .relay import relay_messages
+from .relay import log_response_body, relay_messages
 from .state import SESSIONS, SETTINGS, STARTED, access_of, request_id_of
+from .streaming import Downstream, end_failed_stream
 from .upstream import anthropic_headers, credential_headers, join_url
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     route = settings.routing.resolve(body["model"], body, input_tokens=estimate)
     _log_body(request, raw)
     overrides = request.app[MODEL_LIMITS]
+    downstream = _downstream(request, settings) if access.stream else None
 
     def prepare(target: Route) -> Send:
         provider = _provider(settings, target)
@@ -174,11 +176,27 @@ async def messages(request: web.Request) -> web.StreamResponse:
         call = Call(
             request, data, fitted, target, provider, access, request_id_of(request),
             limits=limits, input_estimate=input_tokens.exact, parsed=parsed,
+            downstream=downstream,
         )  # fmt: skip
         return lambda: relay_messages(call)
 
     run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
-    return await run.run(settings.routing.chain(route), prepare)
+    try:
+        return await run.run(settings.routing.chain(route), prepare)
+    except AnthroxyError as err:
+        if downstream is None or not downstream.prepared:
+            raise
+        access.stream_error = describe(err)
+        return await end_failed_stream(downstream, err)
+    finally:
+        if downstream is not None and downstream.sent:
+            log_response_body(bytes(downstream.sent))
+
+
+def _downstream(request: web.Request, settings: Settings) -> Downstream:
+    """The client's SSE response, shared by every attempt of the request's fallback chain."""
+    headers = {"request-id": request_id_of(request)}
+    return Downstream(request, headers, record=settings.config.server.log_response_body)
 
 
 class _InputTokens:

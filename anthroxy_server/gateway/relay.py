@@ -5,9 +5,9 @@ says what to send and how to read the answer; the provider's access (``providers
 adds credentials and the endpoint, and may recover from a 401 once. The relay itself knows
 neither dialects nor providers.
 
-Before the upstream's first byte a failure is an ordinary JSON error (the middleware renders it,
-or the fallback chain moves on); once the client's stream is open (a ping or the first event) it
-becomes an SSE ``error`` event, reported in ``Relayed.failure``. The upstream response is
+Until the client's stream got its first event a failure is raised: the fallback chain moves on,
+or it becomes the client's error (JSON, or an ``error`` event after pings, by the handler). After
+that it is an SSE ``error`` event, reported in ``Relayed.failure``. The upstream response is
 released when read to the end and closed at once otherwise (client gone, error, cancellation).
 """
 
@@ -39,10 +39,7 @@ log = logging.getLogger(LOGGER_NAME)
 async def relay_messages(call: Call) -> Relayed:
     plan = DIALECTS[call.provider.api](call)
     access = access_for(call)
-    downstream = None
-    if call.stream:
-        headers = {"request-id": call.request_id}
-        downstream = Downstream(call.request, headers, record=call.log_response_body)
+    downstream = call.downstream
     try:
         outgoing = await access.outgoing(plan)
         upstream = await _open(call, outgoing, access, downstream)
@@ -67,8 +64,6 @@ async def relay_messages(call: Call) -> Relayed:
     except AnthroxyError as err:
         return await _fail(downstream, plan.stream, err)
     finally:
-        if downstream is not None and downstream.sent:
-            log_response_body(bytes(downstream.sent))
         if complete:
             upstream.release()
         else:
@@ -89,7 +84,10 @@ async def _stream(
     plan: Plan,
     extra: Mapping[str, str],
 ) -> AnthroxyError | None:
-    await downstream.prepare(extra)
+    # The 200 goes out with the first event (or ping): until then a failure may still become an
+    # HTTP error, or the next target's answer. The upstream's rate-limit headers ride with it.
+    if not downstream.prepared:
+        downstream.headers.update(extra)
     failure = await pump(
         upstream,
         downstream,
@@ -148,9 +146,10 @@ async def _open(
 async def _fail(
     downstream: Downstream | None, stream: EventStream[bytes], err: AnthroxyError
 ) -> Relayed:
-    """Before the client's stream opened, ``err`` is raised (a JSON error, or the next fallback);
-    after a ping opened it, ``err`` goes out as an SSE ``error`` event and is reported."""
-    if downstream is None or not downstream.prepared:
+    """Before the client's stream got its first event, ``err`` is raised (the next fallback, or
+    the final error: JSON, or an ``error`` event after pings); after it, ``err`` goes out as an
+    SSE ``error`` event and is reported."""
+    if downstream is None or not downstream.started:
         raise err
     await downstream.send(stream.fail(err))
     assert downstream.response is not None

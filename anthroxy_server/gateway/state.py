@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -30,6 +30,8 @@ class AccessInfo:
     stream: bool = False
     # "529 overloaded_error": the failure a stream carried to the client after its 200 went out.
     stream_error: str | None = None
+    # "provider/model:status" of each failed attempt before the one that answered.
+    tried: list[str] = field(default_factory=list)
 
 
 def access_of(request: web.Request) -> AccessInfo:

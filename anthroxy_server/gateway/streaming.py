@@ -51,17 +51,18 @@ class Downstream:
         self._secrets = tuple(s.encode() for s in request.app[SECRETS])
         # ``server.log_response_body``: a copy of every byte sent, for the log at the end.
         self.sent: bytearray | None = bytearray() if record else None
+        # Whether anything but pings went out: until then a failed attempt may hand the same
+        # open response to the next target of the fallback chain.
+        self.started = False
 
     @property
     def prepared(self) -> bool:
         return self.response is not None
 
-    async def prepare(self, extra: Mapping[str, str] | None = None) -> web.StreamResponse:
+    async def prepare(self) -> web.StreamResponse:
         if self.response is None:
             response = web.StreamResponse(status=200)
             response.headers.update(self.headers)
-            if extra:
-                response.headers.update(extra)
             response.content_type = "text/event-stream"
             response.charset = "utf-8"
             response.headers["cache-control"] = "no-cache"
@@ -72,7 +73,18 @@ class Downstream:
     async def send(self, events: list[Event]) -> None:
         """Write ``events`` in one write (none for an empty list)."""
         if events:
+            self.started = True
             await self._write(b"".join([self._encode(event) for event in events]))
+
+    async def send_first(self, events: list[Event], provider: str) -> None:
+        """``send``, except that a batch ending in an ``error`` before anything but pings went
+        out is raised instead: the client has seen nothing of this attempt, so the next target
+        of the fallback chain may still answer it."""
+        if not self.started:
+            failure = ended_in_error(events, provider)
+            if failure is not None:
+                raise failure
+        await self.send(events)
 
     async def ping(self) -> None:
         await self._write(PING)
@@ -151,7 +163,8 @@ async def pump(
     provider: str,
 ) -> AnthroxyError | None:
     """Copy the upstream body through ``stream`` to the client until it is finished or fails;
-    the failure that ended it (sent to the client as an ``error`` event), if there was one."""
+    the failure that ended it (sent to the client as an ``error`` event), if there was one. A
+    failure before the stream's first event is raised instead (see ``Downstream.send_first``)."""
     content = upstream.content
     silent = 0.0
     events: list[Event] = []
@@ -172,18 +185,29 @@ async def pump(
                 break
             silent = 0.0
             events = stream.feed(data)
-            await downstream.send(events)
+            await downstream.send_first(events, provider)
         if not stream.finished:
             events = stream.close()
-            await downstream.send(events)
-    except AnthroxyError as err:
-        await downstream.send(stream.fail(err))
-        return err
+            await downstream.send_first(events, provider)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-        cut = connection_error(provider, str(upstream.url), f"connection lost mid-stream: {exc}")
-        await downstream.send(stream.fail(cut))
-        return cut
+        reason = f"connection lost mid-stream: {exc}"
+        return await _end_with(
+            downstream, stream, connection_error(provider, str(upstream.url), reason)
+        )
+    except AnthroxyError as err:
+        return await _end_with(downstream, stream, err)
     return ended_in_error(events, provider)
+
+
+async def _end_with(
+    downstream: Downstream, stream: EventStream[bytes], err: AnthroxyError
+) -> AnthroxyError:
+    """A failure the pump saw: raised while the client has seen only pings (the chain may move
+    on), else sent as the stream's ``error`` event and returned."""
+    if not downstream.started:
+        raise err
+    await downstream.send(stream.fail(err))
+    return err
 
 
 def ended_in_error(events: list[Event], provider: str) -> AnthroxyError | None:
@@ -201,3 +225,11 @@ def ended_in_error(events: list[Event], provider: str) -> AnthroxyError | None:
                 return err
             return error_from_payload(payload, provider=provider)
     return None
+
+
+async def end_failed_stream(downstream: Downstream, err: AnthroxyError) -> web.StreamResponse:
+    """The chain's final error, for a client whose stream pings already opened: an ``error``
+    event (the 200 status went out with the first ping)."""
+    await downstream.send([Error(err)])
+    assert downstream.response is not None
+    return downstream.response

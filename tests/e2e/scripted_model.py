@@ -15,6 +15,7 @@ Run by hand: ``python tests/e2e/scripted_model.py PORT``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sys
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from .sse_replay import CUT_AFTER
 
 
 @dataclass
@@ -142,6 +145,7 @@ async def _cut(request: web.Request, response: web.StreamResponse) -> web.Stream
     chunks += [_chunk({"content": word}) for word in CUT_TEXT]
     for chunk in chunks:
         await response.write(f"data: {json.dumps(chunk)}\n\n".encode())  # awaits the flush
+    await asyncio.sleep(CUT_AFTER)  # the client holds the words when the worker dies
     assert request.transport is not None
     request.transport.close()  # flushes what was written, then drops the connection
     return response

@@ -5,6 +5,7 @@ failure is the answer. Real app, two fake upstreams on loopback (or a closed por
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from typing import Any
@@ -44,9 +45,12 @@ async def backup(aiohttp_server: Any) -> FakeUpstream:
     return fake
 
 
-def settings(primary_url: str, backup_url: str, **routing: Any) -> Any:
+def settings(
+    primary_url: str, backup_url: str, server: dict[str, Any] | None = None, **routing: Any
+) -> Any:
     provider = {"api": "anthropic", "api_key": SECRET_KEY, "read_timeout": 5.0}
     raw = {
+        "server": server or {},
         "providers": {
             "prim": {**provider, "base_url": primary_url, "models": ["m1"], "connect_timeout": 2},
             "back": {**provider, "base_url": backup_url, "models": ["m2"]},
@@ -411,7 +415,9 @@ async def test_an_upstream_error_event_mid_stream_counts_as_that_failure(
     async def fails_mid_stream(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(head + overloaded)
+        await response.write(head)
+        await asyncio.sleep(0.2)  # the client gets message_start before the failure
+        await response.write(overloaded)
         await response.write_eof()
         return response
 
@@ -427,3 +433,74 @@ async def test_an_upstream_error_event_mid_stream_counts_as_that_failure(
     assert [r.fields["outcome"] for r in attempts] == ["529 overloaded_error"]
     access = [r for r in caplog.records if r.name == "anthroxy.access"]
     assert access[-1].getMessage().endswith(" error=529 overloaded_error")
+
+
+def pings_then(status: int, pings: int, interval: float) -> Any:
+    """An upstream that thinks for ``pings`` ping intervals, then refuses with ``status``."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(interval * (pings + 0.5))
+        return await failing(status)(request)
+
+    return handler
+
+
+@pytest.mark.parametrize("backup_model", ["back/m2", "bchat/gpt-4o-mini"])
+async def test_a_503_after_two_pings_falls_back_with_one_clean_stream(
+    upstream, backup, aiohttp_client, caplog, backup_model
+) -> None:
+    """Nothing but pings reached the client: the next target answers on the same open stream,
+    which the client sees as one ordinary answer. Each attempt is logged and judged."""
+    upstream.handler = pings_then(503, pings=2, interval=0.05)
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for delta, finish in (({"role": "assistant", "content": "2"}, None), ({}, "stop")):
+            chunk = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    backup.handler = answer if backup_model == "back/m2" else chat
+    fallbacks = {"prim/m1": [backup_model]}
+    config = settings(upstream.url, backup.url, server={"ping_interval": 0.05}, fallbacks=fallbacks)
+    client = await aiohttp_client(create_app(config))
+    with caplog.at_level("INFO", logger="anthroxy"):
+        response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+        raw = await response.read()
+    assert response.status == 200
+    names = [name for name, _ in sse_events(raw)]
+    assert names[:2] == ["ping", "ping"]
+    assert names.count("message_start") == 1 and "error" not in names
+    # The pings that kept the client waiting, then exactly one valid stream.
+    events = validate_sse(raw[raw.index(b"event: message_start") :])
+    assert accumulate(events)["content"] == [{"type": "text", "text": "2"}]
+    assert accumulate(events)["model"] == ASKED
+    attempts = [r for r in caplog.records if r.getMessage().startswith("attempt ")]
+    assert [r.fields["outcome"] for r in attempts] == ["529 overloaded_error", "ok"]
+    access = [r for r in caplog.records if r.name == "anthroxy.access"][-1].getMessage()
+    assert f"route={backup_model}" in access and "error=" not in access
+    assert access.endswith(" tried=prim/m1:529")  # every failed attempt, in the access line
+    health = await (await client.get("/healthz")).json()
+    assert health["providers"]["prim"]["breaker"]["failures"] == 1
+
+
+async def test_an_in_band_failure_before_the_first_event_falls_back(
+    upstream, backup, gateway
+) -> None:
+    """A 200 stream whose first event is an error (an overloaded upstream behind a relay) gave
+    the client nothing: the backup answers, and the client gets only the backup's stream."""
+
+    async def overloaded_at_once(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        await response.write(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+        return response
+
+    upstream.handler = overloaded_at_once
+    backup.handler = answer
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+    await _check_backup_answered(response, True, backup)

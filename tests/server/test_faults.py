@@ -185,6 +185,7 @@ async def test_in_band_error_chunk_from_chat_upstream(upstream, make_gateway) ->
         await response.prepare(request)
         for chunk in chunks:
             await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            await asyncio.sleep(0.1)  # the client holds "Hel" when the error comes
         return response
 
     upstream.handler = reply
@@ -195,6 +196,28 @@ async def test_in_band_error_chunk_from_chat_upstream(upstream, make_gateway) ->
     assert names[0] == "message_start" and names[-1] == "error"
     assert "Provider returned error" in events[-1][1]["error"]["message"]
     assert "message_stop" not in names
+
+
+async def test_in_band_error_before_the_first_event_is_the_http_error(
+    upstream, make_gateway
+) -> None:
+    """A 200 stream whose first read is already its failure gave the client nothing: with no
+    other target to try, the client gets the error as an HTTP error, as if the upstream had
+    refused at once (and a fallback chain would move on, tests/server/test_fallback.py)."""
+
+    async def reply(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {"error": {"code": 502, "message": "Provider returned error"}}
+        await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        return response
+
+    upstream.handler = reply
+    client = await make_gateway()
+    response = await client.post("/v1/messages", json=message_body("chatty", stream=True))
+    assert response.status == 502
+    error = (await response.json())["error"]
+    assert error["type"] == "api_error" and "Provider returned error" in error["message"]
 
 
 async def test_keys_never_leak_into_replies_or_logs(upstream, make_gateway, caplog) -> None:
@@ -258,6 +281,9 @@ async def test_keys_never_leak_into_stream_error_events(upstream, make_gateway) 
         given = request.headers.get("authorization")
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
+        first = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}}]}
+        await response.write(b"data: " + json.dumps(first).encode() + b"\n\n")
+        await asyncio.sleep(0.1)  # the client's stream has begun when the error comes
         chunk = {"error": {"message": f"bad key {given}", "code": 401}}
         await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
         return response
@@ -294,7 +320,9 @@ async def test_keys_never_leak_through_a_passed_through_error_event(
         event = f"event: error\ndata: {json.dumps(error)}\n\n".encode()
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        await response.write((START + BLOCK_START + event).replace(b"\n", newline))
+        await response.write((START + BLOCK_START).replace(b"\n", newline))
+        await asyncio.sleep(0.1)  # forwarded before the error: a failure mid-stream
+        await response.write(event.replace(b"\n", newline))
         return response
 
     upstream.handler = echo_key

@@ -122,7 +122,10 @@ async def test_recorded_reasoning_summary_becomes_signed_thinking(upstream, make
     assert body["store"] is False and body["include"] == ["reasoning.encrypted_content"]
 
 
-async def test_recorded_in_stream_error_is_an_error_event(upstream, make_gateway) -> None:
+async def test_recorded_in_stream_error_is_the_clients_error(upstream, make_gateway) -> None:
+    # The recorded failure: response.created, then error and response.failed, in one body.
+    # Nothing of it reached the client before the failure, so the client gets the failure
+    # itself, as an HTTP error (a fallback chain would have tried its next target).
     lines = recorded("stream_error_then_failed.jsonl").decode().splitlines()
     body = b"".join(
         f"event: {json.loads(line)['type']}\ndata: {line}\n\n".encode() for line in lines if line
@@ -130,15 +133,10 @@ async def test_recorded_in_stream_error_is_an_error_event(upstream, make_gateway
     upstream.handler = replay(body)
     client = await make_gateway()
     response = await client.post("/v1/messages", json=message_body("resp", stream=True))
-    assert response.status == 200
-    events = sse_events(await response.read())
-    names = [name for name, _ in events]
-    assert names[0] == "message_start" and names[-1] == "error"
-    assert "message_stop" not in names  # never a clean end after a failure
-    error = events[-1][1]["error"]
-    assert (
-        error["type"] == "billing_error"
-    )  # insufficient_quota (docs/protocol/translation-rules.md §7.1)
+    assert response.status == 402
+    error = (await response.json())["error"]
+    # insufficient_quota (docs/protocol/translation-rules.md §7.1)
+    assert error["type"] == "billing_error"
     with pytest.raises(anthropic.APIStatusError):
         async with sdk(client).messages.stream(**message_body("resp")) as stream:
             await stream.get_final_message()

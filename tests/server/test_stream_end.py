@@ -24,13 +24,17 @@ SILENCE = 60.0
 PROMPTLY = 3.0
 
 
-def silent_after(body: bytes) -> Any:
-    """An upstream that sends ``body``, then keeps the connection open and says nothing."""
+def silent_after(parts: tuple[bytes, ...]) -> Any:
+    """An upstream that sends ``parts`` a moment apart (so the client already holds the first
+    when the next comes), then keeps the connection open and says nothing."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(body)
+        for n, part in enumerate(parts):
+            if n:
+                await asyncio.sleep(0.2)
+            await response.write(part)
         await asyncio.sleep(SILENCE)
         return response
 
@@ -95,43 +99,51 @@ MESSAGE_END = [
 OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 CASES = [
-    # (model, what the upstream sends before falling silent, the client's last event)
+    # (model, what the upstream sends before falling silent, the client's last event). A
+    # failure comes after the client got the stream's first events: before them, the attempt
+    # is not the client's answer yet (tests/server/test_fallback.py).
     pytest.param(
         "resp",
-        (RECORDED / "stream_function_call.sse").read_bytes(),
+        ((RECORDED / "stream_function_call.sse").read_bytes(),),
         "message_stop",
         id="responses-completed",
     ),
     pytest.param(
         "resp",
-        responses_events("response.created", "response.failed"),
+        (responses_events("response.created"), responses_events("response.failed")),
         "error",
         id="responses-failed",
     ),
     pytest.param(
-        "resp", responses_events("response.created", "error"), "error", id="responses-error"
+        "resp",
+        (responses_events("response.created"), responses_events("error")),
+        "error",
+        id="responses-error",
     ),
     pytest.param(
         "chatty",
-        chat_chunks(FIRST_CHUNK, OPENROUTER_ERROR),
+        (chat_chunks(FIRST_CHUNK), chat_chunks(OPENROUTER_ERROR)),
         "error",
         id="chat-error-chunk",
     ),
     pytest.param(
         "chatty",
-        chat_chunks(FIRST_CHUNK, {"error": {"code": 502, "message": "Provider returned error"}}),
+        (
+            chat_chunks(FIRST_CHUNK),
+            chat_chunks({"error": {"code": 502, "message": "Provider returned error"}}),
+        ),
         "error",
         id="chat-bare-error-chunk",
     ),
     pytest.param(
         "claude-sonnet-test",
-        anthropic_events(MESSAGE_START, *TEXT_BLOCK, *MESSAGE_END),
+        (anthropic_events(MESSAGE_START, *TEXT_BLOCK, *MESSAGE_END),),
         "message_stop",
         id="passthrough-message-stop",
     ),
     pytest.param(
         "claude-sonnet-test",
-        anthropic_events(MESSAGE_START, TEXT_BLOCK[0], OVERLOADED),
+        (anthropic_events(MESSAGE_START, TEXT_BLOCK[0]), anthropic_events(OVERLOADED)),
         "error",
         id="passthrough-error",
     ),
@@ -140,7 +152,7 @@ CASES = [
 
 @pytest.mark.parametrize(("model", "body", "last"), CASES)
 async def test_the_stream_ends_with_its_last_event_and_closes_the_upstream(
-    upstream, make_gateway, model: str, body: bytes, last: str
+    upstream, make_gateway, model: str, body: tuple[bytes, ...], last: str
 ) -> None:
     upstream.handler = silent_after(body)
     client = await make_gateway(ping_interval=0.1)
