@@ -24,6 +24,7 @@ from ..messages.blocks import (
     SearchResultBlock,
     TextBlock,
     TextSource,
+    ToolReferenceBlock,
     ToolResultBlock,
     UrlSource,
 )
@@ -79,6 +80,8 @@ def user_parts(block: Block, profile: ProviderProfile) -> list[dict[str, Any]]:
         return _document_parts(block, profile)
     if isinstance(block, SearchResultBlock):
         return [_search_result_part(block)]
+    if isinstance(block, ToolReferenceBlock):
+        return [text_part(block.text)]
     raise AssertionError(f"{type(block).__name__} is not a user part")  # parse_request's rules
 
 

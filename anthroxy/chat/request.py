@@ -89,7 +89,7 @@ def to_request(
         request = parse_request(request)
     profile = target.profile
     env = _Env(profile, ToolNames((), profile.tool_name_max, profile.tool_name_must_start_alpha))
-    tools, dropped = tools_for(request.tools, profile, env.names)
+    tools, dropped = tools_for(request.offered_tools, profile, env.names)
     out: dict[str, Any] = {"model": target.model, "messages": _messages(request, env)}
     out[profile.max_tokens_field] = _max_tokens(request.max_tokens, target)
     if tools:

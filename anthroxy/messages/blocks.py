@@ -134,6 +134,20 @@ class ToolResultBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolReferenceBlock:
+    """Tool search's answer inside a tool_result: the deferred tool ``tool_name`` is loaded (the
+    Anthropic API then shows the model its definition; docs/protocol/anthropic.md §5)."""
+
+    path: str
+    tool_name: str
+
+    @property
+    def text(self) -> str:
+        """How an upstream without tool search is told: the tool is in its tool list now."""
+        return f"Tool {self.tool_name} is loaded and can be called now."
+
+
+@dataclass(frozen=True, slots=True)
 class ThinkingBlock:
     path: str
     thinking: str
@@ -162,6 +176,7 @@ Block = (
     | SearchResultBlock
     | ToolUseBlock
     | ToolResultBlock
+    | ToolReferenceBlock
     | ThinkingBlock
     | RedactedThinkingBlock
     | ServerToolBlock
@@ -177,7 +192,7 @@ _PLACES: Mapping[str, tuple[frozenset[str], str]] = {
         "an assistant message",
     ),
     "system": (_TEXT, "a system prompt"),
-    "tool_result": (_MEDIA, "a tool_result's content"),
+    "tool_result": (_MEDIA | {"tool_reference"}, "a tool_result's content"),
     "document": (_MEDIA, "a document's content"),
     "search_result": (_TEXT, "a search_result's content"),
 }
@@ -330,6 +345,10 @@ def _tool_result(block: Mapping[str, Any], path: str) -> ToolResultBlock:
     return ToolResultBlock(path, tool_use_id, content, is_error is True)
 
 
+def _tool_reference(block: Mapping[str, Any], path: str) -> ToolReferenceBlock:
+    return ToolReferenceBlock(path, need(string(block, "tool_name", path), "tool_name", path))
+
+
 def _thinking(block: Mapping[str, Any], path: str) -> ThinkingBlock:
     thinking = need(string(block, "thinking", path), "thinking", path)
     return ThinkingBlock(path, thinking, string(block, "signature", path))
@@ -350,6 +369,7 @@ _PARSERS: Mapping[str, Callable[[Mapping[str, Any], str], Block]] = {
     "search_result": _search_result,
     "tool_use": _tool_use,
     "tool_result": _tool_result,
+    "tool_reference": _tool_reference,
     "thinking": _thinking,
     "redacted_thinking": _redacted_thinking,
     **dict.fromkeys(SERVER_TOOL_BLOCKS, _server_tool),

@@ -38,7 +38,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidRequest, json_path
-from .blocks import Block, TextBlock, parse_content, parse_system
+from .blocks import (
+    Block,
+    TextBlock,
+    ToolReferenceBlock,
+    ToolResultBlock,
+    parse_content,
+    parse_system,
+)
 from .fields import (
     array,
     as_object,
@@ -90,6 +97,11 @@ class Tool:
         """An Anthropic server tool: only Anthropic can run it."""
         return self.type is not None and self.type.startswith(SERVER_TOOL_PREFIXES)
 
+    @property
+    def deferred(self) -> bool:
+        """``defer_loading``: hidden from the model until tool search loads it."""
+        return self.definition.get("defer_loading") is True
+
 
 @dataclass(frozen=True, slots=True)
 class ToolChoice:
@@ -123,6 +135,15 @@ class MessagesRequest:
     user_id: str | None = None  # metadata.user_id
     stream: bool | None = None
     mcp_servers: bool = False  # MCP servers given for Anthropic to call
+    loaded_tools: frozenset[str] = frozenset()  # deferred tools a tool_reference has loaded
+
+    @property
+    def offered_tools(self) -> tuple[Tool, ...]:
+        """The tools the model may see now: all but the deferred ones tool search has not
+        loaded yet (an upstream without tool search gets a loaded tool as an ordinary one)."""
+        if not any(tool.deferred for tool in self.tools):
+            return self.tools
+        return tuple(t for t in self.tools if not t.deferred or t.name in self.loaded_tools)
 
     @property
     def system_text(self) -> str:
@@ -173,7 +194,21 @@ def parse_request(body: object) -> MessagesRequest:
         user_id=None if metadata is None else string(metadata, "user_id", "$.metadata"),
         stream=stream_of(body),
         mcp_servers=bool(body.get("mcp_servers")),
+        loaded_tools=_loaded_tools(messages),
     )
+
+
+def _loaded_tools(messages: tuple[Message, ...]) -> frozenset[str]:
+    """The tool names of every ``tool_reference`` inside the conversation's tool results."""
+    names = {
+        part.tool_name
+        for message in messages
+        for block in message.content
+        if isinstance(block, ToolResultBlock) and not isinstance(block.content, str)
+        for part in block.content
+        if isinstance(part, ToolReferenceBlock)
+    }
+    return frozenset(names)
 
 
 def model_of(body: Mapping[str, Any]) -> str:

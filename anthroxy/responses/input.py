@@ -27,6 +27,7 @@ from ..messages.blocks import (
     TextBlock,
     TextSource,
     ThinkingBlock,
+    ToolReferenceBlock,
     ToolResultBlock,
     ToolUseBlock,
     UrlSource,
@@ -164,6 +165,8 @@ def _user_parts(block: Block) -> list[dict[str, Any]]:
         return _document(block)
     if isinstance(block, SearchResultBlock):
         return [_search_result(block)]
+    if isinstance(block, ToolReferenceBlock):
+        return [{"type": "input_text", "text": block.text}]
     raise AssertionError(f"{type(block).__name__} is not a user part")  # parse_request's rules
 
 

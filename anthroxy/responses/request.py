@@ -83,7 +83,7 @@ def to_request(
     out: dict[str, Any] = {"model": target.model}
     if request.system_text:
         out["instructions"] = request.system_text
-    tools = tools_for(request.tools, names, profile)
+    tools = tools_for(request.offered_tools, names, profile)
     out["input"] = input_items(request.messages, names, profile)
     if tools:
         out["tools"] = tools

@@ -1,7 +1,9 @@
 """Running the real Claude Code CLI headless against a local anthroxy, for the end-to-end tests.
 
-The CLI is found through ``$ANTHROXY_CLAUDE_BIN``, then ``claude`` on PATH, then the copy
-``.ci/run`` installs; ``CLAUDE`` is None without any, and the tests skip saying so.
+Every test runs once per CLI in ``CLAUDES``: ``$ANTHROXY_CLAUDE_BIN`` alone when set, else the
+releases ``.ci/run`` installs (``.ci/claude-versions``: the oldest supported and the newest), else
+``claude`` on PATH. ``conftest.py`` points ``CLAUDE`` at the one a test runs with; without any
+CLI the tests skip, saying so.
 """
 
 from __future__ import annotations
@@ -17,18 +19,35 @@ import pytest
 from anthroxy_server.config import Settings, settings_from_config, structure_config
 
 ROOT = Path(__file__).resolve().parents[2]
-CI_COPY = ROOT / ".ci" / "claude-code" / "node_modules" / ".bin" / "claude"
+CI_VERSIONS = ROOT / ".ci" / "claude-versions"
 
 
-def _claude_binary() -> str | None:
+def _ci_copies() -> list[tuple[str, str]]:
+    versions = [
+        line.strip()
+        for line in CI_VERSIONS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    found = []
+    for version in versions:
+        binary = ROOT / ".ci" / "claude-code" / version / "node_modules" / ".bin" / "claude"
+        if binary.exists():
+            found.append((version, str(binary)))
+    return found
+
+
+def _claude_binaries() -> list[tuple[str, str]]:
+    """(label, path) of each CLI to run the tests with."""
     explicit = os.environ.get("ANTHROXY_CLAUDE_BIN")
     if explicit:
-        return explicit
-    return shutil.which("claude") or (str(CI_COPY) if CI_COPY.exists() else None)
+        return [("given", explicit)]
+    on_path = shutil.which("claude")
+    return _ci_copies() or ([("path", on_path)] if on_path else [])
 
 
-CLAUDE = _claude_binary()
-needs_claude = pytest.mark.skipif(CLAUDE is None, reason="Claude Code CLI not installed")
+CLAUDES = _claude_binaries()
+CLAUDE: str | None = CLAUDES[0][1] if CLAUDES else None  # the one the current test runs with
+needs_claude = pytest.mark.skipif(not CLAUDES, reason="Claude Code CLI not installed")
 
 
 def base_url(server: Any) -> str:
