@@ -20,9 +20,12 @@ Dialect = Literal["anthropic", "chat", "responses"]
 #   deepseek         -> ``thinking: {type: enabled}`` (DeepSeek's OpenAI endpoint)
 ReasoningParam = Literal["none", "reasoning_effort", "openrouter", "deepseek"]
 
-# What happens to assistant ``thinking`` blocks in history sent to a Chat Completions upstream.
+# What happens to assistant ``thinking`` blocks of unknown origin in history sent to a Chat
+# Completions upstream. A block anthroxy signed on a Chat reply names its producer and goes back to
+# that provider and model only, in its own field, whatever this says (chat/replay.py).
 #   drop              -> removed (ordinary providers)
-#   reasoning_content -> joined text replayed as ``reasoning_content`` on the assistant message
+#   reasoning_content -> joined text replayed as ``reasoning_content`` on the assistant message,
+#                        and the key sent empty on every tool-call turn without it
 #                        (DeepSeek thinking mode refuses tool loops without it; Kimi, GLM, Qwen)
 #   reasoning_details -> OpenRouter's ``reasoning_details`` list, decoded from our signature
 ThinkingReplay = Literal["drop", "reasoning_content", "reasoning_details"]
@@ -66,7 +69,9 @@ class ProviderProfile:
     user_max: int = 64
     # ``stream_options: {include_usage: true}``: without it OpenAI sends no usage in a stream.
     stream_usage: bool = True
-    # Gemini 3: tool calls carry ``extra_content.google.thought_signature`` that must be replayed.
+    # Gemini 3: tool calls carry ``extra_content.google.thought_signature`` that must be replayed;
+    # a turn with none gets Google's placeholder. (Signatures go back to the model that made them
+    # either way; this adds the placeholder and the replay of signatures of unknown origin.)
     thought_signatures: bool = False
     # Responses API: ``store: false`` plus ``include: ["reasoning.encrypted_content"]``.
     responses_stateless: bool = True

@@ -4,11 +4,18 @@ An Anthropic client must echo every ``thinking`` block with a ``signature``. For
 came from a non-Anthropic upstream there is no real signature, and inventing one would be a lie
 that a real Anthropic upstream later rejects (400 ``Invalid signature``). So anthroxy signs such
 blocks with its own marked value: ``anthroxy1.`` followed by base64url (no padding) of a compact
-JSON object holding whatever the upstream needs back on the next turn. The request side decodes
-it, replays the payload where the profile asks, and never forwards an anthroxy signature to an
-upstream as if it were the provider's own.
+JSON object holding whatever the upstream needs back on the next turn and where the block came
+from. The request side decodes it, replays the payload to the upstream that produced it (or where
+the profile asks), and never forwards an anthroxy signature to an upstream as if it were the
+provider's own.
 
 Payload keys (all optional; an empty payload ``{}`` is valid and means "nothing to replay"):
+  ``p``   provider id and ``m`` upstream model that produced the block (Chat Completions blocks;
+          both or neither). Without them the origin is unknown: signatures minted before origins
+          were recorded, and Responses ones.
+  ``f``   the Chat field the reasoning arrived in: ``reasoning_content``, ``reasoning`` or
+          ``reasoning_details``; absent when the block holds no reasoning (a Gemini thought
+          signature alone). The text itself is not stored: it is the block's ``thinking``.
   ``rd``  OpenRouter ``reasoning_details`` items (list of objects), replayed verbatim.
   ``ts``  Gemini thought signatures: ``{tool_use_id: thought_signature}``.
   ``enc`` Responses API ``encrypted_content`` of a reasoning item; ``rid`` its ``rs_…`` id.
@@ -23,6 +30,8 @@ from collections.abc import Mapping
 from typing import Any
 
 PREFIX = "anthroxy1."
+# The Chat Completions fields reasoning arrives in, and goes back in (``f``).
+REASONING_FIELDS = frozenset({"reasoning_content", "reasoning", "reasoning_details"})
 
 
 def encode(payload: Mapping[str, Any]) -> str:
@@ -49,3 +58,27 @@ def decode(signature: object) -> dict[str, Any] | None:
     except (binascii.Error, ValueError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def with_origin(
+    payload: Mapping[str, Any], provider: str, model: str, field: str | None
+) -> dict[str, Any]:
+    """``payload`` plus the origin keys: who produced the block, and in which field."""
+    out = {**payload, "p": provider, "m": model}
+    if field is not None:
+        out["f"] = field
+    return out
+
+
+def origin(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(provider id, model) that produced a block; None when unknown (or malformed)."""
+    provider, model = payload.get("p"), payload.get("m")
+    if isinstance(provider, str) and isinstance(model, str):
+        return provider, model
+    return None
+
+
+def reasoning_field(payload: Mapping[str, Any]) -> str | None:
+    """The Chat field the block's reasoning arrived in (``f``), if it is one anthroxy knows."""
+    field = payload.get("f")
+    return field if isinstance(field, str) and field in REASONING_FIELDS else None

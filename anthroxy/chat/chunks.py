@@ -7,7 +7,7 @@ same facts the same way. Pure functions; nothing here keeps state between calls 
 ``ReasoningDetails`` accumulator owned by its caller.
 
 Parts are plain tuples (cheap to build per chunk), first element the kind:
-  ("thinking", text)                         reasoning text (any of the three fields)
+  ("thinking", text, field)                  reasoning text, and the field it came in
   ("detail", item)                           one OpenRouter reasoning_details item
   ("text", text, is_refusal)                 answer text, or ``refusal`` text
   ("tool", index, id, name, arguments, sig)  one tool_calls[] fragment; index None = not given
@@ -191,21 +191,24 @@ def detail_text(item: Mapping[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
-def reasoning_text(source: Mapping[str, Any]) -> str:
-    """Reasoning text of a delta or message without counting it twice.
+def reasoning_text(source: Mapping[str, Any]) -> tuple[str, str | None]:
+    """Reasoning text of a delta or message, without counting it twice, and the field it came in
+    (None when there is none).
 
     OpenRouter sends the same text in ``reasoning`` and in ``reasoning_details``; DeepSeek, Qwen,
     Kimi, GLM and vLLM use ``reasoning_content``, some servers ``reasoning``
-    (docs/protocol/chat-completions.md §7.1).
+    (docs/protocol/chat-completions.md §7.1). The field is where the reasoning goes back to the
+    upstream that sent it (docs/protocol/translation-rules.md §5.3).
     """
     for key in ("reasoning_content", "reasoning"):
         value = source.get(key)
         if isinstance(value, str) and value:
-            return value
+            return value, key
     details = source.get("reasoning_details")
     if isinstance(details, list):
-        return "".join(detail_text(d) for d in details if isinstance(d, Mapping))
-    return ""
+        text = "".join(detail_text(d) for d in details if isinstance(d, Mapping))
+        return text, "reasoning_details" if text else None
+    return "", None
 
 
 def chunk_parts(chunk: Mapping[str, Any], provider: str) -> list[tuple[Any, ...]]:
@@ -250,9 +253,9 @@ def _delta_parts(delta: Mapping[str, Any], parts: list[tuple[Any, ...]], provide
         if isinstance(refusal, str) and refusal:
             parts.append(("text", refusal, True))
         return
-    text = reasoning_text(delta)
+    text, field = reasoning_text(delta)
     if text:
-        parts.append(("thinking", text))
+        parts.append(("thinking", text, field))
     details = delta.get("reasoning_details")
     if isinstance(details, list):
         parts.extend(("detail", d) for d in details if isinstance(d, Mapping))

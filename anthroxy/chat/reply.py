@@ -5,8 +5,9 @@ and with the same rules as ``chat_stream`` so that a streamed and a non-streamed
 same message:
 
 * thinking from ``reasoning_content`` / ``reasoning`` / ``reasoning_details``, signed with an
-  anthroxy signature (never a fake provider one) that carries OpenRouter's ``reasoning_details``
-  as ``rd`` and Gemini thought signatures as ``ts`` (keyed by the client's tool_use id);
+  anthroxy signature (never a fake provider one) that carries the block's origin (``p``/``m``/``f``,
+  as a stream does), OpenRouter's ``reasoning_details`` as ``rd`` and Gemini thought signatures as
+  ``ts`` (keyed by the client's tool_use id);
 * text (``content``, then any ``refusal`` text) in one text block;
 * tool_use blocks, ids minted by ``ToolIdMinter``, names mapped back by ``ctx.tool_names``. A
   Gemini thought signature on a tool call goes into the open thinking block when the call directly
@@ -62,8 +63,8 @@ def from_response(
         path = "$.choices[0].finish_reason"
         raise UpstreamProtocolError(f"{provider}: finish_reason is not a string", path=path)
 
-    builder = _Blocks()
-    builder.thinking(reasoning_text(message), message.get("reasoning_details"))
+    builder = _Blocks(ctx.target.provider, ctx.target.model)
+    builder.thinking(*reasoning_text(message), message.get("reasoning_details"))
     text = _content_text(message.get("content"), provider)
     refusal = message.get("refusal")
     refused = isinstance(refusal, str) and bool(refusal)
@@ -106,13 +107,15 @@ def from_response(
 class _Blocks:
     """Collects content blocks; at most one thinking block is open (its signature is pending)."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str, model: str) -> None:
         self.blocks: list[dict[str, Any]] = []
         self.chars = 0  # output characters, for the usage estimate when the upstream has none
+        self._origin = (provider, model)  # who produced the thinking (signature ``p``/``m``)
         self._thinking: dict[str, Any] | None = None
+        self._field: str | None = None
         self._payload: dict[str, Any] = {}
 
-    def thinking(self, text: str, details: object) -> None:
+    def thinking(self, text: str, field: str | None, details: object) -> None:
         items = (
             [dict(d) for d in details if isinstance(d, Mapping)]
             if isinstance(details, list)
@@ -121,6 +124,7 @@ class _Blocks:
         if not text and not items:
             return
         self._open_thinking(text)
+        self._field = "reasoning_details" if items else field
         if items:
             self._payload["rd"] = items
 
@@ -145,13 +149,15 @@ class _Blocks:
 
     def _open_thinking(self, text: str) -> None:
         self._thinking = {"type": "thinking", "thinking": text, "signature": ""}
+        self._field = None
         self._payload = {}
         self.chars += len(text)
         self.blocks.append(self._thinking)
 
     def _close_thinking(self) -> None:
         if self._thinking is not None:
-            self._thinking["signature"] = signature.encode(self._payload)
+            payload = signature.with_origin(self._payload, *self._origin, self._field)
+            self._thinking["signature"] = signature.encode(payload)
             self._thinking = None
 
 

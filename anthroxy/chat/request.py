@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import signature
 from ..context import ReplyContext
 from ..ids import upstream_tool_id
 from ..messages.blocks import (
@@ -41,6 +40,7 @@ from ..profile import ProviderProfile, Target
 from ..schema import sanitize
 from ..toolnames import ToolNames
 from .content import tool_result, user_parts
+from .replay import Reasoning
 from .tools import add_tool_choice, tools_for
 
 # Known Anthropic fields that have no Chat Completions meaning and are dropped without a word.
@@ -69,8 +69,12 @@ _PLAIN_USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]+$")
 
 @dataclass(frozen=True, slots=True)
 class _Env:
-    profile: ProviderProfile
+    target: Target
     names: ToolNames
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return self.target.profile
 
 
 def to_request(
@@ -88,7 +92,7 @@ def to_request(
     if not isinstance(request, MessagesRequest):
         request = parse_request(request)
     profile = target.profile
-    env = _Env(profile, ToolNames((), profile.tool_name_max, profile.tool_name_must_start_alpha))
+    env = _Env(target, ToolNames((), profile.tool_name_max, profile.tool_name_must_start_alpha))
     tools, dropped = tools_for(request.offered_tools, profile, env.names)
     out: dict[str, Any] = {"model": target.model, "messages": _messages(request, env)}
     out[profile.max_tokens_field] = _max_tokens(request.max_tokens, target)
@@ -190,39 +194,25 @@ def _user_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
 
 @dataclass(slots=True)
 class _Turn:
+    reasoning: Reasoning  # what the turn's thinking blocks give back (chat/replay.py)
     texts: list[str] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (client id, call)
-    thoughts: list[str] = field(default_factory=list)
-    details: list[Any] = field(default_factory=list)  # OpenRouter reasoning_details
-    thought_signatures: dict[str, Any] = field(default_factory=dict)  # Gemini, by tool_use id
 
 
 def _assistant_run(blocks: list[Block], env: _Env) -> dict[str, Any] | None:
-    turn = _Turn()
+    turn = _Turn(Reasoning(env.target))
     for block in blocks:
         if isinstance(block, TextBlock):
             turn.texts.append(block.text)
         elif isinstance(block, ToolUseBlock):
             turn.calls.append(_tool_call(block, env))
         elif isinstance(block, ThinkingBlock):
-            _collect_thinking(turn, block)
+            turn.reasoning.add(block)
         elif not isinstance(block, RedactedThinkingBlock | ServerToolBlock):
             raise AssertionError(f"{type(block).__name__} in an assistant message")
         # redacted_thinking is opaque to other providers; server-tool transcript blocks have no
         # Chat form (docs/protocol/translation-rules.md §1): both dropped.
     return _assistant_message(turn, env.profile)
-
-
-def _collect_thinking(turn: _Turn, block: ThinkingBlock) -> None:
-    if block.thinking:
-        turn.thoughts.append(block.thinking)
-    payload = signature.decode(block.signature) or {}
-    details = payload.get("rd")
-    if isinstance(details, list):
-        turn.details.extend(details)
-    signatures = payload.get("ts")
-    if isinstance(signatures, dict):
-        turn.thought_signatures.update(signatures)
 
 
 def _tool_call(block: ToolUseBlock, env: _Env) -> tuple[str, dict[str, Any]]:
@@ -241,28 +231,23 @@ def _assistant_message(turn: _Turn, profile: ProviderProfile) -> dict[str, Any] 
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if turn.calls:
         message["tool_calls"] = _signed_calls(turn, profile)
-    if profile.thinking_replay == "reasoning_content" and (turn.thoughts or turn.calls):
-        # DeepSeek needs the key on every tool-call turn, even empty
-        # (docs/protocol/chat-completions.md §7.2).
-        message["reasoning_content"] = "\n\n".join(turn.thoughts)
-    elif profile.thinking_replay == "reasoning_details" and turn.details:
-        message["reasoning_details"] = turn.details
+    reasoning = turn.reasoning.message_fields(tool_calls=bool(turn.calls))
+    message.update(reasoning)
     if text is None and not turn.calls:
-        if "reasoning_content" not in message and "reasoning_details" not in message:
+        if not reasoning:
             return None  # nothing left of the turn: it held only dropped blocks
         message["content"] = ""  # a reasoning-only turn still needs a content value
     return message
 
 
 def _signed_calls(turn: _Turn, profile: ProviderProfile) -> list[dict[str, Any]]:
-    calls = [call for _, call in turn.calls]
-    if not profile.thought_signatures:
-        return calls
+    """The turn's calls, each with the Gemini thought signature its thinking gave back."""
+    signatures = turn.reasoning.thought_signatures
     signed = []
     for client_id, call in turn.calls:
-        value = turn.thought_signatures.get(client_id)
+        value = signatures.get(client_id)
         signed.append(call if value is None else {**call, "extra_content": _google(value)})
-    if not any("extra_content" in call for call in signed):
+    if profile.thought_signatures and not any("extra_content" in call for call in signed):
         # Gemini 3 wants a signature on the first call of a turn; this history is not its own.
         signed[0] = {**signed[0], "extra_content": _google(GEMINI_SKIP_SIGNATURE)}
     return signed

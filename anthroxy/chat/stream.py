@@ -11,8 +11,9 @@ Contract (docs/protocol/anthropic.md §9, translation-rules.md §9; claude-code.
   estimate), then strictly sequential blocks with indices 0, 1, 2…, then ONE ``message_delta``
   with the stop reason and cumulative usage, then ``message_stop``.
 * Reasoning (``reasoning_content`` / ``reasoning`` / ``reasoning_details``) → a thinking block,
-  closed by one ``signature_delta`` carrying an anthroxy signature (``rd`` = merged OpenRouter
-  reasoning_details).
+  closed by one ``signature_delta`` carrying an anthroxy signature: its origin (``p``/``m`` = the
+  target's provider id and model, ``f`` = the field the reasoning came in; ``reasoning_details``
+  when there were any) and ``rd`` = merged OpenRouter reasoning_details.
 * Tool calls are keyed by ``tool_calls[].index`` (injected when missing, as Gemini omits it); a new
   index, or a new id on a known index, is a new call. The first call streams live; fragments of any
   other call are buffered and each such call is emitted whole after the live block closes, so
@@ -108,6 +109,7 @@ class ChatStream:
         self._next_injected = -1  # keys for calls without an index (never clash with real ones)
         self._minter = ToolIdMinter(message_id)
         self._details: ReasoningDetails | None = None  # of the open thinking block
+        self._field: str | None = None  # the field the open thinking block's text came in
         self._block_ts: dict[str, str] = {}  # thought signatures for the open thinking block
         self._late_ts: dict[str, str] = {}
         self._finish: str | None = None
@@ -139,7 +141,7 @@ class ChatStream:
                 if kind == "text":
                     self._text(events, part[1], part[2])
                 elif kind == "thinking":
-                    self._thinking(events, part[1])
+                    self._thinking(events, part[1], part[2])
                 elif kind == "detail":
                     self._detail(events, part[1])
                 elif kind == "tool":
@@ -213,9 +215,11 @@ class ChatStream:
         self._chars += len(text)
         events.append(BlockDelta(self._index, "text_delta", text))
 
-    def _thinking(self, events: list[Event], text: str) -> None:
+    def _thinking(self, events: list[Event], text: str, field: str) -> None:
         if self._open is not _Kind.THINKING:
             self._switch(events, _Kind.THINKING)
+        if self._field is None:
+            self._field = field
         self._chars += len(text)
         events.append(BlockDelta(self._index, "thinking_delta", text))
 
@@ -301,9 +305,14 @@ class ChatStream:
                 payload["rd"] = self._details.items
             if self._block_ts:
                 payload["ts"] = self._block_ts
-            sig = signature.encode(payload)
+            field = "reasoning_details" if "rd" in payload else self._field
+            target = self._ctx.target
+            sig = signature.encode(
+                signature.with_origin(payload, target.provider, target.model, field)
+            )
             events.append(BlockDelta(self._index, "signature_delta", sig))
             self._details = None
+            self._field = None
             self._block_ts = {}
         elif self._live is not None:
             self._live.done = True

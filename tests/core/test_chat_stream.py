@@ -102,6 +102,7 @@ def test_deepseek_reasoning_stream_structure() -> None:
 # -- targeted behaviours ------------------------------------------------------------------
 
 CTX = make_context({"requested_model": "claude-x", "tools": ["Bash", "Read"]})
+ORIGIN = {"p": "mock", "m": "upstream"}  # CTX's target, in every signature it mints
 
 
 def _chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **top: Any) -> dict:
@@ -195,7 +196,10 @@ def test_thought_signature_arriving_after_the_block_opened_is_kept_in_a_trailing
     events = translate(CTX, chunks, "msg_1")
     message = accumulate(events)
     assert [b["type"] for b in message["content"]] == ["tool_use", "thinking"]
-    assert signature.decode(message["content"][1]["signature"]) == {"ts": {"call_1": "TEFURQ=="}}
+    assert signature.decode(message["content"][1]["signature"]) == {
+        "ts": {"call_1": "TEFURQ=="},
+        **ORIGIN,
+    }
     assert message["stop_reason"] == "tool_use"
 
 
@@ -278,7 +282,8 @@ def test_reasoning_and_reasoning_details_in_one_chunk_are_not_doubled() -> None:
     ]
     message = accumulate(translate(CTX, chunks, "msg_1"))
     assert message["content"][0]["thinking"] == "abc"
-    assert signature.decode(message["content"][0]["signature"]) == {"rd": [detail]}
+    payload = signature.decode(message["content"][0]["signature"])
+    assert payload == {"rd": [detail], "f": "reasoning_details", **ORIGIN}
 
 
 def test_encrypted_reasoning_detail_alone_opens_a_signed_thinking_block() -> None:
@@ -286,7 +291,8 @@ def test_encrypted_reasoning_detail_alone_opens_a_signed_thinking_block() -> Non
     chunks = [_chunk({"reasoning_details": [detail]}), _chunk({"content": "ok"}, "stop")]
     message = accumulate(translate(CTX, chunks, "msg_1"))
     assert message["content"][0]["thinking"] == ""
-    assert signature.decode(message["content"][0]["signature"]) == {"rd": [detail]}
+    payload = signature.decode(message["content"][0]["signature"])
+    assert payload == {"rd": [detail], "f": "reasoning_details", **ORIGIN}
 
 
 @pytest.mark.parametrize("finish", [["stop"], {"reason": "stop"}, 7])

@@ -61,15 +61,22 @@ def settings(
     api: str = "chat",
     model: str = "gpt-mock",
     limits: dict[str, Any] | None = None,
+    provider_id: str = "mock",
     **provider: Any,
 ) -> Settings:
-    """One provider ``mock`` at ``url`` serving every tier with ``model``; ``limits`` is its
+    """One provider ``provider_id`` at ``url`` serving every tier with ``model``; ``limits`` is its
     ``[models."<model>"]`` table (e.g. ``thinking = true`` for a reasoning model anthroxy's
     capability table does not know)."""
-    target = f"mock/{model}"
+    target = f"{provider_id}/{model}"
     raw: dict[str, Any] = {
         "providers": {
-            "mock": {"api": api, "base_url": url, "auth": "none", "models": [model], **provider}
+            provider_id: {
+                "api": api,
+                "base_url": url,
+                "auth": "none",
+                "models": [model],
+                **provider,
+            }
         },
         "tiers": {"opus": target, "sonnet": target, "haiku": target, "default": target},
     }

@@ -7,7 +7,8 @@ kept in ``requests`` (and its arrival time in ``arrivals``) so a test can check 
 upstream.
 
 ``Script`` adds the upstream behaviours the failure tests need: DeepSeek-style
-``reasoning_content`` streamed before the tool call, a first stream cut (connection closed, no
+``reasoning_content`` streamed before the tool call (and, like DeepSeek in thinking mode, a 400
+for any later request whose tool-call turn lost it), a first stream cut (connection closed, no
 finish_reason) while its text is still coming, and a first request refused with 429 + retry-after.
 
 Run by hand: ``python tests/e2e/scripted_model.py PORT``.
@@ -34,6 +35,9 @@ class Script:
     on the first request only, so Claude Code's retry meets a healthy upstream."""
 
     reasoning: str | None = None  # streamed as ``reasoning_content`` before the tool call
+    # DeepSeek's thinking mode: a tool-call turn sent back without ``reasoning_content`` -> 400
+    # (docs/protocol/chat-completions.md §7.2).
+    require_reasoning: bool = False
     cut_first_stream: bool = False  # first streamed reply: a few text chunks, then a cut
     retry_after: int | None = None  # first request: 429 with this ``retry-after`` (seconds)
 
@@ -111,6 +115,8 @@ async def completions(request: web.Request) -> web.StreamResponse:
     first = len(seen) == 1
     if first and script.retry_after is not None:
         return _rate_limited(script.retry_after)
+    if script.require_reasoning and _lost_reasoning(body.get("messages", [])):
+        return _reasoning_required()
     chunks = _reply_chunks(body.get("messages", []), script.reasoning)
     usage = {"prompt_tokens": 1200, "completion_tokens": 30, "total_tokens": 1230}
     if not body.get("stream"):
@@ -136,6 +142,24 @@ def _rate_limited(seconds: int) -> web.Response:
         "code": "rate_limit_exceeded",
     }
     return web.json_response({"error": error}, status=429, headers={"retry-after": str(seconds)})
+
+
+def _lost_reasoning(messages: list[dict[str, Any]]) -> bool:
+    return any(
+        m.get("role") == "assistant" and "tool_calls" in m and "reasoning_content" not in m
+        for m in messages
+    )
+
+
+def _reasoning_required() -> web.Response:
+    """DeepSeek's 400 for a thinking-mode tool loop whose reasoning was not passed back."""
+    error = {
+        "message": "The reasoning_content in the thinking mode must be passed back to the API.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_request_error",
+    }
+    return web.json_response({"error": error}, status=400)
 
 
 async def _cut(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

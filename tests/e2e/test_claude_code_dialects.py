@@ -1,4 +1,4 @@
-"""The real Claude Code CLI through the two other upstream dialects and a thinking chat upstream.
+"""The real Claude Code CLI through the two other upstream dialects and thinking chat upstreams.
 
 Each test plays the Write-tool loop of ``test_claude_code`` against a scripted model speaking one
 upstream wire format, then checks the round trip: the file is written (so the streamed tool call
@@ -139,7 +139,7 @@ async def test_claude_code_replays_reasoning_content_through_a_deepseek_style_up
     aiohttp_server: Any, tmp_path: Path
 ) -> None:
     reasoning = "The user wants a file. I should call Write with the path and the text."
-    model = await aiohttp_server(make_app(Script(reasoning=reasoning)))
+    model = await aiohttp_server(make_app(Script(reasoning=reasoning, require_reasoning=True)))
     profile = {"thinking_replay": "reasoning_content", "reasoning_param": "deepseek"}
     config = settings(base_url(model) + "/v1", model="deepseek-reasoner", profile=profile)
     proxy = await aiohttp_server(create_app(config))
@@ -150,6 +150,23 @@ async def test_claude_code_replays_reasoning_content_through_a_deepseek_style_up
     assert [m for m in first["messages"] if m["role"] == "assistant"] == []
     # DeepSeek refuses a tool loop whose assistant turn lost its reasoning: the streamed
     # reasoning_content went to Claude Code as a thinking block and came back onto the message.
+    (assistant,) = [m for m in second["messages"] if m["role"] == "assistant"]
+    assert assistant["reasoning_content"] == reasoning
+    assert [c["id"] for c in assistant["tool_calls"]] == ["call_scripted_1"]
+
+
+async def test_claude_code_tool_loop_through_a_thinking_model_under_an_unknown_provider_id(
+    aiohttp_server: Any, tmp_path: Path
+) -> None:
+    """No profile says this upstream wants its reasoning back, but it does (it answers 400
+    without it, as DeepSeek does): the thinking block's signature says who produced it."""
+    reasoning = "A file to write: call Write with the path and the words from the prompt."
+    model = await aiohttp_server(make_app(Script(reasoning=reasoning, require_reasoning=True)))
+    config = settings(base_url(model) + "/v1", model="deepseek-reasoner", provider_id="myds")
+    proxy = await aiohttp_server(create_app(config))
+    await claude_writes(proxy, tmp_path, "unknown.txt", "unknown words")
+    first, second = model.app[REQUESTS]
+    assert "reasoning_effort" not in first and "thinking" not in first  # no profile: no switch
     (assistant,) = [m for m in second["messages"] if m["role"] == "assistant"]
     assert assistant["reasoning_content"] == reasoning
     assert [c["id"] for c in assistant["tool_calls"]] == ["call_scripted_1"]
