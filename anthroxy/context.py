@@ -22,3 +22,5 @@ class ReplyContext:
     stop_sequences: tuple[str, ...] = ()  # to report which one matched, when the upstream says
     thinking: bool = False  # the client asked for thinking (enabled or adaptive)
     input_tokens_estimate: int = 0  # shown in message_start before the upstream reports usage
+    # ``thinking.display: "omitted"``: thinking blocks go out without their text (signature kept)
+    omit_thinking: bool = False

@@ -15,7 +15,9 @@ Payload keys (all optional; an empty payload ``{}`` is valid and means "nothing 
           were recorded, and Responses ones.
   ``f``   the Chat field the reasoning arrived in: ``reasoning_content``, ``reasoning`` or
           ``reasoning_details``; absent when the block holds no reasoning (a Gemini thought
-          signature alone). The text itself is not stored: it is the block's ``thinking``.
+          signature alone). The text itself is not stored: it is the block's ``thinking``, except
+  ``t``   for a client that asked for ``display: "omitted"``: the block's text went out empty,
+          and the reasoning rides here so the upstream still gets it back.
   ``rd``  OpenRouter ``reasoning_details`` items (list of objects), replayed verbatim.
   ``ts``  Gemini thought signatures: ``{tool_use_id: thought_signature}``.
   ``enc`` Responses API ``encrypted_content`` of a reasoning item; ``rid`` its ``rs_…`` id.
@@ -30,6 +32,9 @@ from collections.abc import Mapping
 from typing import Any
 
 PREFIX = "anthroxy1."
+# The thinking text, for a client that asked not to see it (``display: "omitted"``): the block
+# goes out empty, and the upstream still gets its reasoning back on the next turn.
+HIDDEN_TEXT = "t"
 # The Chat Completions fields reasoning arrives in, and goes back in (``f``).
 REASONING_FIELDS = frozenset({"reasoning_content", "reasoning", "reasoning_details"})
 

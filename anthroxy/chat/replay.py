@@ -22,6 +22,7 @@ no thinking, docs/protocol/chat-completions.md §7.2).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,16 +63,18 @@ class Reasoning:
 
     def _add_by_origin(self, block: ThinkingBlock, payload: dict[str, Any]) -> None:
         where = signature.reasoning_field(payload)
-        if where in _TEXT_FIELDS and block.thinking:
-            self.texts.setdefault(where, []).append(block.thinking)
+        text = _text_of(block, payload)
+        if where in _TEXT_FIELDS and text:
+            self.texts.setdefault(where, []).append(text)
         elif where == "reasoning_details":
             self._add_details(payload)
         self._add_thought_signatures(payload)
 
     def _add_by_profile(self, block: ThinkingBlock, payload: dict[str, Any]) -> None:
         profile = self.target.profile
-        if profile.thinking_replay == "reasoning_content" and block.thinking:
-            self.texts.setdefault("reasoning_content", []).append(block.thinking)
+        text = _text_of(block, payload)
+        if profile.thinking_replay == "reasoning_content" and text:
+            self.texts.setdefault("reasoning_content", []).append(text)
         elif profile.thinking_replay == "reasoning_details":
             self._add_details(payload)
         if profile.thought_signatures:
@@ -86,3 +89,9 @@ class Reasoning:
         signatures = payload.get("ts")
         if isinstance(signatures, dict):
             self.thought_signatures.update(signatures)
+
+
+def _text_of(block: ThinkingBlock, payload: Mapping[str, Any]) -> str:
+    """The block's reasoning text: as shown, or as kept in the signature when it was hidden."""
+    hidden = payload.get(signature.HIDDEN_TEXT)
+    return block.thinking or (hidden if isinstance(hidden, str) else "")

@@ -63,7 +63,7 @@ def from_response(
         path = "$.choices[0].finish_reason"
         raise UpstreamProtocolError(f"{provider}: finish_reason is not a string", path=path)
 
-    builder = _Blocks(ctx.target.provider, ctx.target.model)
+    builder = _Blocks(ctx.target.provider, ctx.target.model, omit=ctx.omit_thinking)
     builder.thinking(*reasoning_text(message), message.get("reasoning_details"))
     text = _content_text(message.get("content"), provider)
     refusal = message.get("refusal")
@@ -107,8 +107,9 @@ def from_response(
 class _Blocks:
     """Collects content blocks; at most one thinking block is open (its signature is pending)."""
 
-    def __init__(self, provider: str, model: str) -> None:
+    def __init__(self, provider: str, model: str, *, omit: bool = False) -> None:
         self.blocks: list[dict[str, Any]] = []
+        self._omit = omit  # thinking text goes into the signature, not the block
         self.chars = 0  # output characters, for the usage estimate when the upstream has none
         self._origin = (provider, model)  # who produced the thinking (signature ``p``/``m``)
         self._thinking: dict[str, Any] | None = None
@@ -148,9 +149,10 @@ class _Blocks:
         return self.blocks
 
     def _open_thinking(self, text: str) -> None:
-        self._thinking = {"type": "thinking", "thinking": text, "signature": ""}
+        self._thinking = {"type": "thinking", "thinking": "" if self._omit else text}
+        self._thinking["signature"] = ""
         self._field = None
-        self._payload = {}
+        self._payload = {signature.HIDDEN_TEXT: text} if self._omit and text else {}
         self.chars += len(text)
         self.blocks.append(self._thinking)
 

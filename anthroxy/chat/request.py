@@ -115,6 +115,7 @@ def to_request(
         stop_sequences=request.stop_sequences,
         thinking=request.thinks,
         input_tokens_estimate=input_tokens,
+        omit_thinking=request.omits_thinking,
     )
     return out, ctx
 

@@ -110,6 +110,7 @@ class ChatStream:
         self._minter = ToolIdMinter(message_id)
         self._details: ReasoningDetails | None = None  # of the open thinking block
         self._field: str | None = None  # the field the open thinking block's text came in
+        self._hidden: list[str] = []  # the open block's text the client asked not to see
         self._block_ts: dict[str, str] = {}  # thought signatures for the open thinking block
         self._late_ts: dict[str, str] = {}
         self._finish: str | None = None
@@ -221,7 +222,10 @@ class ChatStream:
         if self._field is None:
             self._field = field
         self._chars += len(text)
-        events.append(BlockDelta(self._index, "thinking_delta", text))
+        if self._ctx.omit_thinking:
+            self._hidden.append(text)  # kept in the signature, for the upstream's replay
+        else:
+            events.append(BlockDelta(self._index, "thinking_delta", text))
 
     def _detail(self, events: list[Event], item: Mapping[str, Any]) -> None:
         if self._open is not _Kind.THINKING:
@@ -306,6 +310,9 @@ class ChatStream:
             if self._block_ts:
                 payload["ts"] = self._block_ts
             field = "reasoning_details" if "rd" in payload else self._field
+            if self._hidden:
+                payload[signature.HIDDEN_TEXT] = "".join(self._hidden)
+                self._hidden = []
             target = self._ctx.target
             sig = signature.encode(
                 signature.with_origin(payload, target.provider, target.model, field)

@@ -156,6 +156,11 @@ class MessagesRequest:
         return self.thinking is not None and self.thinking.type != "disabled"
 
     @property
+    def omits_thinking(self) -> bool:
+        """``display: "omitted"``: the client wants thinking blocks without their text."""
+        return self.thinking is not None and self.thinking.display == "omitted"
+
+    @property
     def thinking_effort(self) -> str | None:
         """How hard to think, in ``EFFORTS`` terms; None without thinking. An ``enabled`` budget
         is bucketed (< 4096 low, < 16384 medium, else high); ``adaptive`` takes

@@ -228,7 +228,8 @@ class _ContentBuilder:
         if text:
             # Nothing to replay still needs a signature the client can echo (as the stream does).
             sig = sig or signature.encode({})
-            self.content.append({"type": "thinking", "thinking": text, "signature": sig})
+            shown = "" if self._ctx.omit_thinking else text  # the reasoning rides in ``sig``
+            self.content.append({"type": "thinking", "thinking": shown, "signature": sig})
         elif sig is not None:
             self.content.append({"type": "redacted_thinking", "data": sig})
 

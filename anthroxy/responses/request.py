@@ -90,7 +90,9 @@ def to_request(
     out.update(tool_choice(request.tool_choice, names))
     effort = request.thinking_effort
     if effort is not None:
-        out["reasoning"] = {"effort": REASONING_EFFORTS[effort], "summary": "auto"}
+        out["reasoning"] = {"effort": REASONING_EFFORTS[effort]}
+        if not request.omits_thinking:  # omitted: no summary to write, nor to wait for
+            out["reasoning"]["summary"] = "auto"
     _add_parameters(out, request, target)
     if request.mcp_servers:
         raise UnsupportedFeature(
@@ -103,6 +105,7 @@ def to_request(
         stop_sequences=request.stop_sequences,
         thinking=effort is not None,
         input_tokens_estimate=input_tokens,
+        omit_thinking=request.omits_thinking,
     )
     return out, ctx
 

@@ -264,6 +264,8 @@ class ResponsesStream:
             delta = SUMMARY_JOIN + delta  # a new summary part in the same thinking block
         block.summary_index = part if isinstance(part, int) else None
         block.sent += delta
+        if self._ctx.omit_thinking:  # display "omitted": the block, its signature, no text
+            return out
         return [*out, BlockDelta(block.index, "thinking_delta", delta)]
 
     def _item_added(self, payload: Mapping[str, Any]) -> Events:
@@ -337,6 +339,8 @@ class ResponsesStream:
             out = self._open("thinking", ("reasoning", index), empty)
             assert self._block is not None
             self._block.item = item
+            if self._ctx.omit_thinking:
+                return [*out, *self._close()]
             delta = BlockDelta(self._block.index, "thinking_delta", text)
             return [*out, delta, *self._close()]
         if sig is not None:
