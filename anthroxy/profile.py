@@ -67,6 +67,10 @@ class ProviderProfile:
     # Where ``metadata.user_id`` goes, hashed to at most ``user_max`` characters.
     user_field: Literal["user", "safety_identifier", "none"] = "user"
     user_max: int = 64
+    # How many ``stop`` strings the upstream takes: OpenAI's Chat Completions and most servers
+    # modelled on it take at most 4 (docs/protocol/chat-completions.md §2); Anthropic has no
+    # limit. The first ones go upstream; None: all.
+    stop_max: int | None = 4
     # ``stream_options: {include_usage: true}``: without it OpenAI sends no usage in a stream.
     stream_usage: bool = True
     # Gemini 3: tool calls carry ``extra_content.google.thought_signature`` that must be replayed;

@@ -99,7 +99,7 @@ def to_request(
     if tools:
         out["tools"] = tools
     add_tool_choice(out, request.tool_choice, dropped, env.names)
-    _add_sampling(out, request)
+    _add_sampling(out, request, profile)
     _add_output_format(out, request.output_schema, profile)
     _add_thinking(out, request, profile)
     _add_user(out, request.user_id, profile)
@@ -267,13 +267,14 @@ def _max_tokens(max_tokens: int, target: Target) -> int:
     return max_tokens
 
 
-def _add_sampling(out: dict[str, Any], request: MessagesRequest) -> None:
+def _add_sampling(out: dict[str, Any], request: MessagesRequest, profile: ProviderProfile) -> None:
     if request.temperature is not None:
         out["temperature"] = request.temperature
     if request.top_p is not None:
         out["top_p"] = request.top_p
     if request.stop_sequences:
-        out["stop"] = list(request.stop_sequences)
+        # Beyond the upstream's limit a stop list is a 400 there; the first ones still stop it.
+        out["stop"] = list(request.stop_sequences[: profile.stop_max])
 
 
 def _add_thinking(out: dict[str, Any], request: MessagesRequest, profile: ProviderProfile) -> None:

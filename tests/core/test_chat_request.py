@@ -709,3 +709,17 @@ def test_adaptive_thinking_with_a_null_effort_uses_the_default_effort() -> None:
     out, ctx = chat.to_request(body, Target(provider="mock", model="up", profile=profile))
     assert out["reasoning_effort"] == "high"  # Anthropic's default effort for adaptive thinking
     assert ctx.thinking is True
+
+
+def test_stop_sequences_beyond_the_upstreams_limit_are_not_sent() -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stop_sequences": ["a", "b", "c", "d", "e", "f"],
+    }
+    upstream, ctx = chat.to_request(body, Target("p", "m"))
+    assert upstream["stop"] == ["a", "b", "c", "d"]  # OpenAI refuses a fifth
+    assert ctx.stop_sequences == ("a", "b", "c", "d", "e", "f")  # all still reported as such
+    unlimited = Target("p", "m", profile=ProviderProfile(stop_max=None))
+    assert chat.to_request(body, unlimited)[0]["stop"] == ["a", "b", "c", "d", "e", "f"]
