@@ -101,7 +101,8 @@ class BlocksToText:
 Rule = Drop | Set | HashUnless | FoldSystemMessages | BlocksToText
 # What becomes of a thinking block whose signature this provider cannot verify
 # (anthroxy.cleaning.signatures): "drop" leaves the block out; "unsigned" keeps its text with an
-# empty signature, for providers that want the reasoning of earlier turns back.
+# empty signature, for providers that want the reasoning of earlier turns back (a tool-calling
+# turn without any then gets an empty one, unless thinking is disabled).
 ForeignThinking = Literal["drop", "unsigned"]
 # Whose signatures Anthropic's own servers make and verify; the family of bare signatures.
 ANTHROPIC = "anthropic"

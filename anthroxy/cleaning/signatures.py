@@ -18,9 +18,13 @@ family that made it:
 
 ``settle_thinking`` applies a provider's ``Cleaner``: blocks of its own family go back as the
 provider signed them; any other block is foreign and is dropped, or, for a provider that wants
-the reasoning of earlier turns back (DeepSeek and Kimi refuse tool turns without it), kept as
-unsigned text. Anthropic then requires the last tool-loop turn to start with thinking when
-thinking is on ("a final `assistant` message must start with a thinking block ... To avoid this
+the reasoning of earlier turns back, kept as unsigned text. Such a provider (DeepSeek: "The
+`content[].thinking` in the thinking mode must be passed back to the API") also gets an empty
+unsigned thinking block at the start of a tool-calling turn that has none, unless thinking is
+disabled (https://github.com/QwenLM/qwen-code/pull/3788 does the same).
+
+Anthropic, for its part, requires the last tool-loop turn to start with thinking when thinking
+is on ("a final `assistant` message must start with a thinking block ... To avoid this
 requirement, disable `thinking`", https://github.com/n8n-io/n8n/issues/22550); if a foreign
 block was dropped there, thinking is turned off for that one request.
 """
@@ -71,7 +75,8 @@ def settle_thinking(
     messages = body.get("messages")
     if not isinstance(messages, list):
         return body
-    settled = [_settle_message(cleaner, message) for message in messages]
+    fill = cleaner.foreign_thinking == "unsigned" and not _thinking_off(body)
+    settled = [_settle_message(cleaner, message, fill) for message in messages]
     if all(new is old for (new, _), old in zip(settled, messages, strict=True)):
         return body
     out = {**body, "messages": [message for message, _ in settled]}
@@ -89,7 +94,7 @@ def marks_for(cleaner: Cleaner) -> str | None:
     return None if cleaner.signer == ANTHROPIC else cleaner.signer
 
 
-def _settle_message(cleaner: Cleaner, message: Any) -> tuple[Any, bool]:
+def _settle_message(cleaner: Cleaner, message: Any, fill: bool) -> tuple[Any, bool]:
     """(the message as the provider can take it, whether a thinking block was dropped)."""
     if not isinstance(message, Mapping) or message.get("role") != "assistant":
         return message, False
@@ -104,7 +109,21 @@ def _settle_message(cleaner: Cleaner, message: Any) -> tuple[Any, bool]:
         changed = changed or new is not block
         if new is not None:
             out.append(new)
+    if fill and _calls_tools(out) and not any(_is_thinking(block) for block in out):
+        out.insert(0, dict(EMPTY_THINKING))
+        changed = True
     return ({**message, "content": out} if changed else message), dropped
+
+
+EMPTY_THINKING = {"type": "thinking", "thinking": "", "signature": ""}
+
+
+def _calls_tools(content: list[Any]) -> bool:
+    return any(isinstance(block, Mapping) and block.get("type") == "tool_use" for block in content)
+
+
+def _is_thinking(block: Any) -> bool:
+    return isinstance(block, Mapping) and block.get("type") in _THINKING
 
 
 def _settle_block(cleaner: Cleaner, block: Any) -> Any:
@@ -132,7 +151,7 @@ def _lost_tool_turn_thinking(messages: list[Any], settled: list[tuple[Any, bool]
         return False
     content = turn.get("content")
     first = content[0] if isinstance(content, list) and content else None
-    return not (isinstance(first, Mapping) and first.get("type") in _THINKING)
+    return not _is_thinking(first)
 
 
 def _answers_tools(message: Any) -> bool:
@@ -149,6 +168,11 @@ def _role(message: Any) -> Any:
 def _thinking_on(body: Mapping[str, Any]) -> bool:
     thinking = body.get("thinking")
     return isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def _thinking_off(body: Mapping[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return isinstance(thinking, Mapping) and thinking.get("type") == "disabled"
 
 
 def mark_message(message: Mapping[str, Any], family: str | None) -> Mapping[str, Any]:

@@ -258,6 +258,8 @@ class _Overlay:
         profile = _profile_overrides(preset.profile)
         if profile:
             self.add(src, ("providers", pid, "profile"), profile)
+        if preset.cleaner.rules or preset.cleaner.signer != pid:
+            self.add(src, ("providers", pid, "cleaner"), preset.id)
 
     # -- MODEL_MAP / MODEL_ROUTES / MODEL_ALIASES / REWRITE_RESPONSES ----------------------------
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from anthroxy.cleaning import NO_RULES, Cleaner
 from anthroxy.errors import AnthroxyError
 from anthroxy.messages.request import MessagesRequest
 from anthroxy.profile import Target
@@ -41,6 +42,9 @@ class Call:
     # The request parsed once and fitted to this target (chat and responses dialects); None
     # for an Anthropic upstream, which is sent ``raw``.
     parsed: MessagesRequest | None = None
+    # What changes in the upstream body for this provider: its configured cleaner plus the
+    # fields it refused so far (gateway/learned.py).
+    cleaner: Cleaner = NO_RULES
 
     @property
     def stream(self) -> bool:

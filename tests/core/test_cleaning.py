@@ -357,3 +357,12 @@ def test_a_passed_through_stream_marks_signature_events_only() -> None:
     start = raw.index(b"event: content_block_start")
     cut = raw.index(b"event: content_block_delta", raw.index(b"thinking_delta"))
     assert raw[start:cut] in marked
+
+
+def test_a_tool_turn_without_thinking_gets_an_empty_one_where_thinking_must_come_back() -> None:
+    body = conversation()  # the tool turn came from a provider that did not think
+    sent = settle_thinking(cleaners.DEEPSEEK, body)
+    assert sent["messages"][1]["content"][0] == thinking("", "")
+    off = {**body, "thinking": {"type": "disabled"}}
+    assert settle_thinking(cleaners.DEEPSEEK, off) is off
+    assert settle_thinking(cleaners.GLM, body) is body
