@@ -38,14 +38,11 @@ _TERMINAL_LINES = tuple(
 # Pre-filter for message_delta events: inside a JSON string value (text, partial_json) these
 # quotes are escaped, so other events hardly ever match; each match is still parsed and checked.
 _DELTA_MARKER = b'"message_delta"'
-# The same for the events that can carry a thinking signature (marked for non-Anthropic
-# providers): a signature_delta, or the start of a (redacted) thinking block.
-_SIGNATURE_MARKERS = (
-    b'"signature_delta"',
-    b'"redacted_thinking"',
-    b'"signature":"',
-    b'"signature": "',
-)
+# The same for the events that carry a thinking signature (marked for non-Anthropic providers):
+# a signature_delta, or the start of a thinking block with its signature. One literal search
+# (~0.16 us per read), as it runs on every read. A redacted_thinking block (Anthropic's own
+# kind; no other provider is known to send one) is marked only when its event also holds this.
+_SIGNATURE_MARKER = b"signature"
 
 
 def request_bytes(
@@ -164,7 +161,7 @@ class PassthroughStream:
             complete = self._until_started(complete)
         if _DELTA_MARKER in complete:
             self._read_delta_usage(complete)
-        if self._marks is not None and any(m in complete for m in _SIGNATURE_MARKERS):
+        if self._marks is not None and _SIGNATURE_MARKER in complete:
             complete = _mark_signatures(complete, self._marks)
         return complete
 
@@ -226,7 +223,7 @@ def _mark_signatures(complete: bytes, family: str) -> bytes:
     for match in _EVENT_END.finditer(complete):
         event = complete[position : match.end()]
         position = match.end()
-        if any(m in event for m in _SIGNATURE_MARKERS):
+        if _SIGNATURE_MARKER in event:
             payload = _event_data(event)
             marked = mark_event(payload, family)
             if marked is not payload:

@@ -9,7 +9,7 @@ of its own. Every rule carries its ``source``: the public page that shows the pr
 
 ``apply(cleaner, body)`` returns ``body`` itself when no rule changes anything, so the common
 case costs a few lookups and the caller can keep the client's bytes. Given the raw bytes too, a
-rule that walks the whole conversation first checks that its key occurs in them at all.
+rule that walks every block of the conversation first checks that its key occurs in them.
 """
 
 from __future__ import annotations
@@ -167,6 +167,8 @@ NO_RULES = Cleaner()
 def apply(cleaner: Cleaner, body: Mapping[str, Any], raw: bytes | None = None) -> Any:
     """``body`` with ``cleaner``'s rules applied in order; ``body`` itself when none applies.
     ``raw``, the bytes ``body`` was parsed from, lets a rule skip a body that lacks its key."""
+    if not cleaner.rules:
+        return body
     out: Mapping[str, Any] = body
     for rule in cleaner.rules:
         if raw is not None and not _may_apply(rule, raw):
@@ -176,13 +178,12 @@ def apply(cleaner: Cleaner, body: Mapping[str, Any], raw: bytes | None = None) -
 
 
 def _may_apply(rule: Rule, raw: bytes) -> bool:
-    if isinstance(rule, Drop | HashUnless):
+    """False when ``raw`` shows the rule has nothing to do. Only for rules that walk the whole
+    conversation: a key lookup costs far less than a search through the bytes (~0.4 us per KB)."""
+    if isinstance(rule, Drop) and "*" in rule.path:
         return f'"{rule.path.rsplit(".", 1)[-1]}"'.encode() in raw
     if isinstance(rule, BlocksToText):
         return f'"{rule.type}"'.encode() in raw
-    if isinstance(rule, FoldSystemMessages):
-        # The role value, written with or without a space after the colon.
-        return b'"system"' in raw
     return True
 
 

@@ -11,7 +11,7 @@ family that made it:
 * a bare signature is Anthropic's (family ``anthropic``), as Anthropic's own replies pass through
   untouched;
 * a pass-through reply from any other family has its signatures marked on the way to the
-  client: ``anthroxy-from.<family>.<the provider's signature>`` (``mark_message``,
+  client: ``anthroxy1:<family>:<the provider's signature>`` (``mark_message``,
   ``mark_event``); the mark comes off again when the block goes back to that family;
 * ``anthroxy1.…`` signatures are anthroxy's own, made for translated replies
   (``anthroxy.signature``); no Anthropic-dialect upstream can verify them.
@@ -37,16 +37,16 @@ from typing import Any
 from .. import signature
 from .rules import ANTHROPIC, Cleaner
 
-MARK = "anthroxy-from."
-_OWN = signature.PREFIX
-# A pre-filter on the raw body: both kinds of anthroxy signature start a JSON string this way.
-_MARKED_BYTES = b'"anthroxy'
+MARK = "anthroxy1:"
+_OWN = signature.PREFIX  # "anthroxy1."
+# A pre-filter on the raw body: both kinds of anthroxy signature start with these bytes.
+_MARKED_BYTES = b"anthroxy1"
 _THINKING = ("thinking", "redacted_thinking")
 
 
 def mark(value: str, family: str) -> str:
     """A provider's signature, marked with the family that made it."""
-    return f"{MARK}{family}.{value}"
+    return f"{MARK}{family}:{value}"
 
 
 def origin(value: Any) -> tuple[str | None, Any]:
@@ -55,8 +55,8 @@ def origin(value: Any) -> tuple[str | None, Any]:
     if not isinstance(value, str) or not value:
         return None, value
     if value.startswith(MARK):
-        family, dot, original = value[len(MARK) :].partition(".")
-        if dot and family:
+        family, colon, original = value[len(MARK) :].partition(":")
+        if colon and family:
             return family, original
         return _OWN, value
     if value.startswith(_OWN):
@@ -68,14 +68,15 @@ def settle_thinking(
     cleaner: Cleaner, body: Mapping[str, Any], raw: bytes | None = None
 ) -> Mapping[str, Any]:
     """``body`` with each thinking block as ``cleaner``'s provider can take it; ``body`` itself
-    when nothing changes. For the Anthropic family, a body without anthroxy's marks (checked on
-    ``raw`` when given) is left alone at once."""
-    if cleaner.signer == ANTHROPIC and raw is not None and _MARKED_BYTES not in raw:
+    when nothing changes. ``raw``, the bytes the client sent, lets a body for the Anthropic
+    family go at once when it holds none of anthroxy's marks; for the others, the walk through
+    the assistant turns costs less than searching the bytes for signatures."""
+    if raw is not None and cleaner.signer == ANTHROPIC and _MARKED_BYTES not in raw:
         return body
+    fill = cleaner.foreign_thinking == "unsigned" and not _thinking_off(body)
     messages = body.get("messages")
     if not isinstance(messages, list):
         return body
-    fill = cleaner.foreign_thinking == "unsigned" and not _thinking_off(body)
     settled = [_settle_message(cleaner, message, fill) for message in messages]
     if all(new is old for (new, _), old in zip(settled, messages, strict=True)):
         return body
