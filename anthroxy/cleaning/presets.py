@@ -115,6 +115,7 @@ MIMO = Cleaner(
     rules=(FoldSystemMessages(source=_MIMO_SYSTEM),),
     signer="mimo",
     # "The reasoning_content in the thinking mode must be passed back to the API."
+    # (https://github.com/farion1231/cc-switch/issues/2952)
     foreign_thinking="unsigned",
     tool_turn_needs_thinking=False,
 )
