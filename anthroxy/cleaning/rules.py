@@ -63,7 +63,7 @@ class Set:
     """Put ``value`` at ``path`` (object keys only) when all of ``when`` hold."""
 
     path: str
-    value: Any
+    value: Any = field(hash=False)  # JSON, often an object: a Cleaner stays hashable
     when: tuple[When, ...] = ()
     source: str = ""
 

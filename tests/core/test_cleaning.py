@@ -366,3 +366,9 @@ def test_a_tool_turn_without_thinking_gets_an_empty_one_where_thinking_must_come
     off = {**body, "thinking": {"type": "disabled"}}
     assert settle_thinking(cleaners.DEEPSEEK, off) is off
     assert settle_thinking(cleaners.GLM, body) is body
+
+
+def test_presets_stay_hashable_values() -> None:
+    # Catalogue presets were hashable before they held a cleaner; a Set rule's JSON value must
+    # not change that.
+    assert len({hash(preset) for preset in CATALOG.values()}) == len(CATALOG)

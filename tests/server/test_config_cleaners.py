@@ -104,3 +104,20 @@ def test_a_second_entry_for_a_catalogue_provider_keeps_its_cleaner(tmp_path: Pat
         cli_path=None, env=env, cwd=tmp_path, home=tmp_path, managed_path=tmp_path / "m"
     )
     assert settings.providers["deepseek-small"].cleaner is cleaners.DEEPSEEK
+
+
+def test_config_show_lists_each_provider_s_rules_and_signatures() -> None:
+    from anthroxy_server.cli.dispatch import show_config_lines
+
+    raw = {
+        "providers": {"deepseek": {"api_key": "k", "drop_fields": ["x"]}},
+        "tiers": {"default": "deepseek/m"},
+    }
+    lines = show_config_lines(settings_from_config(structure_config(raw), {}), {})
+    (rules,) = [line for line in lines if line.startswith("deepseek.cleaner = ")]
+    assert (
+        "Drop output_config.effort (https://github.com/deepseek-ai/DeepSeek-V3/issues/1397)"
+        in rules
+    )
+    assert "Drop x (configuration)" in rules
+    assert any(line.startswith('deepseek.thinking_signatures = "deepseek"') for line in lines)
