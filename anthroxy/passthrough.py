@@ -1,10 +1,13 @@
 """Anthropic-native upstreams: the few rewrites a pass-through needs, and nothing more.
 
-The client's body goes upstream as it came, with ``model`` replaced by the upstream's name; the
-answer comes back as it came, with ``model`` replaced by the name the client asked for
+The client's body goes upstream as it came, with ``model`` replaced by the upstream's name and
+whatever the provider's cleaner changes (``anthroxy.cleaning``: nothing for Anthropic itself);
+the answer comes back as it came, with ``model`` replaced by the name the client asked for
 (docs/protocol/translation-rules.md §10). A stream is passed through byte for byte except its
-``message_start`` event; ``PassthroughStream`` forwards only whole events, so an error event the
-server appends after an upstream failure never lands inside a half-sent one.
+``message_start`` event and, for a provider other than Anthropic, the events that carry a
+thinking signature (marked with the provider that made it, ``cleaning.signatures``);
+``PassthroughStream`` forwards only whole events, so an error event the server appends after an
+upstream failure never lands inside a half-sent one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import signature
+from .cleaning import NO_RULES, Cleaner, apply, settle_thinking
+from .cleaning.signatures import mark_event, mark_message
 from .errors import AnthroxyError, UpstreamProtocolError
 from .events import Error, Event, Raw, Usage
 
@@ -34,49 +38,29 @@ _TERMINAL_LINES = tuple(
 # Pre-filter for message_delta events: inside a JSON string value (text, partial_json) these
 # quotes are escaped, so other events hardly ever match; each match is still parsed and checked.
 _DELTA_MARKER = b'"message_delta"'
+# The same for the events that carry a thinking signature (marked for non-Anthropic providers):
+# a signature_delta, or the start of a thinking block with its signature. One literal search
+# (~0.16 us per read), as it runs on every read. A redacted_thinking block (Anthropic's own
+# kind; no other provider is known to send one) is marked only when its event also holds this.
+_SIGNATURE_MARKER = b"signature"
 
 
-def request_bytes(raw: bytes, body: Mapping[str, Any], model: str) -> bytes:
+def request_bytes(
+    raw: bytes, body: Mapping[str, Any], model: str, cleaner: Cleaner = NO_RULES
+) -> bytes:
     """The upstream body: ``raw`` itself when nothing changes, else re-serialised.
 
-    Two things change: the model name, and thinking blocks that anthroxy signed while another
-    provider answered earlier turns of this conversation (a person switched models). An
-    Anthropic-native upstream rejects such a signature with 400 ``Invalid signature``, so those
-    blocks are dropped (docs/protocol/translation-rules.md §10). The byte search keeps the common
-    case free.
+    What changes: the model name; the provider's cleaner rules (``cleaning.apply``); and thinking
+    blocks the provider cannot verify, such as those anthroxy signed while another provider
+    answered earlier turns (``cleaning.settle_thinking``; an Anthropic-native upstream rejects
+    them with 400 ``Invalid signature``, docs/protocol/translation-rules.md §10). The default
+    cleaner is Anthropic's: no rules, and a byte search keeps a body without anthroxy's
+    signatures free.
     """
-    if signature.PREFIX.encode() in raw:
-        body = {**body, "messages": without_anthroxy_thinking(body.get("messages"))}
-    elif body.get("model") == model:
+    cleaned = settle_thinking(cleaner, apply(cleaner, body, raw), raw)
+    if cleaned is body and body.get("model") == model:
         return raw
-    return json.dumps({**body, "model": model}, separators=_COMPACT).encode()
-
-
-def without_anthroxy_thinking(messages: Any) -> Any:
-    """``messages`` minus the thinking blocks anthroxy signed (new lists; input untouched)."""
-    if not isinstance(messages, list):
-        return messages
-    return [_without_anthroxy_blocks(message) for message in messages]
-
-
-def _without_anthroxy_blocks(message: Any) -> Any:
-    if not isinstance(message, Mapping) or message.get("role") != "assistant":
-        return message
-    content = message.get("content")
-    if not isinstance(content, list):
-        return message
-    kept = [block for block in content if not _anthroxy_signed(block)]
-    return message if len(kept) == len(content) else {**message, "content": kept}
-
-
-def _anthroxy_signed(block: Any) -> bool:
-    if not isinstance(block, Mapping):
-        return False
-    if block.get("type") == "thinking":
-        return signature.is_anthroxy(block.get("signature"))
-    if block.get("type") == "redacted_thinking":
-        return signature.is_anthroxy(block.get("data"))
-    return False
+    return json.dumps({**cleaned, "model": model}, separators=_COMPACT).encode()
 
 
 def filter_betas(value: str | None, drop: Sequence[str]) -> str | None:
@@ -98,9 +82,13 @@ def filter_betas(value: str | None, drop: Sequence[str]) -> str | None:
     return ",".join(kept) if kept else None
 
 
-def rewrite_message(message: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """A non-streaming reply with ``model`` set to the name the client asked for."""
-    return {**message, "model": model}
+def rewrite_message(
+    message: Mapping[str, Any], model: str, marks: str | None = None
+) -> dict[str, Any]:
+    """A non-streaming reply with ``model`` set to the name the client asked for, and its
+    thinking signatures marked with ``marks``, the family that made them (None: Anthropic's,
+    left as they are)."""
+    return {**mark_message(message, marks), "model": model}
 
 
 class PassthroughStream:
@@ -108,7 +96,9 @@ class PassthroughStream:
 
     Follows the stream protocol of ``anthroxy.streams`` with upstream bytes as input. ``feed``
     returns the events completed by ``data`` as ``Raw`` bytes, unchanged except the
-    ``message_start`` event whose ``message.model`` becomes ``model`` (when given). The stream is
+    ``message_start`` event whose ``message.model`` becomes ``model`` (when given) and, with
+    ``marks`` (the family of a provider other than Anthropic), the events carrying a thinking
+    signature, which is marked with that family (``cleaning.signatures``). The stream is
     ``finished`` once its ``message_stop`` or ``error`` event went through (nothing after it is
     forwarded); an upstream ``error`` event comes as a ``Raw`` of its own with ``is_error`` set.
     ``close`` at the upstream's EOF forwards a last event that lacked its blank line, and ends a
@@ -122,9 +112,10 @@ class PassthroughStream:
     receives it as it came.
     """
 
-    def __init__(self, model: str | None, *, provider: str) -> None:
+    def __init__(self, model: str | None, *, provider: str, marks: str | None = None) -> None:
         self._model = model
         self._provider = provider
+        self._marks = marks
         self._pending = b""
         self._rewriting = model is not None
         self._finished = False
@@ -170,6 +161,8 @@ class PassthroughStream:
             complete = self._until_started(complete)
         if _DELTA_MARKER in complete:
             self._read_delta_usage(complete)
+        if self._marks is not None and _SIGNATURE_MARKER in complete:
+            complete = _mark_signatures(complete, self._marks)
         return complete
 
     def close(self) -> list[Event]:
@@ -220,6 +213,26 @@ class PassthroughStream:
             payload = _event_data(event)
             if isinstance(payload, dict) and payload.get("type") == "message_delta":
                 self._usage = Usage.of(payload.get("usage"), self._usage)
+
+
+def _mark_signatures(complete: bytes, family: str) -> bytes:
+    """Whole events with the signatures they carry marked for ``family``; the others as they
+    came."""
+    out = []
+    position = 0
+    for match in _EVENT_END.finditer(complete):
+        event = complete[position : match.end()]
+        position = match.end()
+        if _SIGNATURE_MARKER in event:
+            payload = _event_data(event)
+            marked = mark_event(payload, family)
+            if marked is not payload:
+                name = (_event_name(event) or b"").decode("utf-8", errors="replace")
+                encoded = json.dumps(marked, separators=_COMPACT)
+                event = f"event: {name}\ndata: {encoded}\n\n".encode()
+        out.append(event)
+    out.append(complete[position:])
+    return b"".join(out)
 
 
 def _terminal_event(chunk: bytes) -> tuple[bytes, int] | None:

@@ -15,6 +15,9 @@ Conventions (docs/providers.md is the human-readable table of the same data):
   (docs/protocol/anthropic.md §2.1); none of these endpoints documents the betas it accepts, so the
   header is
   dropped for them. Anthropic itself keeps it.
+* Each of them also has a ``cleaner`` (``anthroxy.cleaning.presets``): what anthroxy changes in
+  the body before that endpoint sees it, rule by rule with its source, and whose thinking
+  signatures it verifies. Anthropic's is empty: its requests pass through untouched.
 * ``api="responses"`` base URLs stop before ``/responses``. OpenAI's Responses API with a key is
   the ``openai`` preset with ``api = "responses"`` in the config (same URL, same key), not a
   preset of its own: discovery would otherwise enable both for one ``OPENAI_API_KEY``.
@@ -31,6 +34,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from ..cleaning import NO_RULES, Cleaner
+from ..cleaning import presets as cleaners
 from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 
 # "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
@@ -57,6 +62,8 @@ class ProviderPreset:
     # probing every localhost port a user might not run would only produce connection errors.
     auto_enable: bool = True
     local: bool = False  # a server on this machine (plain http allowed)
+    # What changes in a request before this provider sees it (for its own ``api`` only).
+    cleaner: Cleaner = NO_RULES
 
     @property
     def base_url_env(self) -> str:
@@ -106,6 +113,7 @@ def _p(
     profile: ProviderProfile = DEFAULT_PROFILE,
     local: bool = False,
     auto_enable: bool = True,
+    cleaner: Cleaner = NO_RULES,
 ) -> ProviderPreset:
     """A preset whose default model is its first listed model; local ones need no key."""
     return ProviderPreset(
@@ -121,6 +129,7 @@ def _p(
         default_model=models[0] if models else None,
         auto_enable=auto_enable,
         local=local,
+        cleaner=cleaner,
     )
 
 
@@ -145,23 +154,24 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        ("claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5"), auth="x-api-key"),
     _p("deepseek", "DeepSeek", "anthropic", "https://api.deepseek.com/anthropic",
        ("DEEPSEEK_API_KEY",), ("deepseek-v4-pro", "deepseek-v4-flash"),
-       profile=_ANTHROPIC_COMPAT),
+       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.DEEPSEEK),
     _p("glm", "Z.AI (GLM)", "anthropic", "https://api.z.ai/api/anthropic",
        ("ZAI_API_KEY", "ZHIPU_API_KEY", "GLM_API_KEY"), ("glm-4.6", "glm-4.5-air", "glm-5"),
-       profile=_ANTHROPIC_COMPAT),
+       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.GLM),
     _p("kimi", "Kimi (Moonshot)", "anthropic", "https://api.moonshot.ai/anthropic",
        ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
-       ("kimi-k2.6", "kimi-k2-thinking", "kimi-k2-turbo-preview"), profile=_ANTHROPIC_COMPAT),
+       ("kimi-k2.6", "kimi-k2-thinking", "kimi-k2-turbo-preview"), profile=_ANTHROPIC_COMPAT,
+       cleaner=cleaners.KIMI),
     _p("minimax", "MiniMax", "anthropic", "https://api.minimax.io/anthropic",
        ("MINIMAX_API_KEY",), ("MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2"),
-       profile=_ANTHROPIC_COMPAT),
+       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.MINIMAX),
     _p("qwen", "Qwen (Alibaba DashScope)", "anthropic",
        "https://dashscope-intl.aliyuncs.com/apps/anthropic", ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
        ("qwen3.5-plus", "qwen3-max", "qwen3-coder-plus", "qwen-flash"), auth="x-api-key",
-       profile=_ANTHROPIC_COMPAT),
+       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.QWEN),
     _p("mimo", "Xiaomi MiMo", "anthropic", "https://api.xiaomimimo.com/anthropic",
        ("MIMO_API_KEY", "XIAOMI_API_KEY"), ("mimo-v2.5-pro", "mimo-v2-flash"),
-       profile=_ANTHROPIC_COMPAT),
+       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.MIMO),
     # --- OpenAI Chat Completions: requests are translated ------------------------------------
     _p("ai21", "AI21", "chat", "https://api.ai21.com/studio/v1", ("AI21_API_KEY",),
        ("jamba-large", "jamba-mini")),

@@ -469,7 +469,17 @@ def show_config_lines(settings: Settings, env: Mapping[str, str]) -> list[str]:
         key_src = p.key_source or "missing"
         key_src = origins.get(f"providers.{pid}.api_key", "file") if key_src == "file" else key_src
         lines.append(_line(f"{pid}.api_key", p.api_key, key_src))
+        # What changes in its requests (docs/providers.md lists each catalogue rule).
+        rules = [_rule_text(rule) for rule in p.cleaner.rules]
+        lines.append(_line(f"{pid}.cleaner", rules, "resolved"))
+        lines.append(_line(f"{pid}.thinking_signatures", p.cleaner.signer, "resolved"))
     return lines
+
+
+def _rule_text(rule: Any) -> str:
+    """A cleaner rule in a few words: its kind, what it names, where it comes from."""
+    name = getattr(rule, "path", None) or getattr(rule, "type", "")
+    return f"{type(rule).__name__} {name} ({rule.source})".replace("  ", " ")
 
 
 if __name__ == "__main__":

@@ -258,6 +258,8 @@ class _Overlay:
         profile = _profile_overrides(preset.profile)
         if profile:
             self.add(src, ("providers", pid, "profile"), profile)
+        if preset.api == "anthropic":  # its request rules and thinking signatures, too
+            self.add(src, ("providers", pid, "cleaner"), preset.id)
 
     # -- MODEL_MAP / MODEL_ROUTES / MODEL_ALIASES / REWRITE_RESPONSES ----------------------------
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 import attrs
 
+from anthroxy.cleaning import Cleaner
 from anthroxy.profile import ProviderProfile
 from anthroxy.routing.table import RoutingTable
 
@@ -63,6 +64,15 @@ class ProviderConfig:
     read_timeout: float = 300.0
     auth: Auth | None = None
     profile: dict[str, object] = attrs.Factory(dict)  # ProviderProfile field overrides
+    # Request cleaning (docs/configuration.md, "Cleaning requests"): the catalogue provider whose
+    # rules apply ("none": no rules; default: this id's own, if it is in the catalogue), fields
+    # always left out, whose thinking signatures this provider verifies (default: its own id;
+    # "anthropic" for a gateway in front of Anthropic), and whether a field the provider refuses
+    # by name is left out of later requests.
+    cleaner: str | None = None
+    drop_fields: list[str] = attrs.Factory(list)
+    thinking_signatures: str | None = None
+    learn_fields: bool = True
     # ChatGPT subscription (``api = "responses"`` with Codex credentials): where the Codex CLI's
     # auth.json lives (default ``$CODEX_HOME`` or ``~/.codex``) and the OAuth token endpoint.
     codex_home: str | None = None
@@ -155,6 +165,10 @@ class ResolvedProvider:
     # endpoint (None: OpenAI's, anthroxy_server.chatgpt_auth.TOKEN_URL).
     codex_home: str | None = None
     token_url: str | None = None
+    # What changes in a request before this provider sees it (anthroxy.cleaning), and whether
+    # fields it refuses by name are learned (gateway/learned.py).
+    cleaner: Cleaner = attrs.field(factory=Cleaner)
+    learn_fields: bool = True
 
 
 @attrs.frozen

@@ -27,6 +27,7 @@ from anthroxy.routing.catalog import ProviderPreset
 from anthroxy.routing.table import RoutingTable
 
 from .checks import robustness_problems
+from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
 from .files import (
     CLI_SOURCE,
@@ -187,8 +188,10 @@ def _resolve_provider(
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
+    cleaner = resolve_cleaner(pid, cfg, api, problems)
     if len(problems) > before or api is None or not base_url or profile is None:
         return None
+    assert cleaner is not None  # None only after a problem
     return ResolvedProvider(
         id=pid,
         name=preset.name if preset else pid,
@@ -204,6 +207,8 @@ def _resolve_provider(
         key_source="codex" if auth == "codex" else key_source,
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
+        cleaner=cleaner,
+        learn_fields=cfg.learn_fields,
     )
 
 

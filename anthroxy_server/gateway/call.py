@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from anthroxy.cleaning import NO_RULES, Cleaner
 from anthroxy.errors import AnthroxyError
 from anthroxy.messages.request import MessagesRequest
 from anthroxy.profile import Target
@@ -45,6 +46,9 @@ class Call:
     # The client's SSE response for a streamed request: one per request, shared by every
     # attempt of the fallback chain (pings may open it before any target answers).
     downstream: Downstream | None = None
+    # What changes in the upstream body for this provider: its configured cleaner plus the
+    # fields it refused so far (gateway/learned.py).
+    cleaner: Cleaner = NO_RULES
 
     @property
     def stream(self) -> bool:

@@ -6,9 +6,14 @@ adapter that translates the upstream stream, and how a whole JSON reply (or, for
 only streams, a whole stream) becomes the client's message. The relay and the providers never ask
 which dialect they carry.
 
-* ``anthropic``: the body passes through with the model swapped (``anthroxy.passthrough``).
+* ``anthropic``: the body passes through with the model swapped and the provider's cleaner
+  applied; reply signatures are marked with the provider's family (``anthroxy.passthrough``,
+  ``anthroxy.cleaning``).
 * ``chat``: the core translates to Chat Completions and back (``anthroxy.chat``).
 * ``responses``: the core translates to the Responses API and back (``anthroxy.responses``).
+
+``Call.cleaner`` applies to the translated bodies too: there it holds only the fields configured
+in ``drop_fields`` or learned from the provider's refusals, named in its dialect.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from anthroxy import chat, passthrough, responses
+from anthroxy import chat, cleaning, passthrough, responses
 from anthroxy.chat import stream as chat_stream
+from anthroxy.cleaning.signatures import marks_for
 from anthroxy.messages.assemble import assemble_message
 from anthroxy.messages.request import MessagesRequest
 from anthroxy.responses import stream as responses_stream
@@ -44,17 +50,21 @@ class Plan:
 
 
 def anthropic_plan(call: Call) -> Plan:
+    marks = marks_for(call.cleaner)
+
     def reply(raw: bytes) -> Mapping[str, Any] | bytes:
         message = upstream_object(raw, provider=call.provider.id, what="the reply")
         if message.get("type") != "message":
             return raw
-        return passthrough.rewrite_message(message, call.reply_model)
+        return passthrough.rewrite_message(message, call.reply_model, marks)
 
     return Plan(
         path="/v1/messages",
-        body=passthrough.request_bytes(call.raw, call.body, call.route.model),
+        body=passthrough.request_bytes(call.raw, call.body, call.route.model, call.cleaner),
         headers=anthropic_headers(call.request.headers, call.provider),
-        stream=passthrough.PassthroughStream(call.reply_model, provider=call.provider.id),
+        stream=passthrough.PassthroughStream(
+            call.reply_model, provider=call.provider.id, marks=marks
+        ),
         reply=reply,
     )
 
@@ -68,6 +78,7 @@ def chat_plan(call: Call) -> Plan:
     upstream_body, ctx = chat.to_request(
         _parsed(call), call.target, reply_model=call.reply_model, input_tokens=call.input_tokens
     )
+    upstream_body = cleaning.apply(call.cleaner, upstream_body)
     message_id = new_message_id()
 
     def reply(raw: bytes) -> Mapping[str, Any]:
@@ -85,6 +96,7 @@ def responses_plan(call: Call) -> Plan:
     upstream_body, ctx = responses.to_request(
         _parsed(call), call.target, reply_model=call.reply_model, input_tokens=call.input_tokens
     )
+    upstream_body = cleaning.apply(call.cleaner, upstream_body)
     message_id = new_message_id()
     provider = call.provider.id
 

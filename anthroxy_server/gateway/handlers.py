@@ -34,9 +34,10 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
-from . import fallback
+from . import fallback, learned
 from .call import Call
 from .fallback import BREAKERS, MODEL_LIMITS, ChainRun, Send, describe
+from .learned import LEARNED
 from .logs import LOGGER_NAME
 from .relay import log_response_body, relay_messages
 from .state import SESSIONS, SETTINGS, STARTED, access_of, request_id_of
@@ -86,6 +87,7 @@ TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 def setup(app: web.Application) -> None:
     app[TOKEN_CACHE] = TokenCache()
     fallback.setup(app)
+    learned.setup(app)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", list_models)
@@ -145,6 +147,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     access.model = body["model"]
     access.stream = body.get("stream") is True
     settings = request.app[SETTINGS]
+    learned_fields = request.app[LEARNED]
     input_tokens = _InputTokens(raw, body)
     request_value = _Parsed(body)
     # long_context routing and the window checks below share one estimate, computed at most
@@ -177,6 +180,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             request, data, fitted, target, provider, access, request_id_of(request),
             limits=limits, input_estimate=input_tokens.exact, parsed=parsed,
             downstream=downstream,
+            cleaner=learned_fields.cleaner(provider),
         )  # fmt: skip
         return lambda: relay_messages(call)
 
@@ -302,7 +306,8 @@ async def _upstream_count(
     """The upstream's own count when it answers 200 with a number; None means estimate."""
     session = request.app[SESSIONS][provider.id]
     url = join_url(provider.base_url, "/v1/messages/count_tokens")
-    data = passthrough.request_bytes(raw, body, route.model)
+    cleaner = request.app[LEARNED].cleaner(provider)
+    data = passthrough.request_bytes(raw, body, route.model, cleaner)
     headers = anthropic_headers(request.headers, provider) | credential_headers(provider)
     try:
         async with session.post(

@@ -26,6 +26,7 @@ from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
 from ..providers import Access, Outgoing, access_for
+from . import learned
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
 from .logs import LOGGER_NAME
@@ -41,8 +42,8 @@ async def relay_messages(call: Call) -> Relayed:
     access = access_for(call)
     downstream = call.downstream
     try:
-        outgoing = await access.outgoing(plan)
-        upstream = await _open(call, outgoing, access, downstream)
+        # A field the provider refuses by name is left out and the request sent once more.
+        plan, upstream = await learned.open_learning(call, plan, access, downstream, _open)
     except AnthroxyError as err:
         return await _fail(downstream, plan.stream, err)
     complete = False

@@ -185,3 +185,6 @@ def test_docs_table_matches_catalog() -> None:
         assert f"`{preset.base_url}`" in rows[preset.id], preset.id
         for name in preset.key_env:
             assert f"`{name}`" in rows[preset.id], (preset.id, name)
+        # What anthroxy changes for a provider: every rule of its cleaner, with its source.
+        for rule in preset.cleaner.rules:
+            assert f"({rule.source})" in rows[preset.id], (preset.id, rule)

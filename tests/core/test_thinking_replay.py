@@ -19,7 +19,7 @@ from anthroxy import signature
 from anthroxy.chat import request as chat
 from anthroxy.chat.reply import from_response
 from anthroxy.context import ReplyContext
-from anthroxy.passthrough import without_anthroxy_thinking
+from anthroxy.passthrough import request_bytes
 from anthroxy.profile import ProviderProfile, Target
 from anthroxy.responses import request as responses
 from anthroxy.toolnames import ToolNames
@@ -292,5 +292,6 @@ def test_responses_drops_a_chat_origin_thinking_block() -> None:
 
 def test_pass_through_drops_a_chat_origin_thinking_block() -> None:
     content = _streamed_turn(DEEPSEEK, "reasoning_content")
-    messages = without_anthroxy_thinking(_next_request(content)["messages"])
-    assert [b["type"] for b in messages[1]["content"]] == ["tool_use"]
+    body = _next_request(content)
+    sent = json.loads(request_bytes(json.dumps(body).encode(), body, "claude-sonnet-4-6"))
+    assert [b["type"] for b in sent["messages"][1]["content"]] == ["tool_use"]
