@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .paths import MISSING, FieldPath, drop, get, parse_path, put
@@ -143,14 +143,7 @@ class Cleaner:
         """This cleaner plus unconditional drops of ``paths`` (configured or learned)."""
         known = {rule.path for rule in self.rules if isinstance(rule, Drop) and not rule.when}
         extra = tuple(Drop(path, source=source) for path in paths if path not in known)
-        if not extra:
-            return self
-        return Cleaner(
-            self.rules + extra,
-            signer=self.signer,
-            foreign_thinking=self.foreign_thinking,
-            tool_turn_needs_thinking=self.tool_turn_needs_thinking,
-        )
+        return replace(self, rules=self.rules + extra) if extra else self
 
     def path(self, rule: Drop) -> FieldPath:
         return self._parsed[rule.path]

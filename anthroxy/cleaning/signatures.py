@@ -87,7 +87,16 @@ def settle_thinking(
         and _lost_tool_turn_thinking(messages, settled)
     ):
         out["thinking"] = {"type": "disabled"}
+        effort = out.get("output_config")
+        if isinstance(effort, Mapping) and effort.get("effort") in _EFFORTS_NEEDING_THINKING:
+            # "output_config.effort 'xhigh' is not supported when thinking is disabled on this
+            # model. Use effort 'high' or below, or enable thinking."
+            # (https://github.com/anthropics/claude-code/issues/83550)
+            out["output_config"] = {**effort, "effort": "high"}
     return out
+
+
+_EFFORTS_NEEDING_THINKING = ("xhigh", "max")
 
 
 def marks_for(cleaner: Cleaner) -> str | None:

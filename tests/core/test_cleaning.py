@@ -372,3 +372,14 @@ def test_presets_stay_hashable_values() -> None:
     # Catalogue presets were hashable before they held a cleaner; a Set rule's JSON value must
     # not change that.
     assert len({hash(preset) for preset in CATALOG.values()}) == len(CATALOG)
+
+
+def test_turning_thinking_off_for_anthropic_keeps_an_effort_it_accepts_without() -> None:
+    body = {
+        **conversation(thinking(mark(DEEPSEEK_SIG, "deepseek"))),
+        "output_config": {"effort": "xhigh"},
+    }
+    sent = settle_thinking(NO_RULES, body, json.dumps(body).encode())
+    assert sent["thinking"] == {"type": "disabled"}
+    assert sent["output_config"] == {"effort": "high"}
+    assert body["output_config"] == {"effort": "xhigh"}
