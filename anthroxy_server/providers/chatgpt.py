@@ -70,6 +70,7 @@ ORIGINATOR = "anthroxy"
 USER_AGENT = f"anthroxy/{__version__} (ChatGPT via Codex login)"
 # Claude Code's conversation id (docs/protocol/claude-code.md §3)
 SESSION_HEADER = "x-claude-code-session-id"
+AGENT_HEADER = "x-claude-code-agent-id"  # sent by sub-agents only (docs/protocol/claude-code.md §3)
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})$")
 
@@ -110,10 +111,15 @@ def conversation_key(headers: Mapping[str, str], body: Mapping[str, Any]) -> str
 
     Claude Code's session header, else the session in ``metadata.user_id`` (a JSON string with
     ``session_id`` in new versions, ``..._session_<uuid>`` in old ones), else a UUID derived from
-    the first user message, which stays the same as a conversation grows.
+    the first user message, which stays the same as a conversation grows. A sub-agent's requests
+    (``x-claude-code-agent-id``) get a key of their own within the session: its conversation has
+    another prefix, and sharing one cache key would make the two evict each other.
     """
     header = headers.get(SESSION_HEADER, "").strip()
     if _SESSION_ID.match(header):
+        agent = headers.get(AGENT_HEADER, "").strip()
+        if agent and _SESSION_ID.match(agent) and len(header) + len(agent) < 128:
+            return f"{header}-{agent}"
         return header
     session = _metadata_session(body.get("metadata"))
     if session is not None:

@@ -394,6 +394,17 @@ def test_jwt_claims_reads_the_payload_and_tolerates_garbage() -> None:
         assert jwt_claims(junk) == {}
 
 
+def test_a_sub_agent_gets_its_own_key_within_the_session() -> None:
+    sid = "0f5c4e2a-4a52-4a0e-9d3e-3b8f2a1c9d77"
+    main = conversation_key({"x-claude-code-session-id": sid}, {})
+    agent = conversation_key(
+        {"x-claude-code-session-id": sid, "x-claude-code-agent-id": "agent_7f3a"}, {}
+    )
+    assert main == sid and agent == f"{sid}-agent_7f3a"
+    odd = {"x-claude-code-session-id": sid, "x-claude-code-agent-id": "no spaces allowed"}
+    assert conversation_key(odd, {}) == sid
+
+
 def test_conversation_key_prefers_the_client_session() -> None:
     body = {"messages": [{"role": "user", "content": "hi"}]}
     sid = "0b3f8c2e-1111-4222-8333-944445555666"
