@@ -142,15 +142,18 @@ class PassthroughStream:
         error = b""
         terminal = _terminal_event(complete)
         if terminal is not None:
-            self._finished = True
-            self._pending = b""
             name, at = terminal
             start, stop = _event_bounds(complete, at)
             if name == b"error":
                 complete, error = complete[:start], complete[start:stop]
             else:
                 complete = complete[:stop]
+        # Forwarded first: a broken message_start raises while the stream is still open, so the
+        # caller's ``fail`` can still send the error event.
         events: list[Event] = [Raw(self._forward(complete))] if complete else []
+        if terminal is not None:
+            self._finished = True
+            self._pending = b""
         if error:
             events.append(Raw(error, is_error=True))
         return events
@@ -174,7 +177,11 @@ class PassthroughStream:
         open block stays open and an ``error`` event follows (docs/protocol/claude-code.md §6).
         """
         pending, self._pending = self._pending, b""
-        events = self.feed(pending.rstrip(b"\r\n") + b"\n\n") if pending.strip() else []
+        events: list[Event] = []
+        if pending.strip() and _event_data(pending) is not None:
+            # A whole event whose blank line never came; a half one (a cut inside its JSON) is
+            # not forwarded: the client would choke on it before reading the error event.
+            events = self.feed(pending.rstrip(b"\r\n") + b"\n\n")
         if self._finished:
             return events
         cut = UpstreamProtocolError(f"{self._provider}: the stream ended before message_stop")
@@ -296,7 +303,7 @@ def _event_data(event: bytes) -> Any:
     """The event's data as JSON, or None when it is not JSON (callers only read from it)."""
     try:
         return json.loads(_data_text(event))
-    except ValueError:  # UnicodeDecodeError is a ValueError too
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
         return None
 
 
@@ -304,7 +311,7 @@ def _rewrite_message_start(event: bytes, model: str) -> tuple[bytes, Any]:
     """The event with ``message.model`` replaced, and the upstream's ``message.usage``."""
     try:
         payload = json.loads(_data_text(event))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UpstreamProtocolError(f"message_start data is not JSON: {exc}") from exc
     message = payload.get("message") if isinstance(payload, dict) else None
     if not isinstance(message, dict):

@@ -72,7 +72,10 @@ def sanitize(
     if dialect == "openai":
         return {k: v for k, v in schema.items() if k != "$schema"}
     if dialect == "gemini":
-        return _GeminiSchema(schema).convert(schema, path)
+        try:
+            return _GeminiSchema(schema).convert(schema, path)
+        except RecursionError:
+            raise InvalidRequest("the schema is nested too deeply", path=path) from None
     return dict(schema)
 
 

@@ -60,7 +60,7 @@ def decode(signature: object) -> dict[str, Any] | None:
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         payload = json.loads(raw)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # junk a client may send back
         return None
     return payload if isinstance(payload, dict) else None
 

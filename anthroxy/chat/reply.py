@@ -244,7 +244,7 @@ def _arguments(raw: object, path: str, ctx: ReplyContext, truncated: bool) -> di
         raise UpstreamProtocolError(f"{provider}: tool arguments are not a string", path=path)
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         if truncated:
             return {}
         raise UpstreamProtocolError(

@@ -135,7 +135,8 @@ def _locate(raw: RawPath, node: Any, out: FieldPath) -> FieldPath | None:
         return out
     part, rest = raw[0], raw[1:]
     if isinstance(node, list):
-        index = part if isinstance(part, int) else (int(part) if part.isdigit() else -1)
+        digits = isinstance(part, str) and part.isascii() and part.isdigit() and len(part) <= 9
+        index = part if isinstance(part, int) else (int(part) if digits else -1)
         if not 0 <= index < len(node):
             return None
         return _locate(rest, node[index], (*out, Each()))

@@ -62,7 +62,7 @@ def _json_or_text(text: str) -> Any:
     if stripped[:1] in ("{", "["):
         try:
             return json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return text
 
@@ -111,8 +111,13 @@ def _dotted(text: str) -> RawPath:
     parts: list[str | int] = []
     for part in _BRACKETS.sub(r".\1", text).split("."):
         if part:
-            parts.append(int(part) if part.isdigit() else part)
+            parts.append(int(part) if _is_index(part) else part)
     return tuple(parts)
+
+
+def _is_index(part: str) -> bool:
+    """ASCII digits of a sane length: ``int`` refuses other Unicode digits and huge numbers."""
+    return part.isascii() and part.isdigit() and len(part) <= 9
 
 
 def _without_root(path: RawPath) -> RawPath:

@@ -143,7 +143,10 @@ class MessagesRequest:
         loaded yet (an upstream without tool search gets a loaded tool as an ordinary one)."""
         if not any(tool.deferred for tool in self.tools):
             return self.tools
-        return tuple(t for t in self.tools if not t.deferred or t.name in self.loaded_tools)
+        # A tool the client forces by name is offered too: tool_choice must name a sent tool.
+        chosen = self.tool_choice.name if self.tool_choice is not None else None
+        visible = self.loaded_tools | {chosen} if chosen else self.loaded_tools
+        return tuple(t for t in self.tools if not t.deferred or t.name in visible)
 
     @property
     def system_text(self) -> str:

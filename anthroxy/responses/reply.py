@@ -154,7 +154,7 @@ def tool_input(arguments: Any, *, complete: bool) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(arguments) if isinstance(arguments, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         value = None
     if isinstance(value, dict):
         return value

@@ -87,7 +87,8 @@ def to_request(
     out["input"] = input_items(request.messages, names, profile)
     if tools:
         out["tools"] = tools
-    out.update(tool_choice(request.tool_choice, names))
+        # Without tools OpenAI refuses any tool_choice (as Chat, which sends none then).
+        out.update(tool_choice(request.tool_choice, names))
     effort = request.thinking_effort
     if effort is not None:
         out["reasoning"] = {"effort": REASONING_EFFORTS[effort]}

@@ -91,3 +91,19 @@ def test_claude_code_2_1_332_placeholder_tool_is_not_offered(name: str) -> None:
     for names in (chat_tools(body), responses_tools(body)):
         assert "DeferredToolPlaceholder" not in names
         assert "Write" in names and "ToolSearch" in names
+
+
+@pytest.mark.parametrize("names_of", [chat_tools, responses_tools])
+def test_a_deferred_tool_the_client_forces_is_offered(names_of: Any) -> None:
+    body = conversation(loaded=None)
+    body["tool_choice"] = {"type": "tool", "name": "mcp__db__drop"}
+    assert names_of(body) == ["ToolSearch", "mcp__db__drop"]
+
+
+def test_responses_sends_no_tool_choice_without_tools() -> None:
+    body = conversation(loaded=None)
+    body["tools"] = [body["tools"][1]]  # only a deferred tool, never loaded
+    body["messages"] = body["messages"][:1]
+    body["tool_choice"] = {"type": "any"}
+    upstream, _ = responses.to_request(body, TARGET)
+    assert "tools" not in upstream and "tool_choice" not in upstream
