@@ -187,14 +187,21 @@ async def messages(request: web.Request) -> web.StreamResponse:
     run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
     try:
         return await run.run(settings.routing.chain(route), prepare)
-    except AnthroxyError as err:
+    except Exception as exc:
         if downstream is None or not downstream.prepared:
             raise
+        # Pings already sent the 200: the failure can only be the stream's error event.
+        err = exc if isinstance(exc, AnthroxyError) else _internal_error(exc)
         access.stream_error = describe(err)
         return await end_failed_stream(downstream, err)
     finally:
         if downstream is not None and downstream.sent:
             log_response_body(bytes(downstream.sent))
+
+
+def _internal_error(exc: Exception) -> AnthroxyError:
+    log.exception("unexpected error after the client's stream opened", exc_info=exc)
+    return AnthroxyError("anthroxy failed while relaying this request; its log has the details")
 
 
 def _downstream(request: web.Request, settings: Settings) -> Downstream:

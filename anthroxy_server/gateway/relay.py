@@ -87,8 +87,7 @@ async def _stream(
 ) -> AnthroxyError | None:
     # The 200 goes out with the first event (or ping): until then a failure may still become an
     # HTTP error, or the next target's answer. The upstream's rate-limit headers ride with it.
-    if not downstream.prepared:
-        downstream.headers.update(extra)
+    downstream.use_upstream_headers(extra)
     failure = await pump(
         upstream,
         downstream,

@@ -46,6 +46,7 @@ class Downstream:
         self, request: web.Request, headers: Mapping[str, str], *, record: bool = False
     ) -> None:
         self.request = request
+        self._base_headers = dict(headers)
         self.headers = dict(headers)
         self.response: web.StreamResponse | None = None
         self._secrets = tuple(s.encode() for s in request.app[SECRETS])
@@ -58,6 +59,12 @@ class Downstream:
     @property
     def prepared(self) -> bool:
         return self.response is not None
+
+    def use_upstream_headers(self, extra: Mapping[str, str]) -> None:
+        """The answering attempt's headers (rate limits, its request id), replacing those of an
+        attempt that failed before the response went out."""
+        if self.response is None:
+            self.headers = {**self._base_headers, **extra}
 
     async def prepare(self) -> web.StreamResponse:
         if self.response is None:
@@ -73,7 +80,8 @@ class Downstream:
     async def send(self, events: list[Event]) -> None:
         """Write ``events`` in one write (none for an empty list)."""
         if events:
-            self.started = True
+            if not self.started:
+                self.started = not all(_keeps_alive(event) for event in events)
             await self._write(b"".join([self._encode(event) for event in events]))
 
     async def send_first(self, events: list[Event], provider: str) -> None:
@@ -108,6 +116,17 @@ class Downstream:
 _REDACTED_BYTES = REDACTED.encode()
 
 
+def _keeps_alive(event: Event) -> bool:
+    """A ping, or forwarded bytes holding only pings and comments: not yet an answer, so the
+    fallback chain may still move on."""
+    if isinstance(event, Ping):
+        return True
+    if not isinstance(event, Raw):
+        return False
+    decoder = SSEDecoder()
+    return all(sse.event == "ping" for sse in decoder.feed(event.data) + decoder.close())
+
+
 def _is_error(event: Event) -> bool:
     return isinstance(event, Error) or (isinstance(event, Raw) and event.is_error)
 
@@ -124,19 +143,28 @@ async def open_upstream(
 ) -> aiohttp.ClientResponse:
     """POST and wait for the response headers; ping ``downstream`` while the upstream thinks."""
     request = session.post(url, data=data, headers=headers)
+    task = asyncio.ensure_future(request)
     try:
-        if downstream is None:
-            return await request
-        task = asyncio.ensure_future(request)
-        try:
-            while True:
-                done, _ = await asyncio.wait((task,), timeout=ping_interval)
-                if done:
-                    return task.result()
+        # A failed ping is the client gone, not the upstream: it is never converted below.
+        while downstream is not None and not task.done():
+            done, _ = await asyncio.wait((task,), timeout=ping_interval)
+            if not done:
                 await downstream.ping()
-        except BaseException:
-            task.cancel()
-            raise
+        return await _response(task, session, provider, url)
+    except BaseException:
+        task.cancel()
+        raise
+
+
+async def _response(
+    task: asyncio.Future[aiohttp.ClientResponse],
+    session: aiohttp.ClientSession,
+    provider: str,
+    url: str,
+) -> aiohttp.ClientResponse:
+    """The upstream's response; its failures as Anthropic errors naming the provider."""
+    try:
+        return await task
     except aiohttp.ServerTimeoutError as exc:
         raise _timeout(exc, session, provider, url) from exc
     except (aiohttp.ClientError, OSError) as exc:

@@ -504,3 +504,84 @@ async def test_an_in_band_failure_before_the_first_event_falls_back(
     client = await gateway()
     response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
     await _check_backup_answered(response, True, backup)
+
+
+async def test_a_failed_attempts_headers_do_not_ride_on_the_backups_stream(
+    upstream, backup, gateway
+) -> None:
+    """The primary answers 200 with its request id and a rejected rate limit, then fails before
+    its first event: the client gets the backup's stream, without the primary's headers."""
+
+    async def overloaded_with_headers(request: web.Request) -> web.StreamResponse:
+        headers = {
+            "content-type": "text/event-stream",
+            "request-id": "req_PRIMARY",
+            "anthropic-ratelimit-unified-status": "rejected",
+        }
+        response = web.StreamResponse(headers=headers)
+        await response.prepare(request)
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        await response.write(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+        return response
+
+    upstream.handler = overloaded_with_headers
+    backup.handler = answer
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+    await response.read()
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+    assert "upstream-request-id" not in response.headers
+    assert "anthropic-ratelimit-unified-status" not in response.headers
+
+
+async def test_keep_alive_comments_are_not_the_first_event(upstream, backup, gateway) -> None:
+    """An upstream that sends only a comment and a ping, then drops: the client saw no answer
+    yet, so the backup still answers it."""
+
+    async def comments_then_cut(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b': keep-alive\n\nevent: ping\ndata: {"type":"ping"}\n\n')
+        await asyncio.sleep(0.1)
+        return response
+
+    upstream.handler = comments_then_cut
+    backup.handler = answer
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+    raw = await response.read()
+    assert b"event: error" not in raw
+    assert raw.count(b"event: message_start") == 1 and b"message_stop" in raw
+    assert [seen.body["model"] for seen in backup.seen] == ["m2"]
+
+
+async def test_an_unexpected_failure_after_pings_ends_the_stream(
+    upstream, backup, aiohttp_client, monkeypatch
+) -> None:
+    """A bug anywhere after the pings opened the client's stream must still end it, with an
+    error event, instead of leaving the client waiting."""
+    from anthroxy_server.gateway import dialects
+
+    def broken(call: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    upstream.handler = pings_then(503, pings=2, interval=0.05)
+    backup.handler = answer
+    fallbacks = {"prim/m1": ["back/m2"]}
+    config = settings(upstream.url, backup.url, server={"ping_interval": 0.05}, fallbacks=fallbacks)
+    client = await aiohttp_client(create_app(config))
+    monkeypatch.setitem(dialects.DIALECTS, "anthropic", dialects.DIALECTS["anthropic"])
+    calls = {"n": 0}
+    original = dialects.DIALECTS["anthropic"]
+
+    def second_breaks(call: Any) -> Any:
+        calls["n"] += 1
+        return original(call) if calls["n"] == 1 else broken(call)
+
+    monkeypatch.setitem(dialects.DIALECTS, "anthropic", second_breaks)
+    response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+    raw = await asyncio.wait_for(response.read(), 5)
+    events = sse_events(raw)
+    assert response.status == 200
+    assert events[-1][0] == "error" and events[-1][1]["error"]["type"] == "api_error"
+    assert "a bug" not in raw.decode()  # no internals to the client; the log has them

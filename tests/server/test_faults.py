@@ -387,3 +387,29 @@ STOP = (
     b'"stop_sequence":null},"usage":{"output_tokens":2}}\n\n'
     b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 )
+
+
+async def test_a_client_gone_during_pings_is_not_blamed_on_the_upstream(upstream) -> None:
+    """A ping that cannot be written means the client left: that must not become the
+    provider's 502 (the breaker would count it, the chain would call the next target)."""
+    import aiohttp
+
+    from anthroxy.errors import AnthroxyError
+    from anthroxy_server.gateway.streaming import open_upstream
+
+    class GoneClient:
+        async def ping(self) -> None:
+            raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(1)
+        return web.json_response({})
+
+    upstream.handler = slow
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionResetError) as info:
+            await open_upstream(
+                session, upstream.url + "/v1/messages", data=b"{}", headers={},
+                provider="prim", downstream=GoneClient(), ping_interval=0.05,  # type: ignore[arg-type]
+            )  # fmt: skip
+    assert not isinstance(info.value, AnthroxyError)
