@@ -25,6 +25,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar, Literal
 
 from .errors import AnthroxyError
+from .sse import SSEDecoder, SSEEvent
 
 # One encoder built once: json.dumps with non-default options builds a new encoder per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -201,6 +202,11 @@ class Raw:
 
     def encode(self) -> bytes:
         return self.data
+
+    def sse_events(self) -> list[SSEEvent]:
+        """The SSE events these bytes hold (whole events, so nothing is left over)."""
+        decoder = SSEDecoder()
+        return decoder.feed(self.data) + decoder.close()
 
 
 AnthropicEvent = (

@@ -26,7 +26,6 @@ from typing import Any
 
 from ..errors import AnthroxyError, UpstreamError, UpstreamProtocolError
 from ..events import Error, Event, Raw
-from ..sse import SSEDecoder
 from ..upstream_errors import TYPE_STATUS, upstream_object
 
 # delta type -> (block field it extends, delta field holding the piece)
@@ -79,8 +78,7 @@ def _payloads(events: Iterable[Event | Mapping[str, Any]]) -> Iterator[Mapping[s
         elif isinstance(event, Error):
             raise event.error
         elif isinstance(event, Raw):
-            decoder = SSEDecoder()
-            for sse in [*decoder.feed(event.data), *decoder.close()]:
+            for sse in event.sse_events():
                 yield upstream_object(sse.data, provider="pass-through", what="stream event")
         else:
             yield event.payload()

@@ -24,7 +24,6 @@ from aiohttp import web
 
 from anthroxy.errors import AnthroxyError
 from anthroxy.events import Error, Event, Ping, Raw
-from anthroxy.sse import SSEDecoder
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import (
     connection_error,
@@ -123,8 +122,7 @@ def _keeps_alive(event: Event) -> bool:
         return True
     if not isinstance(event, Raw):
         return False
-    decoder = SSEDecoder()
-    return all(sse.event == "ping" for sse in decoder.feed(event.data) + decoder.close())
+    return all(sse.event == "ping" for sse in event.sse_events())
 
 
 def _is_error(event: Event) -> bool:
@@ -245,8 +243,7 @@ def ended_in_error(events: list[Event], provider: str) -> AnthroxyError | None:
     if isinstance(last, Error):
         return last.error
     if isinstance(last, Raw) and last.is_error:
-        decoder = SSEDecoder()
-        for event in decoder.feed(last.data) + decoder.close():
+        for event in last.sse_events():
             try:
                 payload = upstream_object(event.data, provider=provider, what="error event")
             except AnthroxyError as err:
