@@ -24,13 +24,20 @@ Conventions (docs/providers.md is the human-readable table of the same data):
 * ``chatgpt`` (a ChatGPT Plus/Pro subscription through the Codex CLI's login) has no key: it
   authenticates with ``auth="codex"`` and is never enabled by discovery, only by naming it
   under ``[providers]`` (docs/providers/chatgpt.md).
+* A region or plan with an endpoint of its own is a *variant* (``glm-cn``, ``minimax-cn``,
+  ``kimi-cn``, ...): ``variant_of`` names the base preset, whose key variables, cleaner and
+  profile it shares. Discovery enables a variant only through a key variable of its own
+  (``GLM_CN_API_KEY``), never through a shared one: the key a user exported for one region
+  must not also enable the other (a key of one region is refused by the other).
+* ``verified``/``source``: the day the base URL and dialect were checked against the page
+  ``source`` of the provider's own documentation; empty when no such page was at hand.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -41,6 +48,8 @@ from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 # "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
 AuthStyle = Literal["bearer", "x-api-key", "none", "codex"]
 
+# The day the ``checked`` pages below were read (docs/providers.md, "verified").
+_CHECKED_ON = "2026-12-04"
 _PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 # A value substituted into a URL's host or path must not be able to change the URL's shape.
 _SAFE_URL_PART = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -64,6 +73,9 @@ class ProviderPreset:
     local: bool = False  # a server on this machine (plain http allowed)
     # What changes in a request before this provider sees it (for its own ``api`` only).
     cleaner: Cleaner = NO_RULES
+    variant_of: str | None = None  # the base preset of a region/plan variant ("glm" for glm-cn)
+    verified: str = ""  # ISO day the URL was checked against ``source`` ("" = not checked)
+    source: str = ""  # the provider's own page that documents ``base_url``
 
     @property
     def base_url_env(self) -> str:
@@ -114,8 +126,12 @@ def _p(
     local: bool = False,
     auto_enable: bool = True,
     cleaner: Cleaner = NO_RULES,
+    checked: str = "",
 ) -> ProviderPreset:
-    """A preset whose default model is its first listed model; local ones need no key."""
+    """A preset whose default model is its first listed model; local ones need no key.
+
+    ``checked`` is the provider's own page that showed ``base_url`` on ``_CHECKED_ON``.
+    """
     return ProviderPreset(
         id=id,
         name=name,
@@ -130,6 +146,26 @@ def _p(
         auto_enable=auto_enable,
         local=local,
         cleaner=cleaner,
+        verified=_CHECKED_ON if checked else "",
+        source=checked,
+    )
+
+
+def _variant(
+    base: ProviderPreset, id: str, name: str, base_url: str, *, checked: str = ""
+) -> ProviderPreset:
+    """``base`` at another region's or plan's endpoint: same dialect, models, cleaner and
+    profile; its own ``<ID>_API_KEY`` first (the one discovery looks at), then the base's."""
+    own_key = f"{id.upper().replace('-', '_')}_API_KEY"
+    return replace(
+        base,
+        id=id,
+        name=name,
+        base_url=base_url,
+        key_env=(own_key, *base.key_env),
+        variant_of=base.id,
+        verified=_CHECKED_ON if checked else "",
+        source=checked,
     )
 
 
@@ -148,37 +184,79 @@ _CHATGPT = ProviderPreset(
     auto_enable=False,
 )
 
+# Presets with a second region or plan (their variants follow them in _PRESETS).
+# fmt: off
+_GLM = _p(
+    "glm", "Z.AI (GLM)", "anthropic", "https://api.z.ai/api/anthropic",
+    ("ZAI_API_KEY", "ZHIPU_API_KEY", "GLM_API_KEY"),
+    ("glm-4.6", "glm-4.5-air", "glm-5", "glm-4.7", "glm-5.1"),
+    profile=_ANTHROPIC_COMPAT, cleaner=cleaners.GLM)
+_KIMI = _p(
+    "kimi", "Kimi (Moonshot)", "anthropic", "https://api.moonshot.ai/anthropic",
+    ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
+    ("kimi-k2.6", "kimi-k2-thinking", "kimi-k2-turbo-preview"), profile=_ANTHROPIC_COMPAT,
+    cleaner=cleaners.KIMI)
+_MINIMAX = _p(
+    "minimax", "MiniMax", "anthropic", "https://api.minimax.io/anthropic", ("MINIMAX_API_KEY",),
+    ("MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2"), profile=_ANTHROPIC_COMPAT,
+    cleaner=cleaners.MINIMAX,
+    checked="https://platform.minimax.io/docs/api-reference/text-anthropic-api")
+_QWEN = _p(
+    "qwen", "Qwen (Alibaba DashScope)", "anthropic",
+    "https://dashscope-intl.aliyuncs.com/apps/anthropic", ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
+    ("qwen3.5-plus", "qwen3-max", "qwen3-coder-plus", "qwen-flash", "qwen-plus", "qwen-max"),
+    auth="x-api-key", profile=_ANTHROPIC_COMPAT, cleaner=cleaners.QWEN,
+    checked="https://www.alibabacloud.com/help/en/model-studio/base-url")
+_ALIBABA_CODING = _p(
+    "alibaba-coding", "Alibaba Coding Plan", "chat", "https://coding-intl.dashscope.aliyuncs.com/v1",
+    ("ALIBABA_CODING_API_KEY", "MODELSTUDIO_API_KEY"),
+    ("qwen3.5-plus", "qwen3-coder-plus", "qwen3-max"))
+_SILICONFLOW = _p(
+    "siliconflow", "SiliconFlow", "chat", "https://api.siliconflow.com/v1",
+    ("SILICONFLOW_API_KEY",),
+    ("deepseek-ai/DeepSeek-V3.1", "Qwen/Qwen3-Coder-480B-A35B-Instruct",
+     "moonshotai/Kimi-K2-Instruct-0905", "zai-org/GLM-4.6"),
+    checked="https://www.siliconflow.com/blog/openai-sdk-siliconflow-compatibility-checks")
+_STEPFUN = _p(
+    "stepfun", "StepFun", "chat", "https://api.stepfun.ai/v1", ("STEPFUN_API_KEY", "STEP_API_KEY"),
+    ("step-3.5-flash", "step-3", "step-2-16k"),
+    checked="https://platform.stepfun.ai/docs/en/overview/quickstart")
+# fmt: on
+
 _PRESETS: tuple[ProviderPreset, ...] = (
     # --- Anthropic Messages API natively: requests pass through -----------------------------
     _p("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",),
-       ("claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5"), auth="x-api-key"),
+       ("claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5", "claude-opus-4-7"),
+       auth="x-api-key"),
     _p("deepseek", "DeepSeek", "anthropic", "https://api.deepseek.com/anthropic",
        ("DEEPSEEK_API_KEY",), ("deepseek-v4-pro", "deepseek-v4-flash"),
        profile=_ANTHROPIC_COMPAT, cleaner=cleaners.DEEPSEEK),
-    _p("glm", "Z.AI (GLM)", "anthropic", "https://api.z.ai/api/anthropic",
-       ("ZAI_API_KEY", "ZHIPU_API_KEY", "GLM_API_KEY"), ("glm-4.6", "glm-4.5-air", "glm-5"),
-       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.GLM),
-    _p("kimi", "Kimi (Moonshot)", "anthropic", "https://api.moonshot.ai/anthropic",
-       ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
-       ("kimi-k2.6", "kimi-k2-thinking", "kimi-k2-turbo-preview"), profile=_ANTHROPIC_COMPAT,
-       cleaner=cleaners.KIMI),
-    _p("minimax", "MiniMax", "anthropic", "https://api.minimax.io/anthropic",
-       ("MINIMAX_API_KEY",), ("MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2"),
-       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.MINIMAX),
-    _p("qwen", "Qwen (Alibaba DashScope)", "anthropic",
-       "https://dashscope-intl.aliyuncs.com/apps/anthropic", ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
-       ("qwen3.5-plus", "qwen3-max", "qwen3-coder-plus", "qwen-flash"), auth="x-api-key",
-       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.QWEN),
+    _GLM,
+    _variant(_GLM, "glm-cn", "Zhipu BigModel (GLM, mainland China)",
+             "https://open.bigmodel.cn/api/anthropic",
+             checked="https://docs.bigmodel.cn/cn/guide/develop/claude/introduction"),
+    _KIMI,
+    _variant(_KIMI, "kimi-cn", "Kimi (Moonshot, mainland China)",
+             "https://api.moonshot.cn/anthropic"),
+    _MINIMAX,
+    _variant(_MINIMAX, "minimax-cn", "MiniMax (mainland China)",
+             "https://api.minimaxi.com/anthropic",
+             checked="https://platform.minimaxi.com/docs/api-reference/text-anthropic-api"),
+    _QWEN,
+    _variant(_QWEN, "qwen-cn", "Qwen (Alibaba DashScope, Beijing)",
+             "https://dashscope.aliyuncs.com/apps/anthropic",
+             checked="https://www.alibabacloud.com/help/en/model-studio/base-url"),
     _p("mimo", "Xiaomi MiMo", "anthropic", "https://api.xiaomimimo.com/anthropic",
-       ("MIMO_API_KEY", "XIAOMI_API_KEY"), ("mimo-v2.5-pro", "mimo-v2-flash"),
+       ("MIMO_API_KEY", "XIAOMI_API_KEY"),
+       ("mimo-v2.5-pro", "mimo-v2-flash", "mimo-v2-pro", "mimo-v2-omni"),
        profile=_ANTHROPIC_COMPAT, cleaner=cleaners.MIMO),
     # --- OpenAI Chat Completions: requests are translated ------------------------------------
     _p("ai21", "AI21", "chat", "https://api.ai21.com/studio/v1", ("AI21_API_KEY",),
        ("jamba-large", "jamba-mini")),
-    _p("alibaba-coding", "Alibaba Coding Plan", "chat",
-       "https://coding-intl.dashscope.aliyuncs.com/v1",
-       ("ALIBABA_CODING_API_KEY", "MODELSTUDIO_API_KEY"),
-       ("qwen3.5-plus", "qwen3-coder-plus", "qwen3-max")),
+    _ALIBABA_CODING,
+    _variant(_ALIBABA_CODING, "alibaba-coding-cn", "Alibaba Coding Plan (mainland China)",
+             "https://coding.dashscope.aliyuncs.com/v1",
+             checked="https://help.aliyun.com/zh/model-studio/other-tools-coding-plan"),
     _p("arcee", "Arcee", "chat", "https://api.arcee.ai/api/v1",
        ("ARCEE_API_KEY", "ARCEEAI_API_KEY"),
        ("trinity-large-thinking", "trinity-large-preview", "trinity-mini")),
@@ -186,7 +264,8 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("azure", "Azure AI Foundry", "chat",
        "https://{AZURE_RESOURCE_NAME}.openai.azure.com/openai/v1",
        ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"), ("gpt-5.4", "gpt-5-mini", "gpt-4.1"),
-       profile=_OPENAI),
+       profile=_OPENAI,
+       checked="https://learn.microsoft.com/azure/foundry/openai/api-version-lifecycle"),
     _p("cerebras", "Cerebras", "chat", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",),
        ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),
     _CHATGPT,
@@ -195,9 +274,11 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",
        ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY"),
        ("@cf/openai/gpt-oss-120b", "@cf/meta/llama-4-scout-17b-16e-instruct",
-        "@cf/meta/llama-3.3-70b-instruct-fp8-fast")),
+        "@cf/meta/llama-3.3-70b-instruct-fp8-fast"),
+       checked="https://developers.cloudflare.com/workers-ai/configuration/open-ai-compatibility"),
     _p("cohere", "Cohere", "chat", "https://api.cohere.ai/compatibility/v1",
-       ("COHERE_API_KEY", "CO_API_KEY"), ("command-a-03-2025", "command-a-reasoning-08-2025")),
+       ("COHERE_API_KEY", "CO_API_KEY"), ("command-a-03-2025", "command-a-reasoning-08-2025"),
+       checked="https://docs.cohere.com/docs/compatibility-api"),
     _p("fireworks", "Fireworks AI", "chat", "https://api.fireworks.ai/inference/v1",
        ("FIREWORKS_API_KEY",),
        ("accounts/fireworks/models/kimi-k2-instruct-0905",
@@ -206,7 +287,8 @@ _PRESETS: tuple[ProviderPreset, ...] = (
         "accounts/fireworks/models/gpt-oss-120b")),
     _p("gemini", "Google Gemini", "chat", "https://generativelanguage.googleapis.com/v1beta/openai",
        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-       ("gemini-3.1-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-flash-preview"),
+       ("gemini-3.1-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-flash-preview",
+        "gemini-3.1-flash-lite-preview", "gemini-2.0-flash"),
        profile=_GEMINI),
     _p("groq", "Groq", "chat", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",),
        ("openai/gpt-oss-120b", "llama-3.3-70b-versatile", "llama-3.1-8b-instant",
@@ -214,11 +296,12 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("huggingface", "Hugging Face", "chat", "https://router.huggingface.co/v1",
        ("HF_TOKEN", "HUGGINGFACE_API_KEY", "HUGGING_FACE_HUB_TOKEN"),
        ("openai/gpt-oss-120b", "moonshotai/Kimi-K2-Instruct-0905",
-        "Qwen/Qwen3-Coder-480B-A35B-Instruct")),
+        "Qwen/Qwen3-Coder-480B-A35B-Instruct"),
+       checked="https://huggingface.co/changelog/inference-providers-openai-compatible"),
     _p("kilocode", "Kilo Code Gateway", "chat", "https://api.kilo.ai/api/gateway",
        ("KILOCODE_API_KEY", "KILO_API_KEY"),
        ("anthropic/claude-sonnet-4.5", "openai/gpt-5.2", "google/gemini-3-pro-preview"),
-       profile=_OPENROUTER),
+       profile=_OPENROUTER, checked="https://kilo.ai/docs/gateway"),
     _p("lmstudio", "LM Studio", "chat", "http://localhost:1234/v1", (), (), auth="none",
        local=True, auto_enable=False),
     _p("mistral", "Mistral AI", "chat", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",),
@@ -233,9 +316,11 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("ollama", "Ollama (local)", "chat", "http://localhost:11434/v1", (), (), auth="none",
        local=True),
     _p("ollama-cloud", "Ollama Cloud", "chat", "https://ollama.com/v1", ("OLLAMA_API_KEY",),
-       ("gpt-oss:120b", "qwen3-coder:480b", "deepseek-v3.1:671b", "kimi-k2:1t")),
+       ("gpt-oss:120b", "qwen3-coder:480b", "deepseek-v3.1:671b", "kimi-k2:1t"),
+       checked="https://docs.ollama.com/openai"),
     _p("openai", "OpenAI", "chat", "https://api.openai.com/v1", ("OPENAI_API_KEY",),
-       ("gpt-5.4", "gpt-5", "gpt-5-mini", "gpt-4.1"), profile=_OPENAI),
+       ("gpt-5.4", "gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-5.5", "gpt-5.4-mini"),
+       profile=_OPENAI),
     _p("opencode-zen", "OpenCode Zen", "chat", "https://opencode.ai/zen/v1",
        ("OPENCODE_API_KEY", "OPENCODE_ZEN_API_KEY"), ("kimi-k2", "qwen3-coder", "grok-code")),
     _p("opencode-go", "OpenCode Go", "chat", "https://opencode.ai/zen/go/v1",
@@ -247,19 +332,21 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        profile=_OPENROUTER),
     _p("perplexity", "Perplexity", "chat", "https://api.perplexity.ai",
        ("PERPLEXITY_API_KEY", "PPLX_API_KEY"), ("sonar", "sonar-pro", "sonar-reasoning-pro")),
-    _p("siliconflow", "SiliconFlow", "chat", "https://api.siliconflow.com/v1",
-       ("SILICONFLOW_API_KEY",),
-       ("deepseek-ai/DeepSeek-V3.1", "Qwen/Qwen3-Coder-480B-A35B-Instruct",
-        "moonshotai/Kimi-K2-Instruct-0905", "zai-org/GLM-4.6")),
-    _p("stepfun", "StepFun", "chat", "https://api.stepfun.com/v1",
-       ("STEPFUN_API_KEY", "STEP_API_KEY"), ("step-3", "step-2-16k")),
+    _SILICONFLOW,
+    _variant(_SILICONFLOW, "siliconflow-cn", "SiliconFlow (mainland China)",
+             "https://api.siliconflow.cn/v1",
+             checked="https://docs.siliconflow.cn/docs/userguide/quickstart"),
+    _STEPFUN,
+    _variant(_STEPFUN, "stepfun-cn", "StepFun (mainland China)", "https://api.stepfun.com/v1",
+             checked="https://platform.stepfun.com/docs/zh/quickstart/overview.md"),
     _p("together", "Together AI", "chat", "https://api.together.xyz/v1", ("TOGETHER_API_KEY",),
        ("openai/gpt-oss-120b", "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
         "Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8", "moonshotai/Kimi-K2-Instruct-0905")),
     _p("vercel", "Vercel AI Gateway", "chat", "https://ai-gateway.vercel.sh/v1",
        ("AI_GATEWAY_API_KEY", "VERCEL_AI_GATEWAY_API_KEY"),
        ("anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "google/gemini-3.1-pro-preview",
-        "xai/grok-code-fast-1")),
+        "xai/grok-code-fast-1"),
+       checked="https://vercel.com/docs/ai-gateway/sdks-and-apis/openai-chat-completions"),
     _p("volcengine", "Volcengine Ark", "chat", "https://ark.cn-beijing.volces.com/api/v3",
        ("ARK_API_KEY", "VOLCENGINE_API_KEY"),
        ("doubao-seed-1-6-250615", "doubao-seed-code-preview-latest", "deepseek-v3-1-250821")),
@@ -311,6 +398,15 @@ def base_url_for(preset: ProviderPreset, env: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(fill, preset.base_url).rstrip("/")
 
 
+def _discovery_keys(preset: ProviderPreset) -> ProviderPreset:
+    """``preset`` with only the key variables that may enable it without config."""
+    base = CATALOG.get(preset.variant_of) if preset.variant_of else None
+    if base is None:
+        return preset
+    own = tuple(name for name in preset.key_env if name not in base.key_env)
+    return replace(preset, key_env=own)
+
+
 def _url_resolvable(preset: ProviderPreset, env: Mapping[str, str]) -> bool:
     try:
         base_url_for(preset, env)
@@ -325,11 +421,12 @@ def available_presets(env: Mapping[str, str]) -> list[ProviderPreset]:
     A preset qualifies when its key is present (or it needs none) and its URL can be built.
     Local servers other than Ollama (``auto_enable=False``) qualify only when their
     ``<ID>_BASE_URL`` is set: only Ollama on localhost is enabled by default, nothing else
-    (docs/providers.md).
+    (docs/providers.md). A region variant qualifies only by a key variable its base does not
+    read (``GLM_CN_API_KEY``), so one exported key never enables both regions.
     """
     usable = []
     for preset in _PRESETS:
-        if preset.needs_key and find_key(preset, env) is None:
+        if preset.needs_key and find_key(_discovery_keys(preset), env) is None:
             continue
         if not preset.auto_enable and not env.get(preset.base_url_env, "").strip():
             continue

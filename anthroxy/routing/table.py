@@ -13,6 +13,11 @@ Resolution order (docs/configuration.md, "Routing order"), first match wins:
    rules 1 and 2 it names one model, so it is the user's explicit choice;
 4. scenarios, only when ``resolve`` is given the request body, in ``SCENARIO_ORDER``:
    long_context > image > web_search > think > background (see ``anthroxy.scenarios``);
+   then, when the table has a ``stock_claude`` provider, a stock Claude model name
+   (``claude-sonnet-4-6``, ``claude-opus-4-1-20250805``, ``claude-3-5-haiku-latest``) goes
+   there unchanged (rule ``anthropic``). The caller passes it only while no tier is the
+   user's own (claude-model-proxy sends these names to Anthropic; once a user sets tiers,
+   redirecting them is what the tiers are for);
 5. a tier word (``opus``, ``sonnet``, ``haiku``) inside the name, case-insensitive, when that tier
    is configured (``claude-sonnet-4-5-20250929`` -> the sonnet tier);
 6. a configured provider whose ``models`` list contains the name (first provider in config order);
@@ -39,6 +44,7 @@ requests.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -54,8 +60,15 @@ TIER_KEYS: frozenset[str] = frozenset((*TIER_WORDS, "default"))
 CLAUDE_PREFIX = "claude-"
 DEFAULT_LONG_CONTEXT_THRESHOLD = 60000
 RULE_ORDER: tuple[str, ...] = (
-    "alias", "target", "claude-name", "scenario", "tier", "provider-models", "default",
+    "alias", "target", "claude-name", "scenario", "anthropic", "tier", "provider-models",
+    "default",
 )  # fmt: skip
+# Anthropic's own model ids, current (claude-sonnet-4-6) and older (claude-3-5-haiku), with an
+# optional snapshot date or -latest; "claude-sonnet" alone is a tier word, not a model.
+STOCK_CLAUDE = re.compile(
+    r"^claude-(?:(?:opus|sonnet|haiku)-\d+(?:-\d+)?|\d+(?:-\d+)?-(?:opus|sonnet|haiku))"
+    r"(?:-\d{8}|-latest)?$"
+)
 # How many configured names an UnknownModel message lists before "... and N more".
 _MAX_LISTED_CHOICES = 12
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -68,7 +81,8 @@ class Route:
     requested_model: str  # what the client asked for; the reply reports it
     provider: str  # provider id
     model: str  # the upstream's model name
-    # Which rule matched: "alias", "target", "claude-name", "scenario:think", "tier:sonnet",
+    # Which rule matched: "alias", "target", "claude-name", "scenario:think", "anthropic",
+    # "tier:sonnet",
     # "provider-models", "default", or "fallback:2" for the second fallback of a chain.
     rule: str
 
@@ -99,6 +113,7 @@ class RoutingTable:
         fallbacks: Mapping[str, Sequence[str]] = _EMPTY,  # target -> targets tried next
         scenarios: Mapping[str, str] = _EMPTY,  # scenario name -> target string
         long_context_threshold: int = DEFAULT_LONG_CONTEXT_THRESHOLD,
+        stock_claude: str | None = None,  # provider serving claude-sonnet-4-6 & co. as named
     ) -> None:
         # Copies, so a caller changing its config mapping later cannot change the table.
         self._providers: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -139,6 +154,9 @@ class RoutingTable:
             )
         self._threshold = long_context_threshold
         self._fallbacks = self._build_fallbacks(fallbacks)
+        if stock_claude is not None and stock_claude not in self._provider_ids:
+            raise ValueError(f"stock Claude names: provider {stock_claude!r} is not configured")
+        self._stock_claude = stock_claude
 
     @property
     def long_context_threshold(self) -> int | None:
@@ -265,6 +283,8 @@ class RoutingTable:
             chosen = self._scenario(model, request, input_tokens)
             if chosen is not None:
                 return chosen
+        if self._stock_claude is not None and STOCK_CLAUDE.match(model):
+            return Route(model, self._stock_claude, model, "anthropic")
         if self._tier_scan:
             lowered = model.lower()
             for word, provider, upstream in self._tier_scan:
@@ -360,6 +380,8 @@ class RoutingTable:
             "aliases": {a: f"{p}/{m}" for a, (p, m) in self._aliases.items()},
             "scenarios": {name: f"{p}/{m}" for name, p, m in self._scenarios},
             "long_context_threshold": self._threshold,
+            # Where stock Claude names go as named (rule "anthropic"); null: to the tiers.
+            "stock_claude": self._stock_claude,
             "fallbacks": {
                 f"{p}/{m}": [f"{fp}/{fm}" for fp, fm in chain]
                 for (p, m), chain in self._fallbacks.items()

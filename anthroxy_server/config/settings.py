@@ -119,7 +119,7 @@ def settings_from_config(
         if resolved is not None:
             providers[pid] = resolved
     tiers = dict(config.tiers) or default_tiers(providers, discovered=discovered)
-    routing = _routing(config, providers, tiers, problems)
+    routing = _routing(config, providers, tiers, problems, _stock_claude(config, providers))
     problems += robustness_problems(config)
     if problems:
         raise ConfigError(problems)
@@ -341,11 +341,22 @@ def default_tiers(providers: Mapping[str, ResolvedProvider], *, discovered: bool
     return {}
 
 
+def _stock_claude(config: Config, providers: Mapping[str, ResolvedProvider]) -> str | None:
+    """``"anthropic"`` when Claude's own model names should reach Anthropic as named: its key
+    is there and no tier is the user's (files, environment, command line). As soon as the user
+    sets a tier, the tiers redirect those names, as Claude Code users expect."""
+    anthropic = providers.get("anthropic")
+    if config.tiers or anthropic is None or anthropic.api != "anthropic":
+        return None
+    return "anthropic" if anthropic.api_key is not None else None
+
+
 def _routing(
     config: Config,
     providers: Mapping[str, ResolvedProvider],
     tiers: Mapping[str, str],
     problems: list[str],
+    stock_claude: str | None = None,
 ) -> RoutingTable | None:
     # Every configured id counts, even one with its own problem (a missing key, say): otherwise
     # each target naming it would be reported as unknown on top of the real problem.
@@ -378,6 +389,7 @@ def _routing(
             fallbacks=config.routing.fallbacks,
             scenarios=scenarios,
             long_context_threshold=config.routing.scenarios.long_context_threshold,
+            stock_claude=stock_claude,
         )
     except ValueError as exc:  # what one-by-one checks cannot see: two spellings of one key
         problems.append(f"routing: {exc}")

@@ -30,11 +30,48 @@ REQUIRED = {
     "ollama", "ollama-cloud", "openai", "opencode-zen", "opencode-go", "openrouter",
     "perplexity", "siliconflow", "stepfun", "together", "vercel", "volcengine", "xai",
 }  # fmt: skip
-ANTHROPIC_NATIVE = {"anthropic", "deepseek", "glm", "kimi", "minimax", "qwen", "mimo"}
+ANTHROPIC_NATIVE = {
+    "anthropic", "deepseek", "glm", "kimi", "minimax", "qwen", "mimo",
+    "glm-cn", "kimi-cn", "minimax-cn", "qwen-cn",
+}  # fmt: skip
+# Region/plan variants, written from the providers' own pages (docs/providers.md):
+# id -> (base id, base URL, the variable only this variant reads).
+VARIANTS = {
+    "glm-cn": ("glm", "https://open.bigmodel.cn/api/anthropic", "GLM_CN_API_KEY"),
+    "kimi-cn": ("kimi", "https://api.moonshot.cn/anthropic", "KIMI_CN_API_KEY"),
+    "minimax-cn": ("minimax", "https://api.minimaxi.com/anthropic", "MINIMAX_CN_API_KEY"),
+    "qwen-cn": ("qwen", "https://dashscope.aliyuncs.com/apps/anthropic", "QWEN_CN_API_KEY"),
+    "alibaba-coding-cn": (
+        "alibaba-coding", "https://coding.dashscope.aliyuncs.com/v1", "ALIBABA_CODING_CN_API_KEY",
+    ),
+    "siliconflow-cn": ("siliconflow", "https://api.siliconflow.cn/v1", "SILICONFLOW_CN_API_KEY"),
+    "stepfun-cn": ("stepfun", "https://api.stepfun.com/v1", "STEPFUN_CN_API_KEY"),
+}  # fmt: skip
+# The base (international) URL of each provider whose URL or dialect clco-proxy's list has
+# differently, as the provider's own documentation gives it.
+CURRENT_URLS = {
+    "glm": ("anthropic", "https://api.z.ai/api/anthropic"),
+    "minimax": ("anthropic", "https://api.minimax.io/anthropic"),
+    "mimo": ("anthropic", "https://api.xiaomimimo.com/anthropic"),
+    "alibaba-coding": ("chat", "https://coding-intl.dashscope.aliyuncs.com/v1"),
+    "azure": ("chat", "https://{AZURE_RESOURCE_NAME}.openai.azure.com/openai/v1"),
+    "cloudflare": (
+        "chat", "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",
+    ),
+    "cohere": ("chat", "https://api.cohere.ai/compatibility/v1"),
+    "huggingface": ("chat", "https://router.huggingface.co/v1"),
+    "kilocode": ("chat", "https://api.kilo.ai/api/gateway"),
+    "ollama-cloud": ("chat", "https://ollama.com/v1"),
+    "siliconflow": ("chat", "https://api.siliconflow.com/v1"),
+    "stepfun": ("chat", "https://api.stepfun.ai/v1"),
+    "vercel": ("chat", "https://ai-gateway.vercel.sh/v1"),
+    "kimi": ("anthropic", "https://api.moonshot.ai/anthropic"),
+    "qwen": ("anthropic", "https://dashscope-intl.aliyuncs.com/apps/anthropic"),
+}  # fmt: skip
 
 
 def test_catalog_holds_every_required_provider() -> None:
-    assert set(CATALOG) >= REQUIRED
+    assert set(CATALOG) >= REQUIRED | set(VARIANTS)
     assert {p.id for p in PRESETS if p.api == "anthropic"} == ANTHROPIC_NATIVE
 
 
@@ -188,3 +225,78 @@ def test_docs_table_matches_catalog() -> None:
         # What anthroxy changes for a provider: every rule of its cleaner, with its source.
         for rule in preset.cleaner.rules:
             assert f"({rule.source})" in rows[preset.id], (preset.id, rule)
+        # The verified column: the day and the provider's page, for exactly the checked ones.
+        verified = f"{preset.verified} ([source]({preset.source}))"
+        assert (verified in rows[preset.id]) == bool(preset.verified), preset.id
+
+
+@pytest.mark.parametrize("pid", sorted(CURRENT_URLS))
+def test_base_urls_are_the_documented_current_ones(pid: str) -> None:
+    assert (CATALOG[pid].api, CATALOG[pid].base_url) == CURRENT_URLS[pid]
+
+
+@pytest.mark.parametrize("vid", sorted(VARIANTS))
+def test_region_variant_is_its_base_at_another_endpoint(vid: str) -> None:
+    base_id, url, own_key = VARIANTS[vid]
+    variant, base = CATALOG[vid], CATALOG[base_id]
+    assert variant.variant_of == base_id and variant.name != base.name
+    assert variant.base_url == url and base.base_url != url
+    # its own variable first, then every variable of the base, in the base's order
+    assert variant.key_env == (own_key, *base.key_env)
+    assert variant.base_url_env == vid.upper().replace("-", "_") + "_BASE_URL"
+    for same in ("api", "auth", "profile", "cleaner", "models", "default_model", "needs_key"):
+        assert getattr(variant, same) == getattr(base, same), (vid, same)
+    # a key exported under the base's name reaches the variant once it is configured
+    assert find_key(variant, {base.key_env[0]: "shared"}) == "shared"
+    assert find_key(variant, {base.key_env[0]: "shared", own_key: "own"}) == "own"
+
+
+@pytest.mark.parametrize("vid", sorted(VARIANTS))
+def test_discovery_never_enables_both_regions_for_one_key(vid: str) -> None:
+    base_id, _, own_key = VARIANTS[vid]
+    for name in CATALOG[base_id].key_env:
+        found = {p.id for p in available_presets({name: "k"})}
+        assert base_id in found and vid not in found, name
+    assert {p.id for p in available_presets({own_key: "k"})} == {vid, "ollama"}
+    both = {p.id for p in available_presets({own_key: "k", CATALOG[base_id].key_env[0]: "k"})}
+    assert {vid, base_id} <= both
+
+
+def test_verified_entries_name_the_day_and_an_https_page() -> None:
+    checked = {p.id for p in PRESETS if p.verified}
+    # clco-proxy's 13 differing providers and the region variants, where a page was at hand
+    assert checked >= {
+        "minimax", "minimax-cn", "qwen", "qwen-cn", "glm-cn", "alibaba-coding-cn", "azure",
+        "cloudflare", "cohere", "huggingface", "kilocode", "ollama-cloud", "siliconflow",
+        "siliconflow-cn", "stepfun", "stepfun-cn", "vercel",
+    }  # fmt: skip
+    for preset in PRESETS:
+        if preset.verified:
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", preset.verified), preset.id
+            assert urlsplit(preset.source).scheme == "https", preset.id
+        else:
+            assert not preset.source, preset.id
+
+
+def test_claude_model_proxy_models_are_well_known() -> None:
+    # its default MODEL_MAP, by provider (a claude-<model> name resolves through these lists)
+    expected = {
+        "deepseek": {"deepseek-v4-flash", "deepseek-v4-pro"},
+        "kimi": {"kimi-k2.6"},
+        "glm": {"glm-4.5-air", "glm-4.6", "glm-4.7", "glm-5", "glm-5.1"},
+        "mimo": {"mimo-v2-flash", "mimo-v2-pro", "mimo-v2.5-pro", "mimo-v2-omni"},
+        "openai": {"gpt-5.5", "gpt-5.4", "gpt-5.4-mini"},
+        "gemini": {
+            "gemini-3.1-pro-preview", "gemini-3-flash-preview", "gemini-2.5-pro",
+            "gemini-2.5-flash", "gemini-3.1-flash-lite-preview", "gemini-2.0-flash",
+        },
+        "qwen": {"qwen-flash", "qwen-plus", "qwen-max"},
+    }  # fmt: skip
+    for pid, models in expected.items():
+        assert models <= set(CATALOG[pid].models), pid
+    # the defaults stay what they were: the first entry is each provider's default model
+    defaults = {p: CATALOG[p].default_model for p in ("glm", "mimo", "openai", "gemini", "qwen")}
+    assert defaults == {
+        "glm": "glm-4.6", "mimo": "mimo-v2.5-pro", "openai": "gpt-5.4",
+        "gemini": "gemini-3.1-pro-preview", "qwen": "qwen3.5-plus",
+    }  # fmt: skip
