@@ -219,7 +219,7 @@ _SILICONFLOW = _p(
     checked="https://www.siliconflow.com/blog/openai-sdk-siliconflow-compatibility-checks")
 _STEPFUN = _p(
     "stepfun", "StepFun", "chat", "https://api.stepfun.ai/v1", ("STEPFUN_API_KEY", "STEP_API_KEY"),
-    ("step-3.5-flash", "step-3", "step-2-16k"),
+    ("step-3", "step-2-16k"),
     checked="https://platform.stepfun.ai/docs/en/overview/quickstart")
 # fmt: on
 

@@ -117,5 +117,6 @@ def test_describe_shows_the_stock_rule() -> None:
 
 def test_variants_answer_claude_names_like_their_base() -> None:
     t = RoutingTable(providers={"glm-cn": [], "minimax-cn": []}, tiers={}, aliases={})
-    assert t.resolve("claude-glm-5.1") == Route("claude-glm-5.1", "glm-cn", "glm-5.1", "claude-name")
+    route = t.resolve("claude-glm-5.1")
+    assert route == Route("claude-glm-5.1", "glm-cn", "glm-5.1", "claude-name")
     assert t.resolve("claude-MiniMax-M2.7").provider == "minimax-cn"
