@@ -364,12 +364,15 @@ class RoutingTable:
 
     def model_names(self) -> list[str]:
         """Every name a client may send: aliases, tiers' words, provider/model targets, then
-        ``claude-<model>`` names."""
+        ``claude-<model>`` names, then the stock Claude names rule ``anthropic`` serves."""
         names: dict[str, None] = dict.fromkeys(self._aliases)
         names.update(dict.fromkeys(word for word in TIER_WORDS if word in self._tiers))
         for pid, models in self._providers.items():
             names.update(dict.fromkeys(f"{pid}/{m}" for m in models))
         names.update(dict.fromkeys(self._claude_names))
+        if self._stock_claude is not None:  # rule "anthropic": its models by their own names
+            stock = self._providers[self._stock_claude]
+            names.update(dict.fromkeys(m for m in stock if STOCK_CLAUDE.match(m)))
         return list(names)
 
     def describe(self) -> dict[str, Any]:

@@ -108,6 +108,20 @@ def test_stock_provider_must_be_configured() -> None:
         RoutingTable(providers={"deepseek": []}, tiers={}, aliases={}, stock_claude="anthropic")
 
 
+def test_model_names_list_the_stock_names_only_while_the_rule_is_on() -> None:
+    t = RoutingTable(
+        providers={"anthropic": ["claude-opus-4-7", "claude-sonnet-4-6"], "deepseek": []},
+        tiers={},
+        aliases={},
+        stock_claude="anthropic",
+    )
+    names = t.model_names()
+    assert {"claude-opus-4-7", "claude-sonnet-4-6"} <= set(names)
+    assert all(t.resolve(n).rule == "anthropic" for n in ("claude-opus-4-7", "claude-sonnet-4-6"))
+    off = RoutingTable(providers={"anthropic": ["claude-opus-4-7"]}, tiers={}, aliases={})
+    assert "claude-opus-4-7" not in off.model_names()
+
+
 def test_describe_shows_the_stock_rule() -> None:
     assert proxy_like().describe()["stock_claude"] == "anthropic"
     assert proxy_like(stock_claude=None).describe()["stock_claude"] is None
