@@ -243,6 +243,7 @@ def test_clco_minimal_example(loc: Locations) -> None:
     }
     assert "not carried over" not in out
     assert "check: the configuration loads" in out
+    assert settings(loc, dest).routing.resolve("claude-opus-4-6").model == "deepseek-v4-pro"
 
 
 def test_clco_full_example_picks_models_for_auto(loc: Locations) -> None:

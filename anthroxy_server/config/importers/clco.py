@@ -121,7 +121,7 @@ def _auto_model(result: Imported, provider: str, hint: str) -> str | None:
     if pid is None:
         return None
     preset = catalog.CATALOG.get(pid)
-    listed = list(result.table["providers"][pid].get("models", []))
+    listed: list[str] = list(result.table["providers"][pid].get("models", []))
     known = [*(preset.models if preset else ()), *listed]
     if hint:
         for name in known:
