@@ -136,10 +136,17 @@ def _layered_over(loc: Locations, dest: Path, default_dest: bool, out: TextIO) -
 
 
 def _check(loc: Locations, path: Path, out: TextIO) -> None:
+    # The user's and the project's file run layered: check what will run, not the file alone.
+    layered = path in (user_config_file(loc.env, loc.home), project_config_file(loc.cwd))
     try:
-        load_settings(cli_path=str(path), env=loc.env, cwd=loc.cwd, home=loc.home)
+        settings = load_settings(
+            cli_path=None if layered else str(path), env=loc.env, cwd=loc.cwd, home=loc.home
+        )
     except ConfigError as exc:
         for problem in exc.problems:
             out.write(f"to fix before it runs: {problem}\n")
     else:
-        out.write("check: the configuration loads (`anthroxy config show` prints it)\n")
+        read = ", ".join(settings.sources)
+        out.write(
+            f"check: the configuration loads from {read} (`anthroxy config show` prints it)\n"
+        )

@@ -69,11 +69,9 @@ def _tiers(result: Imported, models: Mapping[str, Any]) -> None:
         if not at or not model:
             result.dropped.append(f'models.{key}: {value!r} is not "model@provider"')
             continue
-        target = result.target(f"models.{key}", provider, model)
+        target = result.target(f"models.{key}", provider, model, layered=True)
         for tier in tiers if target else ():
             result.set("tiers", tier, target)
-    if "tiers" in result.table and "haiku" not in result.table["tiers"]:
-        result.set("tiers", "haiku", result.table["tiers"]["sonnet"])
     if "sonnet" in result.table.get("tiers", {}) and "bigModel" in models:
         result.changed.append(
             "models.bigModel → tiers.sonnet, and also tiers.opus and tiers.default (ccproxy's "

@@ -48,8 +48,18 @@ class Imported:
             node = node.setdefault(part, {})
         node[key] = value
 
-    def target(self, where: str, provider: str, model: str) -> str | None:
+    def target(self, where: str, provider: str, model: str, *, layered: bool = False) -> str | None:
+        """``pid/model`` for a provider of this file. With ``layered`` (a tool whose files
+        layer, like ccproxy's project file over the user's), a catalogue id the file does not
+        define is kept: another layer or the environment may define it."""
         pid = self.ids.get(provider)
+        if pid is None and layered and provider in catalog.CATALOG:
+            keys = " or ".join(catalog.CATALOG[provider].key_env) or "its base URL variable"
+            self.changed.append(
+                f"{where}: provider {provider!r} is not in this file → {provider}/{model}; "
+                f"another layer (the user's file) or {keys} must set it up"
+            )
+            return f"{provider}/{model}"
         if pid is None:
             self.dropped.append(f"{where}: provider {provider!r} is not defined in the file")
             return None
