@@ -45,8 +45,8 @@ AUTH_TOKEN_ENV = "ANTHROXY_AUTH_TOKEN"
 # Keys holding a secret: a file setting one must not be readable by others. The fix for each:
 # keep the secret out of the file (api_key_env names a variable; the token has its own variable).
 SECRET_KEYS: Mapping[str, str] = {
-    "api_key": "export the key and name its variable with api_key_env",
-    "auth_token": f"export it as {AUTH_TOKEN_ENV}",
+    "api_key": "a key: export it and name the variable in api_key_env",
+    "auth_token": f"the token: export {AUTH_TOKEN_ENV}",
 }
 
 
@@ -97,13 +97,13 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"{path}: invalid TOML: {exc}")
         return None
-    for key in _secret_keys(parsed):
-        if _private(path):
-            break
+    secrets = list(_secret_keys(parsed))
+    if secrets and not _private(path):
+        fixes = dict.fromkeys(SECRET_KEYS[key.rsplit(".", 1)[-1]] for key in secrets)
+        which = "it" if len(secrets) == 1 else "them"
         problems.append(
-            f"{path}: {key} is a secret but other users can read this file; run "
-            f"`chmod 600 {path}`, or take it out of the file and "
-            f"{SECRET_KEYS[key.rsplit('.', 1)[-1]]}"
+            f"{path}: other users can read this file, which holds {' and '.join(secrets)}; "
+            f"run `chmod 600 {path}`, or move {which} out of the file ({'; '.join(fixes)})"
         )
     return parsed
 

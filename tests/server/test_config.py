@@ -424,12 +424,12 @@ def test_problems_from_several_providers_are_collected(places: dict[str, Path]) 
         (
             '[providers.groq]\napi_key = "gsk-from-file"\n',
             "providers.groq.api_key",
-            "export the key and name its variable with api_key_env",
+            "a key: export it and name the variable in api_key_env",
         ),
         (
             MOCK + '[server]\nauth_token = "gsk-from-file"\n',
             "server.auth_token",
-            "export it as ANTHROXY_AUTH_TOKEN",
+            "the token: export ANTHROXY_AUTH_TOKEN",
         ),
     ],
 )
@@ -439,8 +439,8 @@ def test_a_secret_in_a_readable_file_is_refused(
     # One rule for every secret: the provider's key and the server's token alike.
     cfg = write(places["tmp"] / "c.toml", text, mode=0o644)
     assert problems(places, cli_path=str(cfg)) == [
-        f"{cfg}: {key} is a secret but other users can read this file; run `chmod 600 {cfg}`, "
-        f"or take it out of the file and {fix}"
+        f"{cfg}: other users can read this file, which holds {key}; run `chmod 600 {cfg}`, "
+        f"or move it out of the file ({fix})"
     ]
     os.chmod(cfg, 0o640)  # the group counts as others
     assert len(problems(places, cli_path=str(cfg))) == 1
@@ -461,8 +461,15 @@ def test_a_readable_project_file_is_checked_like_any_layer(places: dict[str, Pat
         places["cwd"] / ".anthroxy" / "config.toml", '[server]\nauth_token = "t0k"\n', 0o644
     )
     (line,) = problems(places)
-    assert line.startswith(f"{project}: server.auth_token is a secret")
+    assert line.startswith(f"{project}: other users can read this file, which holds server.auth")
     assert "t0k" not in line
+    # Several secrets in one file: one line naming each, with the fix for each kind.
+    project.write_text('[server]\nauth_token = "t0k"\n[providers.groq]\napi_key = "k"\n')
+    assert problems(places) == [
+        f"{project}: other users can read this file, which holds server.auth_token and "
+        f"providers.groq.api_key; run `chmod 600 {project}`, or move them out of the file (the "
+        "token: export ANTHROXY_AUTH_TOKEN; a key: export it and name the variable in api_key_env)"
+    ]
     # An empty token is no secret: it turns the check off, and the example file holds one.
     project.write_text('[server]\nauth_token = ""\n')
     assert load(places).config.server.auth_token == ""
