@@ -1,10 +1,16 @@
 """Finding, reading and layering configuration files (the I/O half of ``config``).
 
-Discovery (docs/configuration.md): ``--config`` path, else ``$ANTHROXY_CONFIG``, else
-``./.anthroxy/config.toml``, else ``$XDG_CONFIG_HOME/anthroxy/config.toml`` (default
-``~/.config/anthroxy/config.toml``); the first one found is the user's file. The managed file
-(``/etc/anthroxy/config.toml``) is then layered on top: its keys override the user's, table by
-table, key by key. CLI overrides (dotted key paths) override both.
+Discovery and layering (docs/configuration.md, "Where the file is found" and "Layering"):
+
+* ``--config FILE`` or ``$ANTHROXY_CONFIG``: that file alone is read;
+* otherwise every file that exists, lowest precedence first: the user's
+  (``$XDG_CONFIG_HOME/anthroxy/config.toml``, default ``~/.config/anthroxy/config.toml``), the
+  project's (``./.anthroxy/config.toml``) and the managed one (``/etc/anthroxy/config.toml``, or
+  ``$ANTHROXY_MANAGED_CONFIG``), as ccproxy layers managed > project > user.
+
+Layers merge key by key (``merge_into``): a table merges into the table below it, any other value
+(arrays included) replaces the one below. ``$ANTHROXY_AUTH_TOKEN`` and CLI overrides (dotted key
+paths) come on top of the files.
 
 Everything here returns plain TOML data plus problem lines; structuring and validation live in
 ``config``. Every value's origin is recorded by dotted key path so ``config show`` can label it.
@@ -18,7 +24,7 @@ import os
 import stat
 import tomllib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,11 +35,19 @@ import cattrs.gen
 from cattrs.cols import is_mapping, is_mutable_sequence, is_sequence
 from cattrs.errors import AttributeValidationNote, ForbiddenExtraKeysError, IterableValidationNote
 
-MANAGED_PATH = Path("/etc/anthroxy/config.toml")
-CLI_SOURCE = "command line"
+from .paths import MANAGED_CONFIG, managed_config_file, project_config_file, user_config_file
 
-# A table holding one of these keys carries a secret and must not be readable by others.
-SECRET_KEYS = frozenset({"api_key"})
+MANAGED_PATH = MANAGED_CONFIG
+CLI_SOURCE = "command line"
+# The server's token from the environment, so it need not sit in a file others can read.
+AUTH_TOKEN_ENV = "ANTHROXY_AUTH_TOKEN"
+
+# Keys holding a secret: a file setting one must not be readable by others. The fix for each:
+# keep the secret out of the file (api_key_env names a variable; the token has its own variable).
+SECRET_KEYS: Mapping[str, str] = {
+    "api_key": "a key: export it and name the variable in api_key_env",
+    "auth_token": f"the token: export {AUTH_TOKEN_ENV}",
+}
 
 
 def find_config_files(
@@ -44,31 +58,24 @@ def find_config_files(
     home: Path,
     managed_path: Path = MANAGED_PATH,
 ) -> list[Path]:
-    """The files to read, lowest precedence first: at most one user file, then the managed one.
+    """The files to read, lowest precedence first.
 
-    An explicit path (``cli_path`` or ``$ANTHROXY_CONFIG``) is returned even if it does not exist,
-    so loading it reports the mistake instead of silently falling back to another file.
+    An explicit path (``cli_path`` or ``$ANTHROXY_CONFIG``) is the only file read, and it is
+    returned even if it does not exist, so loading it reports the mistake instead of silently
+    falling back to another file. Otherwise: user, project, managed, each when it exists.
+    ``$ANTHROXY_MANAGED_CONFIG`` moves the managed file (packaging, tests).
     """
-    files: list[Path] = []
     explicit = cli_path or env.get("ANTHROXY_CONFIG") or None
     if explicit:
         path = Path(explicit).expanduser()
-        files.append(path if path.is_absolute() else cwd / path)
-    else:
-        for candidate in _user_candidates(env, cwd, home):
-            if candidate.is_file():
-                files.append(candidate)
-                break
-    if managed_path.is_file() and managed_path not in files:
-        files.append(managed_path)
+        return [path if path.is_absolute() else cwd / path]
+    managed = managed_config_file(env, managed_path)
+    layers = [user_config_file(env, home), project_config_file(cwd), managed]
+    files: list[Path] = []
+    for path in layers:
+        if path.is_file() and path not in files:
+            files.append(path)
     return files
-
-
-def _user_candidates(env: Mapping[str, str], cwd: Path, home: Path) -> list[Path]:
-    # XDG Base Directory spec: a relative $XDG_CONFIG_HOME is invalid and must be ignored.
-    xdg = env.get("XDG_CONFIG_HOME", "")
-    config_home = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".config"
-    return [cwd / ".anthroxy" / "config.toml", config_home / "anthroxy" / "config.toml"]
 
 
 def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -90,20 +97,27 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"{path}: invalid TOML: {exc}")
         return None
-    if _holds_secret(parsed) and not _private(path):
+    secrets = list(_secret_keys(parsed))
+    if secrets and not _private(path):
+        fixes = dict.fromkeys(SECRET_KEYS[key.rsplit(".", 1)[-1]] for key in secrets)
+        which = "it" if len(secrets) == 1 else "them"
         problems.append(
-            f"{path}: contains an api_key but other users can read it; run `chmod 600 {path}` "
-            "(or better, use api_key_env and keep the key in the environment)"
+            f"{path}: other users can read this file, which holds {' and '.join(secrets)}; "
+            f"run `chmod 600 {path}`, or move {which} out of the file ({'; '.join(fixes)})"
         )
     return parsed
 
 
-def _holds_secret(value: object) -> bool:
-    if isinstance(value, dict):
-        return any(k in SECRET_KEYS or _holds_secret(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_secret(v) for v in value)
-    return False
+def _secret_keys(value: object, prefix: str = "") -> Iterator[str]:
+    """Dotted paths of the secrets set in ``value`` (an empty token is no secret)."""
+    if not isinstance(value, dict):
+        return
+    for key, sub in value.items():
+        path = f"{prefix}{key}"
+        if key in SECRET_KEYS and isinstance(sub, str) and sub:
+            yield path
+        else:
+            yield from _secret_keys(sub, f"{path}.")
 
 
 def _private(path: Path) -> bool:

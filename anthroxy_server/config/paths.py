@@ -62,6 +62,13 @@ def project_config_file(cwd: Path) -> Path:
     return cwd / f".{APP}" / "config.toml"
 
 
+def managed_config_file(env: Mapping[str, str], default: Path = MANAGED_CONFIG) -> Path:
+    """The administrator's file, layered over the others; ``$ANTHROXY_MANAGED_CONFIG`` moves it
+    (a package that installs elsewhere, a test that must not read the real ``/etc``)."""
+    moved = env.get("ANTHROXY_MANAGED_CONFIG", "").strip()
+    return Path(moved).expanduser() if moved else default
+
+
 def state_dir(env: Mapping[str, str], home: Path) -> Path:
     """``$XDG_STATE_HOME/anthroxy`` (default ``~/.local/state/anthroxy``): pid, log, backups."""
     return _xdg(env, "XDG_STATE_HOME", home, ".local/state") / APP

@@ -2,7 +2,8 @@
 validation that collects every problem, and resolution into ready-to-call providers.
 
 ``load_settings`` is the one entry point the CLI and the app use: it finds the files
-(``config_files``), layers user file < managed file < CLI overrides, structures the result into
+(``files.find_config_files``), layers user < project < managed file < ``$ANTHROXY_AUTH_TOKEN`` <
+CLI overrides, structures the result into
 ``Config`` (unknown keys and wrong types are errors naming their key path), and resolves each
 provider against the built-in catalogue and the environment (``settings_from_config``). Any
 problem anywhere ends in one ``ConfigError`` listing all of them, one line each.
@@ -30,6 +31,7 @@ from .checks import robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
 from .files import (
+    AUTH_TOKEN_ENV,
     CLI_SOURCE,
     CONVERTER,
     MANAGED_PATH,
@@ -474,6 +476,9 @@ def load_settings(
     # Variables of the proxies anthroxy replaces (BIG_MODEL_*, MODEL_MAP, ...) overlay the files;
     # the command line still wins. Origins are labelled "env:<VARIABLE>".
     apply_env_overlay(merged, env, origins, problems)
+    if env.get(AUTH_TOKEN_ENV, "").strip():  # keeps the token out of a file others may read
+        token = {"server": {"auth_token": env[AUTH_TOKEN_ENV].strip()}}
+        merge_into(merged, token, f"env:{AUTH_TOKEN_ENV}", origins)
     if overrides:
         merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
     if problems:

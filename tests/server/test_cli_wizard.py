@@ -168,6 +168,7 @@ def test_config_show_masks_secrets_and_labels_sources(loc: Locations) -> None:
         '[server]\nport = 9300\nauth_token = "proxy-token-abcdefgh1234"\n'
         '[providers.deepseek]\n[tiers]\ndefault = "deepseek/deepseek-v4-pro"\n'
     )
+    path.chmod(0o600)  # it holds a token
     code, out, err = run(loc, "config", "show")
     assert code == 0, err
     assert KEY not in out and "proxy-token-abcdefgh1234" not in out

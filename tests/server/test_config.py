@@ -63,13 +63,14 @@ def problems(places: dict[str, Path], **kw: object) -> list[str]:
 # --- discovery --------------------------------------------------------------------------------
 
 
-def test_discovery_each_source_wins_over_the_next(places: dict[str, Path]) -> None:
+def test_discovery_explicit_file_alone_else_every_layer(places: dict[str, Path]) -> None:
     cwd, home, tmp = places["cwd"], places["home"], places["tmp"]
     cli = write(tmp / "cli.toml", "")
     from_env = write(tmp / "env.toml", "")
     project = write(cwd / ".anthroxy" / "config.toml", "")
     xdg = write(tmp / "xdg" / "anthroxy" / "config.toml", "")
     dot_config = write(home / ".config" / "anthroxy" / "config.toml", "")
+    managed = write(places["managed"], "")
     env = {"ANTHROXY_CONFIG": str(from_env), "XDG_CONFIG_HOME": str(tmp / "xdg")}
 
     def found(cli_path: str | None, env: dict[str, str]) -> list[Path]:
@@ -77,16 +78,19 @@ def test_discovery_each_source_wins_over_the_next(places: dict[str, Path]) -> No
             cli_path=cli_path, env=env, cwd=cwd, home=home, managed_path=places["managed"]
         )
 
+    # An explicit file is read alone: no project, user or managed file under or over it.
     assert found(str(cli), env) == [cli]
     assert found(None, env) == [from_env]
     del env["ANTHROXY_CONFIG"]
-    assert found(None, env) == [project]
-    project.unlink()
-    assert found(None, env) == [xdg]
+    # Otherwise every layer that exists, lowest precedence first (ccproxy's order).
+    assert found(None, env) == [xdg, project, managed]
     del env["XDG_CONFIG_HOME"]
-    assert found(None, env) == [dot_config]
+    assert found(None, env) == [dot_config, project, managed]
     # XDG Base Directory spec: a relative $XDG_CONFIG_HOME is ignored.
-    assert found(None, {"XDG_CONFIG_HOME": "relative/dir"}) == [dot_config]
+    assert found(None, {"XDG_CONFIG_HOME": "relative/dir"}) == [dot_config, project, managed]
+    project.unlink()
+    managed.unlink()
+    assert found(None, {}) == [dot_config]
     dot_config.unlink()
     assert found(None, {}) == []
 
@@ -99,12 +103,15 @@ def test_relative_cli_path_is_taken_from_cwd(places: dict[str, Path]) -> None:
     ) == [target]  # fmt: skip
 
 
-def test_managed_file_is_layered_last(places: dict[str, Path]) -> None:
-    user = write(places["cwd"] / ".anthroxy" / "config.toml", "")
-    managed = write(places["managed"], "")
+def test_managed_file_can_be_moved_by_its_variable(places: dict[str, Path]) -> None:
+    user = write(places["home"] / ".config" / "anthroxy" / "config.toml", "")
+    moved = write(places["tmp"] / "elsewhere" / "managed.toml", "")
+    write(places["managed"], "")
+    env = {"ANTHROXY_MANAGED_CONFIG": str(moved)}
     assert find_config_files(
-        cli_path=None, env={}, cwd=places["cwd"], home=places["home"], managed_path=managed
-    ) == [user, managed]
+        cli_path=None, env=env, cwd=places["cwd"], home=places["home"],
+        managed_path=places["managed"],
+    ) == [user, moved]  # fmt: skip
 
 
 def test_explicit_file_that_does_not_exist_is_an_error(places: dict[str, Path]) -> None:
@@ -145,6 +152,125 @@ def test_managed_overrides_user_key_by_key_and_cli_overrides_both(places: dict[s
     assert (settings.config.server.host, settings.config.server.port) == ("0.0.0.0", 9200)
     assert settings.origins["server.port"] == "command line"
     assert settings.config.server.log_level == "debug"
+
+
+LAYER_USER = """
+[server]
+port = 9000
+log_level = "debug"
+
+[providers.mock]
+api = "chat"
+base_url = "http://127.0.0.1:9/v1"
+auth = "none"
+models = ["small", "big"]
+read_timeout = 30.0
+
+[providers.other]
+api = "anthropic"
+base_url = "http://127.0.0.1:10"
+auth = "none"
+
+[tiers]
+default = "mock/small"
+opus = "other/o1"
+"""
+# A project file that sets only what differs in this project.
+LAYER_PROJECT = """
+[tiers]
+default = "mock/big"
+sonnet = "mock/big"
+
+[providers.mock]
+models = ["big"]
+connect_timeout = 3.0
+"""
+LAYER_MANAGED = """
+[server]
+port = 9100
+
+[providers.mock]
+read_timeout = 42.0
+"""
+
+
+def three_layers(places: dict[str, Path]) -> tuple[Path, Path, Path]:
+    return (
+        write(places["home"] / ".config" / "anthroxy" / "config.toml", LAYER_USER),
+        write(places["cwd"] / ".anthroxy" / "config.toml", LAYER_PROJECT),
+        write(places["managed"], LAYER_MANAGED),
+    )
+
+
+def test_managed_over_project_over_user_key_by_key(places: dict[str, Path]) -> None:
+    user, project, managed = three_layers(places)
+    settings = load(places)
+    assert settings.sources == [str(user), str(project), str(managed)]
+    # The project's [tiers] keeps the user's providers; tiers merge key by key too.
+    assert set(settings.providers) == {"mock", "other"}
+    assert dict(settings.config.tiers) == {
+        "default": "mock/big", "sonnet": "mock/big", "opus": "other/o1",
+    }  # fmt: skip
+    mock = settings.providers["mock"]
+    assert mock.base_url == "http://127.0.0.1:9/v1"  # user
+    assert mock.models == ("big",)  # an array replaces the one below, it is not appended to
+    assert mock.connect_timeout == 3.0  # project
+    assert mock.read_timeout == 42.0  # managed over user
+    assert (settings.config.server.port, settings.config.server.log_level) == (9100, "debug")
+    origins = settings.origins
+    assert origins["providers.mock.base_url"] == str(user)
+    assert origins["providers.mock.models"] == str(project)
+    assert origins["providers.mock.read_timeout"] == str(managed)
+    assert origins["tiers.opus"] == str(user)
+    assert origins["tiers.default"] == str(project)
+    assert origins["server.port"] == str(managed)
+    assert settings.routing.resolve("claude-opus-4-6").provider == "other"
+    assert settings.routing.resolve("claude-sonnet-4-6").model == "big"
+
+
+def test_config_show_and_path_name_the_file_of_each_value(places: dict[str, Path]) -> None:
+    import io
+
+    from anthroxy_server.cli import dispatch
+    from anthroxy_server.config.paths import Locations
+
+    user, project, managed = three_layers(places)
+    env = {"ANTHROXY_MANAGED_CONFIG": str(managed)}
+    loc = Locations(env=env, home=places["home"], cwd=places["cwd"])
+    out, err = io.StringIO(), io.StringIO()
+    assert dispatch.run(["config", "show"], loc, io.StringIO(), out, err) == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"# files read: {user}, {project}, {managed}"
+
+    def source(key: str) -> str:
+        (line,) = [x for x in lines if x.startswith(f"{key} = ")]
+        return line.rsplit("# ", 1)[1]
+
+    assert source("server.port") == str(managed)
+    assert source("server.log_level") == str(user)
+    assert source("tiers.default") == str(project)
+    assert source("providers.mock.models") == str(project)
+    assert source("providers.mock.base_url") == str(user)
+
+    out = io.StringIO()
+    assert dispatch.run(["config", "path"], loc, io.StringIO(), out, err) == 0
+    read = [x.split()[-1] for x in out.getvalue().splitlines() if x.strip().startswith("read ")]
+    assert read == [str(user), str(project), str(managed)]
+
+    # --config FILE: that file alone, not layered over or under anything.
+    alone = write(places["tmp"] / "alone.toml", MOCK + '[tiers]\ndefault = "mock/solo"\n')
+    out = io.StringIO()
+    code = dispatch.run(["config", "show", "--config", str(alone)], loc, io.StringIO(), out, err)
+    assert code == 0, err.getvalue()
+    assert out.getvalue().splitlines()[0] == f"# files read: {alone}"
+    assert "server.port = 8082" in out.getvalue()
+
+
+def test_auth_token_variable_sits_over_the_files(places: dict[str, Path]) -> None:
+    write(places["cwd"] / ".anthroxy" / "config.toml", MOCK + '[server]\nauth_token = "file"\n')
+    settings = load(places, {"ANTHROXY_AUTH_TOKEN": " from-env "})
+    assert settings.config.server.auth_token == "from-env"
+    assert settings.origins["server.auth_token"] == "env:ANTHROXY_AUTH_TOKEN"
 
 
 def test_overrides_are_validated_like_file_values(places: dict[str, Path]) -> None:
@@ -292,16 +418,61 @@ def test_problems_from_several_providers_are_collected(places: dict[str, Path]) 
 
 
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
-def test_api_key_in_a_readable_file_is_refused(places: dict[str, Path]) -> None:
-    text = '[providers.groq]\napi_key = "gsk-from-file"\n'
+@pytest.mark.parametrize(
+    ("text", "key", "fix"),
+    [
+        (
+            '[providers.groq]\napi_key = "gsk-from-file"\n',
+            "providers.groq.api_key",
+            "a key: export it and name the variable in api_key_env",
+        ),
+        (
+            MOCK + '[server]\nauth_token = "gsk-from-file"\n',
+            "server.auth_token",
+            "the token: export ANTHROXY_AUTH_TOKEN",
+        ),
+    ],
+)
+def test_a_secret_in_a_readable_file_is_refused(
+    places: dict[str, Path], text: str, key: str, fix: str
+) -> None:
+    # One rule for every secret: the provider's key and the server's token alike.
     cfg = write(places["tmp"] / "c.toml", text, mode=0o644)
-    (line,) = problems(places, cli_path=str(cfg))
-    assert f"chmod 600 {cfg}" in line
-    assert "gsk-from-file" not in line
+    assert problems(places, cli_path=str(cfg)) == [
+        f"{cfg}: other users can read this file, which holds {key}; run `chmod 600 {cfg}`, "
+        f"or move it out of the file ({fix})"
+    ]
+    os.chmod(cfg, 0o640)  # the group counts as others
+    assert len(problems(places, cli_path=str(cfg))) == 1
 
     os.chmod(cfg, 0o600)
-    provider = load(places, cli_path=str(cfg)).providers["groq"]
-    assert (provider.api_key, provider.key_source) == ("gsk-from-file", "file")
+    settings = load(places, cli_path=str(cfg))
+    if key == "server.auth_token":
+        assert settings.config.server.auth_token == "gsk-from-file"
+    else:
+        provider = settings.providers["groq"]
+        assert (provider.api_key, provider.key_source) == ("gsk-from-file", "file")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_readable_project_file_is_checked_like_any_layer(places: dict[str, Path]) -> None:
+    write(places["home"] / ".config" / "anthroxy" / "config.toml", MOCK)
+    project = write(
+        places["cwd"] / ".anthroxy" / "config.toml", '[server]\nauth_token = "t0k"\n', 0o644
+    )
+    (line,) = problems(places)
+    assert line.startswith(f"{project}: other users can read this file, which holds server.auth")
+    assert "t0k" not in line
+    # Several secrets in one file: one line naming each, with the fix for each kind.
+    project.write_text('[server]\nauth_token = "t0k"\n[providers.groq]\napi_key = "k"\n')
+    assert problems(places) == [
+        f"{project}: other users can read this file, which holds server.auth_token and "
+        f"providers.groq.api_key; run `chmod 600 {project}`, or move them out of the file (the "
+        "token: export ANTHROXY_AUTH_TOKEN; a key: export it and name the variable in api_key_env)"
+    ]
+    # An empty token is no secret: it turns the check off, and the example file holds one.
+    project.write_text('[server]\nauth_token = ""\n')
+    assert load(places).config.server.auth_token == ""
 
 
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")

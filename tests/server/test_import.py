@@ -60,8 +60,11 @@ def settings(loc: Locations, path: Path) -> Settings:
     ("fixture", "fmt"),
     [
         ("ccr-config.json", "claude-code-router"),
-        ("ccproxy-settings.json", "ccproxy"),
-        ("clco-config.json", "clco-proxy"),
+        ("ccproxy-readme.json", "ccproxy"),
+        ("ccproxy-custom-provider.json", "ccproxy"),
+        ("clco-minimal.json", "clco-proxy"),
+        ("clco-full.json", "clco-proxy"),
+        ("clco-subscriptions.json", "clco-proxy"),
     ],
 )
 def test_detects_each_format(fixture: str, fmt: str) -> None:
@@ -74,20 +77,39 @@ def test_unknown_shape_is_refused() -> None:
     assert info.value.code == 2
 
 
+def sections(out: str) -> dict[str, list[str]]:
+    """The report's two lists: heading -> its indented lines."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in out.splitlines():
+        if line.endswith(":") and not line.startswith(" "):
+            current = found.setdefault(line[:-1], [])
+        elif line.startswith("  ") and current is not None:
+            current.append(line.strip())
+        else:
+            current = None
+    return found
+
+
 def test_claude_code_router(loc: Locations) -> None:
     data, out, dest = imported(loc, "ccr-config.json")
     # $VAR and ${VAR} become references; the literal key stays (and makes the file private).
     assert data["providers"]["openrouter"] == {
         "api_key_env": "OPENROUTER_API_KEY",
         "models": ["google/gemini-2.5-pro-preview", "anthropic/claude-sonnet-4"],
+        "read_timeout": 600.0,  # API_TIMEOUT_MS 600000
     }
     assert data["providers"]["deepseek"]["api_key_env"] == "DEEPSEEK_API_KEY"
-    assert data["providers"]["ollama"] == {"models": ["qwen2.5-coder:latest"]}  # catalogue URL
+    assert data["providers"]["ollama"] == {  # the catalogue's URL
+        "models": ["qwen2.5-coder:latest"],
+        "read_timeout": 600.0,
+    }
     assert data["providers"]["my-gateway"] == {
         "api": "chat",
         "base_url": "https://llm.internal.example/v1",  # "/chat/completions" removed
         "api_key": "sk-literal-gateway-key-0001",
         "models": ["house-model"],
+        "read_timeout": 600.0,
     }
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
     assert data["tiers"] == {
@@ -109,89 +131,245 @@ def test_claude_code_router(loc: Locations) -> None:
         "port": 3456,
         "auth_token": "local-proxy-secret-123",
         "log_level": "warning",
+        "trust_env": True,  # PROXY_URL
     }
-    # One line per thing not carried over.
-    assert "transformer openrouter not carried over" in out
-    assert "transformer tooluse for deepseek-chat not carried over" in out
-    assert "CUSTOM_ROUTER_PATH: custom router" in out
-    assert "API_TIMEOUT_MS: not carried over" in out
+    report = sections(out)
+    assert set(report) == {"carried over with a change", "not carried over"}
+    changed, dropped = report["carried over with a change"], report["not carried over"]
+    assert (
+        "PROXY_URL → server.trust_env = true: anthroxy takes the proxy from the environment; "
+        "export HTTPS_PROXY=http://127.0.0.1:7890 (and HTTP_PROXY for http:// providers) where "
+        "anthroxy starts"
+    ) in changed
+    assert (
+        "API_TIMEOUT_MS 600000 → read_timeout = 600 (seconds) on every provider: how long "
+        "anthroxy waits for an upstream that sends nothing"
+    ) in changed
+    assert any(line.startswith("keys of my-gateway → api_key in the file") for line in changed)
+    # Only what was really left out is under "not carried over", each with its reason.
+    assert (
+        "Providers[0] (openrouter): transformer openrouter: anthroxy translates requests itself "
+        "(see [providers.<id>.profile])"
+    ) in dropped
+    assert any("transformer tooluse for deepseek-chat" in line for line in dropped)
+    assert any(line.startswith("CUSTOM_ROUTER_PATH: custom router") for line in dropped)
+    assert not any("PROXY_URL" in line or "API_TIMEOUT_MS" in line for line in dropped)
     assert "check: the configuration loads" in out
     s = settings(loc, dest)
     assert s.routing.resolve("claude-sonnet-4-5").provider == "deepseek"
     assert s.providers["my-gateway"].key_source.startswith("file")
+    assert s.providers["ollama"].read_timeout == 600.0
+    assert s.config.server.trust_env is True
 
 
-def test_ccproxy(loc: Locations) -> None:
-    data, out, dest = imported(loc, "ccproxy-settings.json")
+def test_proxy_url_password_is_not_printed() -> None:
+    result = convert({"Providers": [], "PROXY_URL": "http://me:hunter2@proxy.corp:3128"})
+    assert result.table["server"] == {"trust_env": True}
+    (line,) = result.changed
+    assert "hunter2" not in line
+    assert "export HTTPS_PROXY=http://me:<password>@proxy.corp:3128 " in line
+    bad = convert({"Providers": [], "API_TIMEOUT_MS": "soon"})
+    assert bad.dropped == ["API_TIMEOUT_MS: 'soon' is not a number of milliseconds"]
+
+
+def test_ccproxy_readme_example(loc: Locations) -> None:
+    data, out, dest = imported(loc, "ccproxy-readme.json")
     assert data["providers"] == {
-        "openai": {"api_key_env": "OPENAI_API_KEY"},
-        "anthropic": {"api_key_env": "ANTHROPIC_API_KEY"},
-        "openrouter": {"api_key": "sk-or-v1-literal-key-000111222"},
+        "openai": {"api_key": "sk-..."},
+        "anthropic": {"api_key": "sk-ant-..."},
+        "gemini": {"api_key": "..."},  # its host's catalogue entry, /v1beta/openai
+        "openrouter": {"api_key": "sk-or-v1-..."},
     }
     assert data["tiers"] == {
-        "opus": "openrouter/moonshotai/kimi-k2",
-        "sonnet": "openrouter/moonshotai/kimi-k2",
-        "default": "openrouter/moonshotai/kimi-k2",
-        "haiku": "openai/gpt-4.1-mini",
+        "opus": "openai/gpt-4",
+        "sonnet": "openai/gpt-4",
+        "default": "openai/gpt-4",
+        "haiku": "openai/gpt-4-mini",
     }
-    assert data["server"] == {
-        "host": "127.0.0.1",
-        "port": 8090,
-        "log_level": "debug",
-        "log_format": "json",
-    }
-    assert "claude.args: pass them to `anthroxy run -- ARGS` instead" in out
-    s = settings(loc, dest)
-    route = s.routing.resolve("claude-haiku-4-5")
-    assert (route.provider, route.model) == ("openai", "gpt-4.1-mini")
-    assert s.providers["anthropic"].base_url == "https://api.anthropic.com"
+    assert data["server"] == {"host": "0.0.0.0", "port": 8082, "log_level": "info",
+                              "log_format": "json"}  # fmt: skip
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    report = sections(out)
+    assert report["not carried over"] == [
+        "models.preferredProvider 'openai': anthroxy has no provider for bare model names; a "
+        'name it does not know goes to openai/gpt-4; ask for "model@openai" to choose the '
+        "provider"
+    ]
+    assert (
+        "providers.gemini: https://generativelanguage.googleapis.com → [providers.gemini], "
+        "Google Gemini's catalogue endpoint "
+        "https://generativelanguage.googleapis.com/v1beta/openai (chat API)"
+    ) in report["carried over with a change"]
+    s = settings(Locations(env={"HOME": str(loc.home)}, home=loc.home, cwd=loc.cwd), dest)
+    assert s.providers["gemini"].base_url.endswith("/v1beta/openai")
+    assert s.providers["anthropic"].api == "anthropic"
+    assert (s.config.server.log_format, s.config.server.log_level) == ("json", "info")
+    route = s.routing.resolve("claude-3-opus@anthropic")
+    assert (route.provider, route.model) == ("anthropic", "claude-3-opus")
 
 
-def test_clco_proxy(loc: Locations) -> None:
-    data, out, dest = imported(loc, "clco-config.json")
-    assert data["providers"]["local"] == {
-        "api": "chat",
-        "base_url": "http://127.0.0.1:9999/v1",
-        "api_key_env": "LOCAL_KEY",
-        "models": ["qwen3-coder"],
+def test_ccproxy_custom_provider_example(loc: Locations) -> None:
+    data, out, dest = imported(loc, "ccproxy-custom-provider.json")
+    assert data == {
+        "providers": {
+            "custom-llm": {
+                "api": "anthropic",
+                "base_url": "https://your-llm-api.com",
+                "api_key": "your-api-key",
+            }
+        }
     }
-    assert data["tiers"]["haiku"] == "gemini/gemini-2.5-flash"
-    assert data["aliases"] == {"fast": "gemini/gemini-2.5-flash"}
-    assert "providers.local.stealth: not carried over" in out
-    # No literal key anywhere: the file may be world-readable like any config.
-    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+    assert "not carried over" not in out
+    route = settings(loc, dest).routing.resolve("custom-model@custom-llm")
+    assert (route.provider, route.model) == ("custom-llm", "custom-model")
+
+
+def test_clco_minimal_example(loc: Locations) -> None:
+    data, out, dest = imported(loc, "clco-minimal.json")
+    assert data == {
+        "server": {"port": 8080},
+        "providers": {
+            "deepseek": {
+                "api_key": "sk-your-key",
+                "models": ["deepseek-v4-flash", "deepseek-v4-pro"],
+            }
+        },
+        "tiers": {
+            "opus": "deepseek/deepseek-v4-pro",
+            "sonnet": "deepseek/deepseek-v4-flash",
+            "haiku": "deepseek/deepseek-v4-flash",
+            "default": "deepseek/deepseek-v4-flash",
+        },
+    }
+    assert "not carried over" not in out
+    assert "check: the configuration loads" in out
+    assert settings(loc, dest).routing.resolve("claude-opus-4-6").model == "deepseek-v4-pro"
+
+
+def test_clco_full_example_picks_models_for_auto(loc: Locations) -> None:
+    data, out, dest = imported(loc, "clco-full.json")
+    assert data["providers"] == {
+        "gemini": {"api_key": "AIza...", "models": ["gemini-2.5-pro", "gemini-2.5-flash"]},
+        "deepseek": {"api_key": "sk-..."},
+        "ollama": {"models": ["qwen3:32b", "devstral:24b"]},  # local, keyless: the catalogue's
+    }
+    assert data["tiers"] == {
+        "opus": "gemini/gemini-3.1-pro-preview",  # @auto:pro
+        "sonnet": "gemini/gemini-2.5-flash",  # @auto:flash
+        "haiku": "deepseek/deepseek-v4-flash",
+        "default": "gemini/gemini-3.1-pro-preview",  # @auto: the catalogue's default
+    }
+    changed = sections(out)["carried over with a change"]
+    assert (
+        "modelMapping.opus: '@auto:pro' → gemini/gemini-3.1-pro-preview (anthroxy does not read "
+        "providers' live model lists yet; change tiers.opus when a newer one comes)"
+    ) in changed
+    assert "not carried over" not in out
+    assert settings(loc, dest).providers["deepseek"].api == "anthropic"
+
+
+def test_clco_subscriptions(loc: Locations) -> None:
+    data, out, dest = imported(loc, "clco-subscriptions.json")
+    assert data["providers"] == {
+        "chatgpt": {"models": ["gpt-5.4", "gpt-5.4-mini"]},
+        "gemini": {"api_key": "AIza-ultra-key-000111"},
+    }
+    assert data["tiers"] == {
+        "opus": "chatgpt/gpt-5.4",
+        "sonnet": "gemini/gemini-3.1-pro-preview",
+        "default": "chatgpt/gpt-5.4-mini",
+    }
+    report = sections(out)
+    assert report["not carried over"] == [
+        "providers[2] (copilot): GitHub Copilot's subscription (device-flow login) is not "
+        "supported yet; the modelMapping entries naming it are left out",
+        "modelMapping.haiku: provider 'copilot' is not supported yet",
+    ]
+    assert any(
+        line.startswith("providers[0] (chatgpt) → [providers.chatgpt]: the ChatGPT subscription")
+        for line in report["carried over with a change"]
+    )
     s = settings(loc, dest)
-    assert s.routing.resolve("fast").provider == "gemini"
-    assert s.providers["deepseek"].api == "anthropic"
+    assert (s.providers["chatgpt"].auth, s.providers["chatgpt"].api) == ("codex", "responses")
+    assert s.routing.resolve("claude-haiku-4-5").provider == "chatgpt"  # the default tier
+
+
+def test_clco_custom_providers_and_mistakes() -> None:
+    result = convert(
+        {
+            "port": "x",
+            "providers": [
+                {"id": "box", "baseUrl": "http://10.0.0.5:8000/v1", "apiKey": "$BOX_KEY",
+                 "models": ["coder"]},
+                {"id": "relay", "baseUrl": "https://relay.example/anthropic",
+                 "anthropicCompat": True, "apiKey": "k"},
+                {"name": "no id"},
+                {"id": "codex", "stealth": "codex"},
+            ],
+            "modelMapping": {
+                "opus": {"provider": "relay", "model": "r1"},
+                "sonnet": {"provider": "nowhere", "model": "m"},
+                "haiku": "box/coder",
+                "fast": {"provider": "box", "model": "coder"},
+                "default": {"provider": "box", "model": "@auto"},
+            },
+            "logLevel": "debug",
+        }
+    )  # fmt: skip
+    assert result.table["providers"] == {
+        "box": {"api": "chat", "base_url": "http://10.0.0.5:8000/v1", "api_key_env": "BOX_KEY",
+                "models": ["coder"]},
+        "relay": {"api": "anthropic", "base_url": "https://relay.example/anthropic",
+                  "api_key": "k"},
+        "chatgpt": {},
+    }  # fmt: skip
+    assert result.table["tiers"] == {"opus": "relay/r1", "default": "box/coder"}
+    assert result.dropped == [
+        "port: port 'x' is not a number",
+        "providers[2]: not an object with an id",
+        "providers[3] (codex).stealth: anthroxy has no such setting",
+        "modelMapping.sonnet: provider 'nowhere' is not defined in the file",
+        "modelMapping.haiku: not {provider, model}",
+        "modelMapping.fast: anthroxy's tiers are opus, sonnet, haiku, default",
+        "logLevel: anthroxy has no such setting",
+    ]
 
 
 def test_never_overwrites_without_force(loc: Locations) -> None:
     dest = loc.cwd / "out.toml"
     dest.write_text("# mine\n")
-    code, _, err = run_import(loc, str(FIXTURES / "clco-config.json"), "--output", str(dest))
+    code, _, err = run_import(loc, str(FIXTURES / "clco-minimal.json"), "--output", str(dest))
     assert code == 1
     assert "already exists; pass --force" in err
     assert dest.read_text() == "# mine\n"
     code, _, err = run_import(
-        loc, str(FIXTURES / "clco-config.json"), "--output", str(dest), "--force"
+        loc, str(FIXTURES / "clco-minimal.json"), "--output", str(dest), "--force"
     )
     assert code == 0, err
     assert "[providers.deepseek]" in dest.read_text()
 
 
 def test_default_output_is_the_user_file(loc: Locations) -> None:
-    shutil.copy(FIXTURES / "ccproxy-settings.json", loc.cwd / "settings.json")
-    code, _, err = run_import(loc, "settings.json")  # relative to the working directory
+    shutil.copy(FIXTURES / "ccproxy-readme.json", loc.cwd / "settings.json")
+    code, out, err = run_import(loc, "settings.json")  # relative to the working directory
     assert code == 0, err
     assert (loc.home / ".config" / "anthroxy" / "config.toml").is_file()
+    assert "note:" not in out
+    # A project file here is layered over the user's file: the report says so.
+    project = loc.cwd / ".anthroxy" / "config.toml"
+    project.parent.mkdir()
+    project.write_text('[tiers]\ndefault = "openai/gpt-5"\n')
+    code, out, err = run_import(loc, "settings.json", "--force")
+    assert code == 0, err
+    assert f"note: {project} is layered over it in this directory; its keys win" in out
 
 
 def test_missing_key_variable_is_reported_after_writing(loc: Locations) -> None:
-    env = {k: v for k, v in loc.env.items() if k != "LOCAL_KEY"}
-    bare = Locations(env=env, home=loc.home, cwd=loc.cwd)
-    code, out, _ = run_import(bare, str(FIXTURES / "clco-config.json"), "--output", "x.toml")
+    source = loc.cwd / "ccr.json"
+    source.write_text(json.dumps({"Providers": [{"name": "deepseek", "api_key": "$NOPE_KEY"}]}))
+    code, out, _ = run_import(loc, str(source), "--output", "x.toml")
     assert code == 0
-    assert "to fix before it runs: providers.local: no API key found: set LOCAL_KEY" in out
+    assert "to fix before it runs: providers.deepseek: no API key found: set NOPE_KEY" in out
 
 
 def test_bad_json_and_missing_file(loc: Locations) -> None:
@@ -212,6 +390,8 @@ def test_router_entries_naming_unknown_providers_are_reported() -> None:
         }
     )
     assert "tiers" not in result.table
-    assert "Router.default: provider 'q' is not defined; entry skipped" in result.notes
-    assert "Router.think: 'no-comma' is not \"provider,model\"; skipped" in result.notes
-    assert "Router.weird: not carried over (no such route in anthroxy)" in result.notes
+    assert result.dropped == [
+        "Router.default: provider 'q' is not defined in the file",
+        "Router.think: 'no-comma' is not \"provider,model\"",
+        "Router.weird: anthroxy has no such route",
+    ]

@@ -1,17 +1,26 @@
-"""clco-proxy ``config.json`` -> anthroxy TOML data (used by ``importers.convert``).
+"""clco-proxy's ``~/.clco-proxy/config.json``, as the README of its npm package documents it
+(https://www.npmjs.com/package/clco-proxy; its minimal and its full example):
 
-The shape read here (clco-proxy's published documentation was not available when this was
-written, so this is the shape of its configuration as anthroxy understands it; anything else in
-the file is reported, never guessed at):
+    {"port": 8080,
+     "providers": [{"id": "...", "name": "...", "apiKey": "...", "baseUrl": "...",
+                    "models": ["..."], "anthropicCompat": true}],
+     "modelMapping": {"opus": {"provider": "<id>", "model": "..."}, "sonnet": ..., "haiku": ...,
+                      "default": ...}}
 
-    {"host": "127.0.0.1", "port": 8080, "authToken": "...",
-     "providers": {"<name>": {"apiKey": "...", "baseUrl": "...", "mode": "anthropic" | "openai",
-                              "models": ["..."]}},
-     "models": {"opus": "<provider>/<model>", "sonnet": "...", "haiku": "...",
-                "default": "..."}}
+A provider whose ``baseUrl`` is a catalogue provider's becomes that catalogue id (its cleaner and
+profile apply); any other becomes ``[providers.<id>]`` with ``api`` from ``anthropicCompat``
+(Mode A, pass-through -> ``anthropic``; Mode B, translation -> ``chat``).
 
-``mode`` follows clco-proxy's two modes: ``anthropic`` (Mode A, passthrough) and ``openai``
-(Mode B, translation); a provider without ``baseUrl`` must be a catalogue id.
+Subscriptions (its "Subscription Stealth"): an entry with id ``chatgpt`` or ``codex`` is the
+ChatGPT subscription through the Codex CLI's login, anthroxy's ``chatgpt`` provider
+(docs/providers/chatgpt.md); ``gemini`` is Gemini with its AI Studio key, like any key; GitHub
+Copilot's device-flow login is not supported yet and is reported.
+
+``@auto``, ``@auto:pro``, ``@auto:flash`` ask clco-proxy to pick the newest model from the
+provider's live list. anthroxy does not read live model lists yet, so the import picks from what
+it knows: the catalogue's models in their order of preference, then the file's, the first whose
+name holds the hint (``pro``), else the catalogue's default model, else the first listed one;
+the report says which.
 """
 
 from __future__ import annotations
@@ -19,38 +28,105 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .common import Imported, dialect_of, log_level, provider_entry, server_entry, unknown_keys
+from anthroxy.routing import catalog
 
-_MODES = {"anthropic": "anthropic", "openai": "chat"}
-_TOP = {"host", "port", "authToken", "providers", "models", "logLevel"}
+from .common import Imported, provider_entry, server_entry, unknown_keys
+
+_TOP = {"port", "providers", "modelMapping"}
+_PROVIDER = {"id", "name", "apiKey", "baseUrl", "models", "anthropicCompat"}
 _TIERS = ("opus", "sonnet", "haiku", "default")
+_CHATGPT = {"chatgpt", "codex"}
+_COPILOT = {"copilot", "github-copilot"}
 
 
 def from_clco(data: Mapping[str, Any]) -> Imported:
     result = Imported("clco-proxy")
-    server_entry(result, "port", data.get("host"), data.get("port"))
-    if isinstance(data.get("authToken"), str) and data["authToken"]:
-        result.set("server", "auth_token", data["authToken"])
-    log_level(result, "logLevel", data.get("logLevel"))
-    for name, p in data["providers"].items():
-        where = f"providers.{name}"
-        if not isinstance(p, dict):
-            result.notes.append(f"{where}: not an object; skipped")
+    server_entry(result, "port", None, data.get("port"))
+    providers = data.get("providers")
+    if providers is not None and not isinstance(providers, list):
+        result.dropped.append("providers: not a list")
+    unsupported: set[str] = set()
+    for i, p in enumerate(providers if isinstance(providers, list) else []):
+        if not isinstance(p, dict) or not isinstance(p.get("id"), str) or not p["id"]:
+            result.dropped.append(f"providers[{i}]: not an object with an id")
             continue
-        api = dialect_of(result, f"{where}.mode", p.get("mode"), _MODES)
-        provider_entry(result, where, name, p.get("baseUrl"), api, p.get("apiKey"))
-        models = [m for m in p.get("models") or [] if isinstance(m, str)]
-        if models:
-            result.set("providers", result.ids[name], "models", models)
-        unknown_keys(result, f"{where}.", p, {"apiKey", "baseUrl", "mode", "models"})
-    models = data["models"]
-    for name, value in models.items():
-        provider, slash, model = value.partition("/") if isinstance(value, str) else ("", "", "")
-        if not slash or not model:
-            result.notes.append(f'models.{name}: {value!r} is not "provider/model"; skipped')
-            continue
-        target = result.target(f"models.{name}", provider, model)
-        if target is not None:  # a name that is no tier is an exact model name: an alias
-            result.set("tiers" if name in _TIERS else "aliases", name, target)
+        where = f"providers[{i}] ({p['id']})"
+        if not _provider(result, where, p):
+            unsupported.add(p["id"])
+        unknown_keys(result, f"{where}.", p, _PROVIDER)
+    mapping = data.get("modelMapping")
+    for tier, entry in (mapping if isinstance(mapping, dict) else {}).items():
+        _tier(result, f"modelMapping.{tier}", tier, entry, unsupported)
     unknown_keys(result, "", data, _TOP)
     return result
+
+
+def _provider(result: Imported, where: str, p: Mapping[str, Any]) -> bool:
+    """Add one provider; False when anthroxy cannot serve it (reported here)."""
+    sid = p["id"]
+    url = p.get("baseUrl") if isinstance(p.get("baseUrl"), str) else None
+    if sid.lower() in _COPILOT or (url and "githubcopilot.com" in url):
+        result.dropped.append(
+            f"{where}: GitHub Copilot's subscription (device-flow login) is not supported yet; "
+            "the modelMapping entries naming it are left out"
+        )
+        return False
+    if sid.lower() in _CHATGPT:
+        result.ids[sid] = "chatgpt"
+        result.set("providers", "chatgpt", {})
+        result.changed.append(
+            f"{where} → [providers.chatgpt]: the ChatGPT subscription through the Codex CLI's "
+            "login (~/.codex/auth.json, as clco-proxy read it; `codex login` if it is missing)"
+        )
+    else:
+        api = "anthropic" if p.get("anthropicCompat") is True else "chat"
+        provider_entry(result, where, sid, url, api, p.get("apiKey"))
+    models = [m for m in p.get("models") or [] if isinstance(m, str) and m]
+    if models:
+        result.set("providers", result.ids[sid], "models", models)
+    return True
+
+
+def _tier(result: Imported, where: str, tier: str, entry: object, unsupported: set[str]) -> None:
+    if tier not in _TIERS:
+        result.dropped.append(f"{where}: anthroxy's tiers are {', '.join(_TIERS)}")
+        return
+    provider = entry.get("provider") if isinstance(entry, dict) else None
+    model = entry.get("model") if isinstance(entry, dict) else None
+    if not isinstance(provider, str) or not isinstance(model, str) or not model:
+        result.dropped.append(f"{where}: not {{provider, model}}")
+        return
+    if provider in unsupported:
+        result.dropped.append(f"{where}: provider {provider!r} is not supported yet")
+        return
+    if model == "@auto" or model.startswith("@auto:"):
+        picked = _auto_model(result, provider, model.partition(":")[2])
+        if picked is None:
+            result.dropped.append(
+                f"{where}: {model!r}: no model known for {provider!r}; set tiers.{tier} by hand"
+            )
+            return
+        result.changed.append(
+            f"{where}: {model!r} → {result.ids[provider]}/{picked} (anthroxy does not read "
+            "providers' live model lists yet; change tiers." + tier + " when a newer one comes)"
+        )
+        model = picked
+    target = result.target(where, provider, model)
+    if target is not None:
+        result.set("tiers", tier, target)
+
+
+def _auto_model(result: Imported, provider: str, hint: str) -> str | None:
+    pid = result.ids.get(provider)
+    if pid is None:
+        return None
+    preset = catalog.CATALOG.get(pid)
+    listed: list[str] = list(result.table["providers"][pid].get("models", []))
+    known = [*(preset.models if preset else ()), *listed]
+    if hint:
+        for name in known:
+            if hint.lower() in name.lower():
+                return name
+    if preset is not None and preset.default_model:
+        return preset.default_model
+    return next(iter(listed), None)

@@ -1,5 +1,10 @@
 """What every importer shares: the result type, provider entries and keys, and the small
-server and logging sections the other tools all have."""
+server and logging sections the other tools all have.
+
+The result keeps two lists for the report: ``changed`` (carried over, but not as it was: a
+dialect guessed, a catalogue URL used instead of the file's, a key copied into the file; each
+line says what became what) and ``dropped`` (not carried over, each with why).
+"""
 
 from __future__ import annotations
 
@@ -27,11 +32,13 @@ LOG_LEVELS: Mapping[str, str] = {
 
 @dataclass
 class Imported:
-    """The converted table, the notes for the user, and how to read provider names."""
+    """The converted table, the two report lists, and how to read provider names."""
 
     source_format: str
     table: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # "what → what it became (why)"
+    dropped: list[str] = field(default_factory=list)  # "what: why it is not carried over"
+    keys_in_file: list[str] = field(default_factory=list)  # providers given a literal api_key
     ids: dict[str, str] = field(default_factory=dict)  # source provider name -> anthroxy id
 
     def set(self, *path_and_value: Any) -> None:
@@ -41,10 +48,20 @@ class Imported:
             node = node.setdefault(part, {})
         node[key] = value
 
-    def target(self, where: str, provider: str, model: str) -> str | None:
+    def target(self, where: str, provider: str, model: str, *, layered: bool = False) -> str | None:
+        """``pid/model`` for a provider of this file. With ``layered`` (a tool whose files
+        layer, like ccproxy's project file over the user's), a catalogue id the file does not
+        define is kept: another layer or the environment may define it."""
         pid = self.ids.get(provider)
+        if pid is None and layered and provider in catalog.CATALOG:
+            keys = " or ".join(catalog.CATALOG[provider].key_env) or "its base URL variable"
+            self.changed.append(
+                f"{where}: provider {provider!r} is not in this file → {provider}/{model}; "
+                f"another layer (the user's file) or {keys} must set it up"
+            )
+            return f"{provider}/{model}"
         if pid is None:
-            self.notes.append(f"{where}: provider {provider!r} is not defined; entry skipped")
+            self.dropped.append(f"{where}: provider {provider!r} is not defined in the file")
             return None
         return f"{pid}/{model}"
 
@@ -59,7 +76,7 @@ def dialect_of(result: Imported, where: str, style: Any, table: Mapping[str, str
     style = "openai" if style is None else style
     api = table.get(style) if isinstance(style, str) else None
     if api is None:
-        result.notes.append(f"{where}: {style!r} unknown; treated as openai")
+        result.changed.append(f'{where}: {style!r} → api = "chat" (unknown style, read as openai)')
         return "chat"
     return api
 
@@ -75,10 +92,12 @@ def provider_entry(
     if preset is None or pid != preset.id:
         entry.update({"api": api, "base_url": base} if base else {})
         if not base:
-            result.notes.append(f"{where}: no base URL; add base_url to [providers.{pid}]")
+            result.changed.append(
+                f"{where} → [providers.{pid}] without base_url (the file has none): add one"
+            )
     elif base and base != preset.base_url.rstrip("/"):
-        result.notes.append(
-            f"{where}: {base} is {preset.name}'s; anthroxy uses its catalogue endpoint "
+        result.changed.append(
+            f"{where}: {base} → [providers.{pid}], {preset.name}'s catalogue endpoint "
             f"{preset.base_url} ({preset.api} API)"
         )
     _key(result, where, entry, key, pid)
@@ -97,10 +116,7 @@ def _key(result: Imported, where: str, entry: dict[str, Any], key: object, pid: 
     if preset is not None and not preset.needs_key:
         return  # a local server: the placeholder key ("ollama") means nothing
     entry["api_key"] = key.strip()
-    result.notes.append(
-        f"{where}: the key is copied into the file (mode 0600); better: export it and write "
-        f'api_key_env = "<VARIABLE>" in [providers.{pid}]'
-    )
+    result.keys_in_file.append(pid)
 
 
 def _strip_suffix(url: str, api: str) -> tuple[str, str]:
@@ -136,7 +152,7 @@ def table_of(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 def unknown_keys(result: Imported, where: str, data: Mapping[str, Any], known: set[str]) -> None:
     for key in data:
         if key not in known:
-            result.notes.append(f"{where}{key}: not carried over (anthroxy has no such setting)")
+            result.dropped.append(f"{where}{key}: anthroxy has no such setting")
 
 
 def server_entry(result: Imported, where: str, host: object, port: object) -> None:
@@ -147,7 +163,7 @@ def server_entry(result: Imported, where: str, host: object, port: object) -> No
     if isinstance(port, int) and not isinstance(port, bool):
         result.set("server", "port", port)
     elif port is not None:
-        result.notes.append(f"{where}: port {port!r} is not a number; not carried over")
+        result.dropped.append(f"{where}: port {port!r} is not a number")
 
 
 def log_level(result: Imported, where: str, level: object) -> None:
@@ -155,6 +171,6 @@ def log_level(result: Imported, where: str, level: object) -> None:
         return
     mapped = LOG_LEVELS.get(str(level).lower())
     if mapped is None:
-        result.notes.append(f"{where}: log level {level!r} unknown; not carried over")
+        result.dropped.append(f"{where}: log level {level!r} is not one anthroxy knows")
     else:
         result.set("server", "log_level", mapped)
