@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "status", "logs", "run", "restore", "models",
-    "service", "mcp", "import",
+    "service", "mcp", "import", "desktop-extension",
 )  # fmt: skip
 _HELP_FLAGS = ("-h", "--help", "--version")
 EPILOG = """examples:
@@ -101,6 +101,16 @@ def build_parser() -> _Parser:
     _config_flag(p)
     p = _sub(sub, "mcp", "MCP server on stdio with a model_proxy_status tool", "anthroxy mcp")
     _config_flag(p)
+    p.add_argument("--port", help="the proxy's port (default from config)")
+    p = _sub(
+        sub,
+        "desktop-extension",
+        "write a Claude Desktop extension (.mcpb) that runs `anthroxy mcp`",
+        "anthroxy desktop-extension --out ~/Downloads/anthroxy.mcpb",
+    )
+    _config_flag(p)
+    p.add_argument("--out", metavar="FILE", help="default: ./anthroxy-<version>.mcpb")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p = _sub(
         sub,
         "import",
@@ -298,8 +308,13 @@ def _service(c: _Call) -> int:
 
 
 def _mcp(c: _Call) -> int:
-    server = mcp.McpServer(lambda: mcp.proxy_status(c.loc, config_path=c.args.config))
-    mcp.serve(server, c.inp.buffer, c.out.buffer)
+    return mcp.run(c.loc, c.inp.buffer, c.out.buffer, c.args.config, c.args.port)
+
+
+def _desktop_extension(c: _Call) -> int:
+    from . import desktop_extension
+
+    desktop_extension.write(c.loc, c.out, c.args.out, force=c.args.force, config=c.args.config)
     return 0
 
 
@@ -322,6 +337,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "models": _models,
     "service": _service,
     "mcp": _mcp,
+    "desktop-extension": _desktop_extension,
     "import": _import,
 }
 
