@@ -39,7 +39,7 @@ PLATFORMS = {"darwin": "darwin", "win32": "win32", "linux": "linux"}
 # Fixed timestamp: the same inputs give the same bytes.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
-ENTRY_SOURCE = '''"""Claude Desktop runs this file (manifest.json, server.mcp_config) to start `anthroxy mcp`.
+ENTRY_SOURCE = '''"""Starts `anthroxy mcp` for Claude Desktop (manifest.json, server.mcp_config).
 
 Written by `anthroxy desktop-extension`; manifest.json runs it with BUILT_WITH.
 """
@@ -149,7 +149,7 @@ def _configured_port(loc: Locations, config: str | None) -> int:
 
 def _write_zip(path: Path, files: dict[str, bytes], force: bool) -> None:
     if path.exists() and not force:
-        raise CommandError(f"{path} exists; pass --force to overwrite it, or --out to choose a name")
+        raise CommandError(f"{path} exists; pass --force to overwrite it, or --out for another")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -248,7 +248,9 @@ def options(env: Mapping[str, str], config: str | None, port: str | None) -> pro
     return proxy_status.Options(config_path=_given(config), port=parse_port(port), token=token)
 
 
-def run(loc: Locations, stdin: BinaryIO, stdout: BinaryIO, config: str | None, port: str | None) -> int:
+def run(
+    loc: Locations, stdin: BinaryIO, stdout: BinaryIO, config: str | None, port: str | None
+) -> int:
     opts = options(loc.env, config, port)
     serve(McpServer(status_handlers(loc, opts)), stdin, stdout)
     return 0

@@ -227,9 +227,8 @@ def start_proxy(
         return report, True
     out = io.StringIO()
     try:
-        start(
-            loc, out, config_path=opts.config_path, overrides=opts.overrides(), timeout=START_TIMEOUT
-        )
+        overrides = opts.overrides()
+        start(loc, out, config_path=opts.config_path, overrides=overrides, timeout=START_TIMEOUT)
     except CommandError as exc:
         report = model_proxy_report(snapshot(loc, opts))
         report.update(started=False, error=exc.message)
