@@ -98,6 +98,7 @@ def build_parser() -> _Parser:
     )
     p.add_argument("action", choices=("install", "uninstall"))
     p.add_argument("--platform", choices=("linux", "macos"), help="default: this system's")
+    p.add_argument("--no-start", action="store_true", help="write the files; load nothing")
     _config_flag(p)
     p = _sub(sub, "mcp", "MCP server on stdio with a model_proxy_status tool", "anthroxy mcp")
     _config_flag(p)
@@ -300,10 +301,11 @@ def _models(c: _Call) -> int:
 
 
 def _service(c: _Call) -> int:
-    if c.args.action == "install":
-        service.install(c.loc, c.out, platform=c.args.platform, config_path=c.args.config)
+    a, start = c.args, False if c.args.no_start else None
+    if a.action == "install":
+        service.install(c.loc, c.out, platform=a.platform, config_path=a.config, start=start)
     else:
-        service.uninstall(c.loc, c.out, platform=c.args.platform)
+        service.uninstall(c.loc, c.out, platform=a.platform, stop=start)
     return 0
 
 
