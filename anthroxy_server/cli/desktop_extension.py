@@ -18,6 +18,7 @@ The user's port and proxy token are the extension's settings (``user_config``): 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -190,3 +191,14 @@ def write(
         f" (now {port}) and token if you use one\n"
     )
     return path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="FILE", help="default: ./anthroxy-<version>.mcpb")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.add_argument("--config", metavar="FILE", help="configuration file the extension uses")
+
+
+def command(args: argparse.Namespace, loc: Locations, out: TextIO) -> int:
+    write(loc, out, args.out, force=args.force, config=args.config)
+    return 0

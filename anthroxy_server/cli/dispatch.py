@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config.paths import CommandError, Locations
-from . import daemon, launcher, mcp, service, wizard
+from . import daemon, desktop_extension, launcher, mcp, service, wizard
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
@@ -103,15 +103,8 @@ def build_parser() -> _Parser:
     p = _sub(sub, "mcp", "MCP server on stdio with a model_proxy_status tool", "anthroxy mcp")
     _config_flag(p)
     p.add_argument("--port", help="the proxy's port (default from config)")
-    p = _sub(
-        sub,
-        "desktop-extension",
-        "write a Claude Desktop extension (.mcpb) that runs `anthroxy mcp`",
-        "anthroxy desktop-extension --out ~/Downloads/anthroxy.mcpb",
-    )
-    _config_flag(p)
-    p.add_argument("--out", metavar="FILE", help="default: ./anthroxy-<version>.mcpb")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p = _sub(sub, "desktop-extension", "write a Claude Desktop .mcpb", "anthroxy desktop-extension")
+    desktop_extension.add_arguments(p)
     p = _sub(
         sub,
         "import",
@@ -313,13 +306,6 @@ def _mcp(c: _Call) -> int:
     return mcp.run(c.loc, c.inp.buffer, c.out.buffer, c.args.config, c.args.port)
 
 
-def _desktop_extension(c: _Call) -> int:
-    from . import desktop_extension
-
-    desktop_extension.write(c.loc, c.out, c.args.out, force=c.args.force, config=c.args.config)
-    return 0
-
-
 def _import(c: _Call) -> int:
     from ..config import importers
 
@@ -339,7 +325,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "models": _models,
     "service": _service,
     "mcp": _mcp,
-    "desktop-extension": _desktop_extension,
+    "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
 }
 
