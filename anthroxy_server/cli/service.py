@@ -23,16 +23,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from anthroxy.routing import catalog
 
 from ..config import paths
 from ..config.paths import CommandError, Locations
-from . import daemon
-
-if TYPE_CHECKING:
-    from ..config.schema import ResolvedProvider, Settings
 
 Platform = Literal["linux", "macos"]
 Runner = Callable[[Sequence[str]], tuple[int, str]]
@@ -138,36 +134,44 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def key_variables(loc: Locations, config_path: str | None) -> list[tuple[str, str]]:
-    """(variable, provider name) for each configured provider that takes an API key; a few
-    common ones when there is none (or the configuration cannot be read)."""
-    found: list[tuple[str, str]] = []
-    try:
-        settings = daemon.load_settings(loc, config_path)
-    except CommandError:
-        settings = None
-    if settings is not None:
-        each = (_key_variable(settings, p) for p in settings.providers.values())
-        found = [item for item in each if item is not None]
+    """(variable, provider name) for each provider in the configuration files that takes an API
+    key, and each whose key is exported right now; a few common ones when there is none.
+
+    Read from the files' provider tables, not the loaded configuration: a provider whose key is
+    missing makes the configuration invalid, and that is exactly when the template is needed."""
+    from ..config.files import find_config_files, read_toml
+
+    explicit = str(loc.cwd / config_path) if config_path else None
+    found: dict[str, str] = {}
+    for path in find_config_files(cli_path=explicit, env=loc.env, cwd=loc.cwd, home=loc.home):
+        table = read_toml(path, []) if path.is_file() else None
+        providers = table.get("providers") if table else None
+        for pid, entry in providers.items() if isinstance(providers, dict) else ():
+            item = _key_variable(pid, entry) if isinstance(entry, dict) else None
+            if item is not None:
+                found.setdefault(*item)
+    # Providers found through a key exported in this shell: the service will not see it.
+    for preset in catalog.CATALOG.values():
+        if preset.needs_key and preset.auth != "codex" and catalog.find_key(preset, loc.env):
+            variable = next(v for v in preset.key_env if loc.env.get(v, "").strip())
+            found.setdefault(variable, preset.name)
     if not found:
         examples = (catalog.CATALOG[pid] for pid in EXAMPLE_PROVIDERS if pid in catalog.CATALOG)
-        found = [(p.key_env[0], f"{p.name} (example)") for p in examples if p.key_env]
-    return found
+        found = {p.key_env[0]: f"{p.name} (example)" for p in examples if p.key_env}
+    return list(found.items())
 
 
-def _key_variable(settings: Settings, provider: ResolvedProvider) -> tuple[str, str] | None:
-    """Where this provider's key is read from, when it takes one from the environment."""
-    if provider.auth in ("none", "codex"):
+def _key_variable(pid: str, entry: dict[str, Any]) -> tuple[str, str] | None:
+    """Where the key of ``[providers.<pid>]`` is read from, when it comes from the environment."""
+    preset = catalog.CATALOG.get(pid)
+    auth = entry.get("auth") or (preset.auth if preset else "bearer")
+    if auth in ("none", "codex") or entry.get("api_key") or (preset and not preset.needs_key):
         return None
-    source = provider.key_source or ""
-    configured = settings.config.providers.get(provider.id)
-    preset = catalog.CATALOG.get(provider.id)
-    if source.startswith("env:"):
-        return source[4:], provider.name
-    if configured is not None and configured.api_key_env:
-        return configured.api_key_env, provider.name
-    if preset is not None and preset.key_env and source != "file":
-        return preset.key_env[0], provider.name
-    return None
+    name = preset.name if preset else pid
+    variable = entry.get("api_key_env")
+    if isinstance(variable, str) and variable:
+        return variable, name
+    return (preset.key_env[0], name) if preset and preset.key_env else None
 
 
 def keys_template(variables: Sequence[tuple[str, str]], restart: str) -> str:
