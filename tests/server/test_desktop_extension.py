@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from anthroxy import __version__
-from anthroxy_server.cli import desktop_extension, mcp
+from anthroxy_server.cli import daemon, desktop_extension, mcp
 from anthroxy_server.cli import dispatch as cli
 from anthroxy_server.config.paths import Locations
 
@@ -188,9 +188,7 @@ def test_bundle_installs_and_runs_as_claude_desktop_would(loc: Locations, tmp_pa
     assert [t["name"] for t in manifest["tools"]] == [t["name"] for t in mcp.TOOLS]
     assert manifest["server"]["mcp_config"]["command"] == sys.executable
     options = manifest["user_config"]
-    configured_port = int(
-        re.search(r"port = (\d+)", (loc.home / ".config/anthroxy/config.toml").read_text())[1]  # type: ignore[index]
-    )
+    configured_port = daemon.load_settings(loc).config.server.port
     assert options["port"]["type"] == "number" and options["port"]["default"] == configured_port
     assert options["auth_token"]["sensitive"] is True and options["auth_token"]["type"] == "string"
     assert "${user_config.auth_token}" in manifest["server"]["mcp_config"]["env"].values()
