@@ -87,6 +87,8 @@ def snapshot(loc: Locations, opts: Options) -> Snapshot:
     if settings is not None:
         server = settings.config.server
         url, token = daemon.client_url(server.host, server.port), server.auth_token
+    elif opts.port is not None:  # the configuration is broken, but the extension named a port
+        url = daemon.client_url("127.0.0.1", opts.port)
     # A server started by `anthroxy start` is where it is, unless the extension asked for a port.
     if record is not None and opts.port in (None, record.port):
         url = record.url

@@ -284,6 +284,12 @@ def _macos_install(
     return path
 
 
+def _uid() -> int:
+    # launchd's per-user domain is gui/<uid>; Windows has no uid (and no launchd either).
+    getuid = getattr(os, "getuid", None)
+    return int(getuid()) if getuid is not None else 0
+
+
 def _restart_command(platform: Platform, uid: int) -> str:
     if platform == "linux":
         return f"systemctl --user restart {paths.APP}"
@@ -305,7 +311,7 @@ def install(
     (default: when ``platform`` is this system's)."""
     chosen = platform or current_platform()
     start = chosen == this_platform() if start is None else start
-    uid = os.getuid() if uid is None else uid
+    uid = _uid() if uid is None else uid
     config = str(loc.cwd / config_path) if config_path else None
     argv = serve_command(python, config)
     restart = _restart_command(chosen, uid)
@@ -330,7 +336,7 @@ def uninstall(
     The keys file stays: it holds the user's keys."""
     chosen = platform or current_platform()
     stop = chosen == this_platform() if stop is None else stop
-    uid = os.getuid() if uid is None else uid
+    uid = _uid() if uid is None else uid
     if chosen == "linux":
         path = paths.systemd_unit_file(loc.env, loc.home)
         _require(path)

@@ -267,6 +267,9 @@ def test_status_reports_config_problems_instead_of_failing(tmp_path: Path) -> No
     compat = proxy_status.model_proxy_report(snap)
     assert compat["error"].startswith("invalid configuration:") and "not found" in compat["error"]
     assert compat["providers"] == {} and compat["localUrl"] is None
+    # The extension's port still says where to look.
+    with_port = proxy_status.model_proxy_report(proxy_status.snapshot(loc, Options(port=8125)))
+    assert with_port["localUrl"] == "http://127.0.0.1:8125" and with_port["error"]
 
 
 def test_port_and_token_from_the_extension(loc: Locations) -> None:
