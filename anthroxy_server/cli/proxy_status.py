@@ -125,8 +125,22 @@ def anthroxy_report(snap: Snapshot) -> dict[str, Any]:
     if snap.record is not None and snap.record.url == snap.url:
         report["pid"] = snap.record.pid
     if snap.healthz is not None:
-        report["healthz"] = snap.healthz
+        report["healthz"] = _redacted_healthz(snap.healthz)
     return report
+
+
+def _redacted_healthz(healthz: dict[str, Any]) -> dict[str, Any]:
+    """The /healthz body with each provider's base URL stripped of credentials."""
+    providers = healthz.get("providers")
+    if not isinstance(providers, dict):
+        return healthz
+    clean = {
+        pid: {**info, "base_url": redact_url(info["base_url"])}
+        if isinstance(info, dict) and isinstance(info.get("base_url"), str)
+        else info
+        for pid, info in providers.items()
+    }
+    return {**healthz, "providers": clean}
 
 
 def _anthroxy_provider(p: ResolvedProvider) -> dict[str, Any]:
@@ -155,23 +169,62 @@ def model_proxy_report(snap: Snapshot) -> dict[str, Any]:
     }
     settings = snap.settings
     if settings is not None:
-        report["providers"] = {
-            p.id: {
-                "upstreamBaseUrl": redact_url(p.base_url),
-                "hasApiKey": p.api_key is not None,
-                "format": p.api,
-                "authScheme": p.auth,
-                **_anthroxy_provider(p),
-            }
-            for p in settings.providers.values()
-        }
+        report["providers"] = _local_providers(settings)
         report.update(_mappings(settings))
         report["tokenRequired"] = bool(settings.config.server.auth_token)
+    running = _running_providers(snap.healthz)
+    if running is not None:
+        # The proxy that answers knows its own keys (a login service reads keys this process
+        # may not see); the local configuration still says how each one authenticates.
+        local = report["providers"]
+        report["providers"] = {
+            pid: {**info, "authScheme": local.get(pid, {}).get("authScheme")}
+            for pid, info in running.items()
+        }
     if not snap.listening and report["error"] is None:
         report["hint"] = "the proxy is not running; call start_proxy to start it"
     # anthroxy's fields follow; "providers" is the same word in another shape, so ours wins.
     extra = anthroxy_report(snap)
     return {**report, **{k: v for k, v in extra.items() if k not in report}}
+
+
+def _local_providers(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        p.id: {
+            "upstreamBaseUrl": redact_url(p.base_url),
+            "hasApiKey": p.api_key is not None,
+            "format": p.api,
+            "authScheme": p.auth,
+            **_anthroxy_provider(p),
+        }
+        for p in settings.providers.values()
+    }
+
+
+def _running_providers(healthz: dict[str, Any] | None) -> dict[str, dict[str, Any]] | None:
+    """The providers of the answering proxy's /healthz in this report's shape, or None when the
+    answer does not list them with their key flags."""
+    providers = healthz.get("providers") if healthz else None
+    if not isinstance(providers, dict) or not providers:
+        return None
+    if not all(
+        isinstance(v, dict) and isinstance(v.get("has_key"), bool) for v in providers.values()
+    ):
+        return None
+    found: dict[str, dict[str, Any]] = {}
+    for pid, info in providers.items():
+        url = redact_url(str(info.get("base_url", "")))
+        found[str(pid)] = {
+            "upstreamBaseUrl": url,
+            "hasApiKey": info["has_key"],
+            "format": info.get("api"),
+            "name": info.get("name"),
+            "api": info.get("api"),
+            "base_url": url,
+            "has_key": info["has_key"],
+            "key_source": info.get("key_source"),
+        }
+    return found
 
 
 def _mappings(settings: Settings) -> dict[str, Any]:

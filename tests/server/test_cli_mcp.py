@@ -3,6 +3,7 @@ JSON-RPC edge cases on the message handler itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -400,3 +401,37 @@ def test_serve_skips_blank_lines_and_survives_bad_bytes() -> None:
     mcp.serve(mcp.McpServer(HANDLERS), io.BytesIO(b"\n\xff\xfe\n" + req(1, "ping") + b"\n"), out)
     replies = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r.get("error", {}).get("code") for r in replies] == [-32700, None]
+
+
+def test_the_answering_proxys_own_key_flags_win(tmp_path: Path) -> None:
+    # A login service reads keys from its .env; this process (Claude Desktop's child) sees none.
+    healthz = {
+        "status": "ok",
+        "providers": {
+            "deepseek": {
+                "name": "DeepSeek",
+                "api": "anthropic",
+                "base_url": "https://user:pw@api.deepseek.com/anthropic",
+                "has_key": True,
+                "key_source": "env:DEEPSEEK_API_KEY",
+            }
+        },
+    }
+    snap = proxy_status.Snapshot(
+        settings=None,
+        config_problems=[],
+        pid_problem=None,
+        record=None,
+        url="http://127.0.0.1:8082",
+        healthz=healthz,
+        port_taken=False,
+    )
+    report = proxy_status.model_proxy_report(snap)
+    assert (report["listening"], report["external"]) == (True, True)
+    deepseek = report["providers"]["deepseek"]
+    assert deepseek["hasApiKey"] is True and deepseek["has_key"] is True
+    assert deepseek["upstreamBaseUrl"] == "https://api.deepseek.com/anthropic"
+    assert "pw" not in json.dumps(report)
+    # An answer without key flags (another program, an older anthroxy) is not used for them.
+    snap_without = dataclasses.replace(snap, healthz={"providers": {"mock": {"api": "chat"}}})
+    assert proxy_status.model_proxy_report(snap_without)["providers"] == {}
