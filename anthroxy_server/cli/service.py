@@ -228,7 +228,7 @@ def _run_all(runner: Runner, commands: Sequence[Sequence[str]], state: str) -> N
         if code != 0:
             raise CommandError(
                 f"{state}, but `{' '.join(argv)}` failed ({output or f'exit {code}'}); "
-                "run it yourself once the problem is fixed"
+                "run it yourself once the problem is fixed, or pass --no-start to skip it"
             )
 
 
@@ -314,13 +314,11 @@ def install(
     uid = _uid() if uid is None else uid
     config = str(loc.cwd / config_path) if config_path else None
     argv = serve_command(python, config)
-    restart = _restart_command(chosen, uid)
+    # The keys file first: a service that fails to load still needs its keys.
+    out.write(_keys_message(loc, config_path, _restart_command(chosen, uid)))
     if chosen == "linux":
-        path = _linux_install(loc, out, argv, start, runner)
-    else:
-        path = _macos_install(loc, out, argv, start, runner, uid)
-    out.write(_keys_message(loc, config_path, restart))
-    return path
+        return _linux_install(loc, out, argv, start, runner)
+    return _macos_install(loc, out, argv, start, runner, uid)
 
 
 def uninstall(

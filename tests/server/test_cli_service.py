@@ -91,7 +91,7 @@ def test_a_failing_systemctl_is_reported_with_the_command(loc: Locations) -> Non
     assert f"wrote {unit_path(loc)}" in message
     assert "`systemctl --user enable anthroxy.service` failed (Failed to connect to bus)" in message
     assert runner.calls[-1] == ["systemctl", "--user", "enable", "anthroxy.service"]
-    assert unit_path(loc).exists()
+    assert unit_path(loc).exists() and keys_path(loc).exists()
 
 
 def test_no_start_writes_the_files_and_runs_nothing(loc: Locations) -> None:
