@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config.paths import CommandError, Locations
-from . import daemon, launcher, mcp, service, wizard
+from . import daemon, desktop_extension, launcher, mcp, service, wizard
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "status", "logs", "run", "restore", "models",
-    "service", "mcp", "import",
+    "service", "mcp", "import", "desktop-extension",
 )  # fmt: skip
 _HELP_FLAGS = ("-h", "--help", "--version")
 EPILOG = """examples:
@@ -98,9 +98,13 @@ def build_parser() -> _Parser:
     )
     p.add_argument("action", choices=("install", "uninstall"))
     p.add_argument("--platform", choices=("linux", "macos"), help="default: this system's")
+    p.add_argument("--no-start", action="store_true", help="write the files; load nothing")
     _config_flag(p)
     p = _sub(sub, "mcp", "MCP server on stdio with a model_proxy_status tool", "anthroxy mcp")
     _config_flag(p)
+    p.add_argument("--port", help="the proxy's port (default from config)")
+    p = _sub(sub, "desktop-extension", "write a Claude Desktop .mcpb", "anthroxy desktop-extension")
+    desktop_extension.add_arguments(p)
     p = _sub(
         sub,
         "import",
@@ -290,17 +294,16 @@ def _models(c: _Call) -> int:
 
 
 def _service(c: _Call) -> int:
-    if c.args.action == "install":
-        service.install(c.loc, c.out, platform=c.args.platform, config_path=c.args.config)
+    a, start = c.args, False if c.args.no_start else None
+    if a.action == "install":
+        service.install(c.loc, c.out, platform=a.platform, config_path=a.config, start=start)
     else:
-        service.uninstall(c.loc, c.out, platform=c.args.platform)
+        service.uninstall(c.loc, c.out, platform=a.platform, stop=start)
     return 0
 
 
 def _mcp(c: _Call) -> int:
-    server = mcp.McpServer(lambda: mcp.proxy_status(c.loc, config_path=c.args.config))
-    mcp.serve(server, c.inp.buffer, c.out.buffer)
-    return 0
+    return mcp.run(c.loc, c.inp.buffer, c.out.buffer, c.args.config, c.args.port)
 
 
 def _import(c: _Call) -> int:
@@ -322,6 +325,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "models": _models,
     "service": _service,
     "mcp": _mcp,
+    "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
 }
 

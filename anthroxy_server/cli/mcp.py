@@ -1,4 +1,4 @@
-"""``anthroxy mcp``: a Model Context Protocol server over stdio with one read-only tool.
+"""``anthroxy mcp``: a Model Context Protocol server over stdio with three tools.
 
 Transport (MCP spec, "Transports: stdio"): one JSON-RPC 2.0 message per line on stdin/stdout,
 UTF-8, no embedded newlines; nothing but MCP messages on stdout. ``McpServer.handle`` is the pure
@@ -6,8 +6,12 @@ message -> reply function; ``serve`` is the loop around it. It never crashes on 
 malformed JSON is -32700, a non-object -32600, an unknown method -32601 (JSON-RPC 2.0 §5.1), and
 a notification (no ``id``) never gets a reply.
 
-The tool ``model_proxy_status`` reports whether the proxy answers ``/healthz``, its URL, every
-provider with ``has_key`` (never the key) and the active tier/alias mappings.
+Tools (reports in ``proxy_status``): ``model_proxy_status`` answers with the field names of
+claude-model-proxy's tool of that name (``listening``, ``error``, ``external``, ``localUrl``,
+providers with ``hasApiKey``, the model mappings); ``anthroxy_status`` with anthroxy's own
+(``url``, ``pid``, providers with ``has_key``, tiers, aliases). Both are read-only.
+``start_proxy`` starts the background proxy when nothing answers, then reports like
+``model_proxy_status``: starting is an explicit call, never a side effect of asking.
 """
 
 from __future__ import annotations
@@ -18,14 +22,18 @@ from typing import Any, BinaryIO
 
 from anthroxy import __version__
 
-from ..config import paths
 from ..config.paths import CommandError, Locations
-from . import daemon
+from . import proxy_status
 
 # Newest first; an unknown requested version is answered with the newest (spec, "Lifecycle:
 # Version Negotiation": the server responds with another version it supports).
 PROTOCOL_VERSIONS = ("2025-06-18", "2025-03-26", "2024-11-05")
 TOOL_NAME = "model_proxy_status"
+ANTHROXY_TOOL = "anthroxy_status"
+START_TOOL = "start_proxy"
+# The Claude Desktop extension hands the proxy token over in this variable, not on the command
+# line, where any local user could read it in the process list.
+TOKEN_ENV = "ANTHROXY_AUTH_TOKEN"
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -33,23 +41,72 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
-TOOL: dict[str, Any] = {
-    "name": TOOL_NAME,
-    "title": "Model proxy status",
-    "description": (
-        "Whether the local anthroxy model proxy is running, its URL, which upstream providers "
-        "are configured (and whether each has an API key), and which upstream model each "
-        "Claude tier (opus, sonnet, haiku, default) and alias is routed to."
+_NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+def _tool(name: str, title: str, description: str, *, read_only: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "title": title,
+        "description": description,
+        "inputSchema": _NO_ARGUMENTS,
+        "annotations": {
+            "title": title,
+            "readOnlyHint": read_only,
+            # Starting a server adds a process and changes nothing that exists.
+            "destructiveHint": False,
+            "idempotentHint": True,
+            "openWorldHint": False,
+        },
+    }
+
+
+TOOLS: tuple[dict[str, Any], ...] = (
+    _tool(
+        TOOL_NAME,
+        "Model proxy status",
+        "Shows whether the local model proxy (anthroxy) is listening, its URL, the upstream "
+        "providers (each with hasApiKey, never the key) and the model mappings (modelMap, "
+        "modelRoutes, modelAliases). Read-only.",
+        read_only=True,
     ),
-    "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
-    "annotations": {
-        "title": "Model proxy status",
-        "readOnlyHint": True,
-        "destructiveHint": False,
-        "idempotentHint": True,
-        "openWorldHint": False,
-    },
-}
+    _tool(
+        ANTHROXY_TOOL,
+        "anthroxy status",
+        "anthroxy's own status report: whether the proxy answers, its URL and pid, every "
+        "provider with has_key (never the key) and which upstream model each Claude tier "
+        "(opus, sonnet, haiku, default) and alias is routed to. Read-only.",
+        read_only=True,
+    ),
+    _tool(
+        START_TOOL,
+        "Start model proxy",
+        "Starts the local model proxy (anthroxy) in the background if it is not running, waits "
+        "until it answers, then returns the same report as model_proxy_status. Does nothing "
+        "when the proxy already answers.",
+        read_only=False,
+    ),
+)
+
+# A tool's answer: the JSON report and whether the call failed.
+ToolAnswer = tuple[Mapping[str, Any], bool]
+Handler = Callable[[], ToolAnswer]
+
+
+def status_handlers(loc: Locations, opts: proxy_status.Options) -> dict[str, Handler]:
+    """The three tools, wired to the proxy ``opts`` describes."""
+
+    def model_proxy() -> ToolAnswer:
+        return proxy_status.model_proxy_report(proxy_status.snapshot(loc, opts)), False
+
+    def anthroxy() -> ToolAnswer:
+        return proxy_status.anthroxy_report(proxy_status.snapshot(loc, opts)), False
+
+    return {
+        TOOL_NAME: model_proxy,
+        ANTHROXY_TOOL: anthroxy,
+        START_TOOL: lambda: proxy_status.start_proxy(loc, opts),
+    }
 
 
 def _error(msg_id: object, code: int, message: str) -> dict[str, Any]:
@@ -61,10 +118,13 @@ def _result(msg_id: object, result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class McpServer:
-    """Answers MCP messages; ``status()`` supplies the tool's report (I/O happens there)."""
+    """Answers MCP messages; the handlers supply the tools' answers (I/O happens there).
 
-    def __init__(self, status: Callable[[], Mapping[str, Any]]) -> None:
-        self._status = status
+    Only tools with a handler are listed and callable."""
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self._handlers = dict(handlers)
+        self._tools = [tool for tool in TOOLS if tool["name"] in self._handlers]
 
     def handle_line(self, line: bytes) -> dict[str, Any] | None:
         try:
@@ -102,7 +162,7 @@ class McpServer:
         if method == "ping":
             return _result(msg_id, {})
         if method == "tools/list":
-            return _result(msg_id, {"tools": [TOOL]})
+            return _result(msg_id, {"tools": self._tools})
         if method == "tools/call":
             return self._call(msg_id, params)
         return _error(msg_id, METHOD_NOT_FOUND, f"Method not found: {method}")
@@ -119,28 +179,29 @@ class McpServer:
                 "version": __version__,
             },
             "instructions": f"Call {TOOL_NAME} to see whether the model proxy is up and where "
-            "each model name is routed.",
+            f"each model name is routed; call {START_TOOL} to start it when it is not running.",
         }
 
     def _call(self, msg_id: str | int, params: Mapping[str, Any]) -> dict[str, Any]:
         name = params.get("name")
-        if name != TOOL_NAME:
+        handler = self._handlers.get(name) if isinstance(name, str) else None
+        if handler is None:
             return _error(msg_id, INVALID_PARAMS, f"Unknown tool: {name}")
         arguments = params.get("arguments", {})
         if arguments is not None and not isinstance(arguments, dict):
             return _error(msg_id, INVALID_PARAMS, "Invalid params: arguments must be an object")
         try:
-            report = dict(self._status())
+            report, failed = handler()
         except Exception as exc:  # a tool failure is a result the model can read, not a crash
-            text = f"could not read the proxy status: {type(exc).__name__}: {exc}"
+            text = f"{name} failed: {type(exc).__name__}: {exc}"
             return _result(msg_id, {"content": [{"type": "text", "text": text}], "isError": True})
         text = json.dumps(report, indent=2, ensure_ascii=False)
         return _result(
             msg_id,
             {
                 "content": [{"type": "text", "text": text}],
-                "structuredContent": report,
-                "isError": False,
+                "structuredContent": dict(report),
+                "isError": failed,
             },
         )
 
@@ -159,42 +220,37 @@ def serve(server: McpServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
             stdout.flush()
 
 
-def proxy_status(loc: Locations, *, config_path: str | None = None) -> dict[str, Any]:
-    """What the tool reports; configuration problems are reported, not raised."""
-    report: dict[str, Any] = {"listening": False, "url": None, "pid": None}
-    record = None
+def _given(value: str | None) -> str | None:
+    """A value from the Desktop extension, or None when its field was left empty. Claude Desktop
+    passes an unset optional field as the literal ``${user_config.<key>}``."""
+    if value is None or not value.strip() or value.startswith("${user_config."):
+        return None
+    return value.strip()
+
+
+def parse_port(value: str | None) -> int | None:
+    text = _given(value)
+    if text is None:
+        return None
     try:
-        record = daemon.read_record(paths.pid_file(loc.env, loc.home))
-    except CommandError as exc:
-        report["pid_file_problem"] = exc.message
-    token = ""
-    try:
-        settings = daemon.load_settings(loc, config_path)
-    except CommandError as exc:
-        report["config_problems"] = exc.message.splitlines()[1:] or [exc.message]
-    else:
-        server = settings.config.server
-        token = server.auth_token
-        report["url"] = daemon.client_url(server.host, server.port)
-        report["config_sources"] = settings.sources
-        report["providers"] = [
-            {
-                "id": p.id,
-                "name": p.name,
-                "api": p.api,
-                "base_url": p.base_url,
-                "has_key": p.api_key is not None,
-                "key_source": p.key_source,
-            }
-            for p in settings.providers.values()
-        ]
-        report["tiers"] = dict(settings.config.tiers)
-        report["aliases"] = dict(settings.config.aliases)
-    if record is not None and daemon.process_state(record.pid) == "running":
-        report["url"], report["pid"] = record.url, record.pid
-    if report["url"] is not None:
-        answer = daemon.health(report["url"], timeout=1.0, token=token)
-        report["listening"] = answer is not None
-        if answer is not None:
-            report["healthz"] = answer
-    return report
+        number = float(text)  # Claude Desktop may render a number field as "8082.0"
+    except ValueError:
+        number = -1.0
+    if not number.is_integer() or not 1 <= number <= 65535:
+        raise CommandError(f"--port: expected a port number from 1 to 65535, got {text!r}", code=2)
+    return int(number)
+
+
+def options(env: Mapping[str, str], config: str | None, port: str | None) -> proxy_status.Options:
+    """The proxy `anthroxy mcp` reports on: ``--config``, ``--port`` and ``$ANTHROXY_AUTH_TOKEN``
+    (each may come from the extension's fields, empty or not)."""
+    token = _given(env.get(TOKEN_ENV)) or ""
+    return proxy_status.Options(config_path=_given(config), port=parse_port(port), token=token)
+
+
+def run(
+    loc: Locations, stdin: BinaryIO, stdout: BinaryIO, config: str | None, port: str | None
+) -> int:
+    opts = options(loc.env, config, port)
+    serve(McpServer(status_handlers(loc, opts)), stdin, stdout)
+    return 0
