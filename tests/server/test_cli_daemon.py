@@ -222,7 +222,7 @@ def test_follow_prints_appended_lines(loc: Locations) -> None:
                 handle.write("new line\n")
         return n >= 3
 
-    daemon.follow_log(loc, out, stop_when=stop_when)
+    daemon.follow_log(log, out, stop_when=stop_when)
     assert out.getvalue() == "new line\n"
 
 
