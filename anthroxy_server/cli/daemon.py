@@ -266,12 +266,12 @@ def locate(loc: Locations, out: TextIO) -> proxy.Proxy | None:
     record = _check_existing(loc, out)
     try:
         server = load_settings(loc).config.server
+        host, port, token = server.host, server.port, server.auth_token
     except CommandError:  # a broken file must not hide a running proxy
-        server = None
-    if server is not None:
-        found = proxy.find(client_url(server.host, server.port), server.auth_token, record)
-        if found is not None:
-            return found
+        (host, port), token = proxy.configured_address(loc), ""
+    found = proxy.find(client_url(host, port), token, record)
+    if found is not None:
+        return found
     if record is None:
         return None
     answer = health(record.url, timeout=2.0, token=_token(loc))

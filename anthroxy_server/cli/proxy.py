@@ -11,8 +11,10 @@ with ``SIGHUP`` (``reload``), and ``run``/``start`` bring it to the configuratio
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -22,6 +24,7 @@ from ..config.paths import APP, CommandError, Locations
 from .probe import PidRecord, client_url, health, process_state
 
 RELOAD_TIMEOUT = 15.0
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8082  # ServerConfig's defaults
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,51 @@ def find(url: str, token: str, record: PidRecord | None) -> Proxy | None:
     if ours is None and not is_anthroxy(answer):
         return None
     return Proxy(url, answer, ours)
+
+
+def configured_address(loc: Locations) -> tuple[str, int]:
+    """``[server] host`` and ``port`` read leniently, for a configuration that does not load:
+    a broken file must not hide the running proxy from ``status``, ``reload`` or ``stop``."""
+    from ..config.files import MANAGED_PATH, find_config_files
+
+    host, port = DEFAULT_HOST, DEFAULT_PORT
+    files = find_config_files(
+        cli_path=None, env=loc.env, cwd=loc.cwd, home=loc.home, managed_path=MANAGED_PATH
+    )
+    for path in files:  # later files override earlier ones, as when loading
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        try:
+            server = tomllib.loads(text).get("server", {})
+        except tomllib.TOMLDecodeError:
+            server = _scan_server_table(text)
+        if isinstance(server, Mapping):
+            found_host, found_port = server.get("host"), server.get("port")
+            host = found_host if isinstance(found_host, str) else host
+            port = found_port if isinstance(found_port, int) else port
+    return host, port
+
+
+_HEADER = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]")
+_ADDRESS_KEY = re.compile(r"^\s*(host|port)\s*=\s*(\"[^\"]*\"|\d+)")
+
+
+def _scan_server_table(text: str) -> dict[str, object]:
+    """``host``/``port`` under ``[server]`` of a file that is not valid TOML as a whole."""
+    found: dict[str, object] = {}
+    section = ""
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            section = header.group(1)
+            continue
+        key = _ADDRESS_KEY.match(line)
+        if section == "server" and key:
+            raw = key.group(2)
+            found[key.group(1)] = raw.strip('"') if raw.startswith('"') else int(raw)
+    return found
 
 
 def busy_port_message(host: str, port: int) -> str:

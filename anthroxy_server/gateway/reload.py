@@ -111,7 +111,6 @@ async def reload(app: web.Application, load: Callable[[], Settings] | None = Non
     False when it was refused."""
     live = app[LIVE]
     async with live.lock:
-        live.reloads.attempts += 1
         try:
             settings = await asyncio.to_thread(load or app[LOADER])
         except ConfigError as exc:
@@ -131,6 +130,7 @@ async def reload(app: web.Application, load: Callable[[], Settings] | None = Non
         if on_secrets is not None:
             on_secrets(settings, secrets)
         live.swap(new)
+        live.reloads.attempts += 1  # counted once the outcome shows: `anthroxy reload` waits
     changed = fingerprint.differences(new.sections, previous.sections)
     log.info(
         "reloaded the configuration (%s; changed: %s)",
@@ -145,6 +145,7 @@ async def reload(app: web.Application, load: Callable[[], Settings] | None = Non
 def _refuse(live: Live, problems: list[str]) -> None:
     live.reloads.refused_at = time.time()
     live.reloads.problems = list(problems)
+    live.reloads.attempts += 1
     for problem in problems:
         log.error("config: %s", problem)
     log.error("reload refused: the configuration loaded before keeps serving")
