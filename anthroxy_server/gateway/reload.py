@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -193,7 +194,8 @@ def enable(
     load: Callable[[], Settings],
     on_secrets: Callable[[Settings, tuple[str, ...]], None],
 ) -> None:
-    """Reload on ``SIGHUP`` (serve.py's app; tests drive ``reload`` directly)."""
+    """Reload on ``SIGHUP`` (serve.py's app; tests drive ``reload`` directly). A ``serve`` in a
+    terminal still stops when its terminal closes: that hangup finds no terminal any more."""
     app[LOADER] = load
     app[ON_SECRETS] = on_secrets
     app.on_startup.append(_install_signal)
@@ -202,14 +204,29 @@ def enable(
 
 async def _install_signal(app: web.Application) -> None:
     tasks: set[asyncio.Task[bool]] = set()  # held by the handler's closure until done
+    had_terminal = _has_terminal()
 
     def on_hangup() -> None:
+        if had_terminal and not _has_terminal():
+            # The terminal of a foreground `serve` closed: the classic meaning of SIGHUP.
+            log.info("the terminal closed: stopping")
+            os.kill(os.getpid(), signal.SIGTERM)  # aiohttp's graceful shutdown
+            return
         log.info("SIGHUP: reloading the configuration")
         task = asyncio.get_running_loop().create_task(reload(app))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
+
+
+def _has_terminal() -> bool:
+    """Whether the process has a controlling terminal (``/dev/tty`` opens only then)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
 
 
 async def _remove_signal(app: web.Application) -> None:
