@@ -167,10 +167,12 @@ def start(
             out,
             lambda: _replace(loc, found.as_record(), settings, config_path, timeout, python),
         )
-    if record is not None:
+    if record is not None and not overrides:
         # The configuration moved the proxy (another port or host): the old one goes.
         out.write(f"stopping anthroxy at {record.url} (pid {record.pid}): the proxy is now {url}\n")
         stop_pid(loc, record, out)
+    elif record is not None:  # --port/--host asked for a second one: the first keeps serving
+        out.write(f"note: anthroxy at {record.url} (pid {record.pid}) keeps running\n")
     if not port_free(server.host, server.port):
         raise CommandError(proxy.busy_port_message(server.host, server.port))
     record = _launch(loc, settings, config_path, timeout, python)

@@ -345,3 +345,16 @@ def test_a_file_that_does_not_load_still_names_the_address(world: World) -> None
     assert proxy.configured_address(world.loc) == ("127.0.0.2", world.port)
     world.config.write_text("[server]\nport = 9123\n[tiers]\nopus = 3\n")  # valid TOML
     assert proxy.configured_address(world.loc) == ("127.0.0.1", 9123)
+
+
+def test_run_port_uses_the_proxy_on_that_port(world: World) -> None:
+    port = free_port()
+    process = world.serve("--port", str(port))
+    wait_healthy(f"http://127.0.0.1:{port}", process)
+    code, _, err = world.cli("run", "--port", str(port), "--", "-p", "hi")
+    assert code == 0, err
+    assert f"anthroxy is already running at http://127.0.0.1:{port} (pid {process.pid})" in err
+    recorded = json.loads(world.record.read_text())
+    assert recorded["argv"] == ["-p", "hi"]
+    assert recorded["env"]["ANTHROPIC_BASE_URL"] == f"http://127.0.0.1:{port}"
+    assert healthz(world.url) is None  # nothing was started on the configured port
