@@ -168,7 +168,7 @@ def signal_target(found: Proxy) -> int:
     pid = found.pid
     if pid is None:
         raise CommandError(
-            f"{found.describe()} does not report its pid (an anthroxy before 0.2?); "
+            f"{found.describe()} does not report its pid (an older anthroxy); "
             "restart it to apply the configuration"
         )
     state = process_state(pid)
