@@ -16,6 +16,7 @@ login service).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def healthz_fields(app: web.Application) -> dict[str, Any]:
     }
 
 
-def service_manager(env: os._Environ[str] | dict[str, str], cgroup: Path) -> dict[str, str] | None:
+def service_manager(env: Mapping[str, str], cgroup: Path) -> dict[str, str] | None:
     """``{"manager": "systemd", "unit": ..., "scope": "user"|"system"}``, ``{"manager":
     "launchd", "label": ...}`` or None."""
     if env.get("XPC_SERVICE_NAME") == LAUNCH_AGENT_LABEL:
