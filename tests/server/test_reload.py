@@ -291,3 +291,43 @@ async def test_a_fallback_after_a_reload_follows_the_chain_the_request_started_w
             break
         await asyncio.sleep(0.02)
     assert backup_session.closed  # the provider is gone and its last request ended
+
+
+async def test_the_new_body_limit_and_the_new_key_apply_to_later_requests(
+    aiohttp_client: Any, upstream: FakeUpstream
+) -> None:
+    new_key = "sk-new-SECRET-" + "z" * 24
+
+    async def echo_key(request: web.Request) -> web.Response:
+        # A careless upstream that repeats the credentials it got in its error message.
+        error = {"type": "invalid_request_error", "message": f"bad: {request.headers['x-api-key']}"}
+        return web.json_response({"type": "error", "error": error}, status=400)
+
+    upstream.handler = echo_key
+    small = settings_from_config(
+        structure_config(
+            {
+                "server": {"max_body_bytes": 2000},
+                "providers": {
+                    "fake": {
+                        "api": "anthropic",
+                        "base_url": upstream.url,
+                        "api_key": SECRET_KEY,
+                        "auth": "x-api-key",
+                    }
+                },
+                "tiers": {"default": "fake/m"},
+            }
+        ),
+        {},
+    )
+    client = await aiohttp_client(create_app(small, pepper=PEPPER))
+    big_body = message_body(messages=[{"role": "user", "content": "x" * 5000}])
+    assert (await client.post("/v1/messages", json=big_body)).status == 413
+
+    assert await reload.reload(client.app, lambda: settings(upstream.url, "m", key=new_key))
+    response = await client.post("/v1/messages", json=big_body)  # the default limit now
+    assert response.status == 400
+    text = await response.text()
+    assert upstream.seen[-1].headers["x-api-key"] == new_key
+    assert new_key not in text and "[REDACTED]" in text
