@@ -1,46 +1,48 @@
-"""The background server: ``start``, ``stop``, ``restart``, ``status`` and ``logs``.
+"""The proxy's life: ``start``, ``stop``, ``restart``, ``reload``, ``status`` and ``logs``.
 
-``start`` spawns ``python -m anthroxy_server serve`` in its own session (so a closed terminal
-does not take it down), sends its output to the log file in the state directory, records a pid
-file and returns once ``GET /healthz`` answers. The pid file is JSON: pid, url, host, port,
-start time and the command line, so ``status`` and ``stop`` need no configuration.
+The proxy is whatever anthroxy answers on the configured address (``proxy.py``), however it
+was started; these commands work with it, and fall back to the pid file's proxy when the
+address has none (the configuration may have moved it). ``start`` spawns ``python -m
+anthroxy_server serve`` in its own session (so a closed terminal does not take it down), sends
+its output to the log file in the state directory, records a pid file and returns once
+``GET /healthz`` answers. The pid file is JSON: pid, url, host, port, start time and the
+command line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..config import paths
+from ..config import fingerprint, paths
 from ..config.paths import CommandError, Locations
+from . import proxy, service
+from .probe import (
+    HEALTH_PATH,
+    PidRecord,
+    ProcessState,
+    client_url,
+    health,
+    port_free,
+    process_alive,
+    process_state,
+)
+
+# Looked up here by other commands (mcp.py) and tests since before probe.py held them.
+__all__ = ["PidRecord", "client_url", "health", "process_alive", "process_state"]
 
 if TYPE_CHECKING:  # config.py imports attrs/cattrs; only the CLI paths that need it load it
     from ..config.schema import Settings
-
-ProcessState = Literal["running", "dead", "foreign"]
-HEALTH_PATH = "/healthz"
-
-
-@dataclass(frozen=True)
-class PidRecord:
-    pid: int
-    url: str
-    host: str
-    port: int
-    started_at: float  # time.time() when started
-    argv: list[str]
 
 
 def load_settings(
@@ -67,50 +69,6 @@ def _absolute(loc: Locations, path: str | None) -> str | None:
     return None if path is None else str(loc.cwd / Path(path).expanduser())
 
 
-def client_url(host: str, port: int) -> str:
-    """The URL a local client uses: a wildcard bind address is reached over loopback."""
-    connect = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    if ":" in connect:  # RFC 3986: an IPv6 literal goes in brackets
-        connect = f"[{connect}]"
-    return f"http://{connect}:{port}"
-
-
-# No proxies: urllib would send even a loopback poll, and its auth_token, through $http_proxy.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def health(url: str, *, timeout: float = 1.0, token: str = "") -> dict[str, Any] | None:
-    """``GET <url>/healthz``: its JSON body (``{}`` if not JSON) if anything answers, else None."""
-    request = urllib.request.Request(url + HEALTH_PATH)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with _DIRECT.open(request, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as exc:  # it answered, just not with 200
-        body = exc.read()
-    except (OSError, ValueError):
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {"body": data}
-
-
-def port_free(host: str, port: int) -> bool:
-    """Whether a server could listen on host:port (SO_REUSEADDR, as aiohttp sets, so sockets in
-    TIME_WAIT from a previous run do not count as taken)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host or "0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
 def read_record(path: Path) -> PidRecord | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -126,50 +84,6 @@ def _write_record(path: Path, record: PidRecord) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(record)), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _reap(pid: int) -> None:
-    # A server started by this very process (tests, `restart`) stays a zombie until waited for.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def process_alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    try:  # Linux: a zombie still answers kill(0) but is gone
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def command_line(pid: int) -> str | None:
-    """The process's command line, or None when the platform will not tell."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        pass
-    try:
-        done = subprocess.run(
-            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None
-
-
-def process_state(pid: int) -> ProcessState:
-    if not process_alive(pid):
-        return "dead"
-    cmd = command_line(pid)
-    # The pid may have been reused by an unrelated program since the pid file was written.
-    return "foreign" if cmd is not None and "anthroxy" not in cmd else "running"
 
 
 def _stale_message(record: PidRecord, state: ProcessState) -> str:
@@ -238,32 +152,65 @@ def start(
     timeout: float = 20.0,
     python: str = sys.executable,
 ) -> PidRecord:
-    """Start the server in the background (a no-op if it already runs); its record."""
-    running = _check_existing(loc, out)
-    if running is not None:
-        out.write(f"anthroxy is already running at {running.url} (pid {running.pid})\n")
-        return running
+    """Start the proxy in the background; a proxy already on the address is used, reloaded or
+    restarted so that it serves this configuration (``proxy.reconcile``). Its record."""
     settings = load_settings(loc, config_path, overrides)
     server = settings.config.server
     url = client_url(server.host, server.port)
-    if not port_free(server.host, server.port):
-        if health(url, token=server.auth_token) is not None:
-            raise CommandError(
-                f"a server not started by `anthroxy start` already answers at {url}; "
-                "stop it, or pick another port with --port"
-            )
-        raise CommandError(
-            f"port {server.port} on {server.host} is already in use by another program; "
-            "pick another with --port or [server] port in the config"
+    record = _check_existing(loc, out)
+    found = proxy.find(url, server.auth_token, record)
+    if found is not None:
+        return proxy.reconcile(
+            loc,
+            found,
+            settings,
+            out,
+            lambda: _replace(loc, found.as_record(), settings, config_path, timeout, python),
         )
+    if record is not None and not overrides:
+        # The configuration moved the proxy (another port or host): the old one goes.
+        out.write(f"stopping anthroxy at {record.url} (pid {record.pid}): the proxy is now {url}\n")
+        stop_pid(loc, record, out)
+    elif record is not None:  # --port/--host asked for a second one: the first keeps serving
+        out.write(f"note: anthroxy at {record.url} (pid {record.pid}) keeps running\n")
+    if not port_free(server.host, server.port):
+        raise CommandError(proxy.busy_port_message(server.host, server.port))
+    record = _launch(loc, settings, config_path, timeout, python)
+    out.write(f"anthroxy is running at {url} (pid {record.pid}); log: {record_log(loc)}\n")
+    return record
+
+
+def record_log(loc: Locations) -> Path:
+    return paths.log_file(loc.env, loc.home)
+
+
+def _replace(
+    loc: Locations,
+    old: PidRecord,
+    settings: Settings,
+    config_path: str | None,
+    timeout: float,
+    python: str,
+) -> PidRecord:
+    """Stop the proxy ``anthroxy start`` launched and launch it again with ``settings``."""
+    if not _terminate(old.pid, grace=65.0):
+        raise CommandError(f"anthroxy (pid {old.pid}) did not stop; `anthroxy stop` and retry")
+    paths.pid_file(loc.env, loc.home).unlink(missing_ok=True)
+    return _launch(loc, settings, config_path, timeout, python)
+
+
+def _launch(
+    loc: Locations, settings: Settings, config_path: str | None, timeout: float, python: str
+) -> PidRecord:
+    server = settings.config.server
+    url = client_url(server.host, server.port)
     argv = serve_argv(python, server.host, server.port, _absolute(loc, config_path))
-    log = paths.log_file(loc.env, loc.home)
+    log = record_log(loc)
     proc = _spawn(loc, argv, log)
     record = PidRecord(proc.pid, url, server.host, server.port, time.time(), argv)
     pid_path = paths.pid_file(loc.env, loc.home)
     _write_record(pid_path, record)
     _await_health(proc, record, pid_path, log, timeout, server.auth_token)
-    out.write(f"anthroxy is running at {url} (pid {proc.pid}); log: {log}\n")
     return record
 
 
@@ -315,23 +262,56 @@ def _wait_gone(pid: int, seconds: float) -> bool:
     return True
 
 
-def stop(loc: Locations, out: TextIO, *, grace: float = 65.0) -> bool:
-    """Stop the background server; False if none was running.
-
-    ``grace`` must exceed the server's own shutdown grace (aiohttp's ``run_app`` lets running
-    requests finish for ``shutdown_timeout``, 60 s by default, after SIGTERM), so a healthy
-    shutdown is never cut short by SIGKILL.
-    """
+def locate(loc: Locations, out: TextIO) -> proxy.Proxy | None:
+    """The proxy: anthroxy on the configured address, else the one the pid file names (a
+    stale pid file is reported and removed)."""
     record = _check_existing(loc, out)
+    try:
+        server = load_settings(loc).config.server
+        host, port, token = server.host, server.port, server.auth_token
+    except CommandError:  # a broken file must not hide a running proxy
+        (host, port), token = proxy.configured_address(loc), ""
+    found = proxy.find(client_url(host, port), token, record)
+    if found is not None:
+        return found
     if record is None:
+        return None
+    answer = health(record.url, timeout=2.0, token=_token(loc))
+    return proxy.Proxy(record.url, answer or {}, record)
+
+
+def stop(loc: Locations, out: TextIO, *, grace: float = 65.0) -> bool:
+    """Stop the proxy, however it was started; False if none was running.
+
+    A proxy run by a login service is stopped through its service manager (which would
+    otherwise start it again). ``grace`` must exceed the server's own shutdown grace (aiohttp's
+    ``run_app`` lets running requests finish for ``shutdown_timeout``, 60 s by default, after
+    SIGTERM), so a healthy shutdown is never cut short by SIGKILL.
+    """
+    found = locate(loc, out)
+    if found is None:
         out.write("anthroxy is not running\n")
         return False
+    if found.managed_by is not None:
+        service.stop_managed(found.managed_by, out)
+        return True
+    if found.record is not None:
+        stop_pid(loc, found.record, out, grace=grace)
+        return True
+    pid = proxy.signal_target(found)
+    stop_pid(loc, PidRecord(pid, found.url, "", 0, 0.0, []), out, grace=grace)
+    return True
+
+
+def stop_pid(loc: Locations, record: PidRecord, out: TextIO, *, grace: float = 65.0) -> None:
     if _terminate(record.pid, grace=grace):
         out.write(f"stopped anthroxy (pid {record.pid})\n")
     else:
         out.write(f"anthroxy (pid {record.pid}) ignored SIGTERM for {grace:g} s; killed it\n")
-    paths.pid_file(loc.env, loc.home).unlink(missing_ok=True)
-    return True
+    pid_path = paths.pid_file(loc.env, loc.home)
+    current = read_record(pid_path)
+    if current is not None and current.pid == record.pid:
+        pid_path.unlink(missing_ok=True)
 
 
 def format_uptime(seconds: float) -> str:
@@ -360,21 +340,44 @@ def _brief(info: object) -> str:
 
 
 def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time) -> int:
-    """Print pid, URL, uptime and providers; 0 when up and answering, 1 otherwise."""
-    record = _check_existing(loc, out)
-    if record is None:
+    """Print pid, URL, uptime, who started it, its configuration and providers; 0 when up and
+    answering, 1 otherwise."""
+    found = locate(loc, out)
+    if found is None:
         out.write("anthroxy is not running (start it with `anthroxy start`)\n")
         return 1
-    answer = health(record.url, timeout=2.0, token=_token(loc))
-    out.write(f"pid:      {record.pid}\nurl:      {record.url}\n")
-    out.write(f"uptime:   {format_uptime(now() - record.started_at)}\n")
-    if answer is None:
-        out.write(f"health:   {record.url}{HEALTH_PATH} does not answer (see `anthroxy logs`)\n")
+    pid = "unknown" if found.pid is None else found.pid
+    out.write(f"pid:      {pid}\nurl:      {found.url}\n")
+    uptime = found.health.get("uptime_s")
+    if not isinstance(uptime, int | float):
+        uptime = now() - found.record.started_at if found.record is not None else None
+    if uptime is not None:
+        out.write(f"uptime:   {format_uptime(uptime)}\n")
+    out.write(f"started:  {found.origin()}\n")
+    if not found.health:
+        out.write(f"health:   {found.url}{HEALTH_PATH} does not answer (see `anthroxy logs`)\n")
         return 1
+    config = _config_line(loc, found)
+    out.write(f"config:   {config}\n" if config else "")
     out.write("health:   ok\n")
-    lines = describe_providers(answer)
+    lines = describe_providers(found.health)
     out.write("providers:\n" + "".join(f"  {line}\n" for line in lines) if lines else "")
     return 0
+
+
+def _config_line(loc: Locations, found: proxy.Proxy) -> str:
+    sources = found.config.get("sources")
+    if not isinstance(sources, list) or found.sections is None:
+        return ""
+    read = ", ".join(map(str, sources)) or "no file"
+    try:
+        mine = proxy.local_sections(loc, load_settings(loc))
+    except CommandError:
+        return f"{read} (this shell's configuration does not load: `anthroxy config check`)"
+    differs = fingerprint.differences(mine, found.sections)
+    if not differs:
+        return f"{read} (the configuration this shell would use)"
+    return f"{read} (differs from this shell's in {', '.join(differs)}: `anthroxy reload`)"
 
 
 def _token(loc: Locations) -> str:
@@ -384,19 +387,64 @@ def _token(loc: Locations) -> str:
         return ""
 
 
-def print_log(loc: Locations, out: TextIO, *, lines: int = 50) -> None:
-    path = paths.log_file(loc.env, loc.home)
+def reload_proxy(loc: Locations, out: TextIO, *, timeout: float = proxy.RELOAD_TIMEOUT) -> int:
+    """``anthroxy reload``: SIGHUP to the proxy, then its verdict; 2 when it refused the files
+    (their problems printed as ``config check`` prints them), 1 when no proxy runs."""
+    found = locate(loc, out)
+    if found is None:
+        raise CommandError("anthroxy is not running; nothing to reload (`anthroxy start`)")
+    after = proxy.reload(found, timeout=timeout, token=_token(loc))
+    problems = proxy.refused(after)
+    if problems:
+        lines = "\n  ".join(problems)
+        raise CommandError(
+            f"{found.describe()} refused the new configuration and keeps serving the one it "
+            f"had:\n  {lines}",
+            code=2,
+        )
+    changed = fingerprint.differences(after.sections or {}, found.sections or {})
+    what = f"changed: {', '.join(changed)}" if changed else "no change"
+    out.write(f"reloaded {found.describe()} ({what})\n")
+    for key in proxy.restart_needed(after):
+        out.write(f"note: {key} changed; it takes effect after `anthroxy restart`\n")
+    return 0
+
+
+def log_of(loc: Locations, out: TextIO) -> Path:
+    """The file the proxy logs to: the one ``anthroxy start`` (or the LaunchAgent) writes, or
+    the one a proxy started otherwise reports; a journal or a terminal is named instead."""
+    found = locate(loc, io.StringIO())
+    default = paths.log_file(loc.env, loc.home)
+    if found is None or found.owned:
+        return default
+    reported = found.health.get("log")
+    if isinstance(reported, str):
+        return Path(reported)
+    manager = found.managed_by
+    if manager is not None and manager.get("manager") == "launchd":
+        return default  # the LaunchAgent sends its output there (service.py)
+    if manager is not None:
+        user = " --user" if manager.get("scope") == "user" else ""
+        raise CommandError(
+            f"{found.describe()} runs under systemd; its log is in the journal: "
+            f"journalctl{user} -u {manager.get('unit')} -f"
+        )
+    raise CommandError(
+        f"{found.describe()} was {found.origin()}; its log goes to the terminal that started it"
+    )
+
+
+def print_log(loc: Locations, out: TextIO, *, lines: int = 50) -> Path:
+    path = log_of(loc, out)
     if not path.exists():
         raise CommandError(f"no log yet at {path} (the server has not been started)")
     for line in tail(path, lines):
         out.write(line + "\n")
+    return path
 
 
-def follow_log(
-    loc: Locations, out: TextIO, *, stop_when: Callable[[], bool] = lambda: False
-) -> None:
+def follow_log(path: Path, out: TextIO, *, stop_when: Callable[[], bool] = lambda: False) -> None:
     """``tail -f``: print what is appended until ``stop_when()`` or Ctrl-C."""
-    path = paths.log_file(loc.env, loc.home)
     position = path.stat().st_size if path.exists() else 0
     with contextlib.suppress(KeyboardInterrupt):
         while not stop_when():

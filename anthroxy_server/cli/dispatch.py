@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from ..config.schema import Settings
 
 COMMANDS = (
-    "serve", "config", "start", "stop", "restart", "status", "logs", "run", "restore", "models",
-    "service", "mcp", "import", "desktop-extension",
+    "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
+    "models", "service", "mcp", "import", "desktop-extension",
 )  # fmt: skip
 _HELP_FLAGS = ("-h", "--help", "--version")
 EPILOG = """examples:
@@ -81,6 +81,7 @@ def build_parser() -> _Parser:
         "anthroxy run --model deepseek/deepseek-chat -- -p 'hello'",
     )
     _config_flag(p)
+    p.add_argument("--port", type=int, help="the proxy's port (default from config: 8082)")
     p.add_argument("--model", help="model for Claude Code's main loop (ANTHROPIC_MODEL)")
     p.add_argument(
         "--persist",
@@ -135,6 +136,10 @@ def _add_daemon(sub: argparse._SubParsersAction[_Parser]) -> None:
         type=float,
         default=65.0,
         help="seconds to let running streams finish before SIGKILL (default 65)",
+    )
+    p = _sub(sub, "reload", "make the proxy read its configuration files again", "anthroxy reload")
+    p.add_argument(
+        "--timeout", type=float, default=15.0, help="seconds to wait for its answer (default 15)"
     )
     _sub(sub, "status", "show whether the background proxy runs", "anthroxy status")
     p = _sub(sub, "logs", "print the background proxy's log", "anthroxy logs -f")
@@ -256,6 +261,10 @@ class _Call:
 
 def _start(c: _Call) -> int:
     if c.args.command == "restart":
+        found = daemon.locate(c.loc, c.out)
+        if found is not None and found.managed_by is not None:
+            service.stop_managed(found.managed_by, c.out, action="restart")
+            return 0
         daemon.stop(c.loc, c.out)
     a = c.args
     daemon.start(c.loc, c.out, config_path=a.config, overrides=_overrides(a), timeout=a.timeout)
@@ -267,9 +276,9 @@ def _stop(c: _Call) -> int:
 
 
 def _logs(c: _Call) -> int:
-    daemon.print_log(c.loc, c.out, lines=c.args.lines)
+    path = daemon.print_log(c.loc, c.out, lines=c.args.lines)
     if c.args.follow:
-        daemon.follow_log(c.loc, c.out)
+        daemon.follow_log(path, c.out)
     return 0
 
 
@@ -278,9 +287,11 @@ def _run(c: _Call) -> int:
     if "--" in extra:  # the separator itself is ours; a later "--" belongs to claude
         extra.remove("--")
     a = c.args
+    port = {} if a.port is None else {"server.port": a.port}
     return launcher.run(
-        c.loc, c.err, claude_args=extra, model=a.model, persist=a.persist, config_path=a.config
-    )
+        c.loc, c.err, claude_args=extra, model=a.model, persist=a.persist, config_path=a.config,
+        overrides=port,
+    )  # fmt: skip
 
 
 def _restore(c: _Call) -> int:
@@ -318,6 +329,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "start": _start,
     "restart": _start,
     "stop": _stop,
+    "reload": lambda c: daemon.reload_proxy(c.loc, c.out, timeout=c.args.timeout),
     "status": lambda c: daemon.status(c.loc, c.out),
     "logs": _logs,
     "run": _run,

@@ -121,11 +121,15 @@ def run(
     model: str | None = None,
     persist: bool = False,
     config_path: str | None = None,
+    overrides: Mapping[str, object] | None = None,
 ) -> int:
-    """Start the proxy if needed, launch ``claude``, return its exit code."""
+    """Start the proxy if needed, launch ``claude``, return its exit code.
+
+    The proxy must serve the configuration the model names come from: ``daemon.start`` reloads
+    or restarts one that serves another (``proxy.reconcile``), or refuses."""
     claude = find_claude(loc.env)
-    record = daemon.start(loc, err, config_path=config_path)
-    settings = daemon.load_settings(loc, config_path)
+    settings = daemon.load_settings(loc, config_path, overrides)
+    record = daemon.start(loc, err, config_path=config_path, overrides=overrides)
     variables = claude_environment(settings, record.url, model=model)
     if persist:
         persist_settings(loc, variables, err)

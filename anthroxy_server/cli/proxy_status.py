@@ -26,7 +26,7 @@ from anthroxy.errors import AnthroxyError
 
 from ..config import paths
 from ..config.paths import CommandError, Locations
-from . import daemon
+from . import daemon, probe
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider, Settings
@@ -96,7 +96,7 @@ def snapshot(loc: Locations, opts: Options) -> Snapshot:
     taken = False
     if answer is None and settings is not None:
         server = settings.config.server
-        taken = not daemon.port_free(server.host, server.port)
+        taken = not probe.port_free(server.host, server.port)
     return Snapshot(settings, problems, pid_problem, record, url, answer, taken)
 
 
@@ -257,7 +257,7 @@ def _error_text(snap: Snapshot) -> str | None:
         server = snap.settings.config.server
         return (
             f"port {server.port} on {server.host} is in use by a program that does not answer "
-            f"{daemon.HEALTH_PATH}; stop it or choose another port"
+            f"{probe.HEALTH_PATH}; stop it or choose another port"
         )
     return None
 
@@ -275,11 +275,6 @@ def start_proxy(
         report = model_proxy_report(before)
         report.update(started=False, message=f"the proxy already answers at {before.url}")
         return report, False
-    mismatch = _token_mismatch(loc, opts)
-    if mismatch is not None:
-        report = model_proxy_report(before)
-        report.update(started=False, error=mismatch)
-        return report, True
     out = io.StringIO()
     try:
         overrides = opts.overrides()
@@ -299,22 +294,10 @@ def start_proxy(
 
 
 def _configured_token(loc: Locations, opts: Options) -> str:
-    """The auth_token the started server will read from its own files (not the extension's)."""
+    """The auth_token the started server will require: ``$ANTHROXY_AUTH_TOKEN`` (the extension's
+    token, inherited by the server) over the files' ``[server] auth_token``."""
     port = {"server.port": opts.port} if opts.port else None
     try:
         return daemon.load_settings(loc, opts.config_path, port).config.server.auth_token
     except CommandError:
         return ""
-
-
-def _token_mismatch(loc: Locations, opts: Options) -> str | None:
-    # The background server reads the token from the configuration files only; started with a
-    # different one it would refuse the key Claude Desktop sends.
-    configured = _configured_token(loc, opts)
-    if not opts.token or not configured or configured == opts.token:
-        return None
-    return (
-        "the extension's proxy token differs from [server] auth_token in the anthroxy "
-        "configuration, and a proxy started from that configuration would refuse it; make the "
-        "two equal (or clear the extension's token field) and call start_proxy again"
-    )

@@ -21,7 +21,7 @@ import os
 import plistlib
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -373,3 +373,49 @@ def _linux_stop(path: Path, stop: bool, runner: Runner) -> None:
             "the service is enabled; run `systemctl --user disable --now anthroxy` first, "
             "then `anthroxy service uninstall`"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# A proxy the service manager runs (its /healthz "managed_by", gateway/identity.py) is stopped
+# and restarted through the manager: killed behind its back, systemd would record a failure
+# (and restart it), launchd would forget why it stopped.
+
+
+def manager_command(manager: Mapping[str, str], action: Literal["stop", "restart"]) -> list[str]:
+    """The command that stops or restarts the service behind ``manager``."""
+    if manager.get("manager") == "systemd":
+        unit = manager.get("unit", f"{paths.APP}.service")
+        if manager.get("scope") != "user":
+            raise CommandError(
+                f"anthroxy runs as the system service {unit}; {action} it with "
+                f"`sudo systemctl {action} {unit}`"
+            )
+        return ["systemctl", "--user", action, unit]
+    label = manager.get("label", paths.LAUNCH_AGENT_LABEL)
+    target = f"gui/{os.getuid()}/{label}"
+    if action == "restart":  # -k: kill the running instance, then start it again
+        return ["launchctl", "kickstart", "-k", target]
+    # SIGTERM ends it cleanly; KeepAlive restarts only a failed exit (launch_agent above).
+    return ["launchctl", "kill", "SIGTERM", target]
+
+
+def stop_managed(
+    manager: Mapping[str, str],
+    out: TextIO,
+    *,
+    action: Literal["stop", "restart"] = "stop",
+    run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+) -> None:
+    argv = manager_command(manager, action)
+    name = manager.get("unit") or manager.get("label")
+    out.write(
+        f"anthroxy runs under {manager.get('manager')} ({name}); asking it to {action} the "
+        f"proxy: {' '.join(argv)}\n"
+    )
+    try:
+        done = run(argv, capture_output=True, text=True, timeout=90)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise CommandError(f"`{' '.join(argv)}` could not run: {exc}") from exc
+    if done.returncode != 0:
+        why = (done.stderr or done.stdout).strip() or f"exit code {done.returncode}"
+        raise CommandError(f"`{' '.join(argv)}` failed: {why}")

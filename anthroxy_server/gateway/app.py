@@ -1,7 +1,8 @@
 """The application factory and the one place that turns failures into Anthropic error replies.
 
 ``create_app(settings)`` is the only way to build the gateway (``serve`` and the tests use it).
-Its middleware gives every request an id (``request-id`` header, every log line), checks the
+Its middleware takes the request's configuration snapshot (``live.py``: a reload never changes
+a request under way), gives every request an id (``request-id`` header, every log line), checks the
 proxy's own ``auth_token``, renders any AnthroxyError / aiohttp HTTP error / unexpected exception
 as ``{"type":"error","error":{...}}`` with ``retry-after`` / ``x-should-retry`` headers, and writes
 one access line per request. After a stream has started errors travel as SSE ``error`` events
@@ -24,9 +25,10 @@ from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest,
 
 from .. import providers
 from . import handlers
+from .live import GENERATION_KEY, LIVE, generation_of, settings_of
 from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
+from .reload import PEPPER, live_context
 from .state import ACCESS_KEY, REQUEST_ID_KEY, SECRETS, SETTINGS, STARTED, AccessInfo
-from .upstream import session_context
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
@@ -35,17 +37,21 @@ log = logging.getLogger(LOGGER_NAME)
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, pepper: bytes = b"") -> web.Application:
+    """The gateway for ``settings``; ``pepper`` keys the fingerprint's secret digests
+    (``config/fingerprint.py``; serve.py passes the user's)."""
     server = settings.config.server
     app = web.Application(
         middlewares=[gateway_middleware],
         client_max_size=server.max_body_bytes,
     )
+    # The settings the app started with; a request reads its own snapshot (settings_of).
     app[SETTINGS] = settings
     app[STARTED] = time.time()
     app[SECRETS] = settings_secrets(settings)
-    # One ClientSession per provider (app[SESSIONS]), opened on startup, closed on cleanup.
-    app.cleanup_ctx.append(session_context)
+    app[PEPPER] = pepper
+    # The first configuration generation and its sessions, made on startup, closed on cleanup.
+    app.cleanup_ctx.append(live_context)
     providers.setup(app)
     handlers.setup(app)
     return app
@@ -58,11 +64,14 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[REQUEST_ID_KEY] = request_id
     access = AccessInfo()
     request[ACCESS_KEY] = access
+    live = request.app[LIVE]
+    generation = live.acquire()
+    request[GENERATION_KEY] = generation
     started = time.perf_counter()
     response: web.StreamResponse | None = None
     try:
         _check_auth(request)
-        response = await handler(request)
+        response = await handler(_sized(request))
     except AnthroxyError as err:
         response = error_response(err, request)
     except web.HTTPException as exc:
@@ -83,12 +92,21 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = 499 if response is None else response.status
         _log_access(request, access, status, elapsed, request_id)
         REQUEST_ID.reset(token)
+        live.release(generation)
     return response
+
+
+def _sized(request: web.Request) -> web.Request:
+    """The request with its generation's body limit (the app's is the one it started with)."""
+    limit = settings_of(request).config.server.max_body_bytes
+    if limit == request.app[SETTINGS].config.server.max_body_bytes:
+        return request
+    return request.clone(client_max_size=limit)
 
 
 def error_response(err: AnthroxyError, request: web.Request) -> web.Response:
     """The single place an AnthroxyError becomes an HTTP reply."""
-    secrets = request.app[SECRETS]
+    secrets = generation_of(request).secrets
     body = err.to_body()
     body["error"]["message"] = redact(body["error"]["message"], secrets)
     request_id = request.get(REQUEST_ID_KEY)
@@ -109,7 +127,7 @@ def error_response(err: AnthroxyError, request: web.Request) -> web.Response:
 
 
 def _check_auth(request: web.Request) -> None:
-    token = request.app[SETTINGS].config.server.auth_token
+    token = settings_of(request).config.server.auth_token
     if not token or not request.path.startswith("/v1/"):
         return
     given = request.headers.get("x-api-key")

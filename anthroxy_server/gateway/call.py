@@ -18,7 +18,8 @@ from anthroxy.profile import Target
 from anthroxy.routing import capabilities
 from anthroxy.routing.table import Route
 
-from .state import SESSIONS, SETTINGS, AccessInfo
+from .live import generation_of, settings_of
+from .state import AccessInfo
 from .streaming import Downstream
 
 if TYPE_CHECKING:
@@ -56,21 +57,21 @@ class Call:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        return self.request.app[SESSIONS][self.provider.id]
+        return generation_of(self.request).sessions[self.provider.id]
 
     @property
     def ping_interval(self) -> float:
-        return self.request.app[SETTINGS].config.server.ping_interval
+        return settings_of(self.request).config.server.ping_interval
 
     @property
     def log_response_body(self) -> bool:
-        return self.request.app[SETTINGS].config.server.log_response_body
+        return settings_of(self.request).config.server.log_response_body
 
     @property
     def reply_model(self) -> str:
         """The model name replies report: the client's (default), else the upstream's under
         the name ``routing.response_names`` gives it, if any."""
-        routing = self.request.app[SETTINGS].config.routing
+        routing = settings_of(self.request).config.routing
         if routing.rewrite_response_model:
             return self.route.requested_model
         return routing.response_names.get(self.route.model, self.route.model)

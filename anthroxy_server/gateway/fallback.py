@@ -41,10 +41,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from anthroxy.errors import AnthroxyError, UpstreamError, UpstreamProtocolError
-from anthroxy.routing import capabilities
 from anthroxy.routing.table import Route
 
-from ..config.checks import model_fields
 from ..config.schema import RetryConfig
 from .breaker import CircuitBreakers
 from .call import Relayed
@@ -54,7 +52,6 @@ from .state import SETTINGS, access_of, request_id_of
 log = logging.getLogger(LOGGER_NAME)
 
 BREAKERS: web.AppKey[CircuitBreakers] = web.AppKey("breakers")
-MODEL_LIMITS: web.AppKey[capabilities.Overrides] = web.AppKey("model_limit_overrides")
 ROUTE_KEY = "anthroxy.route"  # request key: "provider/model" of the latest attempt
 ROUTE_HEADER = "x-anthroxy-route"
 
@@ -68,14 +65,13 @@ Prepare = Callable[[Route], Send]
 
 
 def setup(app: web.Application, *, clock: Callable[[], float] = time.monotonic) -> None:
-    """Breakers and model-limit overrides from the app's settings; the route header hook.
+    """Breakers from the app's settings; the route header hook. (The model-limit overrides
+    belong to each configuration generation: ``live.py``.)
 
     The values were checked when the configuration was loaded (``config_checks``).
     """
     config = app[SETTINGS].config
     breaker = config.routing.circuit_breaker
-    raw = {name: model_fields(model) for name, model in config.models.items()}
-    app[MODEL_LIMITS] = capabilities.parse_overrides(raw)
     app[BREAKERS] = CircuitBreakers(
         failures=breaker.failures, cooldown=breaker.cooldown, clock=clock
     )

@@ -36,11 +36,13 @@ from anthroxy.routing.table import Route
 
 from . import fallback, learned
 from .call import Call
-from .fallback import BREAKERS, MODEL_LIMITS, ChainRun, Send, describe
+from .fallback import BREAKERS, ChainRun, Send, describe
+from .identity import healthz_fields
 from .learned import LEARNED
+from .live import generation_of, settings_of
 from .logs import LOGGER_NAME
 from .relay import log_response_body, relay_messages
-from .state import SESSIONS, SETTINGS, STARTED, access_of, request_id_of
+from .state import STARTED, access_of, request_id_of
 from .streaming import Downstream, end_failed_stream
 from .upstream import anthropic_headers, credential_headers, join_url
 
@@ -98,7 +100,7 @@ def setup(app: web.Application) -> None:
 
 async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     """The raw body and its JSON object, or an Anthropic-shaped 400/413 naming the problem."""
-    limit = request.app[SETTINGS].config.server.max_body_bytes
+    limit = settings_of(request).config.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise RequestTooLarge(f"request body of {request.content_length} bytes exceeds {limit}")
     try:
@@ -146,7 +148,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     access = access_of(request)
     access.model = body["model"]
     access.stream = body.get("stream") is True
-    settings = request.app[SETTINGS]
+    settings = settings_of(request)
     learned_fields = request.app[LEARNED]
     input_tokens = _InputTokens(raw, body)
     request_value = _Parsed(body)
@@ -156,7 +158,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     estimate = None if threshold is None else input_tokens.within(threshold)
     route = settings.routing.resolve(body["model"], body, input_tokens=estimate)
     _log_body(request, raw)
-    overrides = request.app[MODEL_LIMITS]
+    overrides = generation_of(request).model_limits
     downstream = _downstream(request, settings) if access.stream else None
 
     def prepare(target: Route) -> Send:
@@ -278,7 +280,7 @@ class _Parsed:
 
 
 def _log_body(request: web.Request, raw: bytes) -> None:
-    if not request.app[SETTINGS].config.server.log_request_body:
+    if not settings_of(request).config.server.log_request_body:
         return
     # The handler's ContextFilter redacts configured secrets from every record.
     log.info("request body: %s", raw.decode("utf-8", errors="replace"))
@@ -292,7 +294,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     key = TokenCache.key(raw)
     counted = cache.get(key)
     if counted is None:
-        route, provider = _route(request.app[SETTINGS], body["model"])
+        route, provider = _route(settings_of(request), body["model"])
         access.route = f"{route.provider}/{route.model}"
         if provider.api == "anthropic":
             counted = await _upstream_count(request, raw, body, route, provider)
@@ -311,7 +313,7 @@ async def _upstream_count(
     provider: ResolvedProvider,
 ) -> int | None:
     """The upstream's own count when it answers 200 with a number; None means estimate."""
-    session = request.app[SESSIONS][provider.id]
+    session = generation_of(request).sessions[provider.id]
     url = join_url(provider.base_url, "/v1/messages/count_tokens")
     cleaner = request.app[LEARNED].cleaner(provider)
     data = passthrough.request_bytes(raw, body, route.model, cleaner)
@@ -401,11 +403,11 @@ def paginate(
 
 
 async def list_models(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
+    settings = settings_of(request)
     limit, after_id, before_id = _page_params(request.query)
     page, has_more = paginate(settings.routing.model_names(), limit, after_id, before_id)
     created = _created_at(request)
-    overrides = request.app[MODEL_LIMITS]
+    overrides = generation_of(request).model_limits
     data = [_model_entry(settings, overrides, name, created) for name in page]
     return web.json_response(
         {
@@ -418,15 +420,15 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 async def get_model(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
+    settings = settings_of(request)
     name = request.match_info["model_id"]
     settings.routing.resolve(name)  # UnknownModel (404) when nothing serves it
-    entry = _model_entry(settings, request.app[MODEL_LIMITS], name, _created_at(request))
+    entry = _model_entry(settings, generation_of(request).model_limits, name, _created_at(request))
     return web.json_response(entry)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
+    settings = settings_of(request)
     breakers = request.app[BREAKERS]
     providers = {
         pid: {
@@ -448,6 +450,7 @@ async def healthz(request: web.Request) -> web.Response:
             "providers": providers,
             "routing": settings.routing.describe(),
             "config_sources": list(settings.sources),
+            **healthz_fields(request.app),  # service, pid, config fingerprint, managed_by, log
         }
     )
 

@@ -11,6 +11,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from ..config.schema import Settings
 
+# The settings and sessions the app STARTED with; after a reload, a request reads its own
+# snapshot instead (live.py: settings_of(request), generation_of(request).sessions).
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 SESSIONS: web.AppKey[dict[str, aiohttp.ClientSession]] = web.AppKey("sessions")
 SECRETS: web.AppKey[tuple[str, ...]] = web.AppKey("secrets")  # values redacted from output

@@ -32,8 +32,8 @@ from anthroxy.upstream_errors import (
     upstream_object,
 )
 
+from .live import generation_of
 from .logs import REDACTED
-from .state import SECRETS
 
 PING = Ping().encode()
 
@@ -48,7 +48,7 @@ class Downstream:
         self._base_headers = dict(headers)
         self.headers = dict(headers)
         self.response: web.StreamResponse | None = None
-        self._secrets = tuple(s.encode() for s in request.app[SECRETS])
+        self._secrets = tuple(s.encode() for s in generation_of(request).secrets)
         # ``server.log_response_body``: a copy of every byte sent, for the log at the end.
         self.sent: bytearray | None = bytearray() if record else None
         # Whether anything but pings went out: until then a failed attempt may hand the same

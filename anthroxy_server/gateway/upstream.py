@@ -3,7 +3,8 @@
 Credentials other than keys reach a request through the provider's access
 (``providers.access_for``); this module only knows keys.
 
-Sessions are made in the app's ``cleanup_ctx`` and closed with it. Their timeout has no total
+Sessions are made when the app starts or reloads its configuration (``reload.py``) and closed
+with the app or when no request uses them any more (``live.py``). Their timeout has no total
 (long generations must not be cut) but bounds connecting and every socket read, so a stalled
 upstream ends while a slow one does not (aiohttp's ``ClientTimeout``: ``sock_connect``,
 ``sock_read``).
@@ -11,15 +12,12 @@ upstream ends while a slow one does not (aiohttp's ``ClientTimeout``: ``sock_con
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import aiohttp
-from aiohttp import web
 
 from anthroxy.passthrough import filter_betas
-
-from .state import SESSIONS, SETTINGS
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider
@@ -33,22 +31,14 @@ COPIED_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
 COPIED_HEADERS = ("retry-after", "retry-after-ms")
 
 
-async def session_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    sessions: dict[str, aiohttp.ClientSession] = {}
-    for provider in settings.providers.values():
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=provider.connect_timeout, sock_read=provider.read_timeout
-        )
-        # limit=0: concurrency is bounded by the clients, not by a hidden pool queue.
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        sessions[provider.id] = aiohttp.ClientSession(
-            timeout=timeout, connector=connector, trust_env=settings.config.server.trust_env
-        )
-    app[SESSIONS] = sessions
-    yield
-    for session in sessions.values():
-        await session.close()
+def open_session(provider: ResolvedProvider, *, trust_env: bool) -> aiohttp.ClientSession:
+    """The provider's session (made inside the running loop: the app's startup or a reload)."""
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=provider.connect_timeout, sock_read=provider.read_timeout
+    )
+    # limit=0: concurrency is bounded by the clients, not by a hidden pool queue.
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+    return aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=trust_env)
 
 
 def credential_headers(provider: ResolvedProvider) -> dict[str, str]:

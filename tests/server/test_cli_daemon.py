@@ -222,7 +222,7 @@ def test_follow_prints_appended_lines(loc: Locations) -> None:
                 handle.write("new line\n")
         return n >= 3
 
-    daemon.follow_log(loc, out, stop_when=stop_when)
+    daemon.follow_log(log, out, stop_when=stop_when)
     assert out.getvalue() == "new line\n"
 
 
@@ -285,3 +285,19 @@ def test_health_goes_straight_to_the_server_never_through_an_env_proxy(
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+def test_start_follows_the_port_the_config_moved_to(loc: Locations, fake_python: str) -> None:
+    first = daemon.start(loc, io.StringIO(), python=fake_python, timeout=10)
+    config = loc.home / ".config" / "anthroxy" / "config.toml"
+    new_port = free_port()
+    config.write_text(config.read_text().replace(f"port = {first.port}", f"port = {new_port}"))
+    out = io.StringIO()
+    second = daemon.start(loc, out, python=fake_python, timeout=10)
+    assert second.port == new_port and second.pid != first.pid
+    assert (
+        f"stopping anthroxy at {first.url} (pid {first.pid}): the proxy is now {second.url}"
+        in out.getvalue()
+    )
+    assert not daemon.process_alive(first.pid)
+    assert daemon.read_record(paths.pid_file(loc.env, loc.home)) == second

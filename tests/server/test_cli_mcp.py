@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import urllib.error
+import urllib.request
 import os
 import socket
 import subprocess
@@ -297,17 +299,23 @@ def test_a_bad_port_is_a_clear_error(bad: str) -> None:
         mcp.parse_port(bad)
 
 
-def test_start_refuses_a_token_the_started_proxy_would_refuse(loc: Locations) -> None:
+def test_the_started_proxy_requires_the_extensions_token(loc: Locations) -> None:
+    # Claude Desktop hands the token to `anthroxy mcp` in $ANTHROXY_AUTH_TOKEN; the proxy it
+    # starts inherits the variable, which sits over the files' auth_token.
     config = loc.home / ".config" / "anthroxy" / "config.toml"
     config.write_text(config.read_text().replace("[server]\n", '[server]\nauth_token = "a1"\n'))
-
-    def must_not_start(*args: object, **kwargs: object) -> daemon.PidRecord:
-        raise AssertionError("started")
-
-    report, failed = proxy_status.start_proxy(loc, Options(token="b2"), start=must_not_start)
-    assert failed is True and report["started"] is False
-    assert "differs from [server] auth_token" in report["error"]
-    assert "a1" not in json.dumps(report) and "b2" not in json.dumps(report)
+    config.chmod(0o600)
+    token = "tok-extension-0123456789"
+    env_loc = Locations(env={**loc.env, mcp.TOKEN_ENV: token}, home=loc.home, cwd=loc.cwd)
+    report, failed = proxy_status.start_proxy(env_loc, mcp.options(env_loc.env, None, None))
+    assert failed is False and report["started"] is True and "warning" not in report
+    url = report["localUrl"]
+    assert daemon.health(url, token=token) is not None
+    request = urllib.request.Request(url + "/v1/models", headers={"x-api-key": "a1"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 401
+    assert token not in json.dumps(report)
 
 
 def test_a_failed_start_is_a_tool_error_with_the_reason(loc: Locations) -> None:
