@@ -63,10 +63,6 @@ class Call:
         return self.request.app[SETTINGS].config.server.ping_interval
 
     @property
-    def log_response_body(self) -> bool:
-        return self.request.app[SETTINGS].config.server.log_response_body
-
-    @property
     def reply_model(self) -> str:
         """The model name replies report: the client's (default), else the upstream's under
         the name ``routing.response_names`` gives it, if any."""

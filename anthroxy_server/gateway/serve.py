@@ -1,7 +1,9 @@
 """``python -m anthroxy_server [--config FILE] [--host HOST] [--port PORT] [--debug]``.
 
 ``main(argv) -> int`` loads the settings (files, environment, these flags), sets up logging and
-runs the app until interrupted. Exit codes: 0 after a clean stop, 2 for a configuration problem.
+runs the app until interrupted. Exit codes: 0 after a clean stop, 2 for a configuration problem
+(or a log file that cannot be written). The state directory (``config/paths.py``) holds the
+optional log file (``logs.py``) and body log (``bodylog.py``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from anthroxy import __version__
 
-from .logs import LOGGER_NAME, settings_secrets, setup_logging
+from ..config import paths
+from .bodylog import BODY_LOG_NAME, BodyLogFile
+from .logs import LOGGER_NAME, SERVER_LOG_NAME, settings_secrets, setup_logging
+
+if TYPE_CHECKING:
+    from ..config.schema import Settings
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -79,7 +88,59 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     server = settings.config.server
     secrets = settings_secrets(settings)
-    setup_logging(level=server.log_level, fmt=server.log_format, secret_values=secrets)
+    state = paths.state_dir(os.environ, Path.home())
+    try:
+        setup_logging(
+            level=server.log_level,
+            fmt=server.log_format,
+            secret_values=secrets,
+            file_path=state / SERVER_LOG_NAME,
+            file_level=server.log_file_level,
+        )
+        bodies = _open_body_log(settings, state / BODY_LOG_NAME, secrets)
+    except OSError as exc:
+        print(f"anthroxy: cannot write to {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    _announce(settings)
+    try:
+        web.run_app(
+            create_app(settings),
+            host=server.host,
+            port=server.port,
+            access_log=None,  # our middleware writes the access line
+            handler_cancellation=True,  # a client that goes away cancels its upstream call
+            print=None,
+        )
+    finally:
+        if bodies is not None:
+            bodies.close()
+    return 0
+
+
+def _open_body_log(settings: Settings, path: Path, secrets: tuple[str, ...]) -> BodyLogFile | None:
+    server = settings.config.server
+    if not (server.log_request_body or server.log_response_body):
+        return None
+    bodies = BodyLogFile(path, secrets)
+    which = [
+        name
+        for name, on in (
+            ("request", server.log_request_body),
+            ("response", server.log_response_body),
+        )
+        if on
+    ]
+    log.warning(
+        "%s bodies of /v1/messages are being written to %s: they hold prompts, code and replies "
+        "(keys masked); turn server.log_request_body / log_response_body off when done",
+        " and ".join(which),
+        path,
+    )
+    return bodies
+
+
+def _announce(settings: Settings) -> None:
+    server = settings.config.server
     if not server.auth_token and not is_loopback(server.host):
         log.warning(
             "listening on %s without server.auth_token: anyone who can reach this port can "
@@ -94,12 +155,3 @@ def serve(args: argparse.Namespace) -> int:
         ", ".join(settings.providers) or "none",
         ", ".join(settings.sources) or "none",
     )
-    web.run_app(
-        create_app(settings),
-        host=server.host,
-        port=server.port,
-        access_log=None,  # our middleware writes the access line
-        handler_cancellation=True,  # a client that goes away cancels its upstream call
-        print=None,
-    )
-    return 0
