@@ -10,7 +10,7 @@ import json
 import pytest
 from aiohttp import web
 
-from .conftest import CHAT_KEY, SECRET_KEY, fixture_bytes, free_port, message_body, sse_events
+from .conftest import CHAT_KEY, SECRET_KEY, free_port, message_body, sse_events
 
 HTTP_FAULTS = [
     # (upstream status, body, headers) -> (status, type, text in message, extra headers)
