@@ -84,10 +84,11 @@ def _points_at(url: str, host: str, port: int) -> bool:
         url_port = parts.port or DEFAULT_PORTS.get(parts.scheme)
     except ValueError:  # a malformed port: the URL checks report it
         return False
-    url_host = (parts.hostname or "").lower()
+    # A trailing dot is the same (fully qualified) name.
+    url_host = (parts.hostname or "").lower().rstrip(".")
     if url_port != port or not url_host:
         return False
-    bind = host.strip("[]").lower()
+    bind = host.strip("[]").lower().rstrip(".")
     if url_host == bind:
         return True
     return _this_machine(url_host) and (_this_machine(bind) or not bind)
@@ -101,4 +102,6 @@ def _this_machine(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
     return address.is_loopback or address.is_unspecified
