@@ -10,8 +10,8 @@ assemble to (``anthroxy.messages.assemble``); a stream that failed records the e
 (``error``), with the part that came through before it, if any.
 
 Logging a body costs the request nothing but handing references to a queue: the records are
-built, assembled, serialised, masked and written by the ``QueueListener``'s thread. Nothing is
-queued, copied or encoded while both settings are off (each caller checks its setting first).
+assembled, serialised, masked and written by the ``QueueListener``'s thread. Nothing is queued,
+kept, copied or encoded while both settings are off (each entry point checks its setting first).
 
 Masking: the configured keys and token (``logs.settings_secrets``) wherever they appear, values
 that look like provider keys (``sk-...``, ``sk-ant-...``, ``AIza...`` and other well-known
@@ -95,7 +95,9 @@ def mask(text: str, secret_values: Iterable[str] = ()) -> str:
 
 
 def log_request(request: web.Request, body: Mapping[str, Any], route: Route) -> None:
-    """The client's body as received (call only when ``log_request_body`` is on)."""
+    """The client's body as received, if ``log_request_body`` is on."""
+    if not request.app[SETTINGS].config.server.log_request_body:
+        return
     headers = {name: request.headers[name] for name in LOGGED_HEADERS if name in request.headers}
     fields = {
         "direction": "request",
@@ -111,23 +113,28 @@ def log_request(request: web.Request, body: Mapping[str, Any], route: Route) -> 
 
 
 def log_reply(request: web.Request, status: int, body: Mapping[str, Any] | bytes) -> None:
-    """A JSON reply as the client gets it (call only when ``log_response_body`` is on)."""
-    fields = _response_fields(request, status)
-    _log.info("response body", extra={"body_record": _Record(fields, body=body)})
+    """A JSON reply as the client gets it, if ``log_response_body`` is on."""
+    if wants_response(request):
+        fields = _response_fields(request, status)
+        _log.info("response body", extra={"body_record": _Record(fields, body=body)})
+
+
+def log_error(request: web.Request, exc: Exception) -> None:
+    """The error a request ends in, as its JSON reply (unexpected failures are logged as such
+    by the app, which answers them with a generic error)."""
+    if isinstance(exc, AnthroxyError) and wants_response(request):
+        log_reply(request, exc.status, exc.to_body())
 
 
 def log_stream(request: web.Request, events: Sequence[Event]) -> None:
-    """A stream, as the message its events assemble to (only with ``log_response_body``)."""
+    """A stream, as the message its events assemble to; ``events`` are those a ``Downstream``
+    kept, which it does only while ``log_response_body`` is on."""
     fields = _response_fields(request, 200)
     _log.info("response body", extra={"body_record": _Record(fields, events=events)})
 
 
 def wants_response(request: web.Request) -> bool:
     return request.app[SETTINGS].config.server.log_response_body
-
-
-def wants_request(request: web.Request) -> bool:
-    return request.app[SETTINGS].config.server.log_request_body
 
 
 def _response_fields(request: web.Request, status: int) -> dict[str, Any]:

@@ -157,8 +157,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     threshold = settings.routing.long_context_threshold
     estimate = None if threshold is None else input_tokens.within(threshold)
     route = settings.routing.resolve(body["model"], body, input_tokens=estimate)
-    if bodylog.wants_request(request):
-        bodylog.log_request(request, body, route)
+    bodylog.log_request(request, body, route)
     overrides = request.app[MODEL_LIMITS]
     downstream = _downstream(request, settings) if access.stream else None
 
@@ -192,8 +191,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         return await run.run(settings.routing.chain(route), prepare)
     except Exception as exc:
         if downstream is None or not downstream.prepared:
-            if isinstance(exc, AnthroxyError) and bodylog.wants_response(request):
-                bodylog.log_reply(request, exc.status, exc.to_body())
+            bodylog.log_error(request, exc)
             raise
         # Pings already sent the 200: the failure can only be the stream's error event.
         err = exc if isinstance(exc, AnthroxyError) else _internal_error(exc)

@@ -156,8 +156,7 @@ async def _fail(
 def _json_reply(
     call: Call, message: Mapping[str, Any] | bytes, extra: Mapping[str, str]
 ) -> web.Response:
-    if bodylog.wants_response(call.request):
-        bodylog.log_reply(call.request, 200, message)
+    bodylog.log_reply(call.request, 200, message)
     if isinstance(message, Mapping):
         usage = message.get("usage")
         if isinstance(usage, Mapping):
