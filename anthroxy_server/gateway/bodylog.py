@@ -185,14 +185,19 @@ def _decoded(data: bytes | str) -> Any:
         return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
+# What folding events the client already got can still raise: an upstream's pass-through events
+# that break the grammar (a delta without its block), a tool input cut mid-JSON.
+_UNFOLDABLE = (AnthroxyError, LookupError, TypeError, ValueError)
+
+
 def _assembled(events: Sequence[Event]) -> dict[str, Any]:
     """``{"body": message}``, or for a failed stream the error and what came before it."""
     cut = next((i for i, event in enumerate(events) if _is_error(event)), None)
     if cut is None:
         try:
             return {"body": assemble_message(events)}
-        except AnthroxyError as err:  # cut short without an error event
-            return {"body": _partial(events), "error": err.to_body()}
+        except _UNFOLDABLE as exc:  # cut short without an error event (the client went away)
+            return {"body": _partial(events), "error": _describe(exc)}
     failed = events[cut]
     error = failed.error.to_body() if isinstance(failed, Error) else _raw_error(failed)
     return {"body": _partial(events[:cut]), "error": error}
@@ -202,8 +207,14 @@ def _partial(events: Sequence[Event]) -> dict[str, Any] | None:
     """The message so far: the events closed by a ``message_stop`` (no stop reason yet)."""
     try:
         return assemble_message([*events, MessageStop()])
-    except (AnthroxyError, LookupError, TypeError, ValueError):
-        return None  # nothing before message_start, or the cut fell inside a tool's input
+    except _UNFOLDABLE:
+        return None  # nothing before message_start, or the events break the stream's grammar
+
+
+def _describe(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, AnthroxyError):
+        return exc.to_body()
+    return {"type": "error", "error": {"type": "api_error", "message": f"unreadable: {exc!r}"}}
 
 
 def _is_error(event: Event) -> bool:

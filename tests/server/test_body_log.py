@@ -132,22 +132,45 @@ async def test_a_stream_is_logged_as_its_assembled_message(
     assert "error" not in got
 
 
+def _sse(*payloads: dict[str, Any]) -> bytes:
+    return b"".join(f"event: {p['type']}\ndata: {json.dumps(p)}\n\n".encode() for p in payloads)
+
+
+def _chat(*chunks: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks)
+
+
+START = {"type": "message_start", "message": {"id": "msg_1", "type": "message",
+         "role": "assistant", "model": "up-model", "content": [], "stop_reason": None,
+         "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1}}}  # fmt: skip
+BLOCK = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+HI = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}
+BROKE = f"upstream broke, key {CHAT_KEY}"
+HI_CHUNK = {"id": "c1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}}]}
+# Each: the part the client sees, then (a read later) the upstream's in-stream error.
+FAILED_STREAMS = {
+    "chatty": [_chat(HI_CHUNK), _chat({"error": {"code": 502, "message": BROKE}})],
+    "claude-sonnet-test": [
+        _sse(START, BLOCK, HI),
+        _sse({"type": "error", "error": {"type": "overloaded_error", "message": BROKE}}),
+    ],
+}
+
+
+@pytest.mark.parametrize("model", list(FAILED_STREAMS))
 async def test_a_failed_stream_logs_the_part_sent_and_the_error(
-    upstream, make_gateway, tmp_path
+    upstream, make_gateway, tmp_path, model
 ) -> None:
     path = tmp_path / bodylog.BODY_LOG_NAME
     opened = BodyLogFile(path, (CHAT_KEY,))
-    first = {"id": "c1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}}]}
-    failure = {"error": {"code": 502, "message": f"upstream broke, key {CHAT_KEY}"}}
-    chunks = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in (first, failure)]
-    upstream.handler = _stream_of(*chunks)
+    upstream.handler = _stream_of(*FAILED_STREAMS[model])
     client = await make_gateway(log_response_body=True)
-    response = await client.post("/v1/messages", json=message_body("chatty", stream=True))
+    response = await client.post("/v1/messages", json=message_body(model, stream=True))
     assert sse_events(await response.read())[-1][0] == "error"
     (got,) = records(path, opened)
     assert got["body"]["content"] == [{"type": "text", "text": "Hi"}]
     assert got["error"]["type"] == "error"
-    assert "upstream broke" in got["error"]["error"]["message"]
+    assert "upstream broke, key [REDACTED]" in got["error"]["error"]["message"]
     assert CHAT_KEY not in path.read_text()
 
 
