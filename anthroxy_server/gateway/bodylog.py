@@ -13,11 +13,9 @@ Logging a body costs the request nothing but handing references to a queue: the 
 assembled, serialised, masked and written by the ``QueueListener``'s thread. Nothing is queued,
 kept, copied or encoded while both settings are off (each entry point checks its setting first).
 
-Masking: the configured keys and token (``logs.settings_secrets``) wherever they appear, values
-that look like provider keys (``sk-...``, ``sk-ant-...``, ``AIza...`` and other well-known
-prefixes), ``Bearer`` tokens, and the values of JSON fields named like credentials
-(``api_key``, ``apiKey``, ``access_token``, ``password``, ...; also inside JSON-in-a-string, as a
-tool's arguments carry it).
+Each line is masked (``masking.py``) before it is written: the configured keys and token
+(``logs.settings_secrets``), strings shaped like credentials, ``Bearer`` tokens, and the values of
+JSON fields named like credentials.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ import json
 import logging
 import logging.handlers
 import queue
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +33,8 @@ from anthroxy.errors import AnthroxyError
 from anthroxy.events import Error, Event, MessageStop, Raw
 from anthroxy.messages.assemble import assemble_message
 
-from .logs import REDACTED, PrivateRotatingFileHandler, redact
+from .logs import PrivateRotatingFileHandler
+from .masking import mask
 from .state import SETTINGS, access_of, request_id_of
 
 if TYPE_CHECKING:
@@ -63,35 +61,6 @@ LOGGED_HEADERS = (
 # Bodies go to their own file only: never to the console or the server log.
 _log = logging.getLogger(BODY_LOGGER)
 _log.propagate = False
-
-# Well-known credential shapes. ``sk-`` keys (OpenAI, DeepSeek, OpenRouter's ``sk-or-``, Moonshot,
-# Anthropic's ``sk-ant-``) must hold a digit, so prose such as ``task-tracking-...`` survives.
-_KEYS = re.compile(
-    r"(?<![A-Za-z0-9_-])(?:"
-    r"sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,}"
-    r"|AIza[0-9A-Za-z_-]{30,}"  # Google API keys
-    r"|(?:gsk|ghp|gho|ghu|ghs|ghr|hf)_[A-Za-z0-9]{20,}"  # Groq, GitHub, Hugging Face
-    r"|github_pat_[A-Za-z0-9_]{20,}"
-    r"|xai-[A-Za-z0-9]{20,}"
-    r"|(?:AKIA|ASIA)[A-Z0-9]{16}"  # AWS access key ids
-    r")"
-)
-_BEARER = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")
-# A JSON field named like a credential, in the record itself ("api_key": "...") or in JSON
-# carried inside a string (\"api_key\": \"...\"): the value up to its closing quote is masked.
-_FIELDS = re.compile(
-    r'(?i)(\\?"(?:api[_-]?key|x-api-key|auth[_-]?token|access[_-]?token|refresh[_-]?token'
-    r'|id[_-]?token|client[_-]?secret|secret[_-]?key|secret|password|authorization)\\?"'
-    r'\s*:\s*\\?")((?:[^"\\]|\\[^"])+)'
-)
-
-
-def mask(text: str, secret_values: Iterable[str] = ()) -> str:
-    """``text`` with configured secrets and anything that looks like a credential masked."""
-    text = redact(text, secret_values)
-    text = _FIELDS.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
-    return _KEYS.sub(REDACTED, text)
 
 
 def log_request(request: web.Request, body: Mapping[str, Any], route: Route) -> None:
@@ -154,7 +123,7 @@ def _response_fields(request: web.Request, status: int) -> dict[str, Any]:
 class _Record:
     """What the caller hands over: references only, turned into JSON in the writer's thread."""
 
-    __slots__ = ("body", "events", "fields")
+    __slots__ = ("body", "events", "fields", "line")
 
     def __init__(
         self,
@@ -166,6 +135,7 @@ class _Record:
         self.fields = fields
         self.body = body
         self.events = events
+        self.line: str | None = None  # the masked JSON line, once the writer has made it
 
     def entry(self) -> dict[str, Any]:
         entry = dict(self.fields)
@@ -236,10 +206,14 @@ class BodyFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         found = getattr(record, "body_record", None)
-        entry: dict[str, Any] = found.entry() if isinstance(found, _Record) else {}
-        when = datetime.fromtimestamp(record.created, tz=UTC)
-        entry = {"time": when.isoformat(timespec="milliseconds"), **entry}
-        return mask(json.dumps(entry, ensure_ascii=False, default=str), self.secrets)
+        if not isinstance(found, _Record):
+            return super().format(record)
+        # RotatingFileHandler formats each record twice (once to measure it for rotation).
+        if found.line is None:
+            when = datetime.fromtimestamp(record.created, tz=UTC)
+            entry = {"time": when.isoformat(timespec="milliseconds"), **found.entry()}
+            found.line = mask(json.dumps(entry, ensure_ascii=False, default=str), self.secrets)
+        return found.line
 
 
 class BodyLogFile:

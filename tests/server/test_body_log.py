@@ -16,7 +16,8 @@ from aiohttp import web
 
 from anthroxy.messages.assemble import assemble_message
 from anthroxy_server.gateway import bodylog
-from anthroxy_server.gateway.bodylog import BodyLogFile, mask
+from anthroxy_server.gateway.bodylog import BodyLogFile
+from anthroxy_server.gateway.masking import mask
 
 from .conftest import CHAT_KEY, SECRET_KEY, fixture_bytes, message_body, sse_events
 
@@ -224,6 +225,7 @@ async def test_an_error_reply_is_logged_as_sent(upstream, make_gateway, tmp_path
         "call sk-learn, not a key",
         "Authorization is explained in section 3",
         '{"api_key": ""}',
+        '{"tokenizer": "cl100k_base", "max_tokens": 100}',
     ],
 )
 def test_masking_leaves_ordinary_text_alone(text: str) -> None:
@@ -236,6 +238,11 @@ def test_masking_leaves_ordinary_text_alone(text: str) -> None:
         ('{"apiKey":"abc123def456"}', '{"apiKey":"[REDACTED]"}'),
         ('"{\\"api_key\\": \\"abc123def456\\"}"', '"{\\"api_key\\": \\"[REDACTED]\\"}"'),
         ("Bearer abc.def.ghi-jkl", "Bearer [REDACTED]"),
+        ("authorization: bearer sk-proj-abc123def456ghi789", "authorization: bearer [REDACTED]"),
+        (
+            '{"Authorization": "Bearer sk-proj-abc123def456ghi789"}',
+            '{"Authorization": "[REDACTED]"}',
+        ),
         ("key=sk-or-v1-0123456789abcdef0123", "key=[REDACTED]"),
         ("gsk_" + "a1" * 20, "[REDACTED]"),
         ("configured secret-value-123 here", "configured [REDACTED] here"),
