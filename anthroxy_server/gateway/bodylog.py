@@ -34,6 +34,7 @@ from anthroxy.events import Error, Event, MessageStop, Raw
 from anthroxy.messages.assemble import assemble_message
 
 from .logs import PrivateRotatingFileHandler
+from .loop import HOP_HEADER
 from .masking import mask
 from .state import SETTINGS, access_of, request_id_of
 
@@ -55,7 +56,7 @@ LOGGED_HEADERS = (
     "content-type",
     "user-agent",
     "x-app",
-    "x-anthroxy-hops",
+    HOP_HEADER,
 )
 
 # Bodies go to their own file only: never to the console or the server log.

@@ -122,14 +122,8 @@ def _open_body_log(settings: Settings, path: Path, secrets: tuple[str, ...]) -> 
     if not (server.log_request_body or server.log_response_body):
         return None
     bodies = BodyLogFile(path, secrets)
-    which = [
-        name
-        for name, on in (
-            ("request", server.log_request_body),
-            ("response", server.log_response_body),
-        )
-        if on
-    ]
+    kinds = (("request", server.log_request_body), ("response", server.log_response_body))
+    which = [name for name, on in kinds if on]
     log.warning(
         "%s bodies of /v1/messages are being written to %s: they hold prompts, code and replies "
         "(keys masked); turn server.log_request_body / log_response_body off when done",
