@@ -25,6 +25,7 @@ from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest,
 from .. import providers
 from . import handlers
 from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
+from .loop import auth_hint
 from .state import ACCESS_KEY, REQUEST_ID_KEY, SECRETS, SETTINGS, STARTED, AccessInfo
 from .upstream import session_context
 
@@ -125,7 +126,7 @@ def _check_auth(request: web.Request) -> None:
         # Final for Claude Code: a wrong proxy token never becomes right by retrying.
         raise AuthenticationFailed(
             "anthroxy rejected the client's credentials: send the server's auth_token as "
-            "x-api-key or 'Authorization: Bearer <token>'",
+            "x-api-key or 'Authorization: Bearer <token>'" + auth_hint(request.headers),
             should_retry=False,
         )
 

@@ -42,6 +42,15 @@ def next_hop(headers: Mapping[str, str]) -> dict[str, str]:
     return {HOP_HEADER: str(hops_of(headers) + 1)}
 
 
+# The cause and the fix, for every message about a loop.
+_CAUSE = (
+    "The usual cause is ANTHROPIC_BASE_URL, which means two things: Claude Code sends its "
+    "requests there (to anthroxy), and anthroxy takes it as the Anthropic upstream's URL. Unset "
+    "it in the environment anthroxy runs in (keep it only for Claude Code), or set "
+    'providers.anthropic.base_url explicitly (e.g. "https://api.anthropic.com").'
+)
+
+
 def refuse_loop(headers: Mapping[str, str]) -> None:
     """Raise the loop error for a request that has come round more than ``ALLOWED_HOPS``."""
     hops = hops_of(headers)
@@ -49,12 +58,20 @@ def refuse_loop(headers: Mapping[str, str]) -> None:
         return
     raise AnthroxyError(
         f"anthroxy loop: this request has already passed through anthroxy {hops} times "
-        f"({HOP_HEADER}: {hops}); a provider's base URL leads back to anthroxy. The usual cause "
-        "is ANTHROPIC_BASE_URL, which means two things: Claude Code sends its requests there "
-        "(to anthroxy), and anthroxy takes it as the Anthropic upstream's URL. Unset it in the "
-        "environment anthroxy runs in (keep it only for Claude Code), or set "
-        'providers.anthropic.base_url explicitly (e.g. "https://api.anthropic.com").',
+        f"({HOP_HEADER}: {hops}); a provider's base URL leads back to anthroxy. {_CAUSE}",
         status=403,
         error_type="permission_error",
         should_retry=False,
+    )
+
+
+def auth_hint(headers: Mapping[str, str]) -> str:
+    """What to add to a refused ``auth_token`` when another anthroxy sent the request: it sends
+    its provider's key, so a loop into a server with a token ends in that refusal."""
+    hops = hops_of(headers)
+    if not hops:
+        return ""
+    return (
+        f". This request came through anthroxy ({HOP_HEADER}: {hops}); if that anthroxy is this "
+        f"one, a provider's base URL leads back here in a loop. {_CAUSE}"
     )

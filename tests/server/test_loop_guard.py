@@ -128,9 +128,9 @@ def _at(port: int) -> str:
 # --- At run time: the hop header.
 
 
-def _settings(base_url: str, port: int) -> Any:
+def _settings(base_url: str, port: int, **server: Any) -> Any:
     raw = {
-        "server": {"port": port},
+        "server": {"port": port, **server},
         "providers": {
             "anthropic": {"base_url": base_url, "api_key": SECRET_KEY, "models": ["up-model"]}
         },
@@ -156,10 +156,12 @@ async def serve_at() -> AsyncIterator[Callable[[Any, int], Any]]:
         await runner.cleanup()
 
 
-async def _ask(url: str, **body: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+async def _ask(
+    url: str, headers: dict[str, str] | None = None, **body: Any
+) -> tuple[int, dict[str, str], dict[str, Any]]:
     async with (
         ClientSession() as session,
-        session.post(f"{url}/v1/messages", json=message_body(**body)) as response,
+        session.post(f"{url}/v1/messages", json=message_body(**body), headers=headers) as response,
     ):
         return response.status, dict(response.headers), await response.json()
 
@@ -188,6 +190,19 @@ async def test_two_servers_pointed_at_each_other_refuse_the_request(serve_at) ->
     a_url = await serve_at(_settings(f"http://127.0.0.1:{b_port}", a_port), a_port)
     await serve_at(_settings(f"http://127.0.0.1:{a_port}", b_port), b_port)
     _assert_loop_refusal(*await _ask(a_url))
+
+
+async def test_a_loop_into_a_server_with_a_token_says_so(serve_at) -> None:
+    # The looped request carries the provider's key, not the token: refused at the first hop.
+    port = free_port()
+    token = "proxy-token-0123456789"
+    url = await serve_at(_settings(f"http://127.0.0.1:{port}", 1, auth_token=token), port)
+    status, headers, answer = await _ask(url, {"x-api-key": token})
+    assert status == 401 and headers.get("x-should-retry") == "false"
+    message = answer["error"]["message"]
+    assert "This request came through anthroxy (x-anthroxy-hops: 1)" in message
+    assert "leads back here in a loop" in message and "ANTHROPIC_BASE_URL" in message
+    assert token not in message and SECRET_KEY not in message
 
 
 async def test_one_anthroxy_behind_another_still_works(serve_at, upstream) -> None:
