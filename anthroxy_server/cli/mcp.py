@@ -252,5 +252,10 @@ def run(
     loc: Locations, stdin: BinaryIO, stdout: BinaryIO, config: str | None, port: str | None
 ) -> int:
     opts = options(loc.env, config, port)
+    if TOKEN_ENV in loc.env and not opts.token:
+        # An extension field left empty arrives as "" or its unreplaced placeholder; the
+        # settings (and a proxy start_proxy launches) must not take that for a token.
+        env = {name: value for name, value in loc.env.items() if name != TOKEN_ENV}
+        loc = Locations(env=env, home=loc.home, cwd=loc.cwd)
     serve(McpServer(status_handlers(loc, opts)), stdin, stdout)
     return 0

@@ -43,6 +43,7 @@ from .files import (
     show_value,
     unknown_key,
 )
+from .loops import self_address_problems
 from .schema import (
     LOG_LEVELS,
     PROVIDER_ID,
@@ -123,6 +124,7 @@ def settings_from_config(
     tiers = dict(config.tiers) or default_tiers(providers, discovered=discovered)
     routing = _routing(config, providers, tiers, problems, _stock_claude(config, providers))
     problems += robustness_problems(config)
+    problems += self_address_problems(config, providers, env, origins or {})
     if problems:
         raise ConfigError(problems)
     if routing is None:  # unreachable: _routing returns None only after adding a problem
@@ -140,11 +142,14 @@ def _server_problems(server: ServerConfig) -> list[str]:
         problems.append(f"server.ping_interval: must be > 0 seconds, got {server.ping_interval}")
     if server.max_body_bytes <= 0:
         problems.append(f"server.max_body_bytes: must be > 0, got {server.max_body_bytes}")
-    if server.log_level.lower() not in LOG_LEVELS:
-        problems.append(
-            f"server.log_level: expected one of {', '.join(LOG_LEVELS)}, "
-            f"got {show_value(server.log_level)}"
-        )
+    levels = {"log_level": server.log_level}
+    if server.log_file_level:  # "": no log file
+        levels["log_file_level"] = server.log_file_level
+    for name, level in levels.items():
+        if level.lower() not in LOG_LEVELS:
+            problems.append(
+                f"server.{name}: expected one of {', '.join(LOG_LEVELS)}, got {show_value(level)}"
+            )
     if not server.host:
         problems.append("server.host: must not be empty")
     return problems

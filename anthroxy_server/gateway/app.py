@@ -27,6 +27,7 @@ from .. import providers
 from . import handlers
 from .live import GENERATION_KEY, LIVE, generation_of, settings_of
 from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
+from .loop import auth_hint
 from .reload import PEPPER, live_context
 from .state import ACCESS_KEY, REQUEST_ID_KEY, SECRETS, SETTINGS, STARTED, AccessInfo
 
@@ -143,7 +144,7 @@ def _check_auth(request: web.Request) -> None:
         # Final for Claude Code: a wrong proxy token never becomes right by retrying.
         raise AuthenticationFailed(
             "anthroxy rejected the client's credentials: send the server's auth_token as "
-            "x-api-key or 'Authorization: Bearer <token>'",
+            "x-api-key or 'Authorization: Bearer <token>'" + auth_hint(request.headers),
             should_retry=False,
         )
 

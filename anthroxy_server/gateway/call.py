@@ -64,10 +64,6 @@ class Call:
         return settings_of(self.request).config.server.ping_interval
 
     @property
-    def log_response_body(self) -> bool:
-        return settings_of(self.request).config.server.log_response_body
-
-    @property
     def reply_model(self) -> str:
         """The model name replies report: the client's (default), else the upstream's under
         the name ``routing.response_names`` gives it, if any."""

@@ -34,14 +34,15 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
-from . import fallback, learned
+from . import bodylog, fallback, learned
 from .call import Call
 from .fallback import BREAKERS, ChainRun, Send, describe
 from .identity import healthz_fields
 from .learned import LEARNED
 from .live import generation_of, settings_of
 from .logs import LOGGER_NAME
-from .relay import log_response_body, relay_messages
+from .loop import next_hop, refuse_loop
+from .relay import relay_messages
 from .state import STARTED, access_of, request_id_of
 from .streaming import Downstream, end_failed_stream
 from .upstream import anthropic_headers, credential_headers, join_url
@@ -144,6 +145,7 @@ def _provider(settings: Settings, route: Route) -> ResolvedProvider:
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
+    refuse_loop(request.headers)
     raw, body = await read_body(request)
     access = access_of(request)
     access.model = body["model"]
@@ -157,7 +159,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     threshold = settings.routing.long_context_threshold
     estimate = None if threshold is None else input_tokens.within(threshold)
     route = settings.routing.resolve(body["model"], body, input_tokens=estimate)
-    _log_body(request, raw)
+    bodylog.log_request(request, body, route)
     overrides = generation_of(request).model_limits
     downstream = _downstream(request, settings) if access.stream else None
 
@@ -191,14 +193,15 @@ async def messages(request: web.Request) -> web.StreamResponse:
         return await run.run(settings.routing.chain(route), prepare)
     except Exception as exc:
         if downstream is None or not downstream.prepared:
+            bodylog.log_error(request, exc)
             raise
         # Pings already sent the 200: the failure can only be the stream's error event.
         err = exc if isinstance(exc, AnthroxyError) else _internal_error(exc)
         access.stream_error = describe(err)
         return await end_failed_stream(downstream, err)
     finally:
-        if downstream is not None and downstream.sent:
-            log_response_body(bytes(downstream.sent))
+        if downstream is not None and downstream.events:
+            bodylog.log_stream(request, downstream.events)
 
 
 def _internal_error(exc: Exception) -> AnthroxyError:
@@ -209,7 +212,7 @@ def _internal_error(exc: Exception) -> AnthroxyError:
 def _downstream(request: web.Request, settings: Settings) -> Downstream:
     """The client's SSE response, shared by every attempt of the request's fallback chain."""
     headers = {"request-id": request_id_of(request)}
-    return Downstream(request, headers, record=settings.config.server.log_response_body)
+    return Downstream(request, headers, record=bodylog.wants_response(request))
 
 
 class _InputTokens:
@@ -279,14 +282,8 @@ class _Parsed:
         return self._value
 
 
-def _log_body(request: web.Request, raw: bytes) -> None:
-    if not settings_of(request).config.server.log_request_body:
-        return
-    # The handler's ContextFilter redacts configured secrets from every record.
-    log.info("request body: %s", raw.decode("utf-8", errors="replace"))
-
-
 async def count_tokens(request: web.Request) -> web.Response:
+    refuse_loop(request.headers)
     raw, body = await read_body(request)
     access = access_of(request)
     access.model = body["model"]
@@ -317,7 +314,11 @@ async def _upstream_count(
     url = join_url(provider.base_url, "/v1/messages/count_tokens")
     cleaner = request.app[LEARNED].cleaner(provider)
     data = passthrough.request_bytes(raw, body, route.model, cleaner)
-    headers = anthropic_headers(request.headers, provider) | credential_headers(provider)
+    headers = (
+        anthropic_headers(request.headers, provider)
+        | credential_headers(provider)
+        | next_hop(request.headers)
+    )
     try:
         async with session.post(
             url,

@@ -3,16 +3,26 @@
 The request id lives in a context variable set by the request middleware, so any logger used
 while serving a request (ours, aiohttp's) tags its lines without being passed the id. Redaction
 is a handler filter: whatever a line says, the configured keys and token never reach the output.
+
+The console (stderr) gets ``server.log_level``; with ``server.log_file_level`` set, the same lines
+also go to ``server.log`` in the state directory at that level, rotated at ``SERVER_LOG_BYTES``
+with ``SERVER_LOG_BACKUPS`` old files kept. That file is not the ``anthroxy.log`` beside it, where
+``anthroxy start`` sends the background server's console output: two writers, one of them
+rotating, would cut each other's lines.
 """
 
 from __future__ import annotations
 
 import contextvars
+import io
 import json
 import logging
+import logging.handlers
+import os
 import secrets
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +32,9 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 LOGGER_NAME = "anthroxy"
 ACCESS_LOGGER = "anthroxy.access"
 REDACTED = "[REDACTED]"  # what a secret is replaced with, in logs, errors and streams
+SERVER_LOG_NAME = "server.log"  # in the state directory
+SERVER_LOG_BYTES = 10 * 1024 * 1024
+SERVER_LOG_BACKUPS = 5
 # Shorter strings are not redacted: replacing "a" everywhere would mangle every line.
 _MIN_SECRET = 8
 
@@ -104,13 +117,53 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(request_id)s %(name)s: %(message)s"
 
 
-def setup_logging(*, level: str, fmt: str, secret_values: Iterable[str] = ()) -> None:
-    """Send the ``anthroxy`` and ``aiohttp`` loggers to stderr in the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(ContextFilter(secret_values))
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+def setup_logging(
+    *,
+    level: str,
+    fmt: str,
+    secret_values: Iterable[str] = (),
+    file_path: Path | None = None,
+    file_level: str = "",
+) -> None:
+    """Send the ``anthroxy`` and ``aiohttp`` loggers to stderr at ``level`` and, given a
+    ``file_path`` and a ``file_level``, to that rotating file at its own level.
+
+    Raises OSError when the file cannot be opened."""
+    context = ContextFilter(secret_values)
+    formatter = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setLevel(level.upper())
+    if file_path is not None and file_level:
+        file_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        to_file = PrivateRotatingFileHandler(file_path, SERVER_LOG_BYTES, SERVER_LOG_BACKUPS)
+        to_file.setLevel(file_level.upper())
+        handlers.append(to_file)
+    for handler in handlers:
+        handler.addFilter(context)
+        handler.setFormatter(formatter)
+    # The loggers pass on what the more talkative handler wants; each handler keeps its level.
+    lowest = min(handler.level for handler in handlers)
+    replaced = list(logging.getLogger(LOGGER_NAME).handlers)  # a reload's: files are closed
     for name in (LOGGER_NAME, "aiohttp"):
         logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(level.upper())
+        logger.handlers[:] = handlers
+        logger.setLevel(lowest)
         logger.propagate = False
+    for handler in replaced:
+        handler.close()
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file created readable by its owner only (logs name models, bodies hold
+    prompts and code)."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        # backslashreplace: a lone surrogate a client escaped into its JSON cannot stop a write.
+        super().__init__(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8",
+            errors="backslashreplace",
+        )  # fmt: skip
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)

@@ -26,10 +26,11 @@ from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
 from ..providers import Access, Outgoing, access_for
-from . import learned
+from . import bodylog, learned
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
 from .logs import LOGGER_NAME
+from .loop import next_hop
 from .streaming import Downstream, open_upstream, pump
 from .upstream import copied_headers
 
@@ -73,11 +74,6 @@ async def relay_messages(call: Call) -> Relayed:
             upstream.close()
 
 
-def log_response_body(body: bytes) -> None:
-    # The handler's ContextFilter redacts configured secrets from every record.
-    log.info("response body: %s", body.decode("utf-8", errors="replace"))
-
-
 async def _stream(
     call: Call,
     upstream: aiohttp.ClientResponse,
@@ -118,7 +114,8 @@ async def _open(
     call: Call, outgoing: Outgoing, access: Access, downstream: Downstream | None
 ) -> aiohttp.ClientResponse:
     """The upstream response; a 401 is retried with the headers the access gives, if any."""
-    headers = outgoing.headers
+    hop = next_hop(call.request.headers)  # the loop marker (gateway/loop.py)
+    headers = {**outgoing.headers, **hop}
     while True:
         upstream = await open_upstream(
             call.session,
@@ -140,7 +137,7 @@ async def _open(
         retry = await access.reauthenticate(body)
         if retry is None:
             raise access.error(401, body, upstream.headers)
-        headers = retry
+        headers = {**retry, **hop}
 
 
 async def _fail(
@@ -159,14 +156,13 @@ async def _fail(
 def _json_reply(
     call: Call, message: Mapping[str, Any] | bytes, extra: Mapping[str, str]
 ) -> web.Response:
+    bodylog.log_reply(call.request, 200, message)
     if isinstance(message, Mapping):
         usage = message.get("usage")
         if isinstance(usage, Mapping):
             call.access.input_tokens = usage.get("input_tokens")
             call.access.output_tokens = usage.get("output_tokens")
         message = json.dumps(message, separators=_COMPACT).encode()
-    if call.log_response_body:
-        log_response_body(message)
     response = web.Response(body=message, content_type="application/json")
     response.headers.update(extra)
     return response

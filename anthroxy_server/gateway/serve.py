@@ -3,7 +3,9 @@
 ``main(argv) -> int`` loads the settings (files, environment, these flags), sets up logging and
 runs the app until interrupted. ``SIGHUP`` reloads the configuration files (``reload.py``).
 Exit codes: 0 after a clean stop, 1 when the address cannot be listened on (one line saying
-why and what to do), 2 for a configuration problem.
+why and what to do), 2 for a configuration problem (or a log file that cannot be written). The
+state directory (``config/paths.py``) holds the optional log file (``logs.py``) and body log
+(``bodylog.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from aiohttp import web
 
 from anthroxy import __version__
 
-from .logs import LOGGER_NAME, settings_secrets, setup_logging
+from ..config import paths
+from .bodylog import BODY_LOG_NAME, BodyLogFile
+from .logs import LOGGER_NAME, SERVER_LOG_NAME, settings_secrets, setup_logging
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
@@ -88,7 +92,74 @@ def serve(args: argparse.Namespace) -> int:
             print(f"anthroxy: config: {problem}", file=sys.stderr)
         return 2
     server = settings.config.server
-    _setup_logging(settings, settings_secrets(settings))
+    logs = _Logs(paths.state_dir(environ, Path.home()))
+    try:
+        logs.setup(settings, settings_secrets(settings))
+    except OSError as exc:
+        print(f"anthroxy: cannot write to {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    _announce(settings)
+    try:
+        web.run_app(
+            _app(settings, environ, load, logs),
+            host=server.host,
+            port=server.port,
+            access_log=None,  # our middleware writes the access line
+            handler_cancellation=True,  # a client that goes away cancels its upstream call
+            print=None,
+        )
+    except OSError as exc:
+        print(f"anthroxy: error: {cannot_listen(exc, server.host, server.port)}", file=sys.stderr)
+        return 1
+    finally:
+        logs.close()
+    return 0
+
+
+class _Logs:
+    """The server's log outputs, set up at start and again by every reload (new secrets to
+    mask, new levels, body logging switched on or off)."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.bodies: BodyLogFile | None = None
+
+    def setup(self, settings: Settings, secrets: tuple[str, ...]) -> None:
+        server = settings.config.server
+        setup_logging(
+            level=server.log_level,
+            fmt=server.log_format,
+            secret_values=secrets,
+            file_path=self.state / SERVER_LOG_NAME,
+            file_level=server.log_file_level,
+        )
+        self.close()
+        self.bodies = _open_body_log(settings, self.state / BODY_LOG_NAME, secrets)
+
+    def close(self) -> None:
+        if self.bodies is not None:
+            self.bodies.close()
+            self.bodies = None
+
+
+def _open_body_log(settings: Settings, path: Path, secrets: tuple[str, ...]) -> BodyLogFile | None:
+    server = settings.config.server
+    if not (server.log_request_body or server.log_response_body):
+        return None
+    bodies = BodyLogFile(path, secrets)
+    kinds = (("request", server.log_request_body), ("response", server.log_response_body))
+    which = [name for name, on in kinds if on]
+    log.warning(
+        "%s bodies of /v1/messages are being written to %s: they hold prompts, code and replies "
+        "(keys masked); turn server.log_request_body / log_response_body off when done",
+        " and ".join(which),
+        path,
+    )
+    return bodies
+
+
+def _announce(settings: Settings) -> None:
+    server = settings.config.server
     if not server.auth_token and not is_loopback(server.host):
         log.warning(
             "listening on %s without server.auth_token: anyone who can reach this port can "
@@ -104,23 +175,10 @@ def serve(args: argparse.Namespace) -> int:
         ", ".join(settings.providers) or "none",
         ", ".join(settings.sources) or "none",
     )
-    try:
-        web.run_app(
-            _app(settings, environ, load),
-            host=server.host,
-            port=server.port,
-            access_log=None,  # our middleware writes the access line
-            handler_cancellation=True,  # a client that goes away cancels its upstream call
-            print=None,
-        )
-    except OSError as exc:
-        print(f"anthroxy: error: {cannot_listen(exc, server.host, server.port)}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def _app(
-    settings: Settings, environ: dict[str, str], load: Callable[[], Settings]
+    settings: Settings, environ: dict[str, str], load: Callable[[], Settings], logs: _Logs
 ) -> web.Application:
     from ..config import fingerprint
     from . import reload
@@ -128,13 +186,8 @@ def _app(
 
     pepper = fingerprint.load_pepper(fingerprint.pepper_file(environ, Path.home()))
     app = create_app(settings, pepper=pepper)
-    reload.enable(app, load, _setup_logging)
+    reload.enable(app, load, logs.setup)
     return app
-
-
-def _setup_logging(settings: Settings, secrets: tuple[str, ...]) -> None:
-    server = settings.config.server
-    setup_logging(level=server.log_level, fmt=server.log_format, secret_values=secrets)
 
 
 def cannot_listen(exc: OSError, host: str, port: int) -> str:

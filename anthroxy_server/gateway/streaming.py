@@ -49,8 +49,8 @@ class Downstream:
         self.headers = dict(headers)
         self.response: web.StreamResponse | None = None
         self._secrets = tuple(s.encode() for s in generation_of(request).secrets)
-        # ``server.log_response_body``: a copy of every byte sent, for the log at the end.
-        self.sent: bytearray | None = bytearray() if record else None
+        # ``server.log_response_body``: every event sent, for the body log (``bodylog.py``).
+        self.events: list[Event] | None = [] if record else None
         # Whether anything but pings went out: until then a failed attempt may hand the same
         # open response to the next target of the fallback chain.
         self.started = False
@@ -81,6 +81,8 @@ class Downstream:
         if events:
             if not self.started:
                 self.started = not all(_keeps_alive(event) for event in events)
+            if self.events is not None:
+                self.events += events
             await self._write(b"".join([self._encode(event) for event in events]))
 
     async def send_first(self, events: list[Event], provider: str) -> None:
@@ -98,8 +100,6 @@ class Downstream:
 
     async def _write(self, data: bytes) -> None:
         response = self.response or await self.prepare()
-        if self.sent is not None:
-            self.sent += data
         await response.write(data)
 
     def _encode(self, event: Event) -> bytes:

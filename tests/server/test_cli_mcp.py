@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import urllib.error
-import urllib.request
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

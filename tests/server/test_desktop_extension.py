@@ -10,6 +10,8 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -210,7 +212,12 @@ def test_bundle_installs_and_runs_as_claude_desktop_would(loc: Locations, tmp_pa
     started = report_of(replies[2])
     assert started["started"] is True and started["listening"] is True
     assert started["localUrl"] == f"http://127.0.0.1:{port}"
-    assert "accepts any key" in started["warning"]  # the config sets no auth_token
+    # The started proxy inherits the extension's token ($ANTHROXY_AUTH_TOKEN) and requires it.
+    assert "warning" not in started
+    models = urllib.request.Request(started["localUrl"] + "/v1/models", headers={"x-api-key": "x"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(models, timeout=5)
+    assert refused.value.code == 401
     text = json.dumps(replies)
     assert TOKEN not in text and SECRET not in text
 
