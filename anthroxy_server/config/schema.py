@@ -42,6 +42,7 @@ class ServerConfig:
     ping_interval: float = 10.0
     log_format: Literal["text", "json"] = "text"
     log_level: str = "info"
+    log_file_level: str = ""
     log_request_body: bool = False
     log_response_body: bool = False
     max_body_bytes: int = 32 * 1024 * 1024

@@ -29,6 +29,7 @@ from anthroxy.routing.table import RoutingTable
 from .checks import robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
+from .environment import gather_environment
 from .files import (
     CLI_SOURCE,
     CONVERTER,
@@ -138,11 +139,14 @@ def _server_problems(server: ServerConfig) -> list[str]:
         problems.append(f"server.ping_interval: must be > 0 seconds, got {server.ping_interval}")
     if server.max_body_bytes <= 0:
         problems.append(f"server.max_body_bytes: must be > 0, got {server.max_body_bytes}")
-    if server.log_level.lower() not in LOG_LEVELS:
-        problems.append(
-            f"server.log_level: expected one of {', '.join(LOG_LEVELS)}, "
-            f"got {show_value(server.log_level)}"
-        )
+    levels = {"log_level": server.log_level}
+    if server.log_file_level:  # "": no log file
+        levels["log_file_level"] = server.log_file_level
+    for name, level in levels.items():
+        if level.lower() not in LOG_LEVELS:
+            problems.append(
+                f"server.{name}: expected one of {', '.join(LOG_LEVELS)}, got {show_value(level)}"
+            )
     if not server.host:
         problems.append("server.host: must not be empty")
     return problems
@@ -452,7 +456,11 @@ def load_settings(
     files = find_config_files(
         cli_path=cli_path, env=env, cwd=cwd, home=home, managed_path=managed_path
     )
-    problems: list[str] = []
+    # ./.env, the .env beside the user's file and ADVANCED_ENV fill in what is not exported.
+    explicit = files[0] if files and (cli_path or env.get("ANTHROXY_CONFIG")) else None
+    environment = gather_environment(env, cwd=cwd, home=home, config_path=explicit)
+    env = environment.values
+    problems: list[str] = list(environment.problems)
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for path in files:
@@ -460,11 +468,13 @@ def load_settings(
         if data is not None:
             merge_into(merged, data, str(path), origins)
     # Variables of the proxies anthroxy replaces (BIG_MODEL_*, MODEL_MAP, ...) overlay the files;
-    # the command line still wins. Origins are labelled "env:<VARIABLE>".
-    apply_env_overlay(merged, env, origins, problems)
+    # the command line still wins. Origins are labelled "env:<VARIABLE>" (or "./.env:<VARIABLE>").
+    apply_env_overlay(merged, env, origins, problems, environment.label)
     if overrides:
         merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
     if problems:
         raise ConfigError(problems)
     config = structure_config(merged)
-    return settings_from_config(config, env, sources=[str(p) for p in files], origins=origins)
+    sources = [str(p) for p in (*files, *environment.files)]
+    settings = settings_from_config(config, env, sources=sources, origins=origins)
+    return environment.label_settings(settings)

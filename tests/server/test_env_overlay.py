@@ -256,7 +256,10 @@ def test_command_line_still_wins(tmp_path: Path) -> None:
         ({"REWRITE_RESPONSES": "maybe"}, "REWRITE_RESPONSES: expected true or false"),
         ({"BIG_MODEL_PROVIDER": "lab", "BIG_MODEL_NAME": "x"}, "BIG_MODEL_PROVIDER: provider"),
         ({"BIG_MODEL_PROVIDER": "openai"}, "BIG_MODEL_PROVIDER: set BIG_MODEL_NAME too"),
-        ({"BIG_MODEL": "vertex_ai/gemini-pro"}, "BIG_MODEL: 'vertex_ai' (LiteLLM) is not"),
+        (
+            {"BIG_MODEL": "vertex_ai/gemini-pro"},
+            "BIG_MODEL: 'vertex_ai' (Google Vertex AI) is not supported by anthroxy yet",
+        ),
         ({"SMALL_MODEL": "a", "SMALL_MODEL_NAME": "b"}, "SMALL_MODEL_NAME and SMALL_MODEL"),
     ],
 )
