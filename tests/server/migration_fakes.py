@@ -57,16 +57,14 @@ async def _chat(request: web.Request, body: dict[str, Any]) -> web.StreamRespons
             "message": {"role": "assistant", "content": _text(body)},
             "finish_reason": "stop",
         }
-        reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1}
-        return web.json_response({**reply, "model": body["model"], "choices": [choice], "usage": usage})
+        reply = {"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"]}
+        return web.json_response({**reply, "created": 1, "choices": [choice], "usage": usage})
     chunks = [
         {"index": 0, "delta": {"role": "assistant", "content": _text(body)}, "finish_reason": None},
         {"index": 0, "delta": {}, "finish_reason": "stop"},
     ]
-    frames = [
-        {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"], "choices": [c]}
-        for c in chunks
-    ]
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"]}
+    frames = [{**head, "choices": [c]} for c in chunks]
     frames.append({**frames[-1], "choices": [], "usage": usage})
     data = "".join(f"data: {json.dumps(f)}\n\n" for f in frames) + "data: [DONE]\n\n"
     return await _sse(request, data)

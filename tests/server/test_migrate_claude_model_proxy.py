@@ -131,7 +131,7 @@ async def test_readme_defaults_stream_through_each_provider(
     response = await client.post("/v1/messages", json=message_body(name, stream=True))
     assert response.status == 200
     events = sse_events(await response.read())
-    assert [e for e, _ in events][0] == "message_start"
+    assert events[0][0] == "message_start"
     assert events[0][1]["message"]["model"] == name
     text = "".join(d["delta"].get("text", "") for e, d in events if e == "content_block_delta")
     assert text == f"answer from {model}"
