@@ -32,6 +32,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import attrs
 from dotenv import dotenv_values
@@ -72,6 +73,23 @@ class Environment:
     def label(self, name: str) -> str:
         """``env:NAME`` for an exported variable, else the file (or ADVANCED_ENV) it came from."""
         return self.labels.get(name, f"env:{name}")
+
+    def base_url_layers(self, merged: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """A ``base_url`` for each catalogue provider the table configures without one whose URL
+        variable came from a file or another tool's name: the value the catalogue would use
+        anyway, written down so ``config show`` labels it with its real source."""
+        layers: list[tuple[str, dict[str, Any]]] = []
+        providers = merged.get("providers")
+        for pid, table in (providers if isinstance(providers, Mapping) else {}).items():
+            preset = catalog.CATALOG.get(pid)
+            if preset is None or not isinstance(table, Mapping) or table.get("base_url"):
+                continue
+            url = self.values.get(preset.base_url_env, "").strip()
+            # Anything but a URL stays the catalogue's to report, under its variable's name.
+            if preset.base_url_env in self.labels and url.startswith(("http://", "https://")):
+                entry = {"providers": {pid: {"base_url": url.rstrip("/")}}}
+                layers.append((self.labels[preset.base_url_env], entry))
+        return layers
 
     def label_settings(self, settings: Settings) -> Settings:
         """``settings`` with every key and base URL that came from a file, ``ADVANCED_ENV`` or

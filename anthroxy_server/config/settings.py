@@ -470,6 +470,8 @@ def load_settings(
     # Variables of the proxies anthroxy replaces (BIG_MODEL_*, MODEL_MAP, ...) overlay the files;
     # the command line still wins. Origins are labelled "env:<VARIABLE>" (or "./.env:<VARIABLE>").
     apply_env_overlay(merged, env, origins, problems, environment.label)
+    for source, layer in environment.base_url_layers(merged):
+        merge_into(merged, layer, source, origins)
     if overrides:
         merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
     if problems:
