@@ -188,3 +188,21 @@ def test_a_bad_advanced_env_names_itself(tmp_path: Path, advanced: str, expected
     with pytest.raises(ConfigError) as info:
         load(tmp_path, {"ADVANCED_ENV": advanced})
     assert any(line.startswith(expected) for line in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("variable", "provider"),
+    [
+        # The README's "also accepted" key names.
+        ("ZAI_API_KEY", "glm"),
+        ("ZHIPU_API_KEY", "glm"),
+        ("MIMO_API_KEY", "mimo"),
+        ("GOOGLE_API_KEY", "gemini"),
+        ("QWEN_API_KEY", "qwen"),
+        ("DASHSCOPE_API_KEY", "qwen"),
+    ],
+)
+def test_documented_key_aliases(tmp_path: Path, variable: str, provider: str) -> None:
+    settings = load(tmp_path, {variable: "key-0123456789abcdef"})
+    assert settings.providers[provider].api_key == "key-0123456789abcdef"
+    assert settings.providers[provider].key_source == f"env:{variable}"

@@ -143,10 +143,14 @@ def test_example_2_vertex_is_refused_naming_the_variable(tmp_path: Path) -> None
 
 
 def test_example_1_in_config_show_names_the_env_file(tmp_path: Path) -> None:
-    dotenv = example_env(tmp_path, 1, f'BIG_MODEL_API_KEY="{BIG_KEY}"')
+    dotenv = example_env(
+        tmp_path, 1, f'BIG_MODEL_API_KEY="{BIG_KEY}"', "OPENAI_API_BASE=http://127.0.0.1:8000/v1"
+    )
     settings = load(tmp_path)
     shown = "\n".join(show_config_lines(settings, {}))
     assert f"# files read: {dotenv}" in shown
+    url_line = 'providers.openai.base_url = "http://127.0.0.1:8000/v1"'
+    assert f"{url_line.ljust(60)}  # ./.env:OPENAI_API_BASE" in shown
     assert settings.providers["openai"].key_source == "./.env:BIG_MODEL_API_KEY"
     assert settings.origins["tiers.haiku"] == "./.env:SMALL_MODEL_NAME"
     assert settings.origins["providers.openai-small.base_url"] == "./.env:SMALL_MODEL_API_BASE"
