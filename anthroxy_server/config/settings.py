@@ -2,10 +2,12 @@
 validation that collects every problem, and resolution into ready-to-call providers.
 
 ``load_settings`` is the one entry point the CLI and the app use: it finds the files
-(``config_files``), layers user file < managed file < CLI overrides, structures the result into
-``Config`` (unknown keys and wrong types are errors naming their key path), and resolves each
-provider against the built-in catalogue and the environment (``settings_from_config``). Any
-problem anywhere ends in one ``ConfigError`` listing all of them, one line each.
+(``config_files``) and the environment (exported variables, then ``.env`` files:
+``environment.py``), layers user file < managed file < environment overlay < CLI overrides,
+structures the result into ``Config`` (unknown keys and wrong types are errors naming their key
+path), and resolves each provider against the built-in catalogue and the environment
+(``settings_from_config``). Any problem anywhere ends in one ``ConfigError`` listing all of them,
+one line each.
 """
 
 from __future__ import annotations
