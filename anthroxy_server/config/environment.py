@@ -125,6 +125,8 @@ def env_file_paths(
 def gather_environment(
     env: Mapping[str, str], *, cwd: Path, home: Path, config_path: Path | None = None
 ) -> Environment:
+    """``env`` completed by the env files and ``ADVANCED_ENV`` (see the module docstring);
+    ``config_path`` is the config file given explicitly, if any."""
     values = dict(env)
     labels: dict[str, str] = {}
     problems: list[str] = []
