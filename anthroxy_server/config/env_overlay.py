@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,13 +43,13 @@ from anthroxy.profile import DEFAULT_PROFILE
 from anthroxy.routing import catalog
 
 from .env_server import FALSE, TRUE, server_values
+from .environment import base_url_layers, base_url_origins, label_of
 from .files import merge_into
 from .schema import TIER_PREFERENCE
 
 __all__ = ["apply_env_overlay", "env_layers", "parse_pairs"]
 
 Layer = tuple[str, dict[str, Any]]  # (origin label, TOML-shaped table to merge)
-Label = Callable[[str], str]  # variable -> origin label ("env:NAME", "./.env:NAME", ...)
 
 # LiteLLM / claude-code-proxy provider names that differ from catalogue ids.
 PROVIDER_NAMES: Mapping[str, str] = {
@@ -88,20 +88,15 @@ DISCOVERED_SOURCE = "environment (providers with a key)"
 
 
 def apply_env_overlay(
-    merged: dict[str, Any],
-    env: Mapping[str, str],
-    origins: dict[str, str],
-    problems: list[str],
-    label: Label | None = None,
+    merged: dict[str, Any], env: Mapping[str, str], origins: dict[str, str], problems: list[str]
 ) -> None:
     """Merge every overlay layer into ``merged`` (the loader's own dict), recording origins
-    (``label`` names where a variable came from; default ``env:<VARIABLE>``)."""
-    for source, layer in env_layers(merged, env, problems, label):
+    (``env:<VARIABLE>``, or the file a variable came from: ``environment.label_of``)."""
+    for source, layer in env_layers(merged, env, problems):
         merge_into(merged, layer, source, origins)
-
-
-def _exported(name: str) -> str:
-    return f"env:{name}"
+    for source, layer in base_url_layers(merged, env):
+        merge_into(merged, layer, source, origins)
+    base_url_origins(env, origins)
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -151,9 +146,8 @@ def parse_pairs(var: str, value: str, problems: list[str]) -> dict[str, str]:
 class _Overlay:
     """One pass over the environment; collects layers and problems."""
 
-    def __init__(self, merged: Mapping[str, Any], env: Mapping[str, str], label: Label) -> None:
+    def __init__(self, merged: Mapping[str, Any], env: Mapping[str, str]) -> None:
         self.env = env
-        self.label = label
         file_providers = merged.get("providers")
         self.file_providers: Mapping[str, Any] = (
             file_providers if isinstance(file_providers, Mapping) else {}
@@ -174,7 +168,7 @@ class _Overlay:
         table: dict[str, Any] = {path[-1]: value}
         for part in reversed(path[:-1]):
             table = {part: table}
-        self.layers.append((self.label(var), table))
+        self.layers.append((label_of(self.env, var), table))
 
     # -- BIG / MIDDLE / SMALL -------------------------------------------------------------------
 
@@ -419,7 +413,7 @@ class _Overlay:
             present.update(discovered)
         for pid, var in self.needed.items():
             if pid not in present:
-                layers.append((self.label(var), {"providers": {pid: {}}}))
+                layers.append((label_of(self.env, var), {"providers": {pid: {}}}))
                 present.add(pid)
         return layers
 
@@ -444,13 +438,10 @@ def _discovered(env: Mapping[str, str]) -> list[str]:
 
 
 def env_layers(
-    merged: Mapping[str, Any],
-    env: Mapping[str, str],
-    problems: list[str],
-    label: Label | None = None,
+    merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
 ) -> list[Layer]:
     """The overlay as ordered ``(origin, table)`` layers; problems are appended to ``problems``."""
-    overlay = _Overlay(merged, env, label or _exported)
+    overlay = _Overlay(merged, env)
     overlay.sizes()
     overlay.models()
     overlay.qwen_dialect()

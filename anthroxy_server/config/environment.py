@@ -30,19 +30,26 @@ import logging
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import attrs
 from dotenv import dotenv_values
 
 from anthroxy.routing import catalog
 
 from . import paths
-from .schema import Settings
 
-__all__ = ["BASE_URL_ALIASES", "Environment", "env_file_paths", "gather_environment"]
+__all__ = [
+    "BASE_URL_ALIASES",
+    "Environment",
+    "Variables",
+    "base_url_layers",
+    "base_url_origins",
+    "env_file_paths",
+    "gather_environment",
+    "label_of",
+]
 
 log = logging.getLogger("anthroxy.config")
 
@@ -62,52 +69,58 @@ BASE_URL_ALIASES: Mapping[str, tuple[str, ...]] = {
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 
 
+class Variables(dict[str, str]):
+    """The effective environment (a plain mapping for every reader), plus where each variable
+    that the process did not export came from."""
+
+    def __init__(self, values: Mapping[str, str], labels: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.labels = dict(labels)
+
+
+def label_of(env: Mapping[str, str], name: str) -> str:
+    """Where ``name`` came from: ``./.env:NAME``, ``ADVANCED_ENV:NAME``, ...; ``env:NAME`` for an
+    exported variable (and for any plain mapping, such as a test's dict)."""
+    labels = env.labels if isinstance(env, Variables) else {}
+    return labels.get(name, f"env:{name}")
+
+
 @dataclass(frozen=True)
 class Environment:
-    values: dict[str, str]
-    # Variable -> where it came from, for variables not exported by the process.
-    labels: dict[str, str] = field(default_factory=dict)
+    values: Variables
     files: tuple[Path, ...] = ()  # env files read, highest precedence first
     problems: tuple[str, ...] = ()
 
-    def label(self, name: str) -> str:
-        """``env:NAME`` for an exported variable, else the file (or ADVANCED_ENV) it came from."""
-        return self.labels.get(name, f"env:{name}")
 
-    def base_url_layers(self, merged: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        """A ``base_url`` for each catalogue provider the table configures without one whose URL
-        variable came from a file or another tool's name: the value the catalogue would use
-        anyway, written down so ``config show`` labels it with its real source."""
-        layers: list[tuple[str, dict[str, Any]]] = []
-        providers = merged.get("providers")
-        for pid, table in (providers if isinstance(providers, Mapping) else {}).items():
-            preset = catalog.CATALOG.get(pid)
-            if preset is None or not isinstance(table, Mapping) or table.get("base_url"):
-                continue
-            url = self.values.get(preset.base_url_env, "").strip()
-            # Anything but a URL stays the catalogue's to report, under its variable's name.
-            if preset.base_url_env in self.labels and url.startswith(("http://", "https://")):
-                entry = {"providers": {pid: {"base_url": url.rstrip("/")}}}
-                layers.append((self.labels[preset.base_url_env], entry))
-        return layers
+def base_url_layers(
+    merged: Mapping[str, Any], env: Mapping[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """A ``base_url`` for each catalogue provider the table configures without one whose URL
+    variable came from a file or another tool's name: the value the catalogue would use anyway,
+    written down so ``config show`` labels it with its real source."""
+    labels = env.labels if isinstance(env, Variables) else {}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    providers = merged.get("providers")
+    for pid, table in (providers if isinstance(providers, Mapping) else {}).items():
+        preset = catalog.CATALOG.get(pid)
+        if preset is None or not isinstance(table, Mapping) or table.get("base_url"):
+            continue
+        url = env.get(preset.base_url_env, "").strip()
+        # Anything but a URL stays the catalogue's to report, under its variable's name.
+        if preset.base_url_env in labels and url.startswith(("http://", "https://")):
+            entry = {"providers": {pid: {"base_url": url.rstrip("/")}}}
+            layers.append((labels[preset.base_url_env], entry))
+    return layers
 
-    def label_settings(self, settings: Settings) -> Settings:
-        """``settings`` with every key and base URL that came from a file, ``ADVANCED_ENV`` or
-        another tool's variable name labelled so (resolution labels them all ``env:NAME``)."""
-        if not self.labels:
-            return settings
-        origins = dict(settings.origins)
-        providers = {}
-        for pid, provider in settings.providers.items():
-            source = provider.key_source or ""
-            if source.startswith("env:"):
-                provider = attrs.evolve(provider, key_source=self.label(source[len("env:") :]))
-            providers[pid] = provider
-            preset = catalog.CATALOG.get(pid)
-            where = f"providers.{pid}.base_url"
-            if preset is not None and where not in origins and preset.base_url_env in self.labels:
-                origins[where] = self.labels[preset.base_url_env]
-        return attrs.evolve(settings, providers=providers, origins=origins)
+
+def base_url_origins(env: Mapping[str, str], origins: dict[str, str]) -> None:
+    """The source of each catalogue provider's URL variable that came from a file or another
+    tool's name, for providers no table configures (discovered ones)."""
+    labels = env.labels if isinstance(env, Variables) else {}
+    for preset in catalog.CATALOG.values():
+        where = f"providers.{preset.id}.base_url"
+        if where not in origins and preset.base_url_env in labels:
+            origins[where] = labels[preset.base_url_env]
 
 
 def env_file_paths(
@@ -148,7 +161,7 @@ def gather_environment(
             values[name] = value
             labels[name] = f"{ADVANCED_ENV}:{name}"
     _fill_aliases(values, labels)
-    return Environment(values, labels, tuple(read), tuple(problems))
+    return Environment(Variables(values, labels), tuple(read), tuple(problems))
 
 
 def _read(path: Path, problems: list[str]) -> dict[str, str] | None:

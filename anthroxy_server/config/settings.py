@@ -2,12 +2,10 @@
 validation that collects every problem, and resolution into ready-to-call providers.
 
 ``load_settings`` is the one entry point the CLI and the app use: it finds the files
-(``config_files``) and the environment (exported variables, then ``.env`` files:
-``environment.py``), layers user file < managed file < environment overlay < CLI overrides,
-structures the result into ``Config`` (unknown keys and wrong types are errors naming their key
-path), and resolves each provider against the built-in catalogue and the environment
-(``settings_from_config``). Any problem anywhere ends in one ``ConfigError`` listing all of them,
-one line each.
+(``config_files``), layers user file < managed file < CLI overrides, structures the result into
+``Config`` (unknown keys and wrong types are errors naming their key path), and resolves each
+provider against the built-in catalogue and the environment (``settings_from_config``). Any
+problem anywhere ends in one ``ConfigError`` listing all of them, one line each.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from anthroxy.routing.table import RoutingTable
 from .checks import robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
-from .environment import gather_environment
+from .environment import gather_environment, label_of
 from .files import (
     CLI_SOURCE,
     CONVERTER,
@@ -160,11 +158,12 @@ def _discover(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
 
 
 def _env_key(names: tuple[str, ...], env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(key, "env:NAME") for the first non-empty variable among ``names``."""
+    """(key, "env:NAME") for the first non-empty variable among ``names`` (``./.env:NAME`` and
+    so on for one read from a file)."""
     for name in names:
         value = env.get(name, "").strip()
         if value:
-            return value, f"env:{name}"
+            return value, label_of(env, name)
     return None, None
 
 
@@ -458,7 +457,8 @@ def load_settings(
     files = find_config_files(
         cli_path=cli_path, env=env, cwd=cwd, home=home, managed_path=managed_path
     )
-    # ./.env, the .env beside the user's file and ADVANCED_ENV fill in what is not exported.
+    # ./.env, the .env beside the user's file and ADVANCED_ENV fill in what is not exported;
+    # each value keeps its source (environment.py), and the env files count as files read.
     explicit = files[0] if files and (cli_path or env.get("ANTHROXY_CONFIG")) else None
     environment = gather_environment(env, cwd=cwd, home=home, config_path=explicit)
     env = environment.values
@@ -469,16 +469,13 @@ def load_settings(
         data = read_toml(path, problems)
         if data is not None:
             merge_into(merged, data, str(path), origins)
+    files = [*files, *environment.files]
     # Variables of the proxies anthroxy replaces (BIG_MODEL_*, MODEL_MAP, ...) overlay the files;
-    # the command line still wins. Origins are labelled "env:<VARIABLE>" (or "./.env:<VARIABLE>").
-    apply_env_overlay(merged, env, origins, problems, environment.label)
-    for source, layer in environment.base_url_layers(merged):
-        merge_into(merged, layer, source, origins)
+    # the command line still wins. Origins are labelled "env:<VARIABLE>".
+    apply_env_overlay(merged, env, origins, problems)
     if overrides:
         merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
     if problems:
         raise ConfigError(problems)
     config = structure_config(merged)
-    sources = [str(p) for p in (*files, *environment.files)]
-    settings = settings_from_config(config, env, sources=sources, origins=origins)
-    return environment.label_settings(settings)
+    return settings_from_config(config, env, sources=[str(p) for p in files], origins=origins)
