@@ -75,7 +75,7 @@ UNSUPPORTED: Mapping[str, str] = {
 _INSTEAD: Mapping[str, str] = {
     "Google Vertex AI": "gemini with GEMINI_API_KEY serves the same Gemini models",
     "AWS Bedrock": "anthropic with ANTHROPIC_API_KEY serves the same Claude models",
-    "AWS SageMaker": "an OpenAI-compatible endpoint with <SIZE>_MODEL_API_BASE",
+    "AWS SageMaker": "an OpenAI-compatible endpoint in {size}_MODEL_API_BASE",
 }
 # (variable prefix, tiers it feeds), in the order later ones override earlier ones.
 SIZES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -212,9 +212,10 @@ class _Overlay:
         backend = next((b for b in (provider, model.partition("/")[0]) if b in UNSUPPORTED), None)
         if backend is not None:
             name = UNSUPPORTED[backend]
+            instead = _INSTEAD[name].format(size=size)
             self.problems.append(
                 f"{where}: {backend!r} ({name}) is not supported by anthroxy yet; choose "
-                f"another provider for the {size.lower()} model ({_INSTEAD[name]})"
+                f"another provider for the {size.lower()} model ({instead})"
             )
             return None
         pid = self.size_provider(size, provider, where)
