@@ -15,13 +15,20 @@ documents each one with an example.
   ``MODEL_ALIASES`` (upstream model -> name reported back), each JSON or ``a=b,c=d``: they become
   ``[aliases]``; ``MODEL_ALIASES`` also fills ``routing.response_names``, so replies carry the
   name when ``REWRITE_RESPONSES`` (-> ``routing.rewrite_response_model``) is false.
+* ``MODEL_ROUTES`` accepts claude-model-proxy's provider names (``moonshot`` -> kimi, ``xiaomi``
+  -> mimo); a name whose provider has no key is left out instead of failing the whole start.
+* ``QWEN_BASE_URL`` on DashScope's ``/compatible-mode/`` path switches ``qwen`` to Chat
+  Completions (claude-model-proxy's meaning); ``env_server.py`` holds ``PORT``, ``BASE_URL``
+  and the logging variables. Other tools' base-URL names (``MOONSHOT_BASE_URL``,
+  ``OPENAI_API_BASE``, ...) and the ``.env`` files are resolved before, in ``environment.py``.
 
 Secrets: a key given as ``BIG_MODEL_API_KEY`` never enters the table; the provider gets
 ``api_key_env = "BIG_MODEL_API_KEY"`` and the key is read from the environment like any other,
 so ``config show`` prints it masked with the source ``env:BIG_MODEL_API_KEY``.
 
-Every value is merged as its own layer labelled ``env:<VARIABLE>``, so ``Settings.origins`` tells
-which variable set which key. Bad values become problem lines naming the variable.
+Every value is merged as its own layer labelled ``env:<VARIABLE>`` (``./.env:<VARIABLE>`` and
+so on for a variable read from a file), so ``Settings.origins`` tells which variable set which
+key. Bad values become problem lines naming the variable.
 """
 
 from __future__ import annotations
@@ -30,10 +37,13 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from anthroxy.profile import DEFAULT_PROFILE
 from anthroxy.routing import catalog
 
+from .env_server import FALSE, TRUE, server_values
+from .environment import base_url_layers, base_url_origins, label_of
 from .files import merge_into
 from .schema import TIER_PREFERENCE
 
@@ -50,12 +60,23 @@ PROVIDER_NAMES: Mapping[str, str] = {
     "zhipu": "glm",
     "zhipuai": "glm",
     "dashscope": "qwen",
+    "xiaomi": "mimo",  # claude-model-proxy's MODEL_ROUTES name
     "together_ai": "together",
     "fireworks_ai": "fireworks",
     "ollama_chat": "ollama",
 }
-# LiteLLM prefixes of backends anthroxy cannot call: reported instead of sent to the default.
-UNSUPPORTED = frozenset({"vertex", "vertex_ai", "bedrock", "sagemaker"})
+# LiteLLM prefixes of backends anthroxy cannot call yet: reported instead of sent to the default.
+UNSUPPORTED: Mapping[str, str] = {
+    "vertex": "Google Vertex AI",
+    "vertex_ai": "Google Vertex AI",
+    "bedrock": "AWS Bedrock",
+    "sagemaker": "AWS SageMaker",
+}
+_INSTEAD: Mapping[str, str] = {
+    "Google Vertex AI": "gemini with GEMINI_API_KEY serves the same Gemini models",
+    "AWS Bedrock": "anthropic with ANTHROPIC_API_KEY serves the same Claude models",
+    "AWS SageMaker": "an OpenAI-compatible endpoint in {size}_MODEL_API_BASE",
+}
 # (variable prefix, tiers it feeds), in the order later ones override earlier ones.
 SIZES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("BIG", ("opus", "sonnet")),
@@ -63,17 +84,19 @@ SIZES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SMALL", ("haiku",)),
 )
 ALL_TIERS = ("opus", "sonnet", "haiku", "default")
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
 DISCOVERED_SOURCE = "environment (providers with a key)"
 
 
 def apply_env_overlay(
     merged: dict[str, Any], env: Mapping[str, str], origins: dict[str, str], problems: list[str]
 ) -> None:
-    """Merge every overlay layer into ``merged`` (the loader's own dict), recording origins."""
+    """Merge every overlay layer into ``merged`` (the loader's own dict), recording origins
+    (``env:<VARIABLE>``, or the file a variable came from: ``environment.label_of``)."""
     for source, layer in env_layers(merged, env, problems):
         merge_into(merged, layer, source, origins)
+    for source, layer in base_url_layers(merged, env):
+        merge_into(merged, layer, source, origins)
+    base_url_origins(env, origins)
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -140,11 +163,12 @@ class _Overlay:
     def known(self, pid: str) -> bool:
         return pid in catalog.CATALOG or pid in self.file_providers or pid in self.entries
 
-    def add(self, source: str, path: tuple[str, ...], value: object) -> None:
+    def add(self, var: str, path: tuple[str, ...], value: object) -> None:
+        """One layer setting ``path`` to ``value``, labelled with where ``var`` came from."""
         table: dict[str, Any] = {path[-1]: value}
         for part in reversed(path[:-1]):
             table = {part: table}
-        self.layers.append((source, table))
+        self.layers.append((label_of(self.env, var), table))
 
     # -- BIG / MIDDLE / SMALL -------------------------------------------------------------------
 
@@ -166,7 +190,7 @@ class _Overlay:
                 (None, "") if tier in self.file_tiers else biggest
             )
             if target is not None:
-                self.add(f"env:{source}", ("tiers", tier), target)
+                self.add(source, ("tiers", tier), target)
 
     def size_target(self, size: str) -> tuple[str, str] | None:
         """``(provider/model, variable)`` for one size, or None when no variable names it."""
@@ -187,7 +211,12 @@ class _Overlay:
             provider, model = self.split(model)
         backend = next((b for b in (provider, model.partition("/")[0]) if b in UNSUPPORTED), None)
         if backend is not None:
-            self.problems.append(f"{where}: {backend!r} (LiteLLM) is not a backend anthroxy has")
+            name = UNSUPPORTED[backend]
+            instead = _INSTEAD[name].format(size=size)
+            self.problems.append(
+                f"{where}: {backend!r} ({name}) is not supported by anthroxy yet; choose "
+                f"another provider for the {size.lower()} model ({instead})"
+            )
             return None
         pid = self.size_provider(size, provider, where)
         if pid is None:
@@ -230,11 +259,11 @@ class _Overlay:
         self, size: str, pid: str, provider: str, key_var: str | None, base: str | None
     ) -> None:
         preset = catalog.CATALOG.get(provider)
-        src = f"env:{size}_MODEL_PROVIDER"
+        src = f"{size}_MODEL_PROVIDER"
         if key_var:
-            self.add(f"env:{key_var}", ("providers", pid, "api_key_env"), key_var)
+            self.add(key_var, ("providers", pid, "api_key_env"), key_var)
         if base:
-            self.add(f"env:{size}_MODEL_API_BASE", ("providers", pid, "base_url"), base)
+            self.add(f"{size}_MODEL_API_BASE", ("providers", pid, "base_url"), base)
         if pid == provider and (preset is not None or provider in self.file_providers):
             return  # the catalogue (or the file) knows the rest
         if preset is None:
@@ -285,29 +314,39 @@ class _Overlay:
             target = self.model_target(var, name, upstream, routes.get(name, routes.get(upstream)))
             if target is None:
                 continue
-            self.add(f"env:{var}", ("aliases", name), target)
+            self.add(var, ("aliases", name), target)
             if var == "MODEL_ALIASES":
                 # Keyed by the model as the route names it (a target splits at its first "/"),
                 # so replies carry the name even with rewrite_response_model = false.
                 model = target.partition("/")[2]
-                self.add(f"env:{var}", ("routing", "response_names", model), name)
+                self.add(var, ("routing", "response_names", model), name)
         rewrite = _get(self.env, "REWRITE_RESPONSES").lower()
-        if rewrite in _TRUE or rewrite in _FALSE:
-            value = rewrite in _TRUE
-            self.add("env:REWRITE_RESPONSES", ("routing", "rewrite_response_model"), value)
+        if rewrite in TRUE or rewrite in FALSE:
+            value = rewrite in TRUE
+            self.add("REWRITE_RESPONSES", ("routing", "rewrite_response_model"), value)
         elif rewrite:
             self.problems.append(f"REWRITE_RESPONSES: expected true or false, got {rewrite!r}")
 
     def model_target(self, var: str, name: str, upstream: str, pid: str | None) -> str | None:
+        """``provider/model`` for one request name, or None (reported, or left out because the
+        provider has no key: claude-model-proxy's default tables name eight providers, and a
+        user with two keys must still get a proxy; such a name follows the ordinary routing
+        rules, see docs/migrating.md)."""
+        found = self.find_target(var, name, upstream, pid)
+        if found is None or not self.usable(found[0]):
+            return None
+        self.needed.setdefault(found[0], var)
+        return f"{found[0]}/{found[1]}"
+
+    def find_target(
+        self, var: str, name: str, upstream: str, pid: str | None
+    ) -> tuple[str, str] | None:
         if pid is not None:
-            if not self.known(pid):
-                return None  # already reported under MODEL_ROUTES
-            self.needed.setdefault(pid, var)
-            return f"{pid}/{upstream}"
+            # An unknown provider was already reported under MODEL_ROUTES.
+            return (pid, upstream) if self.known(pid) else None
         head, slash, rest = upstream.partition("/")
-        if slash and rest and self.known(head):
-            self.needed.setdefault(head, var)
-            return upstream
+        if slash and rest and self.known(provider_id(head)):
+            return provider_id(head), rest
         owner = self.owner(upstream)
         if owner is None:
             self.problems.append(
@@ -315,8 +354,35 @@ class _Overlay:
                 f"add it to MODEL_ROUTES ({upstream}=provider) or write provider/model"
             )
             return None
-        self.needed.setdefault(owner, var)
-        return f"{owner}/{upstream}"
+        return owner, upstream
+
+    def usable(self, pid: str) -> bool:
+        """Configured (file or overlay), or a catalogue provider with its key (or needing none)."""
+        if pid in self.file_providers or pid in self.entries:
+            return True
+        preset = catalog.CATALOG.get(pid)
+        return preset is not None and (
+            not preset.needs_key or bool(catalog.find_key(preset, self.env))
+        )
+
+    def qwen_dialect(self) -> None:
+        """claude-model-proxy's ``QWEN_BASE_URL`` is DashScope's OpenAI-compatible endpoint
+        (``.../compatible-mode/v1``); the catalogue's ``qwen`` is DashScope's Anthropic one, and
+        ``QWEN_BASE_URL`` only replaces its URL. A compatible-mode URL therefore switches qwen to
+        Chat Completions with a bearer key; any other URL (``.../apps/anthropic``) keeps the
+        catalogue's dialect. A ``[providers.qwen]`` table that sets ``api`` or ``base_url`` decides
+        for itself."""
+        url = _get(self.env, "QWEN_BASE_URL")
+        if not url or "/compatible-mode/" not in urlsplit(url).path + "/":
+            return
+        table = self.file_providers.get("qwen")
+        if isinstance(table, Mapping) and ("api" in table or "base_url" in table):
+            return
+        if not self.usable("qwen"):
+            return  # no key: discovery leaves qwen out, and so does the overlay
+        self.entries.add("qwen")
+        self.add("QWEN_BASE_URL", ("providers", "qwen", "api"), "chat")
+        self.add("QWEN_BASE_URL", ("providers", "qwen", "auth"), "bearer")
 
     def owner(self, model: str) -> str | None:
         """The provider that lists ``model``: the file's first, then the catalogue's (one with a
@@ -348,7 +414,7 @@ class _Overlay:
             present.update(discovered)
         for pid, var in self.needed.items():
             if pid not in present:
-                layers.append((f"env:{var}", {"providers": {pid: {}}}))
+                layers.append((label_of(self.env, var), {"providers": {pid: {}}}))
                 present.add(pid)
         return layers
 
@@ -379,5 +445,7 @@ def env_layers(
     overlay = _Overlay(merged, env)
     overlay.sizes()
     overlay.models()
+    overlay.qwen_dialect()
+    server_values(env, overlay.add, overlay.problems)
     problems.extend(overlay.problems)
     return [*overlay.providers(), *overlay.layers]

@@ -30,6 +30,7 @@ from anthroxy.routing.table import RoutingTable
 from .checks import robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
+from .environment import gather_environment, label_of
 from .files import (
     AUTH_TOKEN_ENV,
     CLI_SOURCE,
@@ -161,11 +162,12 @@ def _discover(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
 
 
 def _env_key(names: tuple[str, ...], env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(key, "env:NAME") for the first non-empty variable among ``names``."""
+    """(key, "env:NAME") for the first non-empty variable among ``names`` (``./.env:NAME`` and
+    so on for one read from a file)."""
     for name in names:
         value = env.get(name, "").strip()
         if value:
-            return value, f"env:{name}"
+            return value, label_of(env, name)
     return None, None
 
 
@@ -471,13 +473,19 @@ def load_settings(
     files = find_config_files(
         cli_path=cli_path, env=env, cwd=cwd, home=home, managed_path=managed_path
     )
-    problems: list[str] = []
+    # ./.env, the .env beside the user's file and ADVANCED_ENV fill in what is not exported;
+    # each value keeps its source (environment.py), and the env files count as files read.
+    explicit = files[0] if files and (cli_path or env.get("ANTHROXY_CONFIG")) else None
+    environment = gather_environment(env, cwd=cwd, home=home, config_path=explicit)
+    env = environment.values
+    problems: list[str] = list(environment.problems)
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for path in files:
         data = read_toml(path, problems)
         if data is not None:
             merge_into(merged, data, str(path), origins)
+    files = [*files, *environment.files]
     # Variables of the proxies anthroxy replaces (BIG_MODEL_*, MODEL_MAP, ...) overlay the files;
     # the command line still wins. Origins are labelled "env:<VARIABLE>".
     apply_env_overlay(merged, env, origins, problems)

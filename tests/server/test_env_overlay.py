@@ -256,7 +256,10 @@ def test_command_line_still_wins(tmp_path: Path) -> None:
         ({"REWRITE_RESPONSES": "maybe"}, "REWRITE_RESPONSES: expected true or false"),
         ({"BIG_MODEL_PROVIDER": "lab", "BIG_MODEL_NAME": "x"}, "BIG_MODEL_PROVIDER: provider"),
         ({"BIG_MODEL_PROVIDER": "openai"}, "BIG_MODEL_PROVIDER: set BIG_MODEL_NAME too"),
-        ({"BIG_MODEL": "vertex_ai/gemini-pro"}, "BIG_MODEL: 'vertex_ai' (LiteLLM) is not"),
+        (
+            {"BIG_MODEL": "vertex_ai/gemini-pro"},
+            "BIG_MODEL: 'vertex_ai' (Google Vertex AI) is not supported by anthroxy yet",
+        ),
         ({"SMALL_MODEL": "a", "SMALL_MODEL_NAME": "b"}, "SMALL_MODEL_NAME and SMALL_MODEL"),
     ],
 )
@@ -275,3 +278,193 @@ def test_no_variables_change_nothing(tmp_path: Path) -> None:
     s = load(tmp_path, env)
     assert not any(source.startswith("env") for source in s.origins.values())
     assert s.config.aliases == {}
+
+
+# -- .env files --------------------------------------------------------------------------------
+
+
+def write_env(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_dotenv_in_the_working_directory_never_overrides_exports(tmp_path: Path) -> None:
+    dotenv = write_env(
+        tmp_path / ".env",
+        f'export DEEPSEEK_API_KEY="{BIG_KEY}"  # a comment\nOPENAI_API_KEY=from-the-file-0123\n',
+    )
+    s = load(tmp_path, {"OPENAI_API_KEY": OPENAI_KEY})
+    assert s.providers["deepseek"].api_key == BIG_KEY
+    assert s.providers["deepseek"].key_source == "./.env:DEEPSEEK_API_KEY"
+    assert s.providers["openai"].api_key == OPENAI_KEY  # exported: the file does not win
+    assert s.providers["openai"].key_source == "env:OPENAI_API_KEY"
+    assert s.sources == [str(dotenv)]
+    shown = "\n".join(show_config_lines(s, {"OPENAI_API_KEY": OPENAI_KEY}))
+    assert f"# files read: {dotenv}" in shown
+    assert "# ./.env:DEEPSEEK_API_KEY" in shown
+    assert BIG_KEY not in shown
+
+
+def test_dotenv_beside_the_user_config_and_the_working_directorys_wins(tmp_path: Path) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    beside = write_env(
+        home / ".config" / "anthroxy" / ".env",
+        f"DEEPSEEK_API_KEY={BIG_KEY}\nGROQ_API_KEY=gsk-beside-0123456789\n",
+    )
+    local = write_env(work / ".env", f"DEEPSEEK_API_KEY={SMALL_KEY}\n")
+    s = load_settings(env={}, cwd=work, home=home, managed_path=tmp_path / "managed")
+    assert s.providers["deepseek"].api_key == SMALL_KEY
+    assert s.providers["deepseek"].key_source == "./.env:DEEPSEEK_API_KEY"
+    assert s.providers["groq"].key_source == "~/.config/anthroxy/.env:GROQ_API_KEY"
+    assert s.sources == [str(local), str(beside)]
+
+
+def test_dotenv_beside_an_explicit_config_file(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    config = tmp_path / "elsewhere" / "config.toml"
+    config.write_text("[tiers]\ndefault = 'deepseek/deepseek-v4-pro'\n")
+    write_env(tmp_path / "elsewhere" / ".env", f"DEEPSEEK_API_KEY={BIG_KEY}\n")
+    write_env(tmp_path / "home" / ".config" / "anthroxy" / ".env", "GROQ_API_KEY=gsk-x-012345\n")
+    s = load_settings(
+        cli_path=str(config),
+        env={},
+        cwd=tmp_path,
+        home=tmp_path / "home",
+        managed_path=tmp_path / "managed",
+    )
+    assert s.providers["deepseek"].api_key == BIG_KEY
+    assert "groq" not in s.providers  # the file beside the default location is not read then
+
+
+def test_a_readable_env_file_with_keys_gets_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_env(tmp_path / ".env", f"DEEPSEEK_API_KEY={BIG_KEY}\nPORT=9000\n", mode=0o644)
+    load(tmp_path, {})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "DEEPSEEK_API_KEY" in warnings[0] and "chmod 600" in warnings[0]
+    assert BIG_KEY not in warnings[0]
+    caplog.clear()
+    (tmp_path / ".env").chmod(0o600)
+    load(tmp_path, {})
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_an_env_file_that_is_not_utf8_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"DEEPSEEK_API_KEY=\xff\xfe\n")
+    lines = problems(tmp_path, {})
+    assert lines == [f"{tmp_path / '.env'}: not valid UTF-8 (env files must be UTF-8)"]
+
+
+# -- other tools' names for a provider's base URL ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "key_variable", "provider"),
+    [
+        ("MOONSHOT_BASE_URL", "MOONSHOT_API_KEY", "kimi"),
+        ("XIAOMI_BASE_URL", "XIAOMI_API_KEY", "mimo"),
+        ("OPENAI_API_BASE", "OPENAI_API_KEY", "openai"),
+        ("GEMINI_API_BASE", "GEMINI_API_KEY", "gemini"),
+        ("XAI_API_BASE", "XAI_API_KEY", "xai"),
+        ("ANTHROPIC_API_BASE", "ANTHROPIC_API_KEY", "anthropic"),
+    ],
+)
+def test_other_tools_base_url_variables(
+    tmp_path: Path, variable: str, key_variable: str, provider: str
+) -> None:
+    env = {variable: "http://127.0.0.1:9/x/", key_variable: "k" * 20}
+    s = load(tmp_path, env)
+    assert s.providers[provider].base_url == "http://127.0.0.1:9/x"
+    assert s.origins[f"providers.{provider}.base_url"] == f"env:{variable}"
+    # anthroxy's own variable wins over the other tool's name.
+    own = f"{provider.upper()}_BASE_URL"
+    s = load(tmp_path, {**env, own: "http://127.0.0.1:8/own"})
+    assert s.providers[provider].base_url == "http://127.0.0.1:8/own"
+
+
+@pytest.mark.parametrize(
+    ("url", "api", "auth"),
+    [
+        ("https://dashscope.aliyuncs.com/compatible-mode/v1", "chat", "bearer"),
+        ("https://dashscope-intl.aliyuncs.com/compatible-mode/v1/", "chat", "bearer"),
+        ("https://dashscope-intl.aliyuncs.com/apps/anthropic", "anthropic", "x-api-key"),
+    ],
+)
+def test_qwen_base_url_picks_the_dialect_from_its_path(
+    tmp_path: Path, url: str, api: str, auth: str
+) -> None:
+    s = load(tmp_path, {"QWEN_BASE_URL": url, "DASHSCOPE_API_KEY": "d" * 20})
+    qwen = s.providers["qwen"]
+    assert (qwen.api, qwen.auth, qwen.base_url) == (api, auth, url.rstrip("/"))
+    assert qwen.api_key == "d" * 20
+
+
+def test_qwen_base_url_without_a_key_changes_nothing(tmp_path: Path) -> None:
+    env = {"QWEN_BASE_URL": "https://dashscope.aliyuncs.com/compatible-mode/v1"}
+    env["DEEPSEEK_API_KEY"] = "d" * 20
+    s = load(tmp_path, env)
+    assert "qwen" not in s.providers
+    assert s.origins == {}  # discovery is untouched
+
+
+def test_model_routes_take_claude_model_proxys_provider_names(tmp_path: Path) -> None:
+    env = {
+        "MOONSHOT_API_KEY": "m" * 20,
+        "XIAOMI_API_KEY": "x" * 20,
+        "MODEL_ROUTES": "kimi-k2.6=moonshot,mimo-v2-pro=xiaomi",
+    }
+    s = load(tmp_path, env)
+    assert s.config.aliases == {"kimi-k2.6": "kimi/kimi-k2.6", "mimo-v2-pro": "mimo/mimo-v2-pro"}
+
+
+# -- PORT and BASE_URL ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "port", "origin"),
+    [
+        ({"PORT": "8787"}, 8787, "env:PORT"),
+        ({"BASE_URL": "http://127.0.0.1:8787"}, 8787, "env:BASE_URL"),
+        ({"BASE_URL": "http://localhost:9100/"}, 9100, "env:BASE_URL"),
+        ({"PORT": "9000", "BASE_URL": "http://127.0.0.1:8787"}, 9000, "env:PORT"),
+        # Not where anthroxy listens: a reverse proxy's URL, or no explicit port.
+        ({"BASE_URL": "https://proxy.example.com:8443"}, 7000, "config"),
+        ({"BASE_URL": "http://10.1.2.3:8787"}, 7000, "config"),
+        ({"BASE_URL": "http://127.0.0.1"}, 7000, "config"),
+    ],
+)
+def test_port_and_base_url(tmp_path: Path, env: dict[str, str], port: int, origin: str) -> None:
+    s = load(tmp_path, env, "[server]\nport = 7000\n")  # the variables win over the file
+    assert s.config.server.port == port
+    assert s.config.server.host == "127.0.0.1"  # never taken from BASE_URL
+    assert s.origins["server.port"].endswith(origin if origin != "config" else "config.toml")
+
+
+def test_the_port_flag_wins_over_port(tmp_path: Path) -> None:
+    s = load_settings(
+        env={"PORT": "8787"},
+        cwd=tmp_path,
+        home=tmp_path,
+        managed_path=tmp_path / "managed",
+        overrides={"server.port": 9999},
+    )
+    assert s.config.server.port == 9999
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"PORT": "http"}, "PORT: expected a port number between 1 and 65535, got 'http'"),
+        ({"PORT": "70000"}, "PORT: expected a port number between 1 and 65535, got '70000'"),
+        ({"BASE_URL": "http://127.0.0.1:99999"}, "BASE_URL: 'http://127.0.0.1:99999' is not a"),
+    ],
+)
+def test_bad_port_values_name_the_variable(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    lines = problems(tmp_path, env)
+    assert any(line.startswith(expected) for line in lines), lines
