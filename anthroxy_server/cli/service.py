@@ -237,7 +237,11 @@ def _linux_install(
 ) -> Path:
     path = paths.systemd_unit_file(loc.env, loc.home)
     legacy = paths.env_file(loc.env, loc.home)
-    _write(path, systemd_unit(argv, [legacy, keys_file(loc)], loc.home).encode())
+    # Run in the config directory: its .env is then the service's ./.env too, and a stray ~/.env
+    # (some other project's) never configures the proxy.
+    workdir = keys_file(loc).parent
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write(path, systemd_unit(argv, [legacy, keys_file(loc)], workdir).encode())
     commands = [
         [*SYSTEMCTL, "daemon-reload"],
         [*SYSTEMCTL, "enable", UNIT],
@@ -262,7 +266,9 @@ def _macos_install(
 ) -> Path:
     path = paths.launch_agent_file(loc.home)
     log = paths.log_file(loc.env, loc.home)
-    _write(path, plistlib.dumps(launch_agent(argv, log, loc.home)))
+    workdir = keys_file(loc).parent  # as on Linux: its .env is the service's ./.env
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write(path, plistlib.dumps(launch_agent(argv, log, workdir)))
     out.write(f"wrote {path}\n")
     domain = f"gui/{uid}"
     target = f"{domain}/{paths.LAUNCH_AGENT_LABEL}"

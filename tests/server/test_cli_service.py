@@ -149,6 +149,8 @@ def test_systemd_unit_honours_xdg_config_home_and_a_config_path(tmp_path: Path) 
     assert f"-m anthroxy_server serve --config {tmp_path / 'my.toml'}\n" in unit
     assert f"EnvironmentFile=-{tmp_path / 'cfg' / 'anthroxy' / '.env'}\n" in unit
     assert (tmp_path / "cfg" / "anthroxy" / ".env").exists()
+    # Its working directory is the config directory: a stray ~/.env never configures it.
+    assert f"WorkingDirectory={tmp_path / 'cfg' / 'anthroxy'}\n" in unit
 
 
 def test_exec_start_quotes_awkward_paths() -> None:
@@ -173,6 +175,7 @@ def test_launch_agent_is_written_and_bootstrapped(loc: Locations) -> None:
     assert plist["Label"] == "dev.anthroxy"
     assert plist["ProgramArguments"] == [sys.executable, "-m", "anthroxy_server", "serve"]
     assert plist["RunAtLoad"] is True
+    assert plist["WorkingDirectory"] == str(keys_path(loc).parent)
     assert plist["KeepAlive"] == {"SuccessfulExit": False}
     assert plist["StandardErrorPath"] == str(loc.home / ".local/state/anthroxy/anthroxy.log")
     text = out.getvalue()
