@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config.paths import CommandError, Locations
-from . import daemon, launcher, mcp, service, wizard
+from . import claude_settings, daemon, launcher, mcp, service, wizard
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
@@ -280,7 +280,7 @@ def _run(c: _Call) -> int:
 
 
 def _restore(c: _Call) -> int:
-    launcher.restore_settings(c.loc, c.out)
+    claude_settings.restore_settings(c.loc, c.out)
     return 0
 
 
