@@ -224,3 +224,20 @@ def test_every_command_has_help_with_an_example(loc: Locations, capsys) -> None:
         code, _out, _err = run(loc, *argv, "--help")
         assert code == 0
         assert "example:" in capsys.readouterr().out
+
+
+def test_config_check_names_a_missing_codex_login(loc: Locations) -> None:
+    from .fake_chatgpt import make_jwt, write_auth
+
+    path = user_file(loc)
+    path.parent.mkdir(parents=True)
+    path.write_text('[providers.chatgpt]\n[tiers]\ndefault = "chatgpt/gpt-5.4"\n')
+    code, out, err = run(loc, "config", "check")
+    assert (code, out) == (2, "")
+    auth = loc.home / ".codex" / "auth.json"
+    assert f"providers.chatgpt: provider 'chatgpt': no Codex login found at {auth}" in err
+    assert "`codex login`" in err
+    write_auth(auth.parent, make_jwt(4e9), "refresh-token")
+    code, out, err = run(loc, "config", "check")
+    assert code == 0, err
+    assert out.startswith("ok: ")
