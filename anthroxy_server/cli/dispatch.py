@@ -187,6 +187,11 @@ def _add_config(sub: argparse._SubParsersAction[_Parser]) -> None:
     for tier in wizard.TIERS:
         init.add_argument(f"--{tier}", metavar="TARGET", help=f"provider/model for {tier}")
     init.add_argument("--port", type=int, help="port for the proxy (default 8082)")
+    init.add_argument(
+        "--key-in-project",
+        action="store_true",
+        help="with --scope project: keep --key in ./.anthroxy/config.toml, not in the user's .env",
+    )
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     for name, text in (
         ("show", "the merged configuration, secrets masked, with each source"),
@@ -369,6 +374,7 @@ def _config(args: argparse.Namespace, loc: Locations, inp: TextIO, out: TextIO) 
             port=args.port,
             yes=args.yes,
             force=args.force,
+            key_in_project=args.key_in_project,
         )
         wizard.init(loc, inp, out, flags)
         return 0
