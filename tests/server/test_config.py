@@ -523,3 +523,15 @@ def test_header_names_and_values_are_checked(places: dict[str, Path]) -> None:
         "providers.mock.headers: 'Bad Name' is not a valid header name",
         "providers.mock.headers.X-Ok: value must not contain line breaks",
     ]
+
+
+def test_the_key_tables_of_the_docs_name_every_key() -> None:
+    import attrs
+
+    from anthroxy_server.config.schema import ProviderConfig, ServerConfig
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", doc, flags=re.M))
+    for cls in (ServerConfig, ProviderConfig):
+        missing = [f.name for f in attrs.fields(cls) if f.name not in rows]
+        assert missing == [], f"{cls.__name__}: {missing} not in docs/configuration.md"
