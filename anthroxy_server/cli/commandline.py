@@ -80,8 +80,9 @@ def serve_args(argv: Sequence[str], *, no_command_serves: bool) -> list[str] | N
     ``python -m anthroxy_server`` serves (``no_command_serves``) while ``anthroxy`` shows help."""
     if any(word in HELP_FLAGS for word in argv):
         return None
-    if argv[:1] == ["serve"]:
-        return list(argv[1:])
-    if no_command_serves and command_word(argv) is None:
+    at = command_word(argv)
+    if at is not None and argv[at] == "serve":  # `--debug serve` as well as `serve --debug`
+        return [*argv[:at], *argv[at + 1 :]]
+    if no_command_serves and at is None:
         return list(argv)
     return None

@@ -132,10 +132,42 @@ def test_aliases_print_what_their_command_prints(
 
 
 def test_init_alias_writes_the_config_like_config_init(loc: Locations) -> None:
+    """`ccproxy init --scope project|user` typed as `anthroxy init ...`."""
     target = loc.cwd / ".anthroxy" / "config.toml"
     code, text = anthroxy(loc, "init", "--scope", "project", "--yes", "--provider", "deepseek")
     assert code == 0, text
     assert f"wrote {target}" in text and target.exists()
+    user = loc.home / ".config" / "anthroxy" / "config.toml"
+    code, text = anthroxy(loc, "init", "--scope", "user", "--yes", "--force", "--provider", "groq")
+    assert code == 0, text
+    assert f"wrote {user}" in text and "[providers.groq]" in user.read_text()
+
+
+@pytest.mark.parametrize(
+    "argv", [["server", "--port", "{port}", "--debug"], ["--debug", "server", "--port", "{port}"]]
+)
+def test_server_alias_serves_in_the_foreground(loc: Locations, argv: list[str]) -> None:
+    """`ccproxy server --port 8080 --debug` typed as `anthroxy server ...`."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anthroxy_server.cli", *(a.format(port=port) for a in argv)],
+        env=dict(loc.env),
+        cwd=loc.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        answer = None
+        while answer is None and time.monotonic() < deadline and proc.poll() is None:
+            answer = daemon.health(f"http://127.0.0.1:{port}", token=TOKEN)
+            time.sleep(0.1)
+        assert answer is not None and answer["status"] == "ok"
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=70)
+    assert f"on http://127.0.0.1:{port}" in output and "error" not in output
 
 
 def test_code_alias_launches_claude_like_run(loc: Locations, tmp_path: Path) -> None:
