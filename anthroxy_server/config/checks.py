@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from anthroxy.routing import capabilities
 
+from .schema import ConfigError
+
 if TYPE_CHECKING:
     from .schema import Config, ModelConfig, RetryConfig
 
@@ -61,14 +63,14 @@ _PASSES = 3  # leaving keys out cannot reveal new type errors more than once or 
 
 
 def problems_beyond(
-    data: Mapping[str, Any], problems: Sequence[str], check: Callable[[dict[str, Any]], list[str]]
+    data: Mapping[str, Any], problems: Sequence[str], load: Callable[[dict[str, Any]], object]
 ) -> list[str]:
-    """The problems ``check`` finds in ``data`` once the keys ``problems`` name are left out,
-    minus those already known."""
+    """The problems ``load`` (structuring and validation) raises for ``data`` once the keys
+    ``problems`` name are left out, minus those already known."""
     known, found = set(problems), []
     pruned = _without(data, problems)
     for _ in range(_PASSES):
-        more = [p for p in check(pruned) if p not in known]
+        more = [p for p in _raised(load, pruned) if p not in known]
         found += more
         known.update(more)
         smaller = _without(pruned, more)
@@ -76,6 +78,14 @@ def problems_beyond(
             break
         pruned = smaller
     return found
+
+
+def _raised(load: Callable[[dict[str, Any]], object], data: dict[str, Any]) -> list[str]:
+    try:
+        load(data)
+    except ConfigError as exc:
+        return exc.problems
+    return []
 
 
 def _without(data: Mapping[str, Any], problems: Sequence[str]) -> dict[str, Any]:

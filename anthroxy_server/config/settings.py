@@ -469,14 +469,8 @@ def load_settings(
     try:
         config = structure_config(merged)
     except ConfigError as exc:  # report what the later checks find in the rest, too
-        more = problems_beyond(merged, exc.problems, lambda data: _problems(data, env))
+        more = problems_beyond(
+            merged, exc.problems, lambda data: settings_from_config(structure_config(data), env)
+        )
         raise ConfigError([*exc.problems, *more]) from None
     return settings_from_config(config, env, sources=[str(p) for p in files], origins=origins)
-
-
-def _problems(data: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
-    try:
-        settings_from_config(structure_config(data), env)
-    except ConfigError as exc:
-        return exc.problems
-    return []
