@@ -31,8 +31,8 @@ from . import (
     models,
     running,
     service,
-    wizard,
 )
+from .setup import wizard
 
 if TYPE_CHECKING:
     from ..config.schema import Settings

@@ -428,7 +428,7 @@ def test_another_compatible_endpoint_with_models_from_its_list(loc: Locations) -
 def test_an_endpoint_that_does_not_answer_lets_the_user_name_models(
     loc: Locations, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from anthroxy_server.cli import endpoint
+    from anthroxy_server.cli.setup import endpoint
 
     monkeypatch.setattr(endpoint, "MODELS_TIMEOUT", 0.5)
     fake = _ModelsServer(silent=True)

@@ -26,8 +26,8 @@ import tomli_w
 from anthroxy.routing.catalog import CATALOG, ProviderPreset, available_presets, find_key
 from anthroxy.routing.table import RoutingTable
 
-from ..config import paths
-from ..config.paths import CommandError, Locations
+from ...config import paths
+from ...config.paths import CommandError, Locations
 from . import key_file
 from .endpoint import ask_endpoint
 from .prompts import YES_NO, Prompter, ProviderChoice
@@ -322,7 +322,7 @@ def write_config(
 ) -> Path:
     """Validate ``data`` as a file at ``path`` and put it there atomically; ``stored`` keys go to
     the user's ``.env`` once the file is known to be valid."""
-    from ..config import ConfigError, load_settings
+    from ...config import ConfigError, load_settings
 
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = 0o600 if _holds_key(data) else 0o644

@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 
 from anthroxy.routing.catalog import CATALOG
 
-from ..config.schema import PROVIDER_ID
+from ...config.schema import PROVIDER_ID
 from .prompts import Prompter, ProviderChoice
 
 MODELS_TIMEOUT = 5.0  # seconds: a local server answers at once, a wrong URL must not hang us

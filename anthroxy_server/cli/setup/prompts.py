@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO, TypeVar
 
-from ..config.paths import CommandError
+from ...config.paths import CommandError
 
 T = TypeVar("T")
 
