@@ -110,8 +110,8 @@ def _url(answer: str) -> str:
 
 
 def _key(answer: str) -> str:
-    if not answer or any(c.isspace() for c in answer):
-        raise ValueError("a key or a variable name holds no spaces")
+    if not answer or any(c.isspace() or c in "'\"\\" for c in answer):
+        raise ValueError("a key or a variable name holds no spaces or quotes")
     return answer
 
 

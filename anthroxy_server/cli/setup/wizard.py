@@ -139,8 +139,8 @@ def _key_choice(pid: str, answer: str | None, env_flag: str | None) -> ProviderC
 
 
 def _no_spaces(answer: str) -> str:
-    if any(c.isspace() for c in answer):
-        raise ValueError("a key or a variable name holds no spaces")
+    if any(c.isspace() or c in "'\"\\" for c in answer):
+        raise ValueError("a key or a variable name holds no spaces or quotes")
     return answer
 
 
