@@ -2,8 +2,10 @@
 
 ``main(argv)`` returns the exit code. A ``CommandError`` becomes one line on stderr
 (``anthroxy: error: ...``) and its exit code; any other exception is reported in one line too,
-with the traceback only under ``--debug``. With no subcommand (or only server flags), the
-foreground server runs, exactly like ``anthroxy serve``.
+with the traceback only under ``--debug``. Aliases and mistyped commands are ``commandline``'s.
+With no command, ``anthroxy`` prints its help and one line about the proxy's status, while
+``python -m anthroxy_server`` (the README's first command) runs the foreground server, exactly
+like ``anthroxy serve``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,22 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ..config.paths import CommandError, Locations
-from . import daemon, desktop_extension, launcher, mcp, service, wizard
+from . import (
+    claude_settings,
+    commandline,
+    config_check,
+    daemon,
+    desktop_extension,
+    launcher,
+    mcp,
+    models,
+    running,
+    service,
+)
+from .setup import wizard
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
@@ -28,13 +42,15 @@ COMMANDS = (
     "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
     "models", "service", "mcp", "import", "desktop-extension",
 )  # fmt: skip
-_HELP_FLAGS = ("-h", "--help", "--version")
 EPILOG = """examples:
   anthroxy config init          set up providers and models (asks a few questions)
   anthroxy start                run the proxy in the background
   anthroxy run                  launch Claude Code through it
   anthroxy status               is it up? which providers?
   anthroxy serve --port 9000    run in the foreground
+  anthroxy help run             one command's options and example
+
+aliases: code = run, init = config init, server = serve, version, help [COMMAND]
 """
 
 
@@ -71,7 +87,10 @@ def build_parser() -> _Parser:
 
     parser.add_argument("--version", action="version", version=f"anthroxy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    _sub(sub, "serve", "run the proxy in the foreground", "anthroxy serve --port 9000")
+    p = _sub(sub, "serve", "run the proxy in the foreground", "anthroxy serve --port 9000")
+    _config_flag(p)  # the server's own parser reads these; listed here for --help
+    p.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default from config: 8082)")
     _add_config(sub)
     _add_daemon(sub)
     p = _sub(
@@ -178,6 +197,11 @@ def _add_config(sub: argparse._SubParsersAction[_Parser]) -> None:
     for tier in wizard.TIERS:
         init.add_argument(f"--{tier}", metavar="TARGET", help=f"provider/model for {tier}")
     init.add_argument("--port", type=int, help="port for the proxy (default 8082)")
+    init.add_argument(
+        "--key-in-project",
+        action="store_true",
+        help="with --scope project: keep --key in ./.anthroxy/config.toml, not in the user's .env",
+    )
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     for name, text in (
         ("show", "the merged configuration, secrets masked, with each source"),
@@ -195,34 +219,49 @@ def _serve(argv: list[str]) -> int:
     return int(serve.main(argv))
 
 
-def _wants_serve(argv: Sequence[str]) -> list[str] | None:
-    """Server arguments when the command line names no subcommand (or ``serve``), else None."""
-    if argv[:1] == ["serve"]:
-        return list(argv[1:])
-    if any(word in COMMANDS or word in _HELP_FLAGS for word in argv):
-        return None
-    return list(argv)
+NoCommand = Literal["help", "serve"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _bare(argv: Sequence[str], out: TextIO, loc: Locations) -> int:
+    """``anthroxy`` alone: the help and where the proxy stands."""
+    if any(word != "--debug" for word in argv):  # server flags without a command
+        raise CommandError(
+            f"no command given; to run the server in the foreground: "
+            f"anthroxy serve {' '.join(argv)}",
+            code=2,
+        )
+    build_parser().print_help(out)
+    out.write("\n" + running.status_line(loc) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None, *, no_command: NoCommand = "help") -> int:
     argv = sys.argv[1:] if argv is None else argv
     loc = Locations(env=dict(os.environ), home=Path.home(), cwd=Path.cwd())
-    return run(argv, loc, sys.stdin, sys.stdout, sys.stderr)
+    return run(argv, loc, sys.stdin, sys.stdout, sys.stderr, no_command=no_command)
 
 
-def run(argv: Sequence[str], loc: Locations, inp: TextIO, out: TextIO, err: TextIO) -> int:
+def run(
+    argv: Sequence[str],
+    loc: Locations,
+    inp: TextIO,
+    out: TextIO,
+    err: TextIO,
+    *,
+    no_command: NoCommand = "help",
+) -> int:
     """``main`` with its surroundings passed in (the tests' entry point)."""
     debug = "--debug" in argv
     try:
-        serve_args = _wants_serve(argv)
+        argv = commandline.expand(argv, COMMANDS)
+        serve_args = commandline.serve_args(argv, no_command_serves=no_command == "serve")
         if serve_args is not None:
             return _serve(serve_args)
+        if commandline.command_word(argv) is None and not set(argv) & set(commandline.HELP_FLAGS):
+            return _bare(argv, out, loc)
         args, extra = build_parser().parse_known_args(argv)
         if extra and args.command != "run":
             raise CommandError(f"unrecognized arguments: {' '.join(extra)}", code=2)
-        if args.command is None:
-            build_parser().print_help(out)
-            return 0
         return _HANDLERS[args.command](_Call(args, extra, loc, inp, out, err))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else 2
@@ -295,13 +334,12 @@ def _run(c: _Call) -> int:
 
 
 def _restore(c: _Call) -> int:
-    launcher.restore_settings(c.loc, c.out)
+    claude_settings.restore_settings(c.loc, c.out)
     return 0
 
 
 def _models(c: _Call) -> int:
-    c.out.write(models_table(daemon.load_settings(c.loc, c.args.config)))
-    return 0
+    return models.command(c.loc, c.out, c.args.config)
 
 
 def _service(c: _Call) -> int:
@@ -353,74 +391,18 @@ def _config(args: argparse.Namespace, loc: Locations, inp: TextIO, out: TextIO) 
             port=args.port,
             yes=args.yes,
             force=args.force,
+            key_in_project=args.key_in_project,
         )
         wizard.init(loc, inp, out, flags)
         return 0
     if args.action == "path":
-        out.write(config_path_report(loc, args.config))
+        out.write(config_check.path_report(loc, args.config))
         return 0
-    settings = daemon.load_settings(loc, args.config)  # "check" fails here with exit 2
-    if args.action == "show":
-        out.write("\n".join(show_config_lines(settings, loc.env)) + "\n")
-        return 0
-    names = settings.routing.model_names()
-    out.write(
-        f"ok: {len(settings.providers)} provider(s), {len(names)} model name(s); "
-        f"read {', '.join(settings.sources) or 'no file (built-in defaults)'}\n"
-    )
+    if args.action == "check":
+        return config_check.check(loc, args.config, out)
+    settings = daemon.load_settings(loc, args.config)
+    out.write("\n".join(show_config_lines(settings, loc.env)) + "\n")
     return 0
-
-
-def config_path_report(loc: Locations, cli_path: str | None) -> str:
-    from ..config import paths
-    from ..config.files import find_config_files
-
-    read = find_config_files(
-        cli_path=str(loc.cwd / cli_path) if cli_path else None,
-        env=loc.env,
-        cwd=loc.cwd,
-        home=loc.home,
-        managed_path=paths.MANAGED_CONFIG,
-    )
-    candidates = [
-        *([loc.cwd / cli_path] if cli_path else []),
-        *([Path(loc.env["ANTHROXY_CONFIG"])] if loc.env.get("ANTHROXY_CONFIG") else []),
-        paths.project_config_file(loc.cwd),
-        paths.user_config_file(loc.env, loc.home),
-        paths.MANAGED_CONFIG,
-    ]
-    lines = ["configuration files, in order (later ones override earlier ones):"]
-    for path in read:
-        lines.append(f"  read     {path}")
-    for path in candidates:
-        if path not in read:
-            state = "exists, not read" if path.exists() else "absent"
-            lines.append(f"  {state:<8} {path}" if state == "absent" else f"  ({state}) {path}")
-    return "\n".join(lines) + "\n"
-
-
-def models_table(settings: Settings) -> str:
-    """Every model name a client can use, where it goes, and the upstream model's limits."""
-    import importlib
-
-    try:  # anthroxy.capabilities is another helper's module; the listing works without it
-        capabilities: Any = importlib.import_module("anthroxy.routing.table.capabilities")
-    except ImportError:
-        capabilities = None
-    rows = [("MODEL NAME", "PROVIDER", "UPSTREAM MODEL", "RULE", "CONTEXT", "MAX OUT", "FEATURES")]
-    for name in settings.routing.model_names():
-        route = settings.routing.resolve(name)
-        limits = ("?", "?", "")
-        if capabilities is not None:
-            lim = capabilities.lookup(route.model)
-            feats = [f for f in ("tools", "images", "thinking") if getattr(lim, f)]
-            limits = (str(lim.context_window), str(lim.max_output_tokens), ",".join(feats))
-        rows.append((name, route.provider, route.model, route.rule, *limits))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
-        for row in rows
-    )
 
 
 # ---------------------------------------------------------------------------------------------

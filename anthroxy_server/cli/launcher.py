@@ -8,27 +8,24 @@ Claude Code reads its endpoint and model names from the environment (docs/protoc
 the request's ``model``, so every name set here is checked against the routing table first.
 
 ``--persist`` writes the same variables into ``settings.json``'s ``env`` table (every other key
-kept) after saving the original file's exact bytes; ``restore`` puts those bytes back, or deletes
-the file if there was none.
+kept); ``claude_settings`` records what it changed so that ``restore`` undoes only that.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from anthroxy.errors import AnthroxyError
 
-from ..config import paths
 from ..config.paths import CommandError, Locations
 from . import daemon
+from .claude_settings import persist_settings
 
 if TYPE_CHECKING:
     from anthroxy.routing.table import RoutingTable
@@ -147,71 +144,3 @@ def _call(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     return 128 - code if code < 0 else code  # killed by signal N -> 128+N, like a shell
-
-
-def _read_settings(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except ValueError as exc:
-        raise CommandError(
-            f"{path} is not valid JSON ({exc}); fix it first, not touching it"
-        ) from exc
-    if not isinstance(data, dict):
-        raise CommandError(f"{path} does not hold a JSON object; not touching it")
-    env = data.get("env", {})
-    if not isinstance(env, dict):
-        raise CommandError(f'{path}: "env" is not a JSON object; not touching it')
-    return data
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.anthroxy-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
-def persist_settings(loc: Locations, variables: Mapping[str, str], out: TextIO) -> Path:
-    """Merge ``variables`` into Claude Code's settings.json ``env``; back the original up once."""
-    target = paths.claude_settings_file(loc.env, loc.home)
-    backup = paths.claude_settings_backup(loc.env, loc.home)
-    absent = paths.claude_settings_absent_marker(loc.env, loc.home)
-    data = _read_settings(target)  # refuse before making any backup of a file we won't touch
-    if not backup.exists() and not absent.exists():
-        # Only the first --persist saves: a second one must not overwrite the true original.
-        backup.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            shutil.copy2(target, backup)
-        else:
-            absent.write_text("settings.json did not exist before `anthroxy run --persist`\n")
-    merged = {**data, "env": {**data.get("env", {}), **variables}}
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o600  # it may hold a token
-    _atomic_write(target, (json.dumps(merged, indent=2) + "\n").encode(), mode)
-    out.write(f"wrote the proxy settings into {target} (undo with `anthroxy restore`)\n")
-    return target
-
-
-def restore_settings(loc: Locations, out: TextIO) -> Path:
-    """Undo ``--persist``: the original bytes back, or no file if there was none."""
-    target = paths.claude_settings_file(loc.env, loc.home)
-    backup = paths.claude_settings_backup(loc.env, loc.home)
-    absent = paths.claude_settings_absent_marker(loc.env, loc.home)
-    if backup.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(backup, target)  # a rename: bytes and mode exactly as saved
-        out.write(f"restored {target} from the backup taken by `anthroxy run --persist`\n")
-    elif absent.exists():
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        absent.unlink()
-        out.write(f"removed {target} (it did not exist before `anthroxy run --persist`)\n")
-    else:
-        raise CommandError(
-            "nothing to restore: `anthroxy run --persist` has not changed settings.json"
-        )
-    return target

@@ -27,7 +27,7 @@ from anthroxy.routing import catalog
 from anthroxy.routing.catalog import ProviderPreset
 from anthroxy.routing.table import RoutingTable
 
-from .checks import robustness_problems
+from .checks import problems_beyond, robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
 from .environment import gather_environment, label_of
@@ -496,5 +496,11 @@ def load_settings(
         merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
     if problems:
         raise ConfigError(problems)
-    config = structure_config(merged)
+    try:
+        config = structure_config(merged)
+    except ConfigError as exc:  # report what the later checks find in the rest, too
+        more = problems_beyond(
+            merged, exc.problems, lambda data: settings_from_config(structure_config(data), env)
+        )
+        raise ConfigError([*exc.problems, *more]) from None
     return settings_from_config(config, env, sources=[str(p) for p in files], origins=origins)

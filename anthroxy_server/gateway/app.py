@@ -151,7 +151,10 @@ def _check_auth(request: web.Request) -> None:
 
 def _from_http_exception(exc: web.HTTPException, request: web.Request) -> AnthroxyError:
     if exc.status == 413:
-        return RequestTooLarge("request body is larger than server.max_body_bytes")
+        return RequestTooLarge(
+            "request body is larger than server.max_body_bytes; raise it in the [server] table "
+            "of the anthroxy configuration"
+        )
     if exc.status == 404:
         return AnthroxyError(
             f"no such endpoint: {request.method} {request.path}",

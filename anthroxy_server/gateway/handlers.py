@@ -103,11 +103,11 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     """The raw body and its JSON object, or an Anthropic-shaped 400/413 naming the problem."""
     limit = settings_of(request).config.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        raise RequestTooLarge(f"request body of {request.content_length} bytes exceeds {limit}")
+        raise RequestTooLarge(_too_large(f"of {request.content_length} bytes ", limit))
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise RequestTooLarge(f"request body exceeds {limit} bytes") from exc
+        raise RequestTooLarge(_too_large("", limit)) from exc
     try:
         body = json.loads(raw, parse_constant=_refuse_constant)
     except ValueError as exc:
@@ -121,6 +121,14 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     model_of(body)
     stream_of(body)
     return raw, body
+
+
+def _too_large(size: str, limit: int) -> str:
+    # The setting's name is the fix: the person reading this is the one who can raise it.
+    return (
+        f"request body {size}exceeds server.max_body_bytes ({limit} bytes); "
+        "raise it in the [server] table of the anthroxy configuration"
+    )
 
 
 def _refuse_constant(name: str) -> Any:

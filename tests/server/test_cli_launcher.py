@@ -1,5 +1,6 @@
 """`anthroxy run` (a stand-in `claude` on a temp PATH records what it got), `--persist` and
-`restore` (settings.json byte-identical afterwards), and which model names Claude Code is given."""
+`restore` (only what --persist wrote is undone; an untouched file comes back byte-identical),
+and which model names Claude Code is given."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy_server.cli import daemon, launcher
+from anthroxy_server.cli import claude_settings, daemon, launcher
 from anthroxy_server.cli import dispatch as cli
 from anthroxy_server.config import (
     Config,
@@ -153,8 +154,8 @@ def test_persist_then_restore_is_byte_identical(loc: Locations) -> None:
     target.parent.mkdir()
     target.write_bytes(ORIGINAL)
     target.chmod(0o640)
-    launcher.persist_settings(loc, VARIABLES, io.StringIO())
-    launcher.persist_settings(loc, {"ANTHROPIC_MODEL": "mock/mid"}, io.StringIO())  # twice
+    claude_settings.persist_settings(loc, VARIABLES, io.StringIO())
+    claude_settings.persist_settings(loc, {"ANTHROPIC_MODEL": "mock/mid"}, io.StringIO())  # twice
     data = json.loads(target.read_bytes())
     assert data == {
         "model": "opus",
@@ -175,7 +176,7 @@ def test_persist_then_restore_is_byte_identical(loc: Locations) -> None:
 
 def test_persist_without_an_original_then_restore_removes_it(loc: Locations) -> None:
     target = loc.home / ".claude" / "settings.json"
-    launcher.persist_settings(loc, VARIABLES, io.StringIO())
+    claude_settings.persist_settings(loc, VARIABLES, io.StringIO())
     assert json.loads(target.read_text()) == {"env": VARIABLES}
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     code, out, _err = run(loc, "restore")
@@ -198,6 +199,84 @@ def test_persist_refuses_a_broken_settings_file(loc: Locations) -> None:
     target.parent.mkdir()
     target.write_bytes(b"{not json")
     with pytest.raises(CommandError, match="not valid JSON"):
-        launcher.persist_settings(loc, VARIABLES, io.StringIO())
+        claude_settings.persist_settings(loc, VARIABLES, io.StringIO())
     assert target.read_bytes() == b"{not json"
     assert not paths.claude_settings_backup(loc.env, loc.home).exists()
+
+
+def test_restore_undoes_only_what_persist_wrote_and_keeps_later_edits(
+    loc: Locations, fake_python: str
+) -> None:
+    target = loc.home / ".claude" / "settings.json"
+    target.parent.mkdir()
+    target.write_text(
+        json.dumps({"env": {"KEEP": "1", "ANTHROPIC_DEFAULT_OPUS_MODEL": "claude-opus-old"}})
+    )
+    daemon.start(loc, io.StringIO(), python=fake_python, timeout=10)
+    assert run(loc, "run", "--persist")[0] == 7
+    # The user lives with it: a permission, a variable of their own, and one of ours changed.
+    data = json.loads(target.read_text())
+    data["permissions"] = {"allow": ["Bash(ls:*)"]}
+    data["env"]["NEW"] = "mine"
+    data["env"]["ANTHROPIC_DEFAULT_HAIKU_MODEL"] = "my-haiku"
+    before_restore = json.dumps(data, indent=4)
+    target.write_text(before_restore)
+    code, out, err = run(loc, "restore")
+    assert code == 0, err
+    assert json.loads(target.read_text()) == {
+        "env": {
+            "KEEP": "1",
+            "ANTHROPIC_DEFAULT_OPUS_MODEL": "claude-opus-old",  # set back
+            "NEW": "mine",
+            "ANTHROPIC_DEFAULT_HAIKU_MODEL": "my-haiku",  # the user's since
+        },
+        "permissions": {"allow": ["Bash(ls:*)"]},
+    }
+    assert "kept ANTHROPIC_DEFAULT_HAIKU_MODEL: changed since" in out
+    assert "ANTHROPIC_BASE_URL" in out.splitlines()[0]  # named among the undone
+    copy = target.with_name("settings.json.anthroxy-before-restore")
+    assert copy.read_text() == before_restore
+    assert f"before this restore: {copy}" in out
+    assert run(loc, "restore")[0] == 1  # the record is gone with the restore
+
+
+def test_restore_when_nothing_of_ours_is_left(loc: Locations) -> None:
+    target = loc.home / ".claude" / "settings.json"
+    claude_settings.persist_settings(loc, VARIABLES, io.StringIO())
+    target.write_text('{"env": {"ANTHROPIC_BASE_URL": "https://elsewhere"}}')  # user's own
+    code, out, _err = run(loc, "restore")
+    assert code == 0
+    assert json.loads(target.read_text()) == {"env": {"ANTHROPIC_BASE_URL": "https://elsewhere"}}
+    assert "kept ANTHROPIC_BASE_URL" in out
+    assert not target.with_name("settings.json.anthroxy-before-restore").exists()
+
+
+def test_restore_of_a_backup_from_an_older_version(loc: Locations) -> None:
+    """Older versions kept a raw copy of settings.json; restore still undoes only our keys."""
+    target = loc.home / ".claude" / "settings.json"
+    target.parent.mkdir()
+    backup = paths.claude_settings_backup(loc.env, loc.home)
+    backup.parent.mkdir(parents=True)
+    backup.write_text('{"env": {"ANTHROPIC_MODEL": "old", "X": "1"}}')
+    target.write_text(
+        '{"env": {"ANTHROPIC_MODEL": "mock/big", "ANTHROPIC_BASE_URL": "http://127.0.0.1:1",'
+        ' "X": "2"}, "theme": "dark"}'
+    )
+    code, _out, err = run(loc, "restore")
+    assert code == 0, err
+    assert json.loads(target.read_text()) == {
+        "env": {"ANTHROPIC_MODEL": "old", "X": "2"},
+        "theme": "dark",
+    }
+
+
+def test_restore_refuses_a_broken_file_and_keeps_its_record(loc: Locations) -> None:
+    target = loc.home / ".claude" / "settings.json"
+    claude_settings.persist_settings(loc, VARIABLES, io.StringIO())
+    target.write_text("{oops")
+    code, _out, err = run(loc, "restore")
+    assert code == 1 and "not valid JSON" in err
+    assert target.read_text() == "{oops"
+    target.write_text(json.dumps({"env": VARIABLES, "y": 1}))
+    assert run(loc, "restore")[0] == 0  # fixed by hand: the record was still there
+    assert json.loads(target.read_text()) == {"y": 1}

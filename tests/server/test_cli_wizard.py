@@ -5,7 +5,9 @@ Every written file is read back with tomllib and loaded with config.load_setting
 from __future__ import annotations
 
 import io
+import json
 import stat
+import time
 import tomllib
 from pathlib import Path
 
@@ -74,20 +76,131 @@ def test_interactive_answers_write_a_valid_user_file(loc: Locations) -> None:
     validates(loc, path)
 
 
-def test_pasted_key_makes_the_file_private_and_loadable(loc: Locations) -> None:
+def test_pasted_key_makes_the_user_file_private_and_loadable(loc: Locations) -> None:
     env = {k: v for k, v in loc.env.items() if k != "DEEPSEEK_API_KEY"}
     loc = Locations(env=env, home=loc.home, cwd=loc.cwd)
     # "1" is anthropic (first in the catalogue list); its key variable stays the default.
-    answers = f"p\n1,deepseek\n\n{KEY}\n\n\n\n\n\n"
+    answers = f"u\n1,deepseek\n\n{KEY}\n\n\n\n\n\n"
     code, _out, err = run(loc, "config", "init", stdin=answers)
     assert code == 0, err
-    path = loc.cwd / ".anthroxy" / "config.toml"
+    path = user_file(loc)
     data = tomllib.loads(path.read_text())
     assert data["providers"]["deepseek"] == {"api_key": KEY}
     assert list(data["providers"]) == ["anthropic", "deepseek"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert tomllib.loads(path.read_text())["tiers"]["opus"] == "anthropic/claude-sonnet-4-6"
     validates(Locations({**env, "ANTHROPIC_API_KEY": "a"}, loc.home, loc.cwd), path)
+
+
+def _without_deepseek_key(loc: Locations) -> Locations:
+    env = {k: v for k, v in loc.env.items() if k != "DEEPSEEK_API_KEY"}
+    return Locations(env=env, home=loc.home, cwd=loc.cwd)
+
+
+def test_project_scope_puts_a_pasted_key_in_the_users_env_file(loc: Locations) -> None:
+    loc = _without_deepseek_key(loc)
+    answers = f"p\ndeepseek\n{KEY}\n\n\n\n\n\nenv\n"
+    code, out, err = run(loc, "config", "init", stdin=answers)
+    assert code == 0, err
+    project = loc.cwd / ".anthroxy" / "config.toml"
+    assert KEY not in project.read_text()
+    assert tomllib.loads(project.read_text())["providers"] == {"deepseek": {}}
+    env_file = loc.home / ".config" / "anthroxy" / ".env"
+    assert env_file.read_text() == f"DEEPSEEK_API_KEY='{KEY}'\n"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert f"stored DEEPSEEK_API_KEY in {env_file} (mode 0600), not in {project}" in out
+    assert "warning" not in out  # the key is known to be there
+    # Another project later: its key joins the file, the first one stays.
+    other = Locations(loc.env, loc.home, loc.cwd / "other")
+    other.cwd.mkdir()
+    code, _out, err = run(
+        other, "init", "--scope", "project", "--yes", "--provider", "groq", "--key", "gsk_1"
+    )
+    assert code == 0, err
+    assert env_file.read_text() == f"DEEPSEEK_API_KEY='{KEY}'\nGROQ_API_KEY='gsk_1'\n"
+    assert "gsk_1" not in (other.cwd / ".anthroxy" / "config.toml").read_text()
+
+
+def test_project_scope_keeps_the_key_in_the_project_file_when_the_user_insists(
+    loc: Locations,
+) -> None:
+    loc = _without_deepseek_key(loc)
+    answers = f"p\ndeepseek\n{KEY}\n\n\n\n\n\nmaybe\nproject\n"
+    code, out, err = run(loc, "config", "init", stdin=answers)
+    assert code == 0, err
+    assert "answer one of: env, e, project, p; try again" in out
+    project = loc.cwd / ".anthroxy" / "config.toml"
+    assert tomllib.loads(project.read_text())["providers"] == {"deepseek": {"api_key": KEY}}
+    assert stat.S_IMODE(project.stat().st_mode) == 0o600
+    assert not (loc.home / ".config" / "anthroxy" / ".env").exists()
+    code, _out, err = run(
+        Locations(loc.env, loc.home, loc.cwd / "x"), "config", "init", "--scope", "project",
+        "--yes", "--provider", "deepseek", "--key", KEY, "--key-in-project",
+    )  # fmt: skip
+    assert code == 0, err
+    assert KEY in (loc.cwd / "x" / ".anthroxy" / "config.toml").read_text()
+
+
+def test_each_answer_is_checked_when_given_and_asked_again(loc: Locations) -> None:
+    answers = "\n".join(
+        [
+            "x",  # scope: not u or p -> asked again, not taken as the default
+            "p",
+            "deepseek",
+            "DEEPSEEK KEY",  # a space: asked again
+            "sk-'x",  # a quote (it could not be written to the .env file as is)
+            "",
+            "openai/gpt-5.4",  # opus: a provider not chosen -> asked again
+            "deepseek/deepseek-v4-flash",
+            "",
+            "",
+            "",
+            "70000",  # port out of range
+            "9000",
+        ]
+    )
+    code, out, err = run(loc, "config", "init", stdin=answers + "\n")
+    assert code == 0, err
+    assert "answer one of: u, user, p, project; try again" in out
+    assert out.count("a key or a variable name holds no spaces or quotes; try again") == 2
+    assert "names provider 'openai', which is not configured" in out
+    assert "a port is a number from 1 to 65535; try again" in out
+    data = tomllib.loads((loc.cwd / ".anthroxy" / "config.toml").read_text())
+    assert data["tiers"]["opus"] == "deepseek/deepseek-v4-flash"
+    assert data["server"] == {"port": 9000}
+
+
+def test_overwrite_question_takes_only_yes_or_no(loc: Locations) -> None:
+    path = user_file(loc)
+    path.parent.mkdir(parents=True)
+    path.write_text("# mine\n")
+    code, out, _err = run(loc, "config", "init", "--scope", "user", stdin="sure\nn\n")
+    assert (code, path.read_text()) == (1, "# mine\n")
+    assert "answer one of: y, yes, n, no; try again" in out
+
+
+def test_one_rule_for_tiers_nobody_answered(loc: Locations) -> None:
+    """`--yes --opus X` and the questions with only opus answered write the same tiers."""
+    code, _out, err = run(
+        loc, "config", "init", "--yes", "--provider", "deepseek",
+        "--opus", "deepseek/deepseek-v4-flash",
+    )  # fmt: skip
+    assert code == 0, err
+    by_flags = tomllib.loads(user_file(loc).read_text())["tiers"]
+    answers = "deepseek\n\ndeepseek/deepseek-v4-flash\n\n\n\n\n"
+    code, _out, err = run(loc, "config", "init", "--scope", "user", "--force", stdin=answers)
+    assert code == 0, err
+    asked = tomllib.loads(user_file(loc).read_text())["tiers"]
+    assert (
+        by_flags
+        == asked
+        == {
+            "opus": "deepseek/deepseek-v4-flash",
+            "sonnet": "deepseek/deepseek-v4-pro",  # the suggestion, not the opus answer
+            "haiku": "deepseek/deepseek-v4-pro",
+            "default": "deepseek/deepseek-v4-pro",  # follows sonnet
+        }
+    )
 
 
 def test_wrong_provider_is_asked_again_and_missing_variable_noted(loc: Locations) -> None:
@@ -225,3 +338,126 @@ def test_every_command_has_help_with_an_example(loc: Locations, capsys) -> None:
         code, _out, _err = run(loc, *argv, "--help")
         assert code == 0
         assert "example:" in capsys.readouterr().out
+
+
+def test_config_check_names_a_missing_codex_login(loc: Locations) -> None:
+    from .fake_chatgpt import make_jwt, write_auth
+
+    path = user_file(loc)
+    path.parent.mkdir(parents=True)
+    path.write_text('[providers.chatgpt]\n[tiers]\ndefault = "chatgpt/gpt-5.4"\n')
+    code, out, err = run(loc, "config", "check")
+    assert (code, out) == (2, "")
+    auth = loc.home / ".codex" / "auth.json"
+    assert f"providers.chatgpt: provider 'chatgpt': no Codex login found at {auth}" in err
+    assert "`codex login`" in err
+    write_auth(auth.parent, make_jwt(4e9), "refresh-token")
+    code, out, err = run(loc, "config", "check")
+    assert code == 0, err
+    assert out.startswith("ok: ")
+
+
+class _ModelsServer:
+    """A loopback OpenAI-style endpoint answering GET /v1/models (or, silent, never answering)."""
+
+    def __init__(self, *, silent: bool = False) -> None:
+        import http.server
+        import threading
+
+        self.seen: list[tuple[str, str | None]] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.seen.append((self.path, self.headers.get("authorization")))
+                if silent:
+                    time.sleep(3)
+                    return
+                body = json.dumps(
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": "qwen3-coder", "object": "model", "owned_by": "vllm"},
+                            {"id": "llama-4", "object": "model", "owned_by": "vllm"},
+                        ],
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_another_compatible_endpoint_with_models_from_its_list(loc: Locations) -> None:
+    fake = _ModelsServer()
+    try:
+        loc = Locations({**loc.env, "MYVLLM_KEY": "local-secret"}, loc.home, loc.cwd)
+        answers = f"u\nother\nmyvllm\n{fake.url}/v1/\nchat\nMYVLLM_KEY\n\n\n\n\n\n"
+        code, out, err = run(loc, "config", "init", stdin=answers)
+    finally:
+        fake.close()
+    assert code == 0, err
+    assert "another OpenAI- or Anthropic-compatible endpoint" in out
+    assert "it lists 2 model(s): qwen3-coder, llama-4" in out
+    assert fake.seen == [("/v1/models", "Bearer local-secret")]
+    data = tomllib.loads(user_file(loc).read_text())
+    assert data["providers"] == {
+        "myvllm": {
+            "api": "chat",
+            "base_url": f"{fake.url}/v1",
+            "models": ["qwen3-coder", "llama-4"],
+            "api_key_env": "MYVLLM_KEY",
+        }
+    }
+    assert set(data["tiers"].values()) == {"myvllm/qwen3-coder"}
+    validates(loc, user_file(loc))
+    assert "local-secret" not in user_file(loc).read_text()
+
+
+def test_an_endpoint_that_does_not_answer_lets_the_user_name_models(
+    loc: Locations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anthroxy_server.cli.setup import endpoint
+
+    monkeypatch.setattr(endpoint, "MODELS_TIMEOUT", 0.5)
+    fake = _ModelsServer(silent=True)
+    try:
+        answers = (
+            "u\nother\ndeepseek\nlocal\nlocalhost:8000\n"  # a catalogue id, then no scheme
+            f"{fake.url}\nxml\nanthropic\nnone\n\nm1, m2\n\n\n\n\n\n"
+        )
+        started = time.monotonic()
+        code, out, err = run(loc, "config", "init", stdin=answers)
+        took = time.monotonic() - started
+    finally:
+        fake.close()
+    assert code == 0, err
+    assert took < 3
+    assert "'deepseek' is a catalogue provider; pick another name; try again" in out
+    assert "a base URL starts with http:// or https://; try again" in out
+    assert "answer one of: chat, openai, responses, anthropic; try again" in out
+    assert f"could not list its models (no answer from {fake.url}/v1/models: " in out
+    assert "name at least one model; try again" in out
+    assert fake.seen == [("/v1/models", None)]  # Anthropic's path; no key to send
+    data = tomllib.loads(user_file(loc).read_text())
+    assert data["providers"]["local"] == {
+        "api": "anthropic",
+        "base_url": fake.url,
+        "auth": "none",
+        "models": ["m1", "m2"],
+    }
+    assert data["tiers"]["opus"] == "local/m1"
+    validates(loc, user_file(loc))

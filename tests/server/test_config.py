@@ -306,9 +306,32 @@ def test_wrong_types_are_all_reported(places: dict[str, Path]) -> None:
         "providers.mock.headers.x-team: expected a string, got 7",
         'providers.mock.models: expected an array, got "gpt-4o"',
         'providers.mock.read_timeout: expected a number, got "soon"',
+        # Found behind the type errors, in the same run (config check lists every problem).
+        'providers.other.api: required for a provider not in the catalogue (one of "anthropic", '
+        '"chat", "responses")',
+        "providers.other.base_url: required for a provider not in the catalogue",
+        "providers.other: no API key found: set a variable named by api_key_env "
+        '(or set auth = "none" for a server without keys)',
         'server.log_format: expected one of "text", "json", got "xml"',
         'server.log_request_body: expected true or false, got "yes"',
         "server.port: expected an integer, got true",
+    ]
+
+
+def test_problems_behind_a_structure_error_are_listed_in_the_same_run(
+    places: dict[str, Path],
+) -> None:
+    """An unknown ``tiers.sonet`` used to stay hidden until the ``[server]`` errors were fixed."""
+    cfg = write(
+        places["tmp"] / "c.toml",
+        MOCK + '[server]\nhots = "x"\nport = 0\n[tiers]\nsonet = "mock/a"\nopus = "nope/a"\n',
+    )
+    assert sorted(problems(places, cli_path=str(cfg))) == [
+        'server.hots: unknown key (did you mean "host"?)',
+        "server.port: must be between 1 and 65535, got 0",
+        "tiers.opus: target 'nope/a' names provider 'nope', which is not configured; "
+        "configured providers: mock",
+        'tiers.sonet: unknown key (did you mean "sonnet"?)',
     ]
 
 
@@ -671,3 +694,15 @@ def test_header_names_and_values_are_checked(places: dict[str, Path]) -> None:
         "providers.mock.headers: 'Bad Name' is not a valid header name",
         "providers.mock.headers.X-Ok: value must not contain line breaks",
     ]
+
+
+def test_the_key_tables_of_the_docs_name_every_key() -> None:
+    import attrs
+
+    from anthroxy_server.config.schema import ProviderConfig, ServerConfig
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", doc, flags=re.M))
+    for cls in (ServerConfig, ProviderConfig):
+        missing = [f.name for f in attrs.fields(cls) if f.name not in rows]
+        assert missing == [], f"{cls.__name__}: {missing} not in docs/configuration.md"

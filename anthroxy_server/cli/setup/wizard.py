@@ -4,13 +4,19 @@ The answers (from stdin, or from flags with ``--yes``) become a plain TOML table
 (``build_config``), which is validated with ``config.load_settings`` before it replaces anything
 (``write_config``: temp file in the same directory, then ``os.replace``; mode 0600 when it holds
 a key). An existing file is never overwritten without a "yes" or ``--force``.
+
+Each answer is checked when it is given and asked again when wrong (``prompts``). Besides the
+catalogue, "another OpenAI- or Anthropic-compatible endpoint" is offered (``endpoint``). In
+project scope a pasted key goes to the user's ``.env`` (``key_file``), not into a file that may
+be committed, unless the person insists.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -18,13 +24,19 @@ from typing import Any, Literal, TextIO
 import tomli_w
 
 from anthroxy.routing.catalog import CATALOG, ProviderPreset, available_presets, find_key
+from anthroxy.routing.table import RoutingTable
 
-from ..config import paths
-from ..config.paths import CommandError, Locations
+from ...config import paths
+from ...config.paths import CommandError, Locations
+from . import key_file
+from .endpoint import ask_endpoint
+from .prompts import YES_NO, Prompter, ProviderChoice
 
 Scope = Literal["user", "project"]
 TIERS = ("opus", "sonnet", "haiku", "default")
 DEFAULT_PORT = 8082
+ENDPOINT = "+endpoint"  # the "another compatible endpoint" entry of the provider list
+ENDPOINT_WORDS = ("other", "custom", "endpoint")
 # An answer to "key or variable?" that looks like an environment variable name is one.
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 HEADER = (
@@ -32,13 +44,6 @@ HEADER = (
     "# Check it with `anthroxy config check`; see effective values with `anthroxy config show`.\n"
     "\n"
 )
-
-
-@dataclass(frozen=True)
-class ProviderChoice:
-    id: str
-    key_env: str | None = None  # a variable other than the catalogue's own
-    key: str | None = field(default=None, repr=False)  # pasted key: the file becomes 0600
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Flags:
     port: int | None = None
     yes: bool = False
     force: bool = False
+    key_in_project: bool = False  # the person insists: a pasted key in ./.anthroxy/config.toml
 
 
 def build_config(answers: Answers) -> dict[str, Any]:
@@ -67,6 +73,11 @@ def build_config(answers: Answers) -> dict[str, Any]:
     providers: dict[str, dict[str, Any]] = {}
     for choice in answers.providers:
         table: dict[str, Any] = {}
+        for name in ("api", "base_url", "auth"):
+            if getattr(choice, name):
+                table[name] = getattr(choice, name)
+        if choice.models:
+            table["models"] = list(choice.models)
         if choice.key_env:
             table["api_key_env"] = choice.key_env
         if choice.key:
@@ -85,31 +96,14 @@ def target_path(loc: Locations, scope: Scope) -> Path:
     return paths.user_config_file(loc.env, loc.home)
 
 
-class Prompter:
-    """Questions on ``out``, answers from ``inp``; end of input is a clean error."""
-
-    def __init__(self, inp: TextIO, out: TextIO) -> None:
-        self.inp, self.out = inp, out
-
-    def ask(self, question: str, default: str | None = None) -> str:
-        suffix = f" [{default}]" if default else ""
-        self.out.write(f"{question}{suffix}: ")
-        self.out.flush()
-        line = self.inp.readline()
-        if not line:
-            raise CommandError("input ended before the wizard finished; nothing was written")
-        return line.strip() or (default or "")
-
-    def say(self, text: str) -> None:
-        self.out.write(text + "\n")
-
-
 def _parse_providers(text: str, presets: Sequence[ProviderPreset]) -> list[str]:
     chosen: list[str] = []
     for word in filter(None, (w.strip() for w in re.split(r"[,\s]+", text))):
         if word.isdigit() and 1 <= int(word) <= len(presets):
             word = presets[int(word) - 1].id
-        if word not in CATALOG:
+        elif word == str(len(presets) + 1) or word in ENDPOINT_WORDS:
+            word = ENDPOINT
+        elif word not in CATALOG:
             raise ValueError(f"unknown provider {word!r}")
         if word not in chosen:
             chosen.append(word)
@@ -127,13 +121,10 @@ def _ask_providers(p: Prompter, env: Mapping[str, str]) -> list[str]:
             else ("key found" if find_key(preset, env) else ", ".join(preset.key_env))
         )
         p.say(f"  {i:2}. {preset.id:<15} {preset.name:<28} ({mark})")
+    p.say(f"  {len(presets) + 1:2}. {'other':<15} another OpenAI- or Anthropic-compatible endpoint")
     found = ",".join(x.id for x in available_presets(env) if x.needs_key)
-    while True:
-        answer = p.ask("Providers to use (numbers or ids, comma-separated)", found or None)
-        try:
-            return _parse_providers(answer, presets)
-        except ValueError as exc:
-            p.say(f"  {exc}; try again")
+    question = "Providers to use (numbers or ids, comma-separated)"
+    return p.ask_until(question, found or None, lambda a: _parse_providers(a, presets))
 
 
 def _key_choice(pid: str, answer: str | None, env_flag: str | None) -> ProviderChoice:
@@ -147,14 +138,18 @@ def _key_choice(pid: str, answer: str | None, env_flag: str | None) -> ProviderC
     return ProviderChoice(pid, key=answer)
 
 
+def _no_spaces(answer: str) -> str:
+    if any(c.isspace() or c in "'\"\\" for c in answer):
+        raise ValueError("a key or a variable name holds no spaces or quotes")
+    return answer
+
+
 def _ask_key(p: Prompter, preset: ProviderPreset, env: Mapping[str, str]) -> ProviderChoice:
     if not preset.needs_key:
         return ProviderChoice(preset.id)
     default = preset.key_env[0] if preset.key_env else None
-    answer = p.ask(
-        f"{preset.name}: paste its API key, or the name of the variable holding it", default
-    )
-    choice = _key_choice(preset.id, answer, None)
+    question = f"{preset.name}: paste its API key, or the name of the variable holding it"
+    choice = _key_choice(preset.id, p.ask_until(question, default, _no_spaces), None)
     variable = choice.key_env or (None if choice.key else _first_set(preset, env))
     if choice.key is None and variable is None:
         p.say(f"  note: {default} is not set now; export it before `anthroxy start`")
@@ -167,21 +162,51 @@ def _first_set(preset: ProviderPreset, env: Mapping[str, str]) -> str | None:
     return next((name for name in preset.key_env if env.get(name, "").strip()), None)
 
 
-def suggested_target(provider_ids: Sequence[str]) -> str | None:
-    for pid in provider_ids:
-        preset = CATALOG[pid]
-        model = preset.default_model or next(iter(preset.models), None)
+def _models_of(choice: ProviderChoice) -> tuple[str, ...]:
+    preset = CATALOG.get(choice.id)
+    if preset is None:
+        return choice.models
+    return (preset.default_model,) if preset.default_model else preset.models
+
+
+def suggested_target(choices: Sequence[ProviderChoice]) -> str | None:
+    for choice in choices:
+        model = next(iter(_models_of(choice)), None)
         if model:
-            return f"{pid}/{model}"
+            return f"{choice.id}/{model}"
     return None
 
 
+def tier_default(tier: str, tiers: Mapping[str, str], suggestion: str | None) -> str | None:
+    """The one rule for a tier nobody answered, with or without ``--yes``: ``default`` follows
+    sonnet, every other tier gets the suggested model. One tier's answer never becomes another's
+    (a strong model chosen for opus would otherwise also serve haiku's background chores)."""
+    return tiers.get("sonnet") if tier == "default" else suggestion
+
+
+def _target_check(choices: Sequence[ProviderChoice]) -> Callable[[str], str]:
+    """A tier answer is checked as the configuration will check it, when it is given."""
+    listed = {c.id: (CATALOG[c.id].models if c.id in CATALOG else c.models) for c in choices}
+
+    def check(answer: str) -> str:
+        if not answer:
+            raise ValueError("name a provider/model")
+        try:
+            RoutingTable(providers=listed, tiers={"default": answer}, aliases={})
+        except ValueError as exc:
+            raise ValueError(re.sub(r"^\[tiers\] [^:]*: ", "", str(exc))) from None
+        return answer
+
+    return check
+
+
 def _ask_port(p: Prompter) -> int:
-    while True:
-        answer = p.ask("Port for the proxy", str(DEFAULT_PORT))
+    def parse(answer: str) -> int:
         if answer.isdigit() and 1 <= int(answer) <= 65535:
             return int(answer)
-        p.say("  a port is a number from 1 to 65535; try again")
+        raise ValueError("a port is a number from 1 to 65535")
+
+    return p.ask_until("Port for the proxy", str(DEFAULT_PORT), parse)
 
 
 def ask_answers(p: Prompter, env: Mapping[str, str], flags: Flags) -> Answers:
@@ -190,17 +215,21 @@ def ask_answers(p: Prompter, env: Mapping[str, str], flags: Flags) -> Answers:
     if flags.key is not None or flags.key_env is not None:
         choices = _flag_keys(ids, flags)
     else:
-        choices = [_ask_key(p, CATALOG[pid], env) for pid in ids]
+        choices = []
+        for pid in ids:
+            taken = [c.id for c in choices]
+            pick = (
+                ask_endpoint(p, env, taken) if pid == ENDPOINT else _ask_key(p, CATALOG[pid], env)
+            )
+            choices.append(pick)
     p.say("Which model serves each Claude tier? Use provider/model (e.g. deepseek/deepseek-chat).")
     tiers: dict[str, str] = {}
-    suggestion = suggested_target(ids)
+    suggestion = suggested_target(choices)
+    check = _target_check(choices)
     for tier in TIERS:
         given = flags.tiers.get(tier)
-        default = tiers.get("sonnet") if tier == "default" else suggestion
-        while not given:
-            given = p.ask(f"  {tier}", default)
-        tiers[tier] = given
-        suggestion = suggestion if tier != "opus" else given
+        default = tier_default(tier, tiers, suggestion)
+        tiers[tier] = check(given) if given else p.ask_until(f"  {tier}", default, check)
     port = flags.port if flags.port is not None else _ask_port(p)
     return Answers(choices, tiers, port)
 
@@ -223,13 +252,14 @@ def answers_from_flags(env: Mapping[str, str], flags: Flags) -> Answers:
     for pid in ids:
         if pid not in CATALOG:
             raise CommandError(
-                f"--provider {pid}: not in the catalogue (known: {', '.join(CATALOG)})"
+                f"--provider {pid}: not in the catalogue (known: {', '.join(CATALOG)}); "
+                "for another endpoint, run `anthroxy config init` without --yes"
             )
     choices = _flag_keys(ids, flags)
-    suggestion = suggested_target(ids)
+    suggestion = suggested_target(choices)
     tiers: dict[str, str] = {}
     for tier in TIERS:
-        value = flags.tiers.get(tier) or (tiers.get("sonnet") if tier == "default" else suggestion)
+        value = flags.tiers.get(tier) or tier_default(tier, tiers, suggestion)
         if not value:
             raise CommandError(f"no model known for {ids[0]}; pass --{tier} provider/model")
         tiers[tier] = value
@@ -244,9 +274,55 @@ def _holds_key(data: Mapping[str, Any]) -> bool:
     return any("api_key" in table for table in data.get("providers", {}).values())
 
 
-def write_config(loc: Locations, path: Path, data: Mapping[str, Any], out: TextIO) -> Path:
-    """Validate ``data`` as a file at ``path`` and put it there atomically."""
-    from ..config import ConfigError, load_settings
+def place_keys(
+    p: Prompter, loc: Locations, scope: Scope, answers: Answers, flags: Flags
+) -> tuple[Answers, dict[str, str]]:
+    """In project scope, pasted keys go to the user's ``.env`` (the project file may be
+    committed) unless the person insists; the answers then name the variable instead."""
+    pasted = [c for c in answers.providers if c.key]
+    if scope != "project" or not pasted or flags.key_in_project:
+        return answers, {}
+    target = key_file.path(loc.env, loc.home)
+    if not flags.yes:
+        where = p.choose(
+            f"Keep the pasted key(s) in {target} (mode 0600), or in the project file, "
+            "which may be committed? (env/project)",
+            {"env": "env", "e": "env", "project": "project", "p": "project"},
+            "env",
+        )
+        if where == "project":
+            return answers, {}
+    stored: dict[str, str] = {}
+    choices = []
+    for choice in answers.providers:
+        if choice.key:
+            variable = choice.key_env or _key_variable(choice.id)
+            stored[variable] = choice.key
+            keep = None if variable in _catalog_vars(choice.id) else variable
+            choice = dataclasses.replace(choice, key=None, key_env=keep)
+        choices.append(choice)
+    return dataclasses.replace(answers, providers=choices), stored
+
+
+def _catalog_vars(pid: str) -> tuple[str, ...]:
+    return CATALOG[pid].key_env if pid in CATALOG else ()
+
+
+def _key_variable(pid: str) -> str:
+    own = _catalog_vars(pid)
+    return own[0] if own else f"{pid.upper().replace('-', '_')}_API_KEY"
+
+
+def write_config(
+    loc: Locations,
+    path: Path,
+    data: Mapping[str, Any],
+    out: TextIO,
+    stored: Mapping[str, str] | None = None,
+) -> Path:
+    """Validate ``data`` as a file at ``path`` and put it there atomically; ``stored`` keys go to
+    the user's ``.env`` once the file is known to be valid."""
+    from ...config import ConfigError, load_settings
 
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = 0o600 if _holds_key(data) else 0o644
@@ -254,8 +330,9 @@ def write_config(loc: Locations, path: Path, data: Mapping[str, Any], out: TextI
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(render(data))
+    env = {**loc.env, **(stored or {})}  # the server reads the .env file at start
     try:
-        load_settings(cli_path=str(tmp), env=loc.env, cwd=loc.cwd, home=loc.home)
+        load_settings(cli_path=str(tmp), env=env, cwd=loc.cwd, home=loc.home)
     except ConfigError as exc:
         # A key variable that is not exported yet is expected right after setup; anything else
         # means the answers do not make a working configuration.
@@ -268,25 +345,35 @@ def write_config(loc: Locations, path: Path, data: Mapping[str, Any], out: TextI
             ) from exc
         for problem in exc.problems:
             out.write(f"warning: {problem}\n")
+    if stored:
+        env_path = key_file.path(loc.env, loc.home)
+        key_file.store(env_path, stored)
+        out.write(f"stored {', '.join(stored)} in {env_path} (mode 0600), not in {path}\n")
     os.chmod(tmp, mode)
     os.replace(tmp, path)
     return path
 
 
+def _scope(p: Prompter, flags: Flags) -> Scope:
+    if flags.scope is not None or flags.yes:
+        return flags.scope or "user"
+    choices: dict[str, Scope] = {"u": "user", "user": "user", "p": "project", "project": "project"}
+    answer = p.choose("Save for this user (u) or this project directory (p)?", choices, "u")
+    return choices[answer[0]]
+
+
 def init(loc: Locations, inp: TextIO, out: TextIO, flags: Flags) -> Path:
     """The whole command: choose the file, refuse to clobber, gather answers, write."""
     p = Prompter(inp, out)
-    scope = flags.scope
-    if scope is None and not flags.yes:
-        answer = p.ask("Save for this user (u) or this project directory (p)?", "u")
-        scope = "project" if answer.lower().startswith("p") else "user"
-    path = target_path(loc, scope or "user")
+    scope = _scope(p, flags)
+    path = target_path(loc, scope)
     if path.exists() and not flags.force:
         if flags.yes:
             raise CommandError(f"{path} already exists; pass --force to overwrite it")
-        if not p.ask(f"{path} already exists. Overwrite it? (y/N)", "n").lower().startswith("y"):
+        if p.choose(f"{path} already exists. Overwrite it? (y/N)", YES_NO, "n") != "y":
             raise CommandError(f"left {path} unchanged")
     answers = answers_from_flags(loc.env, flags) if flags.yes else ask_answers(p, loc.env, flags)
-    write_config(loc, path, build_config(answers), out)
+    answers, stored = place_keys(p, loc, scope, answers, flags)
+    write_config(loc, path, build_config(answers), out, stored)
     out.write(f"wrote {path}\nnext: `anthroxy start`, then `anthroxy run` to launch Claude Code\n")
     return path

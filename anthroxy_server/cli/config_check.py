@@ -1,0 +1,78 @@
+"""``anthroxy config check`` and ``config path``: which files are read, and every problem.
+
+``check`` reports in one run everything that stops the configuration from working: the
+problems of the files (all of them, see ``config.checks.problems_beyond``) and then what only
+the machine can tell, such as a ChatGPT provider whose Codex login is not there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from anthroxy.errors import AnthroxyError
+
+from ..config.paths import CommandError, Locations
+from . import daemon
+
+if TYPE_CHECKING:
+    from ..config.schema import Settings
+
+
+def check(loc: Locations, config_path: str | None, out: TextIO) -> int:
+    settings = daemon.load_settings(loc, config_path)  # exit 2 listing every file problem
+    problems = login_problems(settings)
+    if problems:
+        lines = "\n  ".join(problems)
+        raise CommandError(f"the configuration cannot work here yet:\n  {lines}", code=2)
+    names = settings.routing.model_names()
+    out.write(
+        f"ok: {len(settings.providers)} provider(s), {len(names)} model name(s); "
+        f"read {', '.join(settings.sources) or 'no file (built-in defaults)'}\n"
+    )
+    return 0
+
+
+def login_problems(settings: Settings) -> list[str]:
+    """Providers whose credentials live outside the configuration and are not usable now."""
+    problems = []
+    for pid, provider in settings.providers.items():
+        if provider.auth != "codex" or provider.codex_home is None:
+            continue
+        from ..providers.codex_auth import (
+            CodexCredentials,
+        )  # aiohttp: only when a provider needs it
+
+        try:
+            CodexCredentials(provider.codex_home, provider=pid, token_url=provider.token_url).load()
+        except AnthroxyError as exc:
+            problems.append(f"providers.{pid}: {exc.message}")
+    return problems
+
+
+def path_report(loc: Locations, cli_path: str | None) -> str:
+    from ..config import paths
+    from ..config.files import find_config_files
+
+    read = find_config_files(
+        cli_path=str(loc.cwd / cli_path) if cli_path else None,
+        env=loc.env,
+        cwd=loc.cwd,
+        home=loc.home,
+        managed_path=paths.MANAGED_CONFIG,
+    )
+    candidates = [
+        *([loc.cwd / cli_path] if cli_path else []),
+        *([Path(loc.env["ANTHROXY_CONFIG"])] if loc.env.get("ANTHROXY_CONFIG") else []),
+        paths.project_config_file(loc.cwd),
+        paths.user_config_file(loc.env, loc.home),
+        paths.MANAGED_CONFIG,
+    ]
+    lines = ["configuration files, in order (later ones override earlier ones):"]
+    for path in read:
+        lines.append(f"  read     {path}")
+    for path in candidates:
+        if path not in read:
+            state = "exists, not read" if path.exists() else "absent"
+            lines.append(f"  {state:<8} {path}" if state == "absent" else f"  ({state}) {path}")
+    return "\n".join(lines) + "\n"
