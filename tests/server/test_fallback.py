@@ -272,12 +272,17 @@ async def test_breaker_opens_skips_then_half_opens(upstream, backup, gateway) ->
         assert response.headers["x-anthroxy-route"] == "back/m2"
     assert len(upstream.seen) == 2
     health = await (await client.get("/healthz")).json()
+    last_error = {"status": 529, "reason": "prim (HTTP 503): primary is down", "age_s": 0.0}
+    until = health["providers"]["prim"]["breaker"].pop("open_until")  # wall clock, UTC
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", until)
     assert health["providers"]["prim"]["breaker"] == {
         "state": "open",
         "failures": 2,
         "retry_in_s": 30.0,
+        "last_error": last_error,
     }
     assert health["providers"]["back"]["breaker"]["state"] == "closed"
+    assert health["status"] == "degraded"
 
     clock.now += 10
     response = await client.post("/v1/messages", json=message_body(ASKED))
@@ -298,7 +303,9 @@ async def test_breaker_opens_skips_then_half_opens(upstream, backup, gateway) ->
         "state": "closed",
         "failures": 0,
         "retry_in_s": 0.0,
+        "last_error": {**last_error, "age_s": 31.0},  # kept after recovery, with its age
     }
+    assert health["status"] == "ok"
 
 
 async def test_failed_half_open_trial_opens_again(upstream, backup, gateway) -> None:
@@ -320,10 +327,16 @@ async def test_open_breaker_on_the_only_target_still_tries(backup, gateway) -> N
     clock = Clock()
     backup.handler = failing(503)
     client = await gateway(clock=clock, circuit_breaker={"failures": 1, "cooldown": 60})
-    for expected in (1, 2):
-        response = await client.post("/v1/messages", json=message_body("solo"))
-        assert response.status == 529
-        assert len(backup.seen) == expected
+    response = await client.post("/v1/messages", json=message_body("solo"))
+    assert response.status == 529  # one transient failure: the client may retry it
+    assert "x-should-retry" not in response.headers
+    response = await client.post("/v1/messages", json=message_body("solo"))
+    assert len(backup.seen) == 2  # tried although open: an attempt beats an instant error
+    # Failed again with its breaker open: nothing can serve, so the client must stop retrying.
+    assert response.status == 503 and response.headers["x-should-retry"] == "false"
+    message = (await response.json())["error"]["message"]
+    assert message.startswith("anthroxy: no provider can serve solo right now. back/m2: ")
+    assert "primary is down (breaker open)" in message
     health = await (await client.get("/healthz")).json()
     assert health["providers"]["back"]["breaker"]["state"] == "open"
 
