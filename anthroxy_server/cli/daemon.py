@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ..config import paths
 from ..config.paths import CommandError, Locations
+from . import status_view
 
 if TYPE_CHECKING:  # config.py imports attrs/cattrs; only the CLI paths that need it load it
     from ..config.schema import Settings
@@ -343,22 +344,6 @@ def format_uptime(seconds: float) -> str:
     return "".join(f"{n}{unit} " for n, unit in parts if n) + f"{secs}s"
 
 
-def describe_providers(healthz: Mapping[str, Any]) -> list[str]:
-    """One line per provider from a /healthz body, whatever shape the server chose for it."""
-    providers = healthz.get("providers")
-    if isinstance(providers, Mapping):
-        return [f"{pid}: {_brief(info)}" for pid, info in providers.items()]
-    if isinstance(providers, list):
-        return [_brief(item) for item in providers]
-    return []
-
-
-def _brief(info: object) -> str:
-    if isinstance(info, Mapping):
-        return ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, dict | list))
-    return str(info)
-
-
 def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time) -> int:
     """Print pid, URL, uptime and providers; 0 when up and answering, 1 otherwise."""
     record = _check_existing(loc, out)
@@ -371,9 +356,7 @@ def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time)
     if answer is None:
         out.write(f"health:   {record.url}{HEALTH_PATH} does not answer (see `anthroxy logs`)\n")
         return 1
-    out.write("health:   ok\n")
-    lines = describe_providers(answer)
-    out.write("providers:\n" + "".join(f"  {line}\n" for line in lines) if lines else "")
+    out.write(status_view.render(answer))  # health (ok/degraded), providers and breakers
     return 0
 
 

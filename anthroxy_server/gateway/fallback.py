@@ -182,7 +182,8 @@ class ChainRun:
         raise final_error(last, failures)
 
     def _redacted(self, text: str) -> str:
-        return redact(text, self.request.app[SECRETS])
+        secrets = self.request.app[SECRETS]
+        return redact(text, secrets)
 
     def _announce(self, route: Route) -> None:
         self.request[ROUTE_KEY] = target_of(route)
