@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,9 +133,9 @@ class CircuitBreakers:
         assert breaker.opened_at is not None  # OPEN means it opened
         return max(0.0, breaker.opened_at + self.cooldown - self._clock())
 
-    def any_open(self) -> bool:
-        """Whether some provider's breaker is open or waiting for its half-open trial."""
-        return any(self.state(p) is not BreakerState.CLOSED for p in self._breakers)
+    def any_open(self, providers: Iterable[str]) -> bool:
+        """Whether the breaker of one of ``providers`` is open or awaits its half-open trial."""
+        return any(self.state(p) is not BreakerState.CLOSED for p in providers)
 
     def abandon(self, provider: str) -> None:
         """The request ended without a verdict (client gone): free the half-open trial."""

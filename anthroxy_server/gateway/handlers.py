@@ -444,7 +444,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(
         {
             # "degraded": some provider is skipped (breaker open) or awaits its trial request.
-            "status": "degraded" if breakers.any_open() else "ok",
+            "status": "degraded" if breakers.any_open(settings.providers) else "ok",
             "version": __version__,
             "uptime_s": round(time.time() - request.app[STARTED], 3),
             "providers": providers,
