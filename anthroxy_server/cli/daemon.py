@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ..config import fingerprint, paths
 from ..config.paths import CommandError, Locations
-from . import proxy, service
+from . import proxy, service, status_view
 from .probe import (
     HEALTH_PATH,
     PidRecord,
@@ -323,22 +323,6 @@ def format_uptime(seconds: float) -> str:
     return "".join(f"{n}{unit} " for n, unit in parts if n) + f"{secs}s"
 
 
-def describe_providers(healthz: Mapping[str, Any]) -> list[str]:
-    """One line per provider from a /healthz body, whatever shape the server chose for it."""
-    providers = healthz.get("providers")
-    if isinstance(providers, Mapping):
-        return [f"{pid}: {_brief(info)}" for pid, info in providers.items()]
-    if isinstance(providers, list):
-        return [_brief(item) for item in providers]
-    return []
-
-
-def _brief(info: object) -> str:
-    if isinstance(info, Mapping):
-        return ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, dict | list))
-    return str(info)
-
-
 def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time) -> int:
     """Print pid, URL, uptime, who started it, its configuration and providers; 0 when up and
     answering, 1 otherwise."""
@@ -359,9 +343,7 @@ def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time)
         return 1
     config = _config_line(loc, found)
     out.write(f"config:   {config}\n" if config else "")
-    out.write("health:   ok\n")
-    lines = describe_providers(found.health)
-    out.write("providers:\n" + "".join(f"  {line}\n" for line in lines) if lines else "")
+    out.write(status_view.render(found.health))  # health (ok/degraded), providers, breakers
     return 0
 
 

@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -131,22 +132,43 @@ def _check_auth(request: web.Request) -> None:
     token = settings_of(request).config.server.auth_token
     if not token or not request.path.startswith("/v1/"):
         return
-    given = request.headers.get("x-api-key")
-    if given is None:
-        authorization = request.headers.get("authorization", "")
-        if authorization[:7].lower() == "bearer ":
-            given = authorization[7:].strip()
+    # Claude Code sends ANTHROPIC_API_KEY as x-api-key and ANTHROPIC_AUTH_TOKEN as a bearer, both
+    # when both are set: a right token in either passes, so a real Anthropic key left in
+    # ANTHROPIC_API_KEY does not hide the proxy token.
+    given = _presented_credentials(request.headers)
     # surrogateescape: aiohttp keeps undecodable header bytes as surrogates, which strict
     # UTF-8 cannot encode; such a header is simply a wrong token.
-    if given is None or not hmac.compare_digest(
-        given.encode("utf-8", "surrogateescape"), token.encode()
-    ):
-        # Final for Claude Code: a wrong proxy token never becomes right by retrying.
-        raise AuthenticationFailed(
-            "anthroxy rejected the client's credentials: send the server's auth_token as "
-            "x-api-key or 'Authorization: Bearer <token>'" + auth_hint(request.headers),
-            should_retry=False,
-        )
+    expected = token.encode()
+    matches = [
+        hmac.compare_digest(v.encode("utf-8", "surrogateescape"), expected) for v in given.values()
+    ]
+    if not any(matches):
+        raise _wrong_token(list(given), auth_hint(request.headers))
+
+
+def _presented_credentials(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header name -> credential the client presented (x-api-key, Authorization: Bearer)."""
+    given = {}
+    if "x-api-key" in headers:
+        given["x-api-key"] = headers["x-api-key"]
+    authorization = headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        given["Authorization: Bearer"] = authorization[7:].strip()
+    return given
+
+
+def _wrong_token(sent: list[str], hint: str) -> AuthenticationFailed:
+    """Claude Code prints this message as it is after "Failed to authenticate. API Error: 401"
+    (docs/troubleshooting.md); ``x-should-retry: false`` makes that happen at once, since a wrong
+    proxy token never becomes right by retrying."""
+    sent_as = " and ".join(sent)
+    problem = f"wrong proxy token (sent as {sent_as})" if sent else "no proxy token was sent"
+    return AuthenticationFailed(
+        f"anthroxy: {problem}. This proxy requires its server.auth_token: set "
+        "ANTHROPIC_AUTH_TOKEN to that value (Claude Code sends it as Authorization: Bearer; "
+        "`anthroxy run` sets it for you)." + (" " + hint.removeprefix(". ") if hint else ""),
+        should_retry=False,
+    )
 
 
 def _from_http_exception(exc: web.HTTPException, request: web.Request) -> AnthroxyError:

@@ -13,6 +13,10 @@ What counts as a failure is the fallback loop's decision (``fallback.is_fallback
 unreachable, timeout, 429, 5xx). An answer that is the request's own fault (a 400) shows the
 provider is up, so it counts as a success. ``failures <= 0`` disables the breaker.
 
+Each breaker also keeps the provider's last error (status and a short reason, which the caller
+gives already redacted), for ``/healthz``, ``anthroxy status`` and the "nothing can serve"
+answer: a person asking why a provider is skipped wants the reason, not only the state.
+
 The clock is injectable (``time.monotonic`` by default) so tests step time by hand. The state is
 per app, touched only from the event loop's thread, so no lock is needed.
 """
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +36,28 @@ class BreakerState(enum.Enum):
     HALF_OPEN = "half-open"
 
 
+REASON_LENGTH = 160  # a reason longer than this is cut: a status line, not the whole body
+
+
+@dataclass(frozen=True, slots=True)
+class LastError:
+    status: int
+    reason: str
+    at: float  # clock reading
+
+
 @dataclass(slots=True)
 class _Breaker:
     failures: int = 0  # consecutive failures
     opened_at: float | None = None  # clock reading when the breaker opened; None when closed
     trial: bool = False  # a half-open trial request is in flight
+    last_error: LastError | None = None
+
+
+def short_reason(text: str) -> str:
+    """``text`` on one line, cut to ``REASON_LENGTH`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= REASON_LENGTH else line[: REASON_LENGTH - 1] + "…"
 
 
 class CircuitBreakers:
@@ -83,7 +104,11 @@ class CircuitBreakers:
             breaker.opened_at = None
             breaker.trial = False
 
-    def failure(self, provider: str) -> None:
+    def failure(self, provider: str, status: int = 0, reason: str = "") -> None:
+        """A failure another provider may not share; ``status``/``reason`` become its last
+        error (``reason`` must hold no secret)."""
+        if status:
+            self.note(provider, status, reason)
         if self.threshold <= 0:
             return
         breaker = self._get(provider)
@@ -91,6 +116,26 @@ class CircuitBreakers:
         was_trial, breaker.trial = breaker.trial, False
         if was_trial or breaker.failures >= self.threshold:
             breaker.opened_at = self._clock()
+
+    def note(self, provider: str, status: int, reason: str) -> None:
+        """Remember ``provider``'s latest error without judging it (e.g. its key refused)."""
+        self._get(provider).last_error = LastError(status, short_reason(reason), self._clock())
+
+    def last_error(self, provider: str) -> LastError | None:
+        breaker = self._breakers.get(provider)
+        return None if breaker is None else breaker.last_error
+
+    def retry_in(self, provider: str) -> float:
+        """Seconds until an open breaker lets a trial through; 0 when not open."""
+        breaker = self._breakers.get(provider)
+        if self.state(provider) is not BreakerState.OPEN or breaker is None:
+            return 0.0
+        assert breaker.opened_at is not None  # OPEN means it opened
+        return max(0.0, breaker.opened_at + self.cooldown - self._clock())
+
+    def any_open(self, providers: Iterable[str]) -> bool:
+        """Whether the breaker of one of ``providers`` is open or awaits its half-open trial."""
+        return any(self.state(p) is not BreakerState.CLOSED for p in providers)
 
     def abandon(self, provider: str) -> None:
         """The request ended without a verdict (client gone): free the half-open trial."""
@@ -100,13 +145,17 @@ class CircuitBreakers:
 
     def describe(self, provider: str) -> dict[str, Any]:
         """JSON-ready state for /healthz."""
-        state = self.state(provider)
         breaker = self._breakers.get(provider)
-        retry_in = 0.0
-        if state is BreakerState.OPEN and breaker is not None and breaker.opened_at is not None:
-            retry_in = max(0.0, breaker.opened_at + self.cooldown - self._clock())
-        return {
-            "state": state.value,
+        described: dict[str, Any] = {
+            "state": self.state(provider).value,
             "failures": breaker.failures if breaker is not None else 0,
-            "retry_in_s": round(retry_in, 3),
+            "retry_in_s": round(self.retry_in(provider), 3),
         }
+        last = None if breaker is None else breaker.last_error
+        if last is not None:
+            described["last_error"] = {
+                "status": last.status,
+                "reason": last.reason,
+                "age_s": round(max(0.0, self._clock() - last.at), 3),
+            }
+        return described

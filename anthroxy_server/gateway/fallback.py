@@ -20,9 +20,13 @@
   exponential backoff ``backoff * 2**(n-1) * U[0.5, 1)``. Moving to the next target needs no wait.
 * Circuit breakers (``breaker.py``) skip providers that keep failing, unless that would skip the
   whole chain: then the whole chain is tried anyway (an attempt beats an instant error).
-* When every target fails the client gets the LAST error (its status, type and ``retry-after``:
-  the most recent word on whether waiting helps), its message followed by every attempt's
-  outcome, so the user sees the whole story in one line.
+* When every target is down for a reason a retry seconds later will not cure (breaker open,
+  connection refused or name not resolved), the client gets ``outage.nobody_serves``: a final
+  503 naming each target and its reason, so Claude Code stops and shows it instead of retrying
+  silently for minutes.
+* Otherwise, when every target fails, the client gets the LAST error (its status, type and
+  ``retry-after``: the most recent word on whether waiting helps), its message followed by every
+  attempt's outcome, so the user sees the whole story in one line.
 
 Every attempt is logged (provider, model, outcome, latency; the request id comes from the log
 context), and ``x-anthroxy-route: provider/model`` names the target that answered, on success
@@ -46,8 +50,9 @@ from anthroxy.routing.table import Route
 from ..config.schema import RetryConfig
 from .breaker import CircuitBreakers
 from .call import Relayed
-from .logs import LOGGER_NAME
-from .state import SETTINGS, access_of, request_id_of
+from .logs import LOGGER_NAME, redact
+from .outage import Down, breaker_reason, nobody_serves, unreachable
+from .state import SECRETS, SETTINGS, access_of, request_id_of
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -138,10 +143,15 @@ class ChainRun:
             log.warning("every target's circuit breaker is open; trying them all anyway")
             usable = list(chain)
         failures: list[Outcome] = []
+        down: list[Down] = []  # targets that cannot serve right now, and why
+        transient = False  # some target failed in a way the next try may not repeat
         last: AnthroxyError | None = None
-        for route in usable:
-            if not forced and not self.breakers.available(route.provider):
-                continue  # another request took the half-open trial meanwhile
+        for route in chain:
+            if route not in usable or not (forced or self.breakers.available(route.provider)):
+                # Open breaker (or another request took the half-open trial meanwhile).
+                reason = breaker_reason(self.breakers, route.provider)
+                down.append(Down(target_of(route), reason))
+                continue
             self._announce(route)
             try:
                 send = prepare(route)
@@ -154,9 +164,22 @@ class ChainRun:
             response, failed = await self._attempts(route, send, failures)
             if response is not None:
                 return response
+            assert failed is not None
             last = failed
+            if forced or unreachable(failed):
+                reason = self._redacted(failed.message)
+                down.append(Down(target_of(route), reason + (" (breaker open)" if forced else "")))
+            else:
+                transient = True
+        if down and not transient:
+            providers = [route.provider for route in chain]
+            raise nobody_serves(chain[0].requested_model, down, self.breakers, providers)
         assert last is not None  # a chain has at least one route; each ends in a response or error
         raise final_error(last, failures)
+
+    def _redacted(self, text: str) -> str:
+        secrets = self.request.app[SECRETS]
+        return redact(text, secrets)
 
     def _announce(self, route: Route) -> None:
         self.request[ROUTE_KEY] = target_of(route)
@@ -204,10 +227,13 @@ class ChainRun:
             self._log(route, attempt, "ok", started)
             return
         outcome = describe(err)
+        reason = self._redacted(err.message)
         if is_fallback_error(err):
-            self.breakers.failure(route.provider)
+            self.breakers.failure(route.provider, err.status, reason)
         else:
             self.breakers.success(route.provider)
+            if isinstance(err, UpstreamError) and err.status in (401, 403):
+                self.breakers.note(route.provider, err.status, reason)  # its key was refused
         self._log(route, attempt, outcome, started)
 
     def _log(self, route: Route, attempt: int, outcome: str, started: float) -> None:

@@ -35,6 +35,7 @@ from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
 from . import bodylog, fallback, learned
+from .breaker import CircuitBreakers
 from .call import Call
 from .fallback import BREAKERS, ChainRun, Send, describe
 from .identity import healthz_fields
@@ -447,13 +448,14 @@ async def healthz(request: web.Request) -> web.Response:
             "has_key": bool(p.api_key),
             "key_source": p.key_source,
             "models": list(p.models),
-            "breaker": breakers.describe(pid),
+            "breaker": _breaker_view(breakers, pid),
         }
         for pid, p in settings.providers.items()
     }
     return web.json_response(
         {
-            "status": "ok",
+            # "degraded": some provider is skipped (breaker open) or awaits its trial request.
+            "status": "degraded" if breakers.any_open(settings.providers) else "ok",
             "version": __version__,
             "uptime_s": round(time.time() - request.app[STARTED], 3),
             "providers": providers,
@@ -462,6 +464,16 @@ async def healthz(request: web.Request) -> web.Response:
             **healthz_fields(request.app),  # service, pid, config fingerprint, managed_by, log
         }
     )
+
+
+def _breaker_view(breakers: CircuitBreakers, provider: str) -> dict[str, Any]:
+    """The breaker's state, plus ``open_until`` (UTC) while it is open: the breaker counts on a
+    monotonic clock, a person reads the wall clock."""
+    view = breakers.describe(provider)
+    if view["state"] == "open":
+        until = datetime.fromtimestamp(time.time() + view["retry_in_s"], tz=UTC)
+        view["open_until"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return view
 
 
 async def root(request: web.Request) -> web.Response:

@@ -85,8 +85,18 @@ def settings(
     return settings_from_config(structure_config(raw), {})
 
 
-async def run_claude(base: str, home: Path, prompt: str, *, timeout: float = 90) -> tuple[int, str]:
+async def run_claude(
+    base: str,
+    home: Path,
+    prompt: str,
+    *,
+    timeout: float = 90,
+    credentials: dict[str, str] | None = None,
+) -> tuple[int, str]:
     """Run ``claude -p prompt`` in ``home`` (also its HOME) against ``base``; (status, output).
+
+    ``credentials`` replaces the default ``ANTHROPIC_API_KEY=placeholder-key`` (e.g. an
+    ``ANTHROPIC_AUTH_TOKEN``, or nothing at all).
 
     Only Write is allowed and edits are accepted, so a scripted model can make it write a file
     without a permission prompt (bypassPermissions is refused as root).
@@ -95,9 +105,9 @@ async def run_claude(base: str, home: Path, prompt: str, *, timeout: float = 90)
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "ANTHROPIC_BASE_URL": base,
-        "ANTHROPIC_API_KEY": "placeholder-key",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
+    env.update({"ANTHROPIC_API_KEY": "placeholder-key"} if credentials is None else credentials)
     assert CLAUDE is not None
     process = await asyncio.create_subprocess_exec(
         CLAUDE,
@@ -122,14 +132,17 @@ async def run_claude(base: str, home: Path, prompt: str, *, timeout: float = 90)
     return process.returncode or 0, output.decode(errors="replace")
 
 
-async def claude_writes(proxy: Any, home: Path, name: str, words: str) -> str:
+async def claude_writes(
+    proxy: Any, home: Path, name: str, words: str, credentials: dict[str, str] | None = None
+) -> str:
     """Claude Code, through ``proxy``, writes ``words`` into ``home/name`` with its Write tool.
 
     Asserts what every such run must show (exit 0, the file holds exactly the words, the
     scripted model's closing sentence reached the person) and returns the CLI's output.
     """
     target = home / name
-    status, output = await run_claude(base_url(proxy), home, f"Please write {words} into {target}")
+    prompt = f"Please write {words} into {target}"
+    status, output = await run_claude(base_url(proxy), home, prompt, credentials=credentials)
     assert status == 0, output
     assert target.read_text() == words + "\n"  # the Write tool ran with the streamed arguments
     assert "The file is written." in output

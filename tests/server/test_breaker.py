@@ -76,3 +76,24 @@ def test_zero_failures_disables_the_breaker() -> None:
     for _ in range(100):
         breakers.failure("p")
     assert breakers.available("p") and breakers.describe("p")["failures"] == 0
+
+
+def test_last_error_is_kept_cut_to_one_line_and_aged() -> None:
+    breakers, clock = make(failures=2, cooldown=10.0)
+    breakers.failure("p", 502, "cannot reach\nprovider " + "x" * 300)
+    clock.now += 4
+    last = breakers.describe("p")["last_error"]
+    assert last["status"] == 502 and last["age_s"] == 4.0
+    assert "\n" not in last["reason"] and len(last["reason"]) == 160
+    assert last["reason"].startswith("cannot reach provider xx") and last["reason"].endswith("…")
+    assert not breakers.any_open(["p", "q"])  # one failure of two: still closed
+    breakers.note("q", 401, "key refused")  # a verdict-free note opens nothing
+    assert breakers.state("q") is BreakerState.CLOSED and breakers.describe("q")["failures"] == 0
+    breakers.failure("p", 503, "down")
+    assert breakers.any_open(["p"]) and breakers.retry_in("p") == 10.0
+    assert not breakers.any_open(["q"])  # only the providers asked about
+    assert breakers.describe("p")["last_error"]["reason"] == "down"
+    clock.now += 10.5
+    assert breakers.any_open(["p"])  # half-open: waiting for its trial, not yet healthy
+    breakers.success("p")
+    assert not breakers.any_open(["p"]) and breakers.retry_in("p") == 0.0

@@ -235,7 +235,7 @@ def test_real_server_start_status_stop(loc: Locations) -> None:
         assert record is not None
         assert (daemon.health(record.url) or {}).get("status") == "ok"
         code, text, _ = cli_run(loc, "status")
-        assert code == 0 and "mock: name=mock" in text
+        assert code == 0 and "mock: chat http" in text and "  breaker: closed" in text
     finally:
         code, _text, err = cli_run(loc, "stop", "--timeout", "10")
     assert code == 0, err

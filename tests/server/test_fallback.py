@@ -272,12 +272,17 @@ async def test_breaker_opens_skips_then_half_opens(upstream, backup, gateway) ->
         assert response.headers["x-anthroxy-route"] == "back/m2"
     assert len(upstream.seen) == 2
     health = await (await client.get("/healthz")).json()
+    last_error = {"status": 529, "reason": "prim (HTTP 503): primary is down", "age_s": 0.0}
+    until = health["providers"]["prim"]["breaker"].pop("open_until")  # wall clock, UTC
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", until)
     assert health["providers"]["prim"]["breaker"] == {
         "state": "open",
         "failures": 2,
         "retry_in_s": 30.0,
+        "last_error": last_error,
     }
     assert health["providers"]["back"]["breaker"]["state"] == "closed"
+    assert health["status"] == "degraded"
 
     clock.now += 10
     response = await client.post("/v1/messages", json=message_body(ASKED))
@@ -298,7 +303,9 @@ async def test_breaker_opens_skips_then_half_opens(upstream, backup, gateway) ->
         "state": "closed",
         "failures": 0,
         "retry_in_s": 0.0,
+        "last_error": {**last_error, "age_s": 31.0},  # kept after recovery, with its age
     }
+    assert health["status"] == "ok"
 
 
 async def test_failed_half_open_trial_opens_again(upstream, backup, gateway) -> None:
@@ -320,10 +327,16 @@ async def test_open_breaker_on_the_only_target_still_tries(backup, gateway) -> N
     clock = Clock()
     backup.handler = failing(503)
     client = await gateway(clock=clock, circuit_breaker={"failures": 1, "cooldown": 60})
-    for expected in (1, 2):
-        response = await client.post("/v1/messages", json=message_body("solo"))
-        assert response.status == 529
-        assert len(backup.seen) == expected
+    response = await client.post("/v1/messages", json=message_body("solo"))
+    assert response.status == 529  # one transient failure: the client may retry it
+    assert "x-should-retry" not in response.headers
+    response = await client.post("/v1/messages", json=message_body("solo"))
+    assert len(backup.seen) == 2  # tried although open: an attempt beats an instant error
+    # Failed again with its breaker open: nothing can serve, so the client must stop retrying.
+    assert response.status == 503 and response.headers["x-should-retry"] == "false"
+    message = (await response.json())["error"]["message"]
+    assert message.startswith("anthroxy: no provider can serve solo right now. back/m2: ")
+    assert "primary is down (breaker open)" in message
     health = await (await client.get("/healthz")).json()
     assert health["providers"]["back"]["breaker"]["state"] == "open"
 
@@ -585,3 +598,65 @@ async def test_an_unexpected_failure_after_pings_ends_the_stream(
     assert response.status == 200
     assert events[-1][0] == "error" and events[-1][1]["error"]["type"] == "api_error"
     assert "a bug" not in raw.decode()  # no internals to the client; the log has them
+
+
+async def test_every_target_refusing_connections_is_one_final_503_naming_each(
+    aiohttp_client: Any,
+) -> None:
+    """Nothing listens at either address: Claude Code must stop at once and show why, instead
+    of retrying a 502 silently for minutes (docs/troubleshooting.md)."""
+    prim, back = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
+    client = await aiohttp_client(create_app(settings(prim, back)))
+    response = await client.post("/v1/messages", json=message_body(ASKED, stream=True))
+    assert response.status == 503 and response.headers["x-should-retry"] == "false"
+    error = (await response.json())["error"]
+    assert error["type"] == "api_error"
+    message = error["message"]
+    assert message.startswith(f"anthroxy: no provider can serve {ASKED} right now. ")
+    assert f"prim/m1: cannot reach provider 'prim' at {prim}" in message
+    assert f"back/m2: cannot reach provider 'back' at {back}" in message
+    assert SECRET_KEY not in message
+
+
+async def test_a_transient_failure_in_the_chain_keeps_the_answer_retryable(backup, gateway) -> None:
+    """The primary is refused but the backup only failed with a 503: a retry may succeed, so the
+    last error goes out as it is, without ``x-should-retry: false``."""
+    backup.handler = failing(503)
+    client = await gateway(f"http://127.0.0.1:{free_port()}")
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert response.status == 529  # the backup's 503 (translation-rules.md §7.1)
+    assert "x-should-retry" not in response.headers
+    message = (await response.json())["error"]["message"]
+    assert "anthroxy tried 2 attempts: prim/m1: 502 api_error; back/m2: 529" in message
+
+
+async def test_open_breaker_and_refused_backup_name_the_breaker_and_its_last_error(
+    upstream, aiohttp_client: Any
+) -> None:
+    back = f"http://127.0.0.1:{free_port()}"
+    app = create_app(settings(upstream.url, back, circuit_breaker={"failures": 1, "cooldown": 30}))
+    client = await aiohttp_client(app)
+    app[BREAKERS].failure("prim", 529, "prim (HTTP 503): primary is down")
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert upstream.seen == []  # skipped: its breaker is open
+    assert response.status == 503 and response.headers["x-should-retry"] == "false"
+    assert response.headers["retry-after"] == "30"  # when the breaker lets a trial through
+    message = (await response.json())["error"]["message"]
+    assert (
+        "prim/m1: circuit breaker open (skipped for 30 s more), "
+        "last error 529: prim (HTTP 503): primary is down; "
+        f"back/m2: cannot reach provider 'back' at {back}"
+    ) in message
+
+
+async def test_a_refused_provider_key_is_its_last_error_but_opens_no_breaker(
+    upstream, gateway
+) -> None:
+    upstream.handler = failing(401)
+    client = await gateway(circuit_breaker={"failures": 1, "cooldown": 30})
+    response = await client.post("/v1/messages", json=message_body(ASKED))
+    assert response.status == 401 and response.headers["x-should-retry"] == "false"
+    breaker = (await (await client.get("/healthz")).json())["providers"]["prim"]["breaker"]
+    assert breaker["state"] == "closed"
+    assert breaker["last_error"]["status"] == 401
+    assert breaker["last_error"]["reason"].startswith("provider 'prim' refused the API key")

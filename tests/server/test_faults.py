@@ -78,7 +78,8 @@ async def test_connection_refused_names_provider_and_url(make_gateway) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     client = await make_gateway(base_url=dead)
     response = await client.post("/v1/messages", json=message_body(stream=True))
-    assert response.status == 502
+    # Nothing listens there: final at once, so Claude Code shows it instead of retrying.
+    assert response.status == 503 and response.headers["x-should-retry"] == "false"
     error = (await response.json())["error"]
     assert error["type"] == "api_error"
     assert "'fake'" in error["message"] and dead in error["message"]
