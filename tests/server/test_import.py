@@ -395,3 +395,28 @@ def test_router_entries_naming_unknown_providers_are_reported() -> None:
         "Router.think: 'no-comma' is not \"provider,model\"",
         "Router.weird: anthroxy has no such route",
     ]
+
+
+def test_clco_urls_that_moved_become_the_catalogue_provider() -> None:
+    # clco-proxy's README still lists these hosts (docs/providers.md, "Differences from
+    # clco-proxy's list"); keeping them would send the key to a host that no longer serves the API.
+    result = convert(
+        {
+            "providers": [
+                {"id": "minimax", "baseUrl": "https://api.minimax.chat/v1/anthropic",
+                 "anthropicCompat": True, "apiKey": "$MM"},
+                {"id": "ollama-cloud", "baseUrl": "https://cloud.olama.com/v1", "apiKey": "$OC"},
+                {"id": "hf", "baseUrl": "https://api-inference.huggingface.co/v1",
+                 "apiKey": "$HF"},
+                {"id": "mimo", "baseUrl": "https://platform.xiaomimimo.com/v1", "apiKey": "$MI"},
+            ],
+        }
+    )  # fmt: skip
+    assert result.table["providers"] == {
+        "minimax-cn": {"api_key_env": "MM"},
+        "ollama-cloud": {"api_key_env": "OC"},
+        "huggingface": {"api_key_env": "HF"},
+        "mimo": {"api_key_env": "MI"},
+    }
+    moved = [line for line in result.changed if "catalogue endpoint" in line]
+    assert len(moved) == 4 and any("https://ollama.com/v1" in line for line in moved)

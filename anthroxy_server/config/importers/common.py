@@ -127,10 +127,26 @@ def _strip_suffix(url: str, api: str) -> tuple[str, str]:
     return base, api
 
 
+# Hosts other tools' documentation still gives for a catalogue provider that has moved (or never
+# served its API there): docs/providers.md, "Differences from clco-proxy's list".
+_MOVED_HOSTS = {
+    "api.minimax.chat": "minimax-cn",  # MiniMax's former mainland domain
+    "platform.xiaomimimo.com": "mimo",  # the console, not the API
+    "api-inference.huggingface.co": "huggingface",  # replaced by the Inference Providers router
+    "api.kilocode.dev": "kilocode",
+    "cloud.olama.com": "ollama-cloud",  # a typo in clco-proxy's README
+    "sdk.vercel.ai": "vercel",  # the AI SDK's documentation site
+    "api.cohere.com": "cohere",
+}
+
+
 def _preset_for(base: str) -> catalog.ProviderPreset | None:
-    """The catalogue preset with this exact base URL, else the only one on this host."""
+    """The catalogue preset with this exact base URL, else the only one on this host, else the
+    one that moved away from this host."""
     same_host = []
     host = urlsplit(base).netloc.lower()
+    if host in _MOVED_HOSTS:
+        return catalog.CATALOG[_MOVED_HOSTS[host]]
     for preset in catalog.CATALOG.values():
         if preset.base_url.rstrip("/") == base:
             return preset
