@@ -34,6 +34,7 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
+from .. import providers
 from . import bodylog, fallback, learned
 from .call import Call
 from .fallback import BREAKERS, ChainRun, Send, describe
@@ -448,6 +449,7 @@ async def healthz(request: web.Request) -> web.Response:
             "key_source": p.key_source,
             "models": list(p.models),
             "breaker": breakers.describe(pid),
+            **providers.health_fields(request.app, p),  # the Gemini tier check
         }
         for pid, p in settings.providers.items()
     }
