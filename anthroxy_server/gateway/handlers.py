@@ -34,7 +34,7 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
-from .. import providers
+from ..providers import health_fields as provider_health
 from . import bodylog, fallback, learned
 from .call import Call
 from .fallback import BREAKERS, ChainRun, Send, describe
@@ -449,7 +449,7 @@ async def healthz(request: web.Request) -> web.Response:
             "key_source": p.key_source,
             "models": list(p.models),
             "breaker": breakers.describe(pid),
-            **providers.health_fields(request.app, p),  # the Gemini tier check
+            **provider_health(request.app, p),  # the Gemini tier check
         }
         for pid, p in settings.providers.items()
     }
