@@ -234,9 +234,7 @@ Gateway = Callable[[str], Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
-def gateway(
-    aiohttp_client: Any, fake: tuple[FakeGemini, str], tmp_path: Path
-) -> Gateway:
+def gateway(aiohttp_client: Any, fake: tuple[FakeGemini, str], tmp_path: Path) -> Gateway:
     async def make(key: str) -> TestClient[Any, Any]:
         app = create_app(settings(fake[1], key))
         app[CACHE_DIR] = tmp_path / "cache"
@@ -255,7 +253,8 @@ async def test_a_paid_only_model_is_refused_at_once_for_a_free_key(
     assert server.chats_for("gemini-2.5-pro") == 1  # the probe
 
     for stream in (False, True):
-        reply = await client.post("/v1/messages", json={**message("claude-opus-4-1"), "stream": stream})
+        body = {**message("claude-opus-4-1"), "stream": stream}
+        reply = await client.post("/v1/messages", json=body)
         assert reply.status == 403
         error = (await reply.json())["error"]
         assert error["type"] == "permission_error"
