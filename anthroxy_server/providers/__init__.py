@@ -24,6 +24,7 @@ __all__ = [
     "Lister",
     "Outgoing",
     "access_for",
+    "check_target",
     "health_fields",
     "setup",
 ]
@@ -32,20 +33,23 @@ Lister = Callable[[ResolvedProvider, aiohttp.ClientSession], Awaitable[list[Live
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
 ACCESS: Mapping[str, Callable[[Call], Access]] = {"codex": chatgpt.access}
-# provider id -> its access, for keyed providers that need more than the key (checked first).
-ACCESS_BY_ID: Mapping[str, Callable[[Call], Access]] = {gemini.PROVIDER_ID: gemini.access}
 # provider id -> how its live model list is read.
 LISTERS: Mapping[str, Lister] = {gemini.PROVIDER_ID: gemini.list_models}
 
 
 def access_for(call: Call) -> Access:
-    made = ACCESS_BY_ID.get(call.provider.id) if call.provider.auth != "codex" else None
-    return (made or ACCESS.get(call.provider.auth, key_access))(call)
+    return ACCESS.get(call.provider.auth, key_access)(call)
 
 
 def setup(app: web.Application) -> None:
     chatgpt.setup(app)
     gemini.setup(app)
+
+
+def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:
+    """Raise ``TargetUnavailable`` for a model this provider's credentials cannot use (what the
+    Gemini tier probe found), before anything is sent."""
+    gemini.check_target(app, provider, model)
 
 
 def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, object]:

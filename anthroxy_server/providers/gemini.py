@@ -5,8 +5,9 @@ endpoint (``…/v1beta/openai/chat/completions``), plus what a key alone does no
   ``nextPageToken``; only models whose ``supportedGenerationMethods`` hold ``generateContent``;
   ids without the ``models/`` prefix), less the models the key's tier cannot use;
 * the tier probe (``gemini_tiers``), run in the background when the server starts: with a
-  free-tier key, a request to a paid-only model is refused at once with a message naming the
-  model, the tier and the fix, instead of a 429 in the middle of a session;
+  free-tier key, a paid-only model is refused before anything is sent (``check_target``, asked
+  for each target of a fallback chain, so the chain moves on to its next target), with a
+  message naming the model, the tier and the fix, instead of a 429 in the middle of a session;
 * an invalid key found by the probe: one log line, and ``/healthz`` (so ``anthroxy status``)
   says so.
 
@@ -28,16 +29,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from anthroxy.errors import AnthroxyError, AuthenticationFailed
+from anthroxy.errors import AnthroxyError, AuthenticationFailed, TargetUnavailable
 from anthroxy.routing.live_models import LiveModel
 
 from ..config import paths
 from ..config.schema import ResolvedProvider
-from ..gateway.call import Call
-from ..gateway.dialects import Plan
 from ..gateway.logs import LOGGER_NAME
 from ..gateway.state import CACHE_DIR, SETTINGS
-from .base import Access, KeyAccess, Outgoing
 from .gemini_tiers import (
     TierBook,
     Verdict,
@@ -253,37 +251,27 @@ def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str,
     return {"tier_check": "ok" if book.verdicts else "pending"}
 
 
-class GeminiAccess(KeyAccess):
-    """A keyed request, refused before it leaves when the key's tier cannot use the model."""
-
-    def __init__(self, call: Call) -> None:
-        super().__init__(call.provider)
-        self._call = call
-
-    async def outgoing(self, plan: Plan) -> Outgoing:
-        provider, model = self._call.provider, self._call.route.model
-        book = self._call.request.app.get(GEMINI_TIERS, {}).get(key_digest(provider))
-        if book is not None and book.fresh(model) is Verdict.PAID_ONLY:
-            raise paid_only_error(provider, model, book.checked_at(model))
-        return await super().outgoing(plan)
+def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:
+    """Refuse at once a model the key's tier has no quota for (a fresh verdict of the probe)."""
+    if not is_gemini(provider):
+        return
+    book = app.get(GEMINI_TIERS, {}).get(key_digest(provider))
+    if book is not None and book.fresh(model) is Verdict.PAID_ONLY:
+        raise paid_only_error(provider, model, book.checked_at(model))
 
 
-def paid_only_error(provider: ResolvedProvider, model: str, checked: float | None) -> AnthroxyError:
+def paid_only_error(
+    provider: ResolvedProvider, model: str, checked: float | None
+) -> TargetUnavailable:
     when = (
         datetime.fromtimestamp(checked, UTC).strftime(" (checked %Y-%m-%d %H:%M UTC)")
         if checked is not None
         else ""
     )
-    return AnthroxyError(
+    return TargetUnavailable(
         f"{provider.id}/{model} is not available with this API key: the key is on the Gemini API "
         f"free tier, which has no quota for {model}{when}. Pick another model (`anthroxy models "
         f"{provider.id}` lists the ones this key can use) or use a key of a Google Cloud project "
         "with billing enabled.",
-        status=403,
-        error_type="permission_error",
         should_retry=False,
     )
-
-
-def access(call: Call) -> Access:
-    return GeminiAccess(call)

@@ -50,10 +50,11 @@ async def fake(aiohttp_server: Any) -> tuple[FakeGemini, str]:
     return server, str(running.make_url("")).rstrip("/")
 
 
-def settings(base: str, key: str, **extra: Any) -> Any:
+def settings(base: str, key: str, fallbacks: Any = None, **extra: Any) -> Any:
     raw = {
         "providers": {"gemini": {"base_url": base + "/v1beta/openai", "api_key": key, **extra}},
         "tiers": {"opus": "gemini/gemini-2.5-pro", "sonnet": "gemini/gemini-2.5-flash"},
+        "routing": {"fallbacks": fallbacks or {}},
     }
     return settings_from_config(structure_config(raw), {})
 
@@ -230,13 +231,13 @@ def test_unreadable_cache_is_ignored(tmp_path: Path) -> None:
 
 # --- the gateway ----------------------------------------------------------------------------
 
-Gateway = Callable[[str], Awaitable[TestClient[Any, Any]]]
+Gateway = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
 def gateway(aiohttp_client: Any, fake: tuple[FakeGemini, str], tmp_path: Path) -> Gateway:
-    async def make(key: str) -> TestClient[Any, Any]:
-        app = create_app(settings(fake[1], key))
+    async def make(key: str, fallbacks: Any = None) -> TestClient[Any, Any]:
+        app = create_app(settings(fake[1], key, fallbacks))
         app[CACHE_DIR] = tmp_path / "cache"
         client: TestClient[Any, Any] = await aiohttp_client(app)
         return client
@@ -272,6 +273,20 @@ async def test_a_paid_only_model_is_refused_at_once_for_a_free_key(
     assert entry["unavailable"] == PAID_ONLY
     assert FREE_KEY not in json.dumps(health)
     assert "tier_check=free tier; paid-only: gemini-2.5-pro" in describe_providers(health)[0]
+
+
+async def test_a_fallback_chain_moves_past_a_paid_only_model(
+    gateway: Gateway, fake: tuple[FakeGemini, str]
+) -> None:
+    server = fake[0]
+    client = await gateway(FREE_KEY, {"gemini/gemini-2.5-pro": ["gemini/gemini-2.5-flash"]})
+    await gemini.wait_checked(client.app)
+    for _ in range(5):  # the refusals never open gemini's circuit breaker
+        reply = await client.post("/v1/messages", json=message("claude-opus-4-1"))
+        assert reply.status == 200, await reply.text()
+        assert reply.headers["x-anthroxy-route"] == "gemini/gemini-2.5-flash"
+    assert server.chats_for("gemini-2.5-pro") == 1  # the probe only
+    assert server.chats_for("gemini-2.5-flash") == 5
 
 
 async def test_a_paid_key_reaches_every_model(
