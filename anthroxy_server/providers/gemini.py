@@ -71,6 +71,14 @@ def models_url(provider: ResolvedProvider) -> str:
     return f"{base}/models"
 
 
+class KeyRefused(AuthenticationFailed):
+    """The provider refused the key; ``said`` is its own message (never the key)."""
+
+    def __init__(self, message: str, said: str) -> None:
+        super().__init__(message)
+        self.said = said
+
+
 class ListingFailed(AnthroxyError):
     """The model list could not be read (the message says why, never the key)."""
 
@@ -111,7 +119,8 @@ async def _page(
         ) from None
     error = error_object(raw)
     if verdict(status, raw) is Verdict.KEY_INVALID:
-        raise AuthenticationFailed(f"provider '{provider.id}': {_key_hint(provider, error)}")
+        said = str(error.get("message") or "API key not valid")
+        raise KeyRefused(f"provider '{provider.id}': {_key_hint(provider, error)}", said)
     if status != 200:
         message = error.get("message") or raw[:200].decode(errors="replace")
         raise ListingFailed(f"provider '{provider.id}': listing models gave {status}: {message}")
@@ -166,7 +175,8 @@ async def list_models(
 
 def _key_hint(provider: ResolvedProvider, error: Mapping[str, Any]) -> str:
     said = str(error.get("message") or "API key not valid")
-    where = (provider.key_source or "").removeprefix("env:") or f"providers.{provider.id}.api_key"
+    source = provider.key_source or ""
+    where = source[4:] if source.startswith("env:") else f"providers.{provider.id}.api_key"
     return (
         f"the API key was refused ({said.rstrip('.')}); check {where} "
         "(keys are made at https://aistudio.google.com/apikey)"
@@ -179,8 +189,8 @@ async def check_provider(
     """List the models and probe the tiers; log what the user must know, once."""
     try:
         ids = [m.id for m in await fetch_models(provider, session)]
-    except AuthenticationFailed as refused:
-        book.key_problem = refused.message
+    except KeyRefused as refused:
+        book.key_problem = refused.said
         log.error("%s", refused.message)
         return
     except ListingFailed as failed:

@@ -310,10 +310,11 @@ async def test_an_invalid_key_is_logged_once_and_shown_by_status(
     lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(lines) == 1
     assert "API key not valid" in lines[0] and "aistudio.google.com/apikey" in lines[0]
+    assert "check providers.gemini.api_key" in lines[0]  # where this key came from
     assert fake[0].chats == []  # the listing said it: no probe sent
     health = await (await client.get("/healthz")).json()
     status_line = describe_providers(health)[0]
-    assert "tier_check=API key refused" in status_line
+    assert "tier_check=API key refused: API key not valid. Please pass" in status_line
     assert bad not in caplog.text and bad not in json.dumps(health)
 
 
