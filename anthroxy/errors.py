@@ -92,6 +92,14 @@ class AuthenticationFailed(AnthroxyError):
     status = 401
 
 
+class TargetUnavailable(AnthroxyError):
+    """A target that cannot serve this caller at all (a model the key's tier has no quota for):
+    a fallback chain moves on to its next target, the provider's breaker is not told."""
+
+    error_type = "permission_error"
+    status = 403
+
+
 class UpstreamError(AnthroxyError):
     """An upstream answered with an error; status and type are set per instance by the mapping."""
 

@@ -39,6 +39,8 @@ def provider_lines(pid: str, info: object) -> list[str]:
     if info.get("key_source"):
         head.append(f"key from {info['key_source']}")
     lines = [" ".join(head), f"  breaker: {breaker_text(breaker)}"]
+    if info.get("tier_check"):  # Gemini: what the key's tier allows (providers/gemini_tiers.py)
+        lines.append(f"  tier check: {info['tier_check']}")
     last = breaker.get("last_error")
     if isinstance(last, Mapping):
         lines.append(f"  last error: {last_error_text(last)}")

@@ -188,6 +188,8 @@ def _resolve_provider(
     base_url = _base_url(where, cfg, preset, env, problems)
     if base_url and not base_url.startswith(("http://", "https://")):
         problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
+    if cfg.models_url is not None and not cfg.models_url.startswith(("http://", "https://")):
+        problems.append(f"{where}.models_url: must start with http:// or https://")
     for name in ("connect_timeout", "read_timeout"):
         value = getattr(cfg, name)
         if not value > 0:
@@ -218,6 +220,7 @@ def _resolve_provider(
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
+        models_url=cfg.models_url,
     )
 
 

@@ -44,7 +44,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from anthroxy.errors import AnthroxyError, UpstreamError, UpstreamProtocolError
+from anthroxy.errors import (
+    AnthroxyError,
+    TargetUnavailable,
+    UpstreamError,
+    UpstreamProtocolError,
+)
 from anthroxy.routing.table import Route
 
 from ..config.schema import RetryConfig
@@ -156,7 +161,7 @@ class ChainRun:
             try:
                 send = prepare(route)
             except AnthroxyError as unfit:
-                if route is chain[0]:
+                if route is chain[0] and not isinstance(unfit, TargetUnavailable):
                     raise  # the chosen target's own limits refuse the request
                 log.info("fallback %s skipped: %s", target_of(route), unfit.full_message)
                 last = last or unfit

@@ -34,6 +34,8 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
+from ..providers import check_target
+from ..providers import health_fields as provider_health
 from . import bodylog, fallback, learned
 from .breaker import CircuitBreakers
 from .call import Call
@@ -174,6 +176,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
     def prepare(target: Route) -> Send:
         provider = _provider(settings, target)
+        check_target(request.app, provider, target.model)  # a model the key cannot use
         limits = capabilities.lookup(target.model, overrides)
         known = input_tokens.within(limits.context_window)
         fit = capabilities.plan_fit(body, limits, model=target.model, input_tokens=known)
@@ -449,6 +452,7 @@ async def healthz(request: web.Request) -> web.Response:
             "key_source": p.key_source,
             "models": list(p.models),
             "breaker": _breaker_view(breakers, pid),
+            **provider_health(request.app, p),  # the Gemini tier check
         }
         for pid, p in settings.providers.items()
     }

@@ -27,6 +27,7 @@ from anthroxy import __version__
 from ..config import paths
 from .bodylog import BODY_LOG_NAME, BodyLogFile
 from .logs import LOGGER_NAME, SERVER_LOG_NAME, settings_secrets, setup_logging
+from .state import CACHE_DIR
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
@@ -186,6 +187,7 @@ def _app(
 
     pepper = fingerprint.load_pepper(fingerprint.pepper_file(environ, Path.home()))
     app = create_app(settings, pepper=pepper)
+    app[CACHE_DIR] = paths.cache_dir(environ, Path.home())
     reload.enable(app, load, logs.setup)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -17,6 +18,9 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 SESSIONS: web.AppKey[dict[str, aiohttp.ClientSession]] = web.AppKey("sessions")
 SECRETS: web.AppKey[tuple[str, ...]] = web.AppKey("secrets")  # values redacted from output
 STARTED: web.AppKey[float] = web.AppKey("started")  # wall-clock start, for uptime
+# anthroxy's cache directory (config/paths.py), set by serve.py; an app without it (the gateway
+# tests) makes no background requests at start.
+CACHE_DIR: web.AppKey[Path] = web.AppKey("cache_dir")
 REQUEST_ID_KEY = "anthroxy.request_id"
 ACCESS_KEY = "anthroxy.access"
 
