@@ -18,7 +18,8 @@ from anthroxy.routing.table import RoutingTable
 
 Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
-Auth = Literal["bearer", "x-api-key", "none", "codex"]
+# "copilot": a GitHub Copilot subscription through `anthroxy login copilot` (docs/providers/copilot.md).
+Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
@@ -78,6 +79,25 @@ class ProviderConfig:
     # auth.json lives (default ``$CODEX_HOME`` or ``~/.codex``) and the OAuth token endpoint.
     codex_home: str | None = None
     token_url: str | None = None
+    # GitHub Copilot (auth = "copilot"): the GitHub host (an Enterprise domain), and the URLs of
+    # the device login, its token poll and the Copilot token exchange (default: from the host).
+    github_domain: str | None = None
+    device_code_url: str | None = None
+    access_token_url: str | None = None
+    copilot_token_url: str | None = None
+
+
+@attrs.frozen
+class CopilotSettings:
+    """Where a ``copilot`` provider logs in and exchanges its token, resolved from the host."""
+
+    domain: str  # "github.com" or an Enterprise host
+    device_code_url: str
+    access_token_url: str
+    copilot_token_url: str
+    user_url: str  # GitHub's /user: the login name shown by ``anthroxy status``
+    credentials_file: str  # the 0600 file ``anthroxy login`` writes
+    pinned_api: bool  # base_url was configured: it wins over the exchange's endpoints.api
 
 
 @attrs.frozen
@@ -170,6 +190,7 @@ class ResolvedProvider:
     # fields it refuses by name are learned (gateway/learned.py).
     cleaner: Cleaner = attrs.field(factory=Cleaner)
     learn_fields: bool = True
+    copilot: CopilotSettings | None = None  # auth = "copilot" only
 
 
 @attrs.frozen
