@@ -18,7 +18,7 @@ from .paths import credentials_dir
 from .schema import Auth, CopilotSettings, ProviderConfig
 
 DEFAULT_DOMAIN = "github.com"
-URL_KEYS = ("device_code_url", "access_token_url", "copilot_token_url")
+URL_KEYS = ("device_code_url", "access_token_url", "copilot_token_url", "user_url")
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$")
 
 
@@ -64,7 +64,7 @@ def resolve_copilot(
         device_code_url=cfg.device_code_url or f"https://{domain}/login/device/code",
         access_token_url=cfg.access_token_url or f"https://{domain}/login/oauth/access_token",
         copilot_token_url=cfg.copilot_token_url or f"{api}/copilot_internal/v2/token",
-        user_url=f"{api}/user",
+        user_url=cfg.user_url or f"{api}/user",
         credentials_file=str(credentials_dir(env, home) / f"{pid}.json"),
         pinned_api=cfg.base_url is not None,
     )

@@ -80,11 +80,13 @@ class ProviderConfig:
     codex_home: str | None = None
     token_url: str | None = None
     # GitHub Copilot (auth = "copilot"): the GitHub host (an Enterprise domain), and the URLs of
-    # the device login, its token poll and the Copilot token exchange (default: from the host).
+    # the device login, its token poll, the Copilot token exchange and GitHub's /user (default:
+    # from the host).
     github_domain: str | None = None
     device_code_url: str | None = None
     access_token_url: str | None = None
     copilot_token_url: str | None = None
+    user_url: str | None = None
 
 
 @attrs.frozen

@@ -121,7 +121,7 @@ class CopilotAuth:
         self, provider: ResolvedProvider, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.provider = provider
-        self._clock = clock
+        self.clock = clock
         self._lock = asyncio.Lock()
         self._token: CopilotToken | None = None
         self.exchanges = 0  # exchanges made (tests and status read it)
@@ -131,11 +131,11 @@ class CopilotAuth:
 
     async def current(self, session: aiohttp.ClientSession) -> CopilotToken:
         token = self._token
-        if token is not None and self._clock() < token.refresh_at:
+        if token is not None and self.clock() < token.refresh_at:
             return token
         async with self._lock:
             token = self._token  # another request may have renewed it while this one waited
-            if token is None or self._clock() >= token.refresh_at:
+            if token is None or self.clock() >= token.refresh_at:
                 token = self._token = await self._exchange(session)
             return token
 
@@ -165,17 +165,17 @@ class CopilotAuth:
                 status=502 if status < 500 else 503,
                 error_type="api_error",
             )
-        return token_from_exchange(payload, self.provider, self._clock(), plan)
+        return token_from_exchange(payload, self.provider, self.clock(), plan)
 
     async def endpoints(self, session: aiohttp.ClientSession, model: str) -> tuple[str, ...]:
         """The endpoints Copilot's /models lists for ``model`` (empty when it is not listed or
         the list cannot be read: the caller then goes by the model's name)."""
         known = self._endpoints
-        stale = self._clock() - self._endpoints_at >= MODELS_RETRY
+        stale = self.clock() - self._endpoints_at >= MODELS_RETRY
         if known is None or (model not in known and stale):
             async with self._models_lock:
                 if self._endpoints is known:  # nobody else read the list meanwhile
-                    self._endpoints_at = self._clock()
+                    self._endpoints_at = self.clock()
                     self._endpoints = await self._read_endpoints(session, known or {})
         return (self._endpoints or {}).get(model, ())
 
