@@ -110,7 +110,8 @@ def status(provider: ResolvedProvider) -> str:
     plan = found.get("plan") or "plan unknown"
     since = found.get("logged_in_at") or "unknown"
     expiry = found.get("expires_at") or "never (Copilot tokens are renewed by the proxy)"
-    return f"GitHub Copilot, {user} on {found.get('host', settings.domain)} ({plan}); logged in {since}; login expires {expiry}"
+    host = found.get("host", settings.domain)
+    return f"GitHub Copilot, {user} on {host} ({plan}); logged in {since}; login expires {expiry}"
 
 
 def _iso(seconds: float) -> str:

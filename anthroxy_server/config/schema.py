@@ -18,7 +18,7 @@ from anthroxy.routing.table import RoutingTable
 
 Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
-# "copilot": a GitHub Copilot subscription through `anthroxy login copilot` (docs/providers/copilot.md).
+# "copilot": a GitHub Copilot subscription, `anthroxy login copilot` (docs/providers/copilot.md).
 Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

@@ -46,9 +46,7 @@ PLANS_URL = "https://github.com/features/copilot/plans"
 
 def setup(app: web.Application) -> None:
     providers = app[SETTINGS].providers
-    app[COPILOT_AUTH] = {
-        pid: CopilotAuth(p) for pid, p in providers.items() if p.auth == "copilot"
-    }
+    app[COPILOT_AUTH] = {pid: CopilotAuth(p) for pid, p in providers.items() if p.auth == "copilot"}
 
 
 def auth_for(app: web.Application, provider: ResolvedProvider) -> CopilotAuth:
@@ -82,10 +80,10 @@ def initiator(body: Mapping[str, Any]) -> str:
     messages = body.get("messages")
     last = messages[-1] if isinstance(messages, list) and messages else None
     content = last.get("content") if isinstance(last, Mapping) else None
-    if isinstance(content, list) and last is not None and last.get("role") == "user":
-        if any(isinstance(b, Mapping) and b.get("type") == "tool_result" for b in content):
-            return "agent"
-    return "user"
+    if not isinstance(content, list) or last is None or last.get("role") != "user":
+        return "user"
+    tool_turn = any(isinstance(b, Mapping) and b.get("type") == "tool_result" for b in content)
+    return "agent" if tool_turn else "user"
 
 
 def has_image(value: Any) -> bool:
@@ -196,7 +194,9 @@ def live_model(entry: Mapping[str, Any]) -> LiveModel | None:
     )
 
 
-async def list_models(provider: ResolvedProvider, session: aiohttp.ClientSession) -> list[LiveModel]:
+async def list_models(
+    provider: ResolvedProvider, session: aiohttp.ClientSession
+) -> list[LiveModel]:
     """Copilot's live model list (one exchange of its own: listers run outside the app)."""
     entries = await CopilotAuth(provider).models(session)
     return [m for m in map(live_model, entries) if m is not None]

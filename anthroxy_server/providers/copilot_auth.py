@@ -77,8 +77,7 @@ def read_login(provider: ResolvedProvider) -> dict[str, Any]:
     found = credential_files.load(Path(settings_of(provider).credentials_file))
     if found is None or not isinstance(found.get("github_token"), str):
         raise AuthenticationFailed(
-            f"provider {provider.id!r}: not logged in to GitHub Copilot; "
-            f"{login_hint(provider.id)}",
+            f"provider {provider.id!r}: not logged in to GitHub Copilot; {login_hint(provider.id)}",
             should_retry=False,
         )
     return found
@@ -160,8 +159,7 @@ class CopilotAuth:
             return CopilotToken(github, self.provider.base_url, float("inf"), None, plan, False)
         if status != 200:
             raise AnthroxyError(
-                f"provider {self.provider.id!r}: the Copilot token exchange answered HTTP "
-                f"{status}",
+                f"provider {self.provider.id!r}: the Copilot token exchange answered HTTP {status}",
                 status=502 if status < 500 else 503,
                 error_type="api_error",
             )
@@ -216,7 +214,7 @@ async def get_json(
         async with session.get(url, headers=dict(headers)) as response:
             raw = await response.read()
             status = response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise AnthroxyError(
             f"provider {provider!r}: cannot reach {url}: {exc or type(exc).__name__}", status=502
         ) from None

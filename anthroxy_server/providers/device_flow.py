@@ -96,7 +96,9 @@ class DevicePoll:
             given = payload.get("interval")
             step = self.interval + SLOW_DOWN_STEP
             self.interval = max(step, given) if isinstance(given, int) else step
-        elif error == "expired_token" or (error == "authorization_pending" and now >= self._deadline):
+        elif error == "expired_token" or (
+            error == "authorization_pending" and now >= self._deadline
+        ):
             raise LoginFailed(f"the code expired before it was entered; run `{self._hint}` again")
         elif error == "access_denied":
             raise LoginFailed(f"the authorization was declined; run `{self._hint}` to try again")

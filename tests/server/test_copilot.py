@@ -104,7 +104,11 @@ class Sleeps:
 
 
 def login_io(sleeps: Sleeps, out: io.StringIO, copied: list[str]) -> LoginIO:
-    return LoginIO(out, sleep=sleeps.sleep, clock=sleeps.clock, copy=lambda t: bool(copied.append(t)) or True)
+    def copy(text: str) -> bool:
+        copied.append(text)
+        return True
+
+    return LoginIO(out, sleep=sleeps.sleep, clock=sleeps.clock, copy=copy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,9 +155,7 @@ async def test_login_ends_on_expiry_or_refusal(rig: Rig, error: str, says: str) 
 async def test_login_without_copilot_access_is_refused(rig: Rig) -> None:
     rig.github.exchange_status = 404
     with pytest.raises(LoginFailed, match="no GitHub Copilot access"):
-        await run_login(
-            rig.settings().providers["copilot"], login_io(Sleeps(), io.StringIO(), [])
-        )
+        await run_login(rig.settings().providers["copilot"], login_io(Sleeps(), io.StringIO(), []))
     assert not rig.credentials.exists()
 
 
@@ -380,7 +382,9 @@ def test_status_and_logout_show_no_secret(rig: Rig) -> None:
     config.write_text("[providers.copilot]\n")
     loc = Locations(env=rig.env, home=rig.tmp, cwd=rig.tmp)
     out, err = io.StringIO(), io.StringIO()
-    code = dispatch.run(["logout", "copilot", "--config", str(config)], loc, io.StringIO(), out, err)
+    code = dispatch.run(
+        ["logout", "copilot", "--config", str(config)], loc, io.StringIO(), out, err
+    )
     assert code == 0, err.getvalue()
     assert "logged out" in out.getvalue() and not rig.credentials.exists()
     assert GITHUB_TOKEN not in config.read_text()
