@@ -31,7 +31,14 @@ from anthroxy_server.config.schema import Settings
 from anthroxy_server.gateway.app import create_app
 from anthroxy_server.providers import LISTERS
 from anthroxy_server.providers.copilot import COPILOT_AUTH, dialect_by_endpoints
-from anthroxy_server.providers.device_flow import GRANT_TYPE, LoginFailed
+from anthroxy_server.providers.device_flow import (
+    GRANT_TYPE,
+    DeviceCode,
+    DevicePoll,
+    LoginFailed,
+    Next,
+    Step,
+)
 
 from .fake_copilot import DEVICE_CODE, GITHUB_TOKEN, PLAN, USER_CODE, FakeCopilot, FakeGitHub
 
@@ -118,7 +125,7 @@ def login_io(sleeps: Sleeps, out: io.StringIO, copied: list[str]) -> LoginIO:
 async def test_login_polls_pending_then_slow_down_then_stores_the_token(rig: Rig) -> None:
     rig.github.poll_answers = [
         {"error": "authorization_pending"},
-        {"error": "slow_down", "interval": 10},
+        {"error": "slow_down"},
         {"error": "authorization_pending"},
         {"access_token": GITHUB_TOKEN, "token_type": "bearer", "scope": "read:user"},
     ]
@@ -136,6 +143,18 @@ async def test_login_polls_pending_then_slow_down_then_stores_the_token(rig: Rig
     assert stored["github_token"] == GITHUB_TOKEN
     assert (stored["user"], stored["plan"], stored["host"]) == ("octocat", PLAN, "github.com")
     assert GITHUB_TOKEN not in text
+
+
+def test_slow_down_keeps_the_longer_of_its_interval_and_five_more() -> None:
+    code = DeviceCode("d", "U-1", "https://github.com/login/device", 900, 5)
+    poll = DevicePoll(code, 0.0, login_hint="anthroxy login copilot")
+    assert poll.answer({"error": "slow_down", "interval": 20}, 1.0).interval == 20
+    assert poll.answer({"error": "slow_down", "interval": 3}, 2.0).interval == 25
+    assert poll.answer({"error": "authorization_pending"}, 3.0) == Next(Step.WAIT, 25)
+    with pytest.raises(LoginFailed, match="expired"):
+        poll.answer({"error": "authorization_pending"}, 900.0)  # past expires_in
+    done = poll.answer({"access_token": "t", "token_type": "bearer"}, 4.0)
+    assert done.step is Step.DONE and done.token == {"access_token": "t", "token_type": "bearer"}
 
 
 @pytest.mark.parametrize(
