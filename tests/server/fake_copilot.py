@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -148,6 +149,25 @@ class FakeCopilot:
             if self.errors:
                 status, payload = self.errors.pop(0)
                 return web.json_response(payload, status=status)
+            if body.get("stream") and reply is chat_completion:
+                return await chat_stream(request, body["model"])
             return web.json_response(reply(body["model"]))
 
         return handle
+
+
+async def chat_stream(request: web.Request, model: str) -> web.StreamResponse:
+    """A Chat Completions stream: two text deltas, the finish reason, usage, [DONE]."""
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    base = {"id": "c1", "object": "chat.completion.chunk", "model": model}
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "chat:"}}]},
+        {**base, "choices": [{"index": 0, "delta": {"content": model}}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**base, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
+    ]
+    for chunk in chunks:
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    return response

@@ -256,6 +256,17 @@ async def test_each_model_goes_to_its_endpoint(
     assert (await response.json())["content"][0]["text"] == text
 
 
+async def test_streamed_answer_through_copilot(rig: Rig, aiohttp_client: Any) -> None:
+    rig.log_in()
+    await rig.app(aiohttp_client)
+    response = await rig.ask(stream=True, messages=TOOL_TURN, tools=TOOLS)
+    assert response.status == 200
+    text = await response.text()
+    assert '"text":"chat:"' in text.replace(" ", "") and "gpt-4.1" in text
+    assert text.rstrip().endswith('data: {"type":"message_stop"}')
+    assert rig.copilot.seen[-1].headers["X-Initiator"] == "agent"
+
+
 def test_endpoint_order() -> None:
     assert dialect_by_endpoints("x", ("/responses", "/chat/completions")) == "chat"
     assert dialect_by_endpoints("x", ("/chat/completions", "/v1/messages")) == "anthropic"
