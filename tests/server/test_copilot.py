@@ -402,6 +402,19 @@ def test_enterprise_domain_sets_every_url(rig: Rig) -> None:
     assert found.copilot_token_url == "https://api.acme.ghe.com/copilot_internal/v2/token"
 
 
+def test_config_check_names_the_missing_login(rig: Rig) -> None:
+    config = rig.tmp / "config.toml"
+    config.write_text('[providers.copilot]\n[tiers]\ndefault = "copilot/gpt-4.1"\n')
+    loc = Locations(env=rig.env, home=rig.tmp, cwd=rig.tmp)
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["config", "check", "--config", str(config)]
+    assert dispatch.run(argv, loc, io.StringIO(), out, err) == 2
+    assert "providers.copilot: not logged in" in err.getvalue()
+    assert "anthroxy login copilot" in err.getvalue()
+    rig.log_in()
+    assert dispatch.run(argv, loc, io.StringIO(), io.StringIO(), io.StringIO()) == 0
+
+
 def test_status_and_logout_show_no_secret(rig: Rig) -> None:
     providers = rig.settings().providers
     assert status_lines(providers) == ["copilot: not logged in (`anthroxy login copilot`)"]
