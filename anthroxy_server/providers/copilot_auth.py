@@ -77,7 +77,7 @@ def read_login(provider: ResolvedProvider) -> dict[str, Any]:
     found = credential_files.load(Path(settings_of(provider).credentials_file))
     if found is None or not isinstance(found.get("github_token"), str):
         raise AuthenticationFailed(
-            f"provider {provider.id!r}: not logged in to GitHub Copilot; {login_hint(provider.id)}",
+            f"not logged in to GitHub Copilot; {login_hint(provider.id)}",
             should_retry=False,
         )
     return found
