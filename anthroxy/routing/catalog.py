@@ -46,7 +46,8 @@ from ..cleaning import presets as cleaners
 from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 
 # "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
-AuthStyle = Literal["bearer", "x-api-key", "none", "codex"]
+# "copilot": a GitHub login exchanged for Copilot tokens (`anthroxy login copilot`).
+AuthStyle = Literal["bearer", "x-api-key", "none", "codex", "copilot"]
 
 # The day the ``checked`` pages below were read (docs/providers.md, "verified").
 _CHECKED_ON = "2026-12-04"
@@ -184,6 +185,24 @@ _CHATGPT = ProviderPreset(
     auto_enable=False,
 )
 
+# GitHub Copilot: a subscription reached with a GitHub login (docs/providers/copilot.md). The
+# dialect is chosen per model from Copilot's /models; "chat" is the provider's default (the
+# handler then parses every request, which the per-model choice needs). The API base usually
+# comes from the token exchange's endpoints.api.
+_COPILOT = ProviderPreset(
+    id="copilot",
+    name="GitHub Copilot subscription",
+    api="chat",
+    base_url="https://api.githubcopilot.com",
+    key_env=(),
+    auth="copilot",
+    needs_key=False,
+    profile=_ANTHROPIC_COMPAT,  # its /v1/messages is not Anthropic's: unknown betas go
+    models=("claude-sonnet-4.5", "gpt-5.4", "gpt-5.3-codex", "gpt-4.1"),
+    default_model="claude-sonnet-4.5",
+    auto_enable=False,
+)
+
 # Presets with a second region or plan (their variants follow them in _PRESETS).
 # fmt: off
 _GLM = _p(
@@ -269,6 +288,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("cerebras", "Cerebras", "chat", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",),
        ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),
     _CHATGPT,
+    _COPILOT,
     # The account id is part of the path: set CLOUDFLARE_ACCOUNT_ID (or CLOUDFLARE_BASE_URL).
     _p("cloudflare", "Cloudflare Workers AI", "chat",
        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",

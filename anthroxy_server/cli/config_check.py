@@ -16,7 +16,7 @@ from ..config.paths import CommandError, Locations
 from . import daemon
 
 if TYPE_CHECKING:
-    from ..config.schema import Settings
+    from ..config.schema import ResolvedProvider, Settings
 
 
 def check(loc: Locations, config_path: str | None, out: TextIO) -> int:
@@ -37,6 +37,8 @@ def login_problems(settings: Settings) -> list[str]:
     """Providers whose credentials live outside the configuration and are not usable now."""
     problems = []
     for pid, provider in settings.providers.items():
+        if provider.auth == "copilot":
+            problems.extend(_copilot_login(provider))
         if provider.auth != "codex" or provider.codex_home is None:
             continue
         from ..providers.codex_auth import (
@@ -48,6 +50,16 @@ def login_problems(settings: Settings) -> list[str]:
         except AnthroxyError as exc:
             problems.append(f"providers.{pid}: {exc.message}")
     return problems
+
+
+def _copilot_login(provider: ResolvedProvider) -> list[str]:
+    from ..providers.copilot_auth import read_login  # aiohttp: only when a provider needs it
+
+    try:
+        read_login(provider)
+    except AnthroxyError as exc:
+        return [f"providers.{provider.id}: {exc.message}"]
+    return []
 
 
 def path_report(loc: Locations, cli_path: str | None) -> str:

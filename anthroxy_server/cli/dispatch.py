@@ -28,6 +28,7 @@ from . import (
     daemon,
     desktop_extension,
     launcher,
+    login,
     mcp,
     models,
     running,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
-    "models", "service", "mcp", "import", "desktop-extension",
+    "models", "service", "mcp", "import", "desktop-extension", "login", "logout",
 )  # fmt: skip
 EPILOG = """examples:
   anthroxy config init          set up providers and models (asks a few questions)
@@ -134,6 +135,10 @@ def build_parser() -> _Parser:
     p.add_argument("file", metavar="FILE", help="the other proxy's JSON configuration")
     p.add_argument("--output", metavar="F", help="where to write (default: the user's file)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    for verb, does in (("login", "log in to a subscription"), ("logout", "forget a login")):
+        p = _sub(sub, verb, f"{does} (GitHub Copilot)", f"anthroxy {verb} copilot")
+        p.add_argument("provider", metavar="PROVIDER", help="the provider id, e.g. copilot")
+        _config_flag(p)
     return parser
 
 
@@ -338,6 +343,12 @@ def _restore(c: _Call) -> int:
     return 0
 
 
+def _status(c: _Call) -> int:
+    code = daemon.status(c.loc, c.out)
+    login.write_status(c.loc, c.out)
+    return code
+
+
 def _models(c: _Call) -> int:
     return models.command(c.loc, c.out, c.args.config)
 
@@ -368,7 +379,9 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "restart": _start,
     "stop": _stop,
     "reload": lambda c: daemon.reload_proxy(c.loc, c.out, timeout=c.args.timeout),
-    "status": lambda c: daemon.status(c.loc, c.out),
+    "status": _status,
+    "login": lambda c: login.login_command(c.loc, c.out, c.args.provider, c.args.config),
+    "logout": lambda c: login.logout_command(c.loc, c.out, c.args.provider, c.args.config),
     "logs": _logs,
     "run": _run,
     "restore": _restore,

@@ -81,6 +81,13 @@ def cache_dir(env: Mapping[str, str], home: Path) -> Path:
     return _xdg(env, "XDG_CACHE_HOME", home, ".cache") / APP
 
 
+def credentials_dir(env: Mapping[str, str], home: Path) -> Path:
+    """``$XDG_DATA_HOME/anthroxy/credentials`` (default ``~/.local/share/anthroxy/credentials``):
+    the logins ``anthroxy login`` stores, one 0600 file per provider. Data, not configuration:
+    the config file may be shared or committed, a login must never be."""
+    return _xdg(env, "XDG_DATA_HOME", home, ".local/share") / APP / "credentials"
+
+
 def pid_file(env: Mapping[str, str], home: Path) -> Path:
     return state_dir(env, home) / "anthroxy.pid"
 

@@ -18,7 +18,8 @@ from anthroxy.routing.table import RoutingTable
 
 Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
-Auth = Literal["bearer", "x-api-key", "none", "codex"]
+# "copilot": a GitHub Copilot subscription, `anthroxy login copilot` (docs/providers/copilot.md).
+Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
@@ -80,6 +81,27 @@ class ProviderConfig:
     token_url: str | None = None
     # Where the live model list is read (default: the provider's own; Gemini: the native list).
     models_url: str | None = None
+    # GitHub Copilot (auth = "copilot"): the GitHub host (an Enterprise domain), and the URLs of
+    # the device login, its token poll, the Copilot token exchange and GitHub's /user (default:
+    # from the host).
+    github_domain: str | None = None
+    device_code_url: str | None = None
+    access_token_url: str | None = None
+    copilot_token_url: str | None = None
+    user_url: str | None = None
+
+
+@attrs.frozen
+class CopilotSettings:
+    """Where a ``copilot`` provider logs in and exchanges its token, resolved from the host."""
+
+    domain: str  # "github.com" or an Enterprise host
+    device_code_url: str
+    access_token_url: str
+    copilot_token_url: str
+    user_url: str  # GitHub's /user: the login name shown by ``anthroxy status``
+    credentials_file: str  # the 0600 file ``anthroxy login`` writes
+    pinned_api: bool  # base_url was configured: it wins over the exchange's endpoints.api
 
 
 @attrs.frozen
@@ -173,6 +195,7 @@ class ResolvedProvider:
     cleaner: Cleaner = attrs.field(factory=Cleaner)
     learn_fields: bool = True
     models_url: str | None = None  # the live model list's URL, where it is not the default
+    copilot: CopilotSettings | None = None  # auth = "copilot" only
 
 
 @attrs.frozen

@@ -50,6 +50,13 @@ class Call:
     # What changes in the upstream body for this provider: its configured cleaner plus the
     # fields it refused so far (gateway/learned.py).
     cleaner: Cleaner = NO_RULES
+    # The dialect this call speaks: the provider's ``api``, unless the provider chooses one per
+    # model (``providers.dialect_for``; Copilot).
+    api: str = ""
+
+    @property
+    def dialect(self) -> str:
+        return self.api or self.provider.api
 
     @property
     def stream(self) -> bool:

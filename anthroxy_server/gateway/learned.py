@@ -127,7 +127,7 @@ async def open_learning(
             )  # fmt: skip
         upstream.release()
         call.cleaner = store.cleaner(call.provider)
-        plan = DIALECTS[call.provider.api](call)
+        plan = DIALECTS[call.dialect](call)
         outgoing = await access.outgoing(plan)
         upstream = await open_(call, outgoing, access, downstream)
     return plan, upstream

@@ -25,7 +25,7 @@ from anthroxy.errors import AnthroxyError
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
-from ..providers import Access, Outgoing, access_for
+from ..providers import Access, Outgoing, access_for, dialect_for
 from . import bodylog, learned
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
@@ -39,7 +39,7 @@ log = logging.getLogger(LOGGER_NAME)
 
 
 async def relay_messages(call: Call) -> Relayed:
-    plan = DIALECTS[call.provider.api](call)
+    plan = DIALECTS[await dialect_for(call)](call)
     access = access_for(call)
     downstream = call.downstream
     try:

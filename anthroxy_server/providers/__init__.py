@@ -14,7 +14,7 @@ from anthroxy.routing.live_models import LiveModel
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import chatgpt, gemini
+from . import chatgpt, copilot, gemini
 from .base import Access, KeyAccess, Outgoing, key_access
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Outgoing",
     "access_for",
     "check_target",
+    "dialect_for",
     "health_fields",
     "setup",
 ]
@@ -32,18 +33,35 @@ __all__ = [
 Lister = Callable[[ResolvedProvider, aiohttp.ClientSession], Awaitable[list[LiveModel]]]
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
-ACCESS: Mapping[str, Callable[[Call], Access]] = {"codex": chatgpt.access}
+ACCESS: Mapping[str, Callable[[Call], Access]] = {
+    "codex": chatgpt.access,
+    "copilot": copilot.access,
+}
+# provider.auth -> the dialect of one request, for providers that choose it per model;
+# anything else speaks its ``api``.
+DIALECT: Mapping[str, Callable[[Call], Awaitable[str]]] = {"copilot": copilot.dialect}
 # provider id -> how its live model list is read.
-LISTERS: Mapping[str, Lister] = {gemini.PROVIDER_ID: gemini.list_models}
+LISTERS: Mapping[str, Lister] = {
+    gemini.PROVIDER_ID: gemini.list_models,
+    "copilot": copilot.list_models,
+}
 
 
 def access_for(call: Call) -> Access:
     return ACCESS.get(call.provider.auth, key_access)(call)
 
 
+async def dialect_for(call: Call) -> str:
+    """The dialect this call speaks, kept on the call for every later plan of it."""
+    choose = DIALECT.get(call.provider.auth)
+    call.api = await choose(call) if choose is not None else call.provider.api
+    return call.api
+
+
 def setup(app: web.Application) -> None:
     chatgpt.setup(app)
     gemini.setup(app)
+    copilot.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:

@@ -89,9 +89,10 @@ def test_preset_is_well_formed(preset: ProviderPreset) -> None:
     if preset.local:
         assert url.scheme == "http" and url.hostname == "localhost"
         assert not preset.needs_key and preset.auth == "none"
-    elif preset.auth == "codex":  # a subscription login (auth.json), never an API key
+    elif preset.auth in ("codex", "copilot"):  # a subscription login, never an API key
         assert url.scheme == "https", preset.base_url
-        assert not preset.key_env and preset.api == "responses"
+        assert not preset.key_env and not preset.needs_key and not preset.auto_enable
+        assert preset.api == ("responses" if preset.auth == "codex" else "chat")
     else:
         assert url.scheme == "https", preset.base_url
         assert preset.needs_key and preset.key_env

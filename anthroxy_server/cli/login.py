@@ -1,0 +1,135 @@
+"""``anthroxy login PROVIDER``, ``anthroxy logout PROVIDER`` and the subscription lines of
+``anthroxy status``.
+
+``LOGINS`` maps a provider's ``auth`` value to its ``Login``: how to log in (a coroutine given
+the resolved provider and the surroundings), how to log out, and what status says. A provider
+the user's file does not name yet is logged in with its catalogue preset, so `anthroxy login
+copilot` works before any configuration. Logins are stored by the provider modules in
+anthroxy's credentials directory (``config.paths.credentials_dir``), never in a config file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TextIO
+
+import aiohttp
+
+from anthroxy.routing import catalog
+
+from ..config.paths import CommandError, Locations
+from ..config.schema import ResolvedProvider
+from . import copilot_login
+
+CLIPBOARD_TOOLS = (
+    ("pbcopy",),
+    ("wl-copy",),
+    ("xclip", "-selection", "clipboard"),
+    ("xsel", "--clipboard", "--input"),
+    ("clip.exe",),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginIO:
+    """What a login talks to: the terminal, the clock, the clipboard (tests pass fakes)."""
+
+    out: TextIO
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.time
+    copy: Callable[[str], bool] = lambda text: copy_to_clipboard(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Login:
+    login: Callable[[ResolvedProvider, aiohttp.ClientSession, LoginIO], Awaitable[None]]
+    logout: Callable[[ResolvedProvider], str]  # what was done, one line
+    status: Callable[[ResolvedProvider], str]  # one line, never a secret
+
+
+# provider.auth -> its login.
+LOGINS: dict[str, Login] = {
+    "copilot": Login(copilot_login.login, copilot_login.logout, copilot_login.status),
+}
+
+
+def copy_to_clipboard(text: str) -> bool:
+    """Put ``text`` on the clipboard with the first tool found; False when there is none."""
+    for tool in CLIPBOARD_TOOLS:
+        if shutil.which(tool[0]) is None:
+            continue
+        try:
+            subprocess.run(tool, input=text.encode(), check=True, timeout=2, capture_output=True)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        return True
+    return False
+
+
+def provider_for(loc: Locations, pid: str, config_path: str | None) -> ResolvedProvider:
+    """The provider as the user's file configures it, else its catalogue preset alone."""
+    from ..config import settings_from_config, structure_config
+    from .daemon import load_settings
+
+    settings = load_settings(loc, config_path)
+    found = settings.providers.get(pid)
+    if found is None:
+        preset = catalog.CATALOG.get(pid)
+        if preset is None or preset.auth not in LOGINS:
+            raise CommandError(f"no provider {pid!r} with a login; {_known()}", code=2)
+        alone = settings_from_config(structure_config({"providers": {pid: {}}}), loc.env)
+        found = alone.providers[pid]
+    if found.auth not in LOGINS:
+        raise CommandError(f"provider {pid!r} uses a key, not a login; {_known()}", code=2)
+    return found
+
+
+def _known() -> str:
+    ids = sorted(p.id for p in catalog.CATALOG.values() if p.auth in LOGINS)
+    return f"providers with a login: {', '.join(ids)}"
+
+
+async def run_login(provider: ResolvedProvider, io: LoginIO) -> None:
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=provider.connect_timeout, sock_read=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await LOGINS[provider.auth].login(provider, session, io)
+
+
+def login_command(loc: Locations, out: TextIO, pid: str, config_path: str | None) -> int:
+    from ..providers.device_flow import LoginFailed
+
+    provider = provider_for(loc, pid, config_path)
+    try:
+        asyncio.run(run_login(provider, LoginIO(out)))
+    except LoginFailed as exc:
+        raise CommandError(exc.message) from None
+    return 0
+
+
+def logout_command(loc: Locations, out: TextIO, pid: str, config_path: str | None) -> int:
+    provider = provider_for(loc, pid, config_path)
+    out.write(LOGINS[provider.auth].logout(provider) + "\n")
+    return 0
+
+
+def status_lines(providers: Mapping[str, ResolvedProvider]) -> list[str]:
+    """One line per configured provider with a login."""
+    return [
+        f"{pid}: {LOGINS[p.auth].status(p)}" for pid, p in providers.items() if p.auth in LOGINS
+    ]
+
+
+def write_status(loc: Locations, out: TextIO) -> None:
+    """The subscriptions part of ``anthroxy status``; nothing when the config does not load."""
+    from .daemon import load_settings
+
+    try:
+        lines = status_lines(load_settings(loc).providers)
+    except CommandError:
+        return
+    out.write("subscriptions:\n" + "".join(f"  {line}\n" for line in lines) if lines else "")
