@@ -31,6 +31,7 @@ from .checks import problems_beyond, robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
 from .environment import gather_environment, label_of
+from .keyring import gather_keys
 from .files import (
     AUTH_TOKEN_ENV,
     CLI_SOURCE,
@@ -194,6 +195,7 @@ def _resolve_provider(
             problems.append(f"{where}.{name}: must be > 0 seconds, got {value}")
     problems.extend(_header_problems(where, cfg.headers))
     key, key_source = _find_key(pid, cfg, preset, env, problems)
+    keys = gather_keys(pid, cfg, (key, key_source), env, problems)
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
@@ -206,18 +208,20 @@ def _resolve_provider(
         name=preset.name if preset else pid,
         api=api,
         base_url=base_url.rstrip("/"),
-        api_key=key,
+        api_key=keys[0].secret if keys else key,
         auth=auth,
         headers=dict(cfg.headers),
         profile=profile,
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source="codex" if auth == "codex" else key_source,
+        key_source="codex" if auth == "codex" else key_source or (keys[0].label if keys else None),
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
+        keys=keys,
+        rotation=cfg.rotation,
     )
 
 
@@ -302,7 +306,8 @@ def _find_key(
         key, source = cfg.api_key, "file"
     needs_key = preset.needs_key if preset else True
     # "codex" providers authenticate with the Codex CLI's login, not with a key.
-    if key is None and needs_key and cfg.auth not in ("none", "codex"):
+    listed = cfg.api_keys_env is not None or cfg.api_keys is not None  # gather_keys checks them
+    if key is None and needs_key and cfg.auth not in ("none", "codex") and not listed:
         wanted = " or ".join(names) if names else "a variable named by api_key_env"
         hint = "" if preset else ' (or set auth = "none" for a server without keys)'
         problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")

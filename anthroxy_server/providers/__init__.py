@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from ..gateway.call import Call
-from . import chatgpt
-from .base import Access, KeyAccess, Outgoing, key_access
+from . import chatgpt, credentials
+from .base import Access, KeyAccess, Outgoing, Rotating
+from .credentials import key_access
 
-__all__ = ["Access", "KeyAccess", "Outgoing", "access_for", "setup"]
+__all__ = ["Access", "KeyAccess", "Outgoing", "Rotating", "access_for", "setup"]
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
 ACCESS: Mapping[str, Callable[[Call], Access]] = {"codex": chatgpt.access}
@@ -24,3 +25,4 @@ def access_for(call: Call) -> Access:
 
 def setup(app: web.Application) -> None:
     chatgpt.setup(app)
+    credentials.setup(app)
