@@ -31,7 +31,6 @@ from .checks import problems_beyond, robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
 from .environment import gather_environment, label_of
-from .keyring import gather_keys
 from .files import (
     AUTH_TOKEN_ENV,
     CLI_SOURCE,
@@ -45,6 +44,7 @@ from .files import (
     show_value,
     unknown_key,
 )
+from .keyring import gather_keys
 from .loops import self_address_problems
 from .schema import (
     LOG_LEVELS,

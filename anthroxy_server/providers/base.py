@@ -29,7 +29,6 @@ from anthroxy.errors import AnthroxyError, UpstreamError
 from anthroxy.upstream_errors import error_from_upstream
 
 from ..config.schema import ResolvedProvider
-from ..gateway.call import Call
 from ..gateway.dialects import Plan
 from ..gateway.upstream import credential_headers, join_url
 from .cooldown import cooldown_seconds

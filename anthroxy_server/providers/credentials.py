@@ -39,8 +39,7 @@ from aiohttp import web
 
 from ..config.schema import ResolvedProvider, Rotation
 from ..gateway.call import Call
-from ..gateway.live import generation_of
-from ..gateway.live import LIVE
+from ..gateway.live import LIVE, generation_of
 from ..gateway.logs import LOGGER_NAME
 from ..gateway.upstream import key_headers
 from .base import Access, KeyAccess
