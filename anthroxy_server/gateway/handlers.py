@@ -34,6 +34,7 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
+from ..providers.credentials import credential_fields
 from . import bodylog, fallback, learned
 from .call import Call
 from .fallback import BREAKERS, ChainRun, Send, describe
@@ -448,6 +449,7 @@ async def healthz(request: web.Request) -> web.Response:
             "key_source": p.key_source,
             "models": list(p.models),
             "breaker": breakers.describe(pid),
+            **credential_fields(request.app, p),  # several keys: each one's state, no secret
         }
         for pid, p in settings.providers.items()
     }
