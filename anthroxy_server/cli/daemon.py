@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ..config import fingerprint, paths
 from ..config.paths import CommandError, Locations
 from . import proxy, service
+from .credential_view import credential_section
 from .probe import (
     HEALTH_PATH,
     PidRecord,
@@ -362,6 +363,7 @@ def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time)
     out.write("health:   ok\n")
     lines = describe_providers(found.health)
     out.write("providers:\n" + "".join(f"  {line}\n" for line in lines) if lines else "")
+    out.write(credential_section(found.health))  # several keys per provider: their states
     return 0
 
 
