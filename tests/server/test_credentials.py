@@ -16,8 +16,9 @@ import pytest
 from aiohttp import web
 
 from anthroxy_server.cli.credential_view import credential_section
-from anthroxy_server.config import ConfigError, settings_from_config, structure_config
+from anthroxy_server.config import ConfigError, fingerprint, settings_from_config, structure_config
 from anthroxy_server.config.files import read_toml
+from anthroxy_server.gateway import reload
 from anthroxy_server.gateway.app import create_app
 from anthroxy_server.gateway.breaker import CircuitBreakers
 from anthroxy_server.gateway.fallback import BREAKERS
@@ -339,6 +340,34 @@ async def test_a_reload_keeps_rests_and_forgives_refusals(upstream: FakeUpstream
     assert [c["requests"] for c in reloaded.describe()] == [1, 1, 1]
     # A request that began before the reload shares the new pool (same keys).
     assert pools.pool_for(first["multi"], 1) is reloaded
+
+
+async def test_after_a_reload_a_refused_key_is_tried_again_and_a_rest_goes_on(
+    gateway: Any, per_key: PerKey, upstream: FakeUpstream, clock: Clock
+) -> None:
+    per_key.answers = {"KEY_A": lambda: rate_limited("30"), "KEY_B": revoked}
+    client = await gateway()
+    await send(client)
+    assert per_key.used == ["KEY_A", "KEY_B", "KEY_C"]
+    del per_key.answers["KEY_B"]  # the user fixed the key, then reloads
+    fresh = settings_from_config(structure_config(raw_config(upstream.url)), KEYS)
+    assert await reload.reload(client.app, lambda: fresh)
+    for _ in range(2):
+        assert (await send(client)).status == 200
+    assert per_key.used[3:] == ["KEY_B", "KEY_C"]  # A still rests; B is back
+
+
+def test_every_key_enters_the_fingerprint_without_showing(upstream: FakeUpstream) -> None:
+    pepper = b"p" * 32
+
+    def sections(env: dict[str, str]) -> dict[str, str]:
+        config = structure_config(raw_config(upstream.url, api_keys=["sk-literal-0000000000001"]))
+        return fingerprint.sections(settings_from_config(config, env), pepper)
+
+    one = sections(KEYS)
+    two = sections({**KEYS, "KEY_C": "sk-CCCC-another-key-00000000004"})
+    assert fingerprint.differences(one, two) == ["key.multi"]
+    assert "literal" not in repr(one) and "sk-" not in repr(one)
 
 
 def problems_of(raw: dict[str, Any], env: dict[str, str]) -> list[str]:
