@@ -24,13 +24,16 @@ def credential_section(healthz: Mapping[str, Any]) -> str:
 
 
 def describe_key(key: Mapping[str, Any], width: int = 0) -> str:
-    """``env:KEY_A  cooling until 2026-12-04T21:40:05Z (12 s left), 5 requests, 1 rate-limited``"""
+    """``env:KEY_A  cooling until 2026-12-04T21:40:05Z (12 s left), 5 requests, 1 rate-limited``
+    (a key's state as /healthz gives it; a field missing shows as ``?``)."""
     state = key.get("state", "?")
     if state == "cooling":
-        state = f"cooling until {key.get('until', '?')} ({key.get('retry_in_s', 0):g} s left)"
+        left = key.get("retry_in_s", 0)
+        state = f"cooling until {key.get('until', '?')} ({left:.0f} s left)"
     elif state == "refused":
         state = f"refused (HTTP {key.get('refused_status', '?')}; `anthroxy reload` retries it)"
-    parts = [str(state), f"{key.get('requests', 0)} requests"]
+    count = key.get("requests", 0)
+    parts = [str(state), f"{count} request{'' if count == 1 else 's'}"]
     if key.get("rate_limited"):
         parts.append(f"{key['rate_limited']} rate-limited")
     return f"{str(key.get('label', '?')).ljust(width)}  {', '.join(parts)}"

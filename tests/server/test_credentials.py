@@ -206,9 +206,9 @@ async def test_healthz_shows_each_state_never_the_key(
     assert status.splitlines() == [
         "credentials:",
         "  multi (round-robin):",
-        "    env:KEY_A  cooling until 2027-01-15T08:00:20Z (20 s left), 1 requests, 1 rate-limited",
-        "    env:KEY_B  refused (HTTP 401; `anthroxy reload` retries it), 1 requests",
-        "    env:KEY_C  active, 1 requests",
+        "    env:KEY_A  cooling until 2027-01-15T08:00:20Z (20 s left), 1 request, 1 rate-limited",
+        "    env:KEY_B  refused (HTTP 401; `anthroxy reload` retries it), 1 request",
+        "    env:KEY_C  active, 1 request",
     ]
 
 
