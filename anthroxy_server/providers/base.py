@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -137,7 +136,7 @@ class KeyAccess:
             return None
         err = error_from_upstream(status, body, provider=self._provider.id, headers=headers)
         if err.status == 429:  # also a quota error sent with another status
-            pool.cool(lease, cooldown_seconds(err.retry_after, headers, now=time.time()))
+            pool.cool(lease, cooldown_seconds(err.retry_after, headers, now=pool.wall()))
         elif status != 429:
             pool.refuse(lease, status)
         self._tried |= {lease.id}

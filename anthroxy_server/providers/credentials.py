@@ -110,6 +110,10 @@ class CredentialPool:
         self._next = 0  # round-robin: where the next search starts
         self._sessions: collections.OrderedDict[str, str] = collections.OrderedDict()
 
+    def wall(self) -> float:
+        """Unix time, for reset times the provider gives as dates (``cooldown.py``)."""
+        return self._wall()
+
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(s.credential.id for s in self._states)
@@ -150,8 +154,12 @@ class CredentialPool:
         state = self._state(credential)
         if state is None:
             return
-        state.cooling_until = max(state.cooling_until, self._clock() + seconds)
+        now = self._clock()
+        resting = state.cooling_until > now  # a concurrent request already said so
+        state.cooling_until = max(state.cooling_until, now + seconds)
         state.rate_limited += 1
+        if resting:
+            return
         log.warning(
             "provider '%s': credential %s is rate-limited; resting it %.0f s (%d of %d usable)",
             self.provider, credential.label, seconds, self._usable_count(), len(self._states),

@@ -23,7 +23,12 @@ from anthroxy_server.gateway.app import create_app
 from anthroxy_server.gateway.breaker import CircuitBreakers
 from anthroxy_server.gateway.fallback import BREAKERS
 from anthroxy_server.providers.cooldown import cooldown_seconds, reset_seconds
-from anthroxy_server.providers.credentials import CREDENTIAL_POOLS, CredentialPools
+from anthroxy_server.providers.credentials import (
+    CREDENTIAL_POOLS,
+    Credential,
+    CredentialPool,
+    CredentialPools,
+)
 
 from .conftest import FakeUpstream, fixture_bytes, message_body, sse_events
 
@@ -210,6 +215,24 @@ async def test_healthz_shows_each_state_never_the_key(
         "    env:KEY_B  refused (HTTP 401; `anthroxy reload` retries it), 1 request",
         "    env:KEY_C  active, 1 request",
     ]
+
+
+async def test_a_quota_error_rests_the_key_until_the_reset_the_provider_gives(
+    gateway: Any, per_key: PerKey, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="anthroxy")
+    reset = {  # no retry-after: the exhausted limit's reset time decides (wall: 08:00:00)
+        "anthropic-ratelimit-tokens-remaining": "0",
+        "anthropic-ratelimit-tokens-reset": "2027-01-15T08:00:45Z",
+        "anthropic-ratelimit-requests-remaining": "10",
+        "anthropic-ratelimit-requests-reset": "2027-01-15T08:00:02Z",
+    }
+    per_key.answers = {"KEY_A": lambda: error(429, "rate_limit_error", "quota", **reset)}
+    client = await gateway()
+    assert (await send(client)).status == 200
+    entry = (await (await client.get("/healthz")).json())["providers"]["multi"]
+    assert entry["credentials"][0]["retry_in_s"] == 45.0
+    assert sum("is rate-limited" in r.getMessage() for r in caplog.records) == 1
 
 
 async def test_round_robin_spreads_requests_over_the_keys(gateway: Any, per_key: PerKey) -> None:
@@ -479,3 +502,18 @@ def test_status_prints_nothing_without_several_keys() -> None:
     out = io.StringIO()
     out.write(credential_section({"providers": {"one": {"has_key": True}}}))
     assert out.getvalue() == ""
+
+
+def test_two_requests_limited_at_once_warn_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="anthroxy")
+    clock = Clock()
+    pool = CredentialPool(
+        "p", [Credential("a", "env:A", {}), Credential("b", "env:B", {})], clock=clock
+    )
+    first, second = pool.pick(None), pool.pick(None)
+    assert first is not None and second is not None and first != second
+    pool.cool(first, 10)
+    pool.cool(first, 20)  # a concurrent request on the same key hears the same news
+    assert [r.getMessage().count("rate-limited") for r in caplog.records] == [1]
+    assert pool.describe()[0]["retry_in_s"] == 20.0 and pool.describe()[0]["rate_limited"] == 2
+    assert pool.wait() == 20.0 and pool.pick(None) == second
