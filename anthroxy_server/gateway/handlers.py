@@ -34,7 +34,7 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
-from ..providers.credentials import credential_fields
+from ..providers.credentials import credential_fields, request_auth
 from . import bodylog, fallback, learned
 from .call import Call
 from .fallback import BREAKERS, ChainRun, Send, describe
@@ -325,7 +325,7 @@ async def _upstream_count(
     data = passthrough.request_bytes(raw, body, route.model, cleaner)
     headers = (
         anthropic_headers(request.headers, provider)
-        | credential_headers(provider)
+        | credential_headers(provider, request_auth(request, provider, body))  # several keys
         | next_hop(request.headers)
     )
     try:

@@ -273,12 +273,27 @@ CREDENTIAL_POOLS: web.AppKey[CredentialPools] = web.AppKey("credential_pools")
 
 def key_access(call: Call) -> Access:
     """A keyed provider's access: with the provider's pool when it has several keys."""
-    pools = call.request.app.get(CREDENTIAL_POOLS)
-    generation = generation_of(call.request).number
-    pool = pools.pool_for(call.provider, generation) if pools is not None else None
+    pool = _pool(call.request, call.provider)
     if pool is None:
         return KeyAccess(call.provider)
     return KeyAccess(call.provider, pool, session_of(call.request.headers, call.body))
+
+
+def request_auth(
+    request: web.Request, provider: ResolvedProvider, body: Mapping[str, Any]
+) -> Mapping[str, str] | None:
+    """The credential headers for a side request (count_tokens) of this conversation, from the
+    provider's pool; None (the one key) for a provider without a pool or no usable key."""
+    pool = _pool(request, provider)
+    chosen = pool.pick(session_of(request.headers, body)) if pool is not None else None
+    return chosen.headers if chosen is not None else None
+
+
+def _pool(request: web.Request, provider: ResolvedProvider) -> CredentialPool | None:
+    """The pool of ``provider`` as the request's configuration has it."""
+    pools = request.app.get(CREDENTIAL_POOLS)
+    generation = generation_of(request).number
+    return pools.pool_for(provider, generation) if pools is not None else None
 
 
 def setup(app: web.Application) -> None:

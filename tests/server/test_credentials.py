@@ -235,6 +235,26 @@ async def test_a_quota_error_rests_the_key_until_the_reset_the_provider_gives(
     assert sum("is rate-limited" in r.getMessage() for r in caplog.records) == 1
 
 
+async def test_count_tokens_uses_the_pool_too(
+    gateway: Any, per_key: PerKey, upstream: FakeUpstream
+) -> None:
+    counted: list[str] = []
+
+    async def count(request: web.Request) -> web.Response:
+        counted.append(WHO.get(request.headers.get("x-api-key", ""), "unknown"))
+        return web.json_response({"input_tokens": 7})
+
+    upstream.count_handler = count
+    per_key.answers = {"KEY_A": revoked}
+    client = await gateway()
+    await send(client)  # A is refused here and set aside
+    for text in ("one", "two", "three"):
+        body = message_body(messages=[{"role": "user", "content": text}])
+        answer = await client.post("/v1/messages/count_tokens", json=body)
+        assert (await answer.json()) == {"input_tokens": 7}
+    assert counted == ["KEY_C", "KEY_B", "KEY_C"]
+
+
 async def test_round_robin_spreads_requests_over_the_keys(gateway: Any, per_key: PerKey) -> None:
     client = await gateway()
     for _ in range(6):
