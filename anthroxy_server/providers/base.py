@@ -121,8 +121,11 @@ class KeyAccess:
                 status=401,
                 error_type="authentication_error",
             )
+        refused = pool.refusals()
+        aside = f" (set aside: {refused})" if refused else ""
         return UpstreamError(
-            f"provider '{pid}': every key is rate-limited; the first is usable again in {wait:g} s",
+            f"provider '{pid}': every key is rate-limited{aside}; the first is usable again in "
+            f"{wait:g} s",
             status=429,
             error_type="rate_limit_error",
             retry_after=wait,

@@ -326,6 +326,24 @@ async def test_every_key_resting_gives_429_with_the_shortest_wait(
     assert len(per_key.used) == 3
 
 
+async def test_resting_and_refused_keys_together_give_429_naming_the_refused(
+    gateway: Any, per_key: PerKey
+) -> None:
+    per_key.answers = {
+        "KEY_A": lambda: rate_limited("30"),
+        "KEY_B": revoked,
+        "KEY_C": lambda: rate_limited("10"),
+    }
+    client = await gateway()
+    first = await send(client)
+    assert first.status == 429 and first.headers["retry-after"] == "10"
+    second = await send(client)
+    message = (await second.json())["error"]["message"]
+    assert second.status == 429 and second.headers["retry-after"] == "10"
+    assert "every key is rate-limited (set aside: env:KEY_B: 401)" in message
+    assert len(per_key.used) == 3
+
+
 async def test_every_key_refused_is_a_401_naming_them(gateway: Any, per_key: PerKey) -> None:
     per_key.answers = dict.fromkeys(KEYS, revoked)
     client = await gateway()
