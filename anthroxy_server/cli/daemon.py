@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 from ..config import fingerprint, paths
 from ..config.paths import CommandError, Locations
 from . import proxy, service, status_view
+from .credential_view import credential_section
 from .probe import (
     HEALTH_PATH,
     PidRecord,
@@ -344,6 +345,7 @@ def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time)
     config = _config_line(loc, found)
     out.write(f"config:   {config}\n" if config else "")
     out.write(status_view.render(found.health))  # health (ok/degraded), providers, breakers
+    out.write(credential_section(found.health))  # several keys per provider: their states
     return 0
 
 

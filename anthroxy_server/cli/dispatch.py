@@ -435,7 +435,7 @@ def mask_secret(value: str) -> str:
 
 def _is_secret(dotted: str) -> bool:
     leaf = dotted.rsplit(".", 1)[-1]
-    if leaf in ("api_key", "auth_token"):
+    if leaf in ("api_key", "api_keys", "auth_token"):
         return True
     return ".headers." in dotted and any(w in leaf.lower() for w in _SECRET_HEADER_WORDS)
 
@@ -451,6 +451,8 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
 def _line(key: str, value: Any, source: str) -> str:
     if isinstance(value, str) and _is_secret(key):
         value = mask_secret(value)
+    elif isinstance(value, list) and _is_secret(key):  # api_keys
+        value = [mask_secret(str(v)) for v in value]
     shown = "(none)" if value is None else json.dumps(value, ensure_ascii=False)
     return f"{key} = {shown}".ljust(60) + f"  # {source}"
 

@@ -46,6 +46,7 @@ AUTH_TOKEN_ENV = "ANTHROXY_AUTH_TOKEN"
 # keep the secret out of the file (api_key_env names a variable; the token has its own variable).
 SECRET_KEYS: Mapping[str, str] = {
     "api_key": "a key: export it and name the variable in api_key_env",
+    "api_keys": "the keys: export them and name the variables in api_keys_env",
     "auth_token": f"the token: export {AUTH_TOKEN_ENV}",
 }
 
@@ -114,7 +115,7 @@ def _secret_keys(value: object, prefix: str = "") -> Iterator[str]:
         return
     for key, sub in value.items():
         path = f"{prefix}{key}"
-        if key in SECRET_KEYS and isinstance(sub, str) and sub:
+        if key in SECRET_KEYS and isinstance(sub, str | list) and sub:  # api_keys: a list
             yield path
         else:
             yield from _secret_keys(sub, f"{path}.")

@@ -107,6 +107,7 @@ def sections(settings: Settings, pepper: bytes) -> dict[str, str]:
         declared = config.providers.get(pid)
         file_part = attrs.asdict(declared) if declared is not None else {}
         file_part.pop("api_key", None)  # its value is the resolved key below
+        file_part.pop("api_keys", None)  # so are these (several keys)
         file_part["headers"] = {k: secret_digest(v, pepper) for k, v in provider.headers.items()}
         resolved = {
             "api": provider.api,
@@ -118,7 +119,8 @@ def sections(settings: Settings, pepper: bytes) -> dict[str, str]:
             "token_url": provider.token_url,
         }
         out[f"provider.{pid}"] = _digest([file_part, resolved])
-        out[f"{KEY_PREFIX}{pid}"] = secret_digest(provider.api_key, pepper)
+        several = "\n".join(k.secret for k in provider.keys) if len(provider.keys) > 1 else None
+        out[f"{KEY_PREFIX}{pid}"] = secret_digest(several or provider.api_key, pepper)
     return out
 
 

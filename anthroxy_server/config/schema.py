@@ -1,8 +1,8 @@
 """The configuration's schema: attrs classes mirroring the TOML file, and the resolved values the
 app runs on (``ResolvedProvider``, ``Settings``).
 
-Secrets: ``ProviderConfig.api_key``, ``ResolvedProvider.api_key`` and ``ServerConfig.auth_token``
-are hidden from ``repr`` so they cannot reach a log line by accident.
+Secrets: ``ProviderConfig.api_key``/``api_keys``, ``ResolvedProvider.api_key``/``keys`` and
+``ServerConfig.auth_token`` are hidden from ``repr`` so they cannot reach a log line by accident.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
 # "copilot": a GitHub Copilot subscription, `anthroxy login copilot` (docs/providers/copilot.md).
 Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot"]
+# How requests spread over a provider's several keys (providers/credentials.py).
+Rotation = Literal["round-robin", "fill-first"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
@@ -60,6 +62,12 @@ class ProviderConfig:
     base_url: str | None = None
     api_key_env: str | None = None
     api_key: str | None = attrs.field(default=None, repr=False)  # discouraged; file must be 0600
+    # Several keys (docs/configuration.md, "Several keys"): variables holding one key each, keys
+    # written in the file (0600, like api_key), and how requests spread over them. None: unset
+    # (an empty list is a mistake worth naming).
+    api_keys_env: list[str] | None = None
+    api_keys: list[str] | None = attrs.field(default=None, repr=False)
+    rotation: Rotation = "round-robin"
     models: list[str] = attrs.Factory(list)
     headers: dict[str, str] = attrs.Factory(dict)  # extra upstream headers
     connect_timeout: float = 10.0
@@ -171,6 +179,14 @@ class Config:
 
 
 @attrs.frozen
+class ApiKey:
+    """One of a provider's keys: where it came from (safe to print) and the key itself."""
+
+    label: str  # "env:KEY_A", "./.env:KEY_B", "api_key", "api_keys #2"
+    secret: str = attrs.field(repr=False)  # NEVER logged or printed
+
+
+@attrs.frozen
 class ResolvedProvider:
     """A provider ready to call: catalogue preset + config + environment."""
 
@@ -196,6 +212,10 @@ class ResolvedProvider:
     learn_fields: bool = True
     models_url: str | None = None  # the live model list's URL, where it is not the default
     copilot: CopilotSettings | None = None  # auth = "copilot" only
+    # Every key, ``api_key`` first; more than one makes a credential pool
+    # (providers/credentials.py). Empty for a provider built without them (``api_key`` alone).
+    keys: tuple[ApiKey, ...] = attrs.field(default=(), repr=False)
+    rotation: Rotation = "round-robin"
 
 
 @attrs.frozen

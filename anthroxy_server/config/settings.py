@@ -45,6 +45,7 @@ from .files import (
     show_value,
     unknown_key,
 )
+from .keyring import gather_keys
 from .loops import self_address_problems
 from .schema import (
     LOG_LEVELS,
@@ -52,6 +53,7 @@ from .schema import (
     TIER_NAMES,
     TIER_PREFERENCE,
     Api,
+    ApiKey,
     Auth,
     BreakerConfig,
     Config,
@@ -197,6 +199,7 @@ def _resolve_provider(
             problems.append(f"{where}.{name}: must be > 0 seconds, got {value}")
     problems.extend(_header_problems(where, cfg.headers))
     key, key_source = _find_key(pid, cfg, preset, env, problems)
+    keys = gather_keys(pid, cfg, (key, key_source), env, problems)
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
     copilot = resolve_copilot(where, pid, cfg, auth, env, problems)
@@ -210,21 +213,32 @@ def _resolve_provider(
         name=preset.name if preset else pid,
         api=api,
         base_url=base_url.rstrip("/"),
-        api_key=key,
+        api_key=keys[0].secret if keys else key,
         auth=auth,
         headers=dict(cfg.headers),
         profile=profile,
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source=auth if auth in ("codex", "copilot") else key_source,
+        key_source=auth
+        if auth in ("codex", "copilot")
+        else key_source or (keys[0].label if keys else None),
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
         models_url=cfg.models_url,
         copilot=copilot,
+        keys=keys,
+        rotation=cfg.rotation,
     )
+
+
+def _key_source(auth: Auth, found: str | None, keys: tuple[ApiKey, ...]) -> str | None:
+    """Where the provider's credential comes from, as ``config show`` and /healthz name it."""
+    if auth in ("codex", "copilot"):
+        return auth
+    return found or (keys[0].label if keys else None)
 
 
 def _codex_problems(
@@ -308,7 +322,8 @@ def _find_key(
         key, source = cfg.api_key, "file"
     needs_key = preset.needs_key if preset else True
     # "codex" providers authenticate with the Codex CLI's login, not with a key.
-    if key is None and needs_key and cfg.auth not in ("none", "codex", "copilot"):
+    listed = cfg.api_keys_env is not None or cfg.api_keys is not None  # gather_keys checks them
+    if key is None and needs_key and cfg.auth not in ("none", "codex", "copilot") and not listed:
         wanted = " or ".join(names) if names else "a variable named by api_key_env"
         hint = "" if preset else ' (or set auth = "none" for a server without keys)'
         problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")

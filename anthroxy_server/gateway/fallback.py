@@ -55,9 +55,10 @@ from anthroxy.routing.table import Route
 from ..config.schema import RetryConfig
 from .breaker import CircuitBreakers
 from .call import Relayed
+from .live import generation_of
 from .logs import LOGGER_NAME, redact
 from .outage import Down, breaker_reason, nobody_serves, unreachable
-from .state import SECRETS, SETTINGS, access_of, request_id_of
+from .state import SETTINGS, access_of, request_id_of
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -171,7 +172,9 @@ class ChainRun:
                 return response
             assert failed is not None
             last = failed
-            if forced or unreachable(failed):
+            # A rate limit says when to come back (retry-after), so it stays retryable even when
+            # the breaker had been open: the client waits that long and tries again.
+            if unreachable(failed) or (forced and failed.status != 429):
                 reason = self._redacted(failed.message)
                 down.append(Down(target_of(route), reason + (" (breaker open)" if forced else "")))
             else:
@@ -183,8 +186,7 @@ class ChainRun:
         raise final_error(last, failures)
 
     def _redacted(self, text: str) -> str:
-        secrets = self.request.app[SECRETS]
-        return redact(text, secrets)
+        return redact(text, generation_of(self.request).secrets)
 
     def _announce(self, route: Route) -> None:
         self.request[ROUTE_KEY] = target_of(route)

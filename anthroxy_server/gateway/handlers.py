@@ -36,6 +36,7 @@ from anthroxy.routing.table import Route
 
 from ..providers import check_target
 from ..providers import health_fields as provider_health
+from ..providers.credentials import credential_fields, request_auth
 from . import bodylog, fallback, learned
 from .breaker import CircuitBreakers
 from .call import Call
@@ -328,7 +329,7 @@ async def _upstream_count(
     data = passthrough.request_bytes(raw, body, route.model, cleaner)
     headers = (
         anthropic_headers(request.headers, provider)
-        | credential_headers(provider)
+        | credential_headers(provider, request_auth(request, provider, body))  # several keys
         | next_hop(request.headers)
     )
     try:
@@ -453,6 +454,7 @@ async def healthz(request: web.Request) -> web.Response:
             "models": list(p.models),
             "breaker": _breaker_view(breakers, pid),
             **provider_health(request.app, p),  # the Gemini tier check
+            **credential_fields(request.app, p),  # several keys: each one's state, no secret
         }
         for pid, p in settings.providers.items()
     }

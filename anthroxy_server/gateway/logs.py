@@ -60,6 +60,7 @@ def settings_secrets(settings: Settings) -> tuple[str, ...]:
     values: list[str | None] = [settings.config.server.auth_token]
     for provider in settings.providers.values():
         values.append(provider.api_key)
+        values += [key.secret for key in provider.keys]
         values += [
             value
             for name, value in provider.headers.items()

@@ -25,7 +25,8 @@ from anthroxy.errors import AnthroxyError
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
-from ..providers import Access, Outgoing, access_for, dialect_for
+from ..providers import Access, Outgoing, Rotating, access_for, dialect_for
+from ..providers.base import ROTATE_STATUSES
 from . import bodylog, learned
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
@@ -113,7 +114,9 @@ async def _read_all(call: Call, upstream: aiohttp.ClientResponse) -> bytes:
 async def _open(
     call: Call, outgoing: Outgoing, access: Access, downstream: Downstream | None
 ) -> aiohttp.ClientResponse:
-    """The upstream response; a 401 is retried with the headers the access gives, if any."""
+    """The upstream response. An answer that concerns one credential (``ROTATE_STATUSES``) is
+    sent again at once with another one when the access holds several; a 401 is retried with
+    the headers the access gives, if any."""
     hop = next_hop(call.request.headers)  # the loop marker (gateway/loop.py)
     headers = {**outgoing.headers, **hop}
     while True:
@@ -126,18 +129,27 @@ async def _open(
             downstream=downstream,
             ping_interval=call.ping_interval,
         )
-        if upstream.status != 401:
+        status = upstream.status
+        rotator = access if isinstance(access, Rotating) and status in ROTATE_STATUSES else None
+        if status != 401 and rotator is None:
             return upstream
-        try:
-            body = await upstream.read()
-        except aiohttp.ClientError:
-            body = b""
-        finally:
-            upstream.release()
-        retry = await access.reauthenticate(body)
+        body = await _drain(upstream)
+        retry = rotator.rotate(status, body, upstream.headers) if rotator is not None else None
+        if retry is None and status == 401:
+            retry = await access.reauthenticate(body)
         if retry is None:
-            raise access.error(401, body, upstream.headers)
+            raise access.error(status, body, upstream.headers)
         headers = {**retry, **hop}
+
+
+async def _drain(upstream: aiohttp.ClientResponse) -> bytes:
+    """A refusal's body (empty if it cannot be read); the connection goes back to the pool."""
+    try:
+        return await upstream.read()
+    except aiohttp.ClientError:
+        return b""
+    finally:
+        upstream.release()
 
 
 async def _fail(

@@ -41,17 +41,26 @@ def open_session(provider: ResolvedProvider, *, trust_env: bool) -> aiohttp.Clie
     return aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=trust_env)
 
 
-def credential_headers(provider: ResolvedProvider) -> dict[str, str]:
-    """A keyed provider's configured extra headers, then its key (a configured header cannot
-    replace the credentials)."""
+def credential_headers(
+    provider: ResolvedProvider, auth: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A keyed provider's configured extra headers, then its credential: ``auth`` (the headers
+    of the credential its pool chose, ``providers/credentials.py``), else its one key. A
+    configured header cannot replace the credentials."""
     headers = dict(provider.headers)
-    if not provider.api_key or provider.auth == "none":
-        return headers
-    if provider.auth == "x-api-key":
-        headers["x-api-key"] = provider.api_key
-    else:
-        headers["authorization"] = f"Bearer {provider.api_key}"
+    if auth is None:
+        auth = key_headers(provider.auth, provider.api_key)
+    headers.update(auth)
     return headers
+
+
+def key_headers(auth: str, key: str | None) -> dict[str, str]:
+    """The headers that carry ``key`` for a provider of this ``auth``."""
+    if not key or auth == "none":
+        return {}
+    if auth == "x-api-key":
+        return {"x-api-key": key}
+    return {"authorization": f"Bearer {key}"}
 
 
 def anthropic_headers(client: Mapping[str, str], provider: ResolvedProvider) -> dict[str, str]:

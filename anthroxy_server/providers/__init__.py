@@ -14,8 +14,9 @@ from anthroxy.routing.live_models import LiveModel
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import chatgpt, copilot, gemini
-from .base import Access, KeyAccess, Outgoing, key_access
+from . import chatgpt, copilot, credentials, gemini
+from .base import Access, KeyAccess, Outgoing, Rotating
+from .credentials import key_access
 
 __all__ = [
     "LISTERS",
@@ -23,6 +24,7 @@ __all__ = [
     "KeyAccess",
     "Lister",
     "Outgoing",
+    "Rotating",
     "access_for",
     "check_target",
     "dialect_for",
@@ -62,6 +64,7 @@ def setup(app: web.Application) -> None:
     chatgpt.setup(app)
     gemini.setup(app)
     copilot.setup(app)
+    credentials.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:
