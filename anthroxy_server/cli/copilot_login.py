@@ -25,7 +25,7 @@ from ..providers.copilot_auth import (
 from ..providers.device_flow import LoginFailed, request_code, wait_for_token
 
 if TYPE_CHECKING:
-    from .login import LoginIO
+    from .login_io import LoginIO
 
 REVOKE_URL = "https://github.com/settings/applications"
 

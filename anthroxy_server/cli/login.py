@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
-import subprocess
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 
@@ -25,24 +22,7 @@ from anthroxy.routing import catalog
 from ..config.paths import CommandError, Locations
 from ..config.schema import ResolvedProvider
 from . import copilot_login
-
-CLIPBOARD_TOOLS = (
-    ("pbcopy",),
-    ("wl-copy",),
-    ("xclip", "-selection", "clipboard"),
-    ("xsel", "--clipboard", "--input"),
-    ("clip.exe",),
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class LoginIO:
-    """What a login talks to: the terminal, the clock, the clipboard (tests pass fakes)."""
-
-    out: TextIO
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    clock: Callable[[], float] = time.time
-    copy: Callable[[str], bool] = lambda text: copy_to_clipboard(text)
+from .login_io import LoginIO
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,19 +36,6 @@ class Login:
 LOGINS: dict[str, Login] = {
     "copilot": Login(copilot_login.login, copilot_login.logout, copilot_login.status),
 }
-
-
-def copy_to_clipboard(text: str) -> bool:
-    """Put ``text`` on the clipboard with the first tool found; False when there is none."""
-    for tool in CLIPBOARD_TOOLS:
-        if shutil.which(tool[0]) is None:
-            continue
-        try:
-            subprocess.run(tool, input=text.encode(), check=True, timeout=2, capture_output=True)
-        except (OSError, subprocess.SubprocessError):
-            continue
-        return True
-    return False
 
 
 def provider_for(loc: Locations, pid: str, config_path: str | None) -> ResolvedProvider:

@@ -15,8 +15,8 @@ from anthroxy.routing.live_models import LiveModel
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
 from . import chatgpt, copilot, credentials, gemini
-from .base import Access, KeyAccess, Outgoing, Rotating
-from .credentials import key_access
+from .base import Access, Outgoing, Rotating
+from .key_access import KeyAccess, key_access
 
 __all__ = [
     "LISTERS",

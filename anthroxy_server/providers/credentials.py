@@ -38,12 +38,10 @@ from typing import Any
 from aiohttp import web
 
 from ..config.schema import ResolvedProvider, Rotation
-from ..gateway.call import Call
 from ..gateway.live import LIVE, generation_of
 from ..gateway.logs import LOGGER_NAME
 from ..gateway.upstream import key_headers
-from .base import Access, KeyAccess
-from .chatgpt import SESSION_HEADER, conversation_key
+from .conversation import SESSION_HEADER, conversation_key
 
 log = logging.getLogger(LOGGER_NAME)
 MAX_SESSIONS = 4096  # conversations remembered per provider (least recently used dropped)
@@ -271,25 +269,17 @@ class CredentialPools:
 CREDENTIAL_POOLS: web.AppKey[CredentialPools] = web.AppKey("credential_pools")
 
 
-def key_access(call: Call) -> Access:
-    """A keyed provider's access: with the provider's pool when it has several keys."""
-    pool = _pool(call.request, call.provider)
-    if pool is None:
-        return KeyAccess(call.provider)
-    return KeyAccess(call.provider, pool, session_of(call.request.headers, call.body))
-
-
 def request_auth(
     request: web.Request, provider: ResolvedProvider, body: Mapping[str, Any]
 ) -> Mapping[str, str] | None:
     """The credential headers for a side request (count_tokens) of this conversation, from the
     provider's pool; None (the one key) for a provider without a pool or no usable key."""
-    pool = _pool(request, provider)
+    pool = pool_for(request, provider)
     chosen = pool.pick(session_of(request.headers, body)) if pool is not None else None
     return chosen.headers if chosen is not None else None
 
 
-def _pool(request: web.Request, provider: ResolvedProvider) -> CredentialPool | None:
+def pool_for(request: web.Request, provider: ResolvedProvider) -> CredentialPool | None:
     """The pool of ``provider`` as the request's configuration has it."""
     pools = request.app.get(CREDENTIAL_POOLS)
     generation = generation_of(request).number

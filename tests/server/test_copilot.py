@@ -24,7 +24,8 @@ import pytest
 from aiohttp import web
 
 from anthroxy_server.cli import dispatch
-from anthroxy_server.cli.login import LoginIO, run_login, status_lines
+from anthroxy_server.cli.login import run_login, status_lines
+from anthroxy_server.cli.login_io import LoginIO
 from anthroxy_server.config import ConfigError, settings_from_config, structure_config
 from anthroxy_server.config.paths import Locations
 from anthroxy_server.config.schema import Settings
