@@ -69,7 +69,7 @@ def auto_hint(model: str) -> str | None:
 
 
 def words(model_id: str) -> list[str]:
-    """The id's words and numbers, lower case: ``gpt-4o-mini`` -> ``gpt``, ``4``, ``o``, ``mini``."""
+    """The id's words and numbers, lower case: ``gpt-4o-mini`` -> gpt, 4, o, mini."""
     return _TOKEN.findall(model_id.lower())
 
 

@@ -4,7 +4,8 @@ type a command raises to fail cleanly (``CommandError``).
 
 Nothing here reads ``os.environ`` or ``Path.home()``: the CLI passes both in, so tests run in a
 temporary HOME and never touch the real one. Directories follow the XDG Base Directory spec
-(``$XDG_CONFIG_HOME`` / ``$XDG_STATE_HOME``; a relative value is ignored, as the spec says).
+(``$XDG_CONFIG_HOME`` / ``$XDG_STATE_HOME`` / ``$XDG_CACHE_HOME``; a relative value is
+ignored, as the spec says).
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def managed_config_file(env: Mapping[str, str], default: Path = MANAGED_CONFIG) 
 def state_dir(env: Mapping[str, str], home: Path) -> Path:
     """``$XDG_STATE_HOME/anthroxy`` (default ``~/.local/state/anthroxy``): pid, log, backups."""
     return _xdg(env, "XDG_STATE_HOME", home, ".local/state") / APP
+
+
+def cache_dir(env: Mapping[str, str], home: Path) -> Path:
+    """``$XDG_CACHE_HOME/anthroxy`` (default ``~/.cache/anthroxy``): live model lists."""
+    return _xdg(env, "XDG_CACHE_HOME", home, ".cache") / APP
 
 
 def pid_file(env: Mapping[str, str], home: Path) -> Path:

@@ -78,6 +78,9 @@ class ProviderConfig:
     # auth.json lives (default ``$CODEX_HOME`` or ``~/.codex``) and the OAuth token endpoint.
     codex_home: str | None = None
     token_url: str | None = None
+    # Where the live model list is read (default: base_url + /models, or /v1/models for the
+    # Anthropic dialect); for enterprise hosts and tests.
+    models_url: str | None = None
 
 
 @attrs.frozen
@@ -170,6 +173,7 @@ class ResolvedProvider:
     # fields it refuses by name are learned (gateway/learned.py).
     cleaner: Cleaner = attrs.field(factory=Cleaner)
     learn_fields: bool = True
+    models_url: str | None = None  # the live model list's URL, when not the default
 
 
 @attrs.frozen

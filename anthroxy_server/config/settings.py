@@ -193,6 +193,8 @@ def _resolve_provider(
         if not value > 0:
             problems.append(f"{where}.{name}: must be > 0 seconds, got {value}")
     problems.extend(_header_problems(where, cfg.headers))
+    if cfg.models_url is not None and not cfg.models_url.startswith(("http://", "https://")):
+        problems.append(f"{where}.models_url: must start with http:// or https://")
     key, key_source = _find_key(pid, cfg, preset, env, problems)
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
@@ -218,6 +220,7 @@ def _resolve_provider(
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
+        models_url=cfg.models_url,
     )
 
 

@@ -34,6 +34,7 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
+from ..live_lists import app as live_lists
 from . import bodylog, fallback, learned
 from .call import Call
 from .fallback import BREAKERS, ChainRun, Send, describe
@@ -198,7 +199,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
     run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
     try:
-        return await run.run(settings.routing.chain(route), prepare)
+        chain = live_lists.resolve_routes(request, settings.routing.chain(route))
+        return await run.run(chain, prepare)
     except Exception as exc:
         if downstream is None or not downstream.prepared:
             bodylog.log_error(request, exc)
@@ -300,6 +302,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     counted = cache.get(key)
     if counted is None:
         route, provider = _route(settings_of(request), body["model"])
+        route = request.app[live_lists.LIVE_LISTS].resolve(route, provider)
         access.route = f"{route.provider}/{route.model}"
         if provider.api == "anthropic":
             counted = await _upstream_count(request, raw, body, route, provider)
@@ -459,6 +462,7 @@ async def healthz(request: web.Request) -> web.Response:
             "providers": providers,
             "routing": settings.routing.describe(),
             "config_sources": list(settings.sources),
+            "live_models": live_lists.describe(request.app, settings),
             **healthz_fields(request.app),  # service, pid, config fingerprint, managed_by, log
         }
     )

@@ -81,8 +81,11 @@ RULES = [
     # numeric versions
     (ids("gemini-2.5-pro", "gemini-3-pro", "gemini-3.1-pro"), "pro", "gemini-3.1-pro"),
     (ids("gpt-5.9", "gpt-5.10", "gpt-5.2"), None, "gpt-5.10"),
-    (ids("claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929"), None,
-     "claude-sonnet-4-5-20250929"),
+    (
+        ids("claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929"),
+        None,
+        "claude-sonnet-4-5-20250929",
+    ),
     (ids("qwen2.5-coder-32b", "qwen3-coder-plus"), "coder", "qwen3-coder-plus"),
     # stable > latest > preview > experimental, within one version
     (ids("m-2-exp", "m-2-preview", "m-2-latest", "m-2"), None, "m-2"),
@@ -90,11 +93,13 @@ RULES = [
     (ids("m-2-exp", "m-2-preview"), None, "m-2-preview"),
     (ids("m-2-exp", "m-2-beta"), None, "m-2-beta"),
     # the newest dated snapshot, in each date style
-    (ids("gpt-4o-2024-05-13", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06"), None,
-     "gpt-4o-2024-11-20"),
+    (ids("gpt-4o-2024-05-13", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06"), None, "gpt-4o-2024-11-20"),
     (ids("mistral-large-2407", "mistral-large-2411"), None, "mistral-large-2411"),
-    (ids("g-2.5-flash-preview-05-20", "g-2.5-flash-preview-09-2025"), None,
-     "g-2.5-flash-preview-09-2025"),
+    (
+        ids("g-2.5-flash-preview-05-20", "g-2.5-flash-preview-09-2025"),
+        None,
+        "g-2.5-flash-preview-09-2025",
+    ),
     (ids("gpt-3.5-turbo-0125", "gpt-3.5-turbo-1106"), None, "gpt-3.5-turbo-1106"),
     (ids("g-2.0-flash-001", "g-2.0-flash-002"), None, "g-2.0-flash-002"),
     # sizes are not versions
