@@ -28,6 +28,7 @@ from . import (
     daemon,
     desktop_extension,
     launcher,
+    live_commands,
     mcp,
     models,
     running,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
-    "models", "service", "mcp", "import", "desktop-extension",
+    "models", "service", "mcp", "import", "desktop-extension", "refresh", "set-model",
 )  # fmt: skip
 EPILOG = """examples:
   anthroxy config init          set up providers and models (asks a few questions)
@@ -110,6 +111,14 @@ def build_parser() -> _Parser:
     _sub(sub, "restore", "undo `run --persist` (settings.json back as it was)", "anthroxy restore")
     p = _sub(sub, "models", "list the model names clients can use", "anthroxy models")
     _config_flag(p)
+    p.add_argument("provider", nargs="?", help="a provider: its live model list, fetched now")
+    p = _sub(sub, "refresh", "refresh the cached live model lists", "anthroxy refresh gemini")
+    _config_flag(p)
+    p.add_argument("provider", nargs="?", help="only this provider (default: every one)")
+    p = _sub(sub, "set-model", "set a tier in the config file", "anthroxy set-model opus x/@auto")
+    _config_flag(p)
+    p.add_argument("tier", help="opus, sonnet, haiku or default")
+    p.add_argument("target", help="provider/model, or provider/@auto[:hint]")
     p = _sub(
         sub,
         "service",
@@ -339,6 +348,8 @@ def _restore(c: _Call) -> int:
 
 
 def _models(c: _Call) -> int:
+    if c.args.provider:
+        return live_commands.models(c.loc, c.out, c.args.provider, c.args.config)
     return models.command(c.loc, c.out, c.args.config)
 
 
@@ -377,6 +388,10 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "mcp": _mcp,
     "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
+    "refresh": lambda c: live_commands.refresh(c.loc, c.out, c.args.provider, c.args.config),
+    "set-model": lambda c: live_commands.set_model(
+        c.loc, c.out, c.args.tier, c.args.target, c.args.config
+    ),
 }
 
 

@@ -95,11 +95,11 @@ async def refresh(request: web.Request) -> web.Response:
         p for p in settings.providers.values() if listable(p)
     ]  # fmt: skip
     lists = request.app[LIVE_LISTS]
-    results = await asyncio.gather(*(_one(lists, p) for p in chosen))
+    results = await asyncio.gather(*(refresh_one(lists, p) for p in chosen))
     return web.json_response({"refreshed": dict(zip((p.id for p in chosen), results, strict=True))})
 
 
-async def _one(lists: LiveLists, provider: ResolvedProvider) -> dict[str, Any]:
+async def refresh_one(lists: LiveLists, provider: ResolvedProvider) -> dict[str, Any]:
     try:
         fresh = await lists.refresh(provider)
     except ListingError as exc:
