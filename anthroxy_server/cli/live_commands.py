@@ -122,7 +122,8 @@ def _post_refresh(proxy: running.Proxy, name: str | None) -> dict[str, Any] | No
         with running.DIRECT.open(request, timeout=60) as response:
             data = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise CommandError(f"the proxy refused the refresh: HTTP {exc.code}") from exc
+        older = " (a proxy older than this command: `anthroxy restart`)" if exc.code == 404 else ""
+        raise CommandError(f"the proxy refused the refresh: HTTP {exc.code}{older}") from exc
     except (OSError, ValueError):
         return None
     found = data.get("refreshed") if isinstance(data, dict) else None

@@ -125,8 +125,11 @@ class LiveLists:
         failed = self._failed_at.get(key)
         if failed is not None and self._clock() - failed < RETRY_AFTER:
             return
-        task = asyncio.get_running_loop().create_task(self._quiet_refresh(provider))
-        self._tasks[key] = task
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a command outside the server's loop: it refreshes explicitly
+        self._tasks[key] = loop.create_task(self._quiet_refresh(provider))
 
     async def _quiet_refresh(self, provider: ResolvedProvider) -> None:
         try:
