@@ -32,6 +32,7 @@ from . import daemon, running
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider, Settings
+    from ..live_lists.store import LiveLists
 
 FETCH_TIMEOUT = 15.0  # a person is waiting, but a slow provider still deserves an answer
 
@@ -80,10 +81,21 @@ def models(loc: Locations, out: TextIO, name: str, config_path: str | None) -> i
     for model in fresh.models:
         when = time.strftime("%Y-%m-%d", time.gmtime(model.created)) if model.created else ""
         out.write(f"{model.id:<48} {when:<10} {model.display_name or ''}".rstrip() + "\n")
-    for pid, target in settings.routing.targets():
-        if pid == provider.id and is_auto(target):
-            out.write(f"# {pid}/{target} -> {lists.explain(provider, target).model}\n")
+    for target, model in auto_targets(settings, lists).items():
+        if target.startswith(provider.id + "/"):
+            out.write(f"# {target} -> {model}\n")
     return 0
+
+
+def auto_targets(settings: Settings, lists: LiveLists) -> dict[str, str]:
+    """Each configured ``@auto`` target -> the model the cached list gives it."""
+    found: dict[str, str] = {}
+    for pid, target in settings.routing.targets():
+        provider = settings.providers.get(pid)
+        if provider is not None and is_auto(target):
+            picked = lists.pick(provider, target)
+            found[f"{pid}/{target}"] = picked or "(no list yet)"
+    return found
 
 
 def refresh(loc: Locations, out: TextIO, name: str | None, config_path: str | None) -> int:

@@ -349,7 +349,7 @@ async def _upstream_count(
 
 
 def _model_entry(
-    settings: Settings, overrides: capabilities.Overrides, name: str, created_at: str
+    request: web.Request, overrides: capabilities.Overrides, name: str, created_at: str
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "type": "model",
@@ -358,7 +358,8 @@ def _model_entry(
         "created_at": created_at,
     }
     try:
-        route = settings.routing.resolve(name)
+        route = settings_of(request).routing.resolve(name)
+        route = live_lists.resolve_routes(request, [route])[0]  # an @auto's model's limits
     except AnthroxyError:
         return entry
     limits = capabilities.lookup(route.model, overrides)
@@ -420,7 +421,7 @@ async def list_models(request: web.Request) -> web.Response:
     page, has_more = paginate(settings.routing.model_names(), limit, after_id, before_id)
     created = _created_at(request)
     overrides = generation_of(request).model_limits
-    data = [_model_entry(settings, overrides, name, created) for name in page]
+    data = [_model_entry(request, overrides, name, created) for name in page]
     return web.json_response(
         {
             "data": data,
@@ -435,7 +436,7 @@ async def get_model(request: web.Request) -> web.Response:
     settings = settings_of(request)
     name = request.match_info["model_id"]
     settings.routing.resolve(name)  # UnknownModel (404) when nothing serves it
-    entry = _model_entry(settings, generation_of(request).model_limits, name, _created_at(request))
+    entry = _model_entry(request, generation_of(request).model_limits, name, _created_at(request))
     return web.json_response(entry)
 
 

@@ -165,6 +165,12 @@ class LiveLists:
 
     # -- resolution ---------------------------------------------------------------------------
 
+    def pick(self, provider: ResolvedProvider, model: str) -> str | None:
+        """What the cached list (fresh or not) gives ``@auto[:hint]``; no refresh, no log."""
+        found = self.cached(provider)
+        picked = None if found is None else pick_auto(found.models, auto_hint(model))
+        return None if picked is None else picked.id
+
     def explain(self, provider: ResolvedProvider, model: str) -> Resolution:
         """What ``provider/<model>`` means now, for a ``model`` that is ``@auto[:hint]``."""
         found = self.cached(provider)

@@ -104,3 +104,48 @@ async def test_refresh_and_models_without_a_proxy(tmp_path: Path, aiohttp_server
     assert "x: 2 models, fetched now (cached list was" in out
     assert "x-1-pro" in out and "2023-11-14" in out
     assert "# x/@auto:pro -> x-2-pro" in out
+
+
+async def test_models_table_shows_what_auto_means(tmp_path: Path, aiohttp_server: Any) -> None:
+    url = await fake_models(aiohttp_server)
+    loc = locations(tmp_path)
+    write_config(tmp_path, url)
+    await asyncio.to_thread(run, loc, "set-model", "opus", "x/@auto:pro")
+    code, out, _ = await asyncio.to_thread(run, loc, "models")
+    assert code == 0 and "@auto:pro=(no list yet)" in out
+    await asyncio.to_thread(run, loc, "refresh", "x")
+    code, out, _ = await asyncio.to_thread(run, loc, "models")
+    assert code == 0 and "@auto:pro=x-2-pro" in out
+
+
+async def test_refresh_goes_through_a_running_proxy(tmp_path: Path, aiohttp_server: Any) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from anthroxy_server.cli import daemon
+    from anthroxy_server.gateway.app import create_app
+    from tests.server.conftest import free_port
+
+    url = await fake_models(aiohttp_server)
+    loc = locations(tmp_path)
+    path = write_config(tmp_path, url)
+    port = free_port()
+    path.write_text(path.read_text().replace("port = 18999", f"port = {port}"))
+    settings = daemon.load_settings(loc)
+    proxy_cache = tmp_path / "proxy-cache"
+    server = TestServer(create_app(settings, cache_dir=proxy_cache), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        code, out, err = await asyncio.to_thread(run, loc, "refresh")
+    finally:
+        await server.close()
+    assert code == 0, err
+    assert out == f"# refreshed by the proxy at http://127.0.0.1:{port}\nx: 2 models\n"
+    assert list((proxy_cache / "models").glob("x-*.json"))  # the proxy's cache, not ours
+    assert not (tmp_path / "cache" / "anthroxy" / "models").exists()
+
+
+async def test_refresh_reports_a_failure(tmp_path: Path) -> None:
+    loc = locations(tmp_path)
+    write_config(tmp_path, "http://127.0.0.1:9")  # nothing listens on port 9
+    code, out, _ = await asyncio.to_thread(run, loc, "refresh", "x")
+    assert code == 1 and out.splitlines()[-1].startswith("x: failed: x: cannot reach")
