@@ -166,14 +166,15 @@ def _has_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:
 
 
 def main_family(models: Sequence[LiveModel]) -> str | None:
-    """The first word most chat models' ids share (earliest in the list on a tie)."""
+    """The first word most chat models' ids share (on a tie, the one that sorts first, so the
+    list's order never matters)."""
     parsed = [_parse(m.id) for m in models]
     firsts = [p.words[0] for p in parsed if p.words and not NOT_CHAT.intersection(p.words)]
     if not firsts:
         return None
     counts = Counter(firsts)
     best = max(counts.values())
-    return next(w for w in firsts if counts[w] == best)
+    return min(w for w in counts if counts[w] == best)
 
 
 def pick_auto(models: Sequence[LiveModel], hint: str | None) -> LiveModel | None:

@@ -177,7 +177,7 @@ def set_model(loc: Locations, out: TextIO, tier: str, target: str, config_path: 
     tiers[tier] = target
     _write(path, tomlkit.dumps(document))
     try:
-        daemon.load_settings(loc, config_path)
+        after = daemon.load_settings(loc, config_path)
     except CommandError:
         if original is None:
             path.unlink()
@@ -185,6 +185,9 @@ def set_model(loc: Locations, out: TextIO, tier: str, target: str, config_path: 
             _write(path, original)
         raise
     out.write(f"{path}: tiers.{tier} = {target!r}\n")
+    winner = after.origins.get(f"tiers.{tier}")
+    if winner is not None and Path(winner) != path:
+        out.write(f"note: {winner} also sets tiers.{tier}, and it is read later, so it wins\n")
     if daemon.locate(loc, io.StringIO()) is None:
         out.write("no proxy is running; the change applies when it starts\n")
         return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anthroxy.routing.auto import auto_hint, is_auto, pick_auto, words
 from anthroxy.routing.live_models import LiveModel
@@ -142,3 +144,15 @@ def test_auto_names() -> None:
 def test_odd_ids_never_crash(junk: str) -> None:
     pick_auto([LiveModel(junk), LiveModel("x-1")], None)
     pick_auto([LiveModel(junk)], junk or None)
+
+
+@given(
+    st.lists(st.from_regex(r"[a-z0-9.\-_/:]{0,30}", fullmatch=True), max_size=12),
+    st.one_of(st.none(), st.from_regex(r"[a-z0-9.\-]{1,10}", fullmatch=True)),
+)
+def test_any_list_gives_one_of_its_models_or_none(names: list[str], hint: str | None) -> None:
+    models = [LiveModel(n) for n in names]
+    picked = pick_auto(models, hint)
+    assert picked is None or picked in models
+    again = pick_auto(list(reversed(models)), hint)
+    assert (picked.id if picked else None) == (again.id if again else None)

@@ -149,3 +149,14 @@ async def test_refresh_reports_a_failure(tmp_path: Path) -> None:
     write_config(tmp_path, "http://127.0.0.1:9")  # nothing listens on port 9
     code, out, _ = await asyncio.to_thread(run, loc, "refresh", "x")
     assert code == 1 and out.splitlines()[-1].startswith("x: failed: x: cannot reach")
+
+
+def test_set_model_says_when_a_project_file_wins(tmp_path: Path) -> None:
+    loc = locations(tmp_path)
+    write_config(tmp_path, "http://127.0.0.1:9")
+    project = tmp_path / ".anthroxy" / "config.toml"
+    project.parent.mkdir()
+    project.write_text('[tiers]\nopus = "x/x-0-pro"\n')
+    code, out, err = run(loc, "set-model", "opus", "x/@auto")
+    assert code == 0, err
+    assert f"note: {project} also sets tiers.opus" in out
