@@ -2,9 +2,9 @@
 when it starts (``/healthz`` answers at once), shown in ``/healthz``, refreshed on demand by
 ``POST /anthroxy/refresh`` (``anthroxy refresh``), and applied to each request's routes.
 
-At start, the lists refreshed are those of providers an ``@auto`` target names and of providers
-with a lister of their own (``providers.LISTERS``): only they use the lists, and a provider
-without a models endpoint would otherwise log a failure at every start.
+At start and after a reload, the lists refreshed are those of providers an ``@auto`` target
+names and of providers with a lister of their own (``providers.LISTERS``): only they use the
+lists, and a provider without a models endpoint would otherwise log a failure at every start.
 """
 
 from __future__ import annotations
@@ -45,10 +45,18 @@ def used_providers(settings: Settings) -> list[ResolvedProvider]:
 
 
 async def _start(app: web.Application) -> None:
-    lists = app[LIVE_LISTS]
-    for provider in used_providers(app[SETTINGS]):
+    refresh_used(app, app[SETTINGS])
+
+
+def refresh_used(app: web.Application, settings: Settings) -> None:
+    """Background refreshes of the used lists that are missing or stale (at start, and after a
+    reload, which may name new @auto targets)."""
+    lists = app.get(LIVE_LISTS)
+    if lists is None:
+        return
+    for provider in used_providers(settings):
         if lists.stale(provider):
-            lists.refresh_soon(provider)  # not awaited: start-up never waits for a provider
+            lists.refresh_soon(provider)  # not awaited: nothing waits for a provider's list
 
 
 async def _close(app: web.Application) -> None:
