@@ -59,7 +59,10 @@ def models(loc: Locations, out: TextIO, name: str, config_path: str | None) -> i
 
     settings = daemon.load_settings(loc, config_path)
     provider = _provider(settings, name)
-    lists = LiveLists(paths.cache_dir(loc.env, loc.home), timeout=FETCH_TIMEOUT)
+    trust_env = settings.config.server.trust_env
+    lists = LiveLists(
+        paths.cache_dir(loc.env, loc.home), timeout=FETCH_TIMEOUT, trust_env=trust_env
+    )
     before = lists.cached(provider)
     was = (
         "no cached list"
@@ -110,7 +113,8 @@ def refresh(loc: Locations, out: TextIO, name: str | None, config_path: str | No
     chosen = [_provider(settings, name)] if name else [
         p for p in settings.providers.values() if listable(p)
     ]  # fmt: skip
-    lists = LiveLists(paths.cache_dir(loc.env, loc.home))
+    trust_env = settings.config.server.trust_env
+    lists = LiveLists(paths.cache_dir(loc.env, loc.home), trust_env=trust_env)
 
     async def run_all() -> dict[str, Any]:
         from ..live_lists.app import refresh_one

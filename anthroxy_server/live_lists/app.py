@@ -31,7 +31,7 @@ REFRESH_PATH = "/anthroxy/refresh"
 
 
 def setup(app: web.Application, cache_dir: Path | None) -> None:
-    app[LIVE_LISTS] = LiveLists(cache_dir)
+    app[LIVE_LISTS] = LiveLists(cache_dir, trust_env=app[SETTINGS].config.server.trust_env)
     app.on_startup.append(_start)
     app.on_cleanup.append(_close)
     app.router.add_post(REFRESH_PATH, refresh)

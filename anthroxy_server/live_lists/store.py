@@ -60,7 +60,9 @@ class LiveLists:
         *,
         clock: Callable[[], float] = time.time,
         timeout: float = REFRESH_TIMEOUT,
+        trust_env: bool = False,  # server.trust_env: list through HTTPS_PROXY like requests do
     ) -> None:
+        self._trust_env = trust_env
         self.cache_dir = cache_dir  # None: memory only (tests, or no home directory)
         self._clock = clock
         self._timeout = timeout
@@ -152,7 +154,7 @@ class LiveLists:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(trust_env=self._trust_env)
         return self._session
 
     async def close(self) -> None:
