@@ -112,13 +112,8 @@ def build_parser() -> _Parser:
     p = _sub(sub, "models", "list the model names clients can use", "anthroxy models")
     _config_flag(p)
     p.add_argument("provider", nargs="?", help="a provider: its live model list, fetched now")
-    p = _sub(sub, "refresh", "refresh the cached live model lists", "anthroxy refresh gemini")
-    _config_flag(p)
-    p.add_argument("provider", nargs="?", help="only this provider (default: every one)")
-    p = _sub(sub, "set-model", "set a tier in the config file", "anthroxy set-model opus x/@auto")
-    _config_flag(p)
-    p.add_argument("tier", help="opus, sonnet, haiku or default")
-    p.add_argument("target", help="provider/model, or provider/@auto[:hint]")
+    for name, text, example in live_commands.COMMANDS:
+        live_commands.add_arguments(name, _sub(sub, name, text, example))
     p = _sub(
         sub,
         "service",
@@ -388,10 +383,8 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "mcp": _mcp,
     "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
-    "refresh": lambda c: live_commands.refresh(c.loc, c.out, c.args.provider, c.args.config),
-    "set-model": lambda c: live_commands.set_model(
-        c.loc, c.out, c.args.tier, c.args.target, c.args.config
-    ),
+    "refresh": lambda c: live_commands.handle(c.args, c.loc, c.out),
+    "set-model": lambda c: live_commands.handle(c.args, c.loc, c.out),
 }
 
 

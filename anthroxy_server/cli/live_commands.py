@@ -10,6 +10,7 @@ checks the result loads, then asks a running proxy to reload.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -34,7 +35,27 @@ if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider, Settings
     from ..live_lists.store import LiveLists
 
+# (command, help, example) for the parser (dispatch.py).
+COMMANDS = (
+    ("refresh", "refresh the cached live model lists", "anthroxy refresh gemini"),
+    ("set-model", "set a tier in the config file", "anthroxy set-model opus gemini/@auto:pro"),
+)
 FETCH_TIMEOUT = 15.0  # a person is waiting, but a slow provider still deserves an answer
+
+
+def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="configuration file to use")
+    if command == "refresh":
+        parser.add_argument("provider", nargs="?", help="only this provider (default: every one)")
+    else:
+        parser.add_argument("tier", help="opus, sonnet, haiku or default")
+        parser.add_argument("target", help="provider/model, or provider/@auto[:hint]")
+
+
+def handle(args: argparse.Namespace, loc: Locations, out: TextIO) -> int:
+    if args.command == "refresh":
+        return refresh(loc, out, args.provider, args.config)
+    return set_model(loc, out, args.tier, args.target, args.config)
 
 
 def _provider(settings: Settings, name: str) -> ResolvedProvider:
