@@ -72,6 +72,7 @@ class LiveLists:
         self._errors: dict[str, str] = {}
         self._failed_at: dict[str, float] = {}
         self._said: set[str] = set()  # log lines said once
+        self._picks: dict[tuple[str, str], tuple[CachedList, str | None]] = {}
         self._session: aiohttp.ClientSession | None = None
 
     @staticmethod
@@ -168,20 +169,27 @@ class LiveLists:
     # -- resolution ---------------------------------------------------------------------------
 
     def pick(self, provider: ResolvedProvider, model: str) -> str | None:
-        """What the cached list (fresh or not) gives ``@auto[:hint]``; no refresh, no log."""
+        """What the cached list (fresh or not) gives ``@auto[:hint]``; no refresh, no log.
+        Remembered per list: ranking a few hundred ids costs milliseconds, a lookup does not."""
         found = self.cached(provider)
-        picked = None if found is None else pick_auto(found.models, auto_hint(model))
-        return None if picked is None else picked.id
+        if found is None:
+            return None
+        memo_key = (self.key(provider), model)
+        memo = self._picks.get(memo_key)
+        if memo is not None and memo[0] is found:
+            return memo[1]
+        picked = pick_auto(found.models, auto_hint(model))
+        self._picks[memo_key] = (found, None if picked is None else picked.id)
+        return self._picks[memo_key][1]
 
     def explain(self, provider: ResolvedProvider, model: str) -> Resolution:
         """What ``provider/<model>`` means now, for a ``model`` that is ``@auto[:hint]``."""
         found = self.cached(provider)
         if found is None or found.age(self._clock()) > TTL:
             self.refresh_soon(provider)
-        if found is not None:
-            picked = pick_auto(found.models, auto_hint(model))
-            if picked is not None:
-                return Resolution(picked.id, "live list")
+        picked = self.pick(provider, model)
+        if picked is not None:
+            return Resolution(picked, "live list")
         default = _default_model(provider)
         if default is None:
             raise UnknownModel(
