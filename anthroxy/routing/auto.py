@@ -4,7 +4,9 @@
 when no model fits (the server then uses the provider's default model). The ranking, from the
 first criterion to the last tie-break:
 
-1. the hint, as whole words: ``@auto:pro`` takes ``gemini-2.5-pro``, never ``gemini-prompt``
+1. the hint, as whole words in their order (others may come between): ``@auto:pro`` takes
+   ``gemini-2.5-pro``, never ``gemini-prompt``; ``@auto:gemini-pro`` takes
+   ``google/gemini-2.5-pro``
    (ids are split into words and numbers at ``-``, ``_``, ``/``, ``:`` and where letters meet
    digits, so ``qwen3-coder`` holds ``qwen``, ``3``, ``coder``). Without a hint, the provider's
    main family: the first word most ids share (``gemini`` over ``gemma``). Models for other jobs
@@ -160,9 +162,10 @@ def _month(text: str) -> bool:
     return text.isdigit() and 1 <= int(text) <= 12
 
 
-def _has_run(haystack: Sequence[str], needle: Sequence[str]) -> bool:
-    n = len(needle)
-    return any(list(haystack[i : i + n]) == list(needle) for i in range(len(haystack) - n + 1))
+def _has_words(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    """Every word of ``needle`` in ``haystack``, in order (others may come between)."""
+    rest = iter(haystack)
+    return all(word in rest for word in needle)
 
 
 def main_family(models: Sequence[LiveModel]) -> str | None:
@@ -185,7 +188,7 @@ def pick_auto(models: Sequence[LiveModel], hint: str | None) -> LiveModel | None
     for model in models:
         parsed = _parse(model.id)
         tokens = words(model.id)
-        if wanted and not _has_run(tokens, wanted):
+        if wanted and not _has_words(tokens, wanted):
             continue
         if family is not None and (not parsed.words or parsed.words[0] != family):
             continue

@@ -108,10 +108,14 @@ class LiveLists:
         except ListingError as exc:
             self._failed(key, str(exc))
             raise
+        if not models:  # an empty answer would turn every @auto into the default model
+            self._failed(key, f"{provider.id}: the model list came back empty")
+            raise ListingError(self._errors[key])
         fresh = CachedList(tuple(models), self._clock())
         self._lists[key] = fresh
         self._errors.pop(key, None)
         self._failed_at.pop(key, None)
+        self._said = {said for said in self._said if not said.startswith(f"fail:{key}:")}
         if self.cache_dir is not None:
             try:
                 cache.write(self.cache_dir, provider, fresh)

@@ -80,6 +80,13 @@ RULES = [
     (ids("gemini-prompt-1", "gemini-2.5-pro"), "pro", "gemini-2.5-pro"),
     (ids("gemini-2.5-flash", "gemini-2.0-mini"), "mini", "gemini-2.0-mini"),
     (ids("gemini-prompt-9"), "pro", None),
+    # the hint's words in order, others between (an aggregator's maker/model ids)
+    (
+        ids("google/gemini-2.5-pro", "openai/gpt-5.4-pro", "google/gemini-3-flash"),
+        "gemini-pro",
+        "google/gemini-2.5-pro",
+    ),
+    (ids("x-pro-flash"), "flash-pro", None),
     # numeric versions
     (ids("gemini-2.5-pro", "gemini-3-pro", "gemini-3.1-pro"), "pro", "gemini-3.1-pro"),
     (ids("gpt-5.9", "gpt-5.10", "gpt-5.2"), None, "gpt-5.10"),
