@@ -14,6 +14,7 @@ so a provider that is down is not asked again by every request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -108,6 +109,9 @@ class LiveLists:
         except ListingError as exc:
             self._failed(key, str(exc))
             raise
+        except Exception as exc:  # a provider's own lister may raise its own error types
+            self._failed(key, f"{provider.id}: {exc or type(exc).__name__}")
+            raise ListingError(self._errors[key]) from exc
         if not models:  # an empty answer would turn every @auto into the default model
             self._failed(key, f"{provider.id}: the model list came back empty")
             raise ListingError(self._errors[key])
@@ -139,12 +143,8 @@ class LiveLists:
         self._tasks[key] = loop.create_task(self._quiet_refresh(provider))
 
     async def _quiet_refresh(self, provider: ResolvedProvider) -> None:
-        try:
+        with contextlib.suppress(ListingError):  # logged by _failed; the old list stays
             await self.refresh(provider)
-        except ListingError:
-            pass  # logged by _failed; the old list stays
-        except Exception as exc:  # a lister's bug must not kill the loop's task silently
-            self._failed(self.key(provider), f"{provider.id}: {type(exc).__name__}: {exc}")
 
     def _failed(self, key: str, message: str) -> None:
         self._errors[key] = message
