@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
-    "models", "service", "mcp", "import", "desktop-extension", "refresh", "set-model",
+    "models", "service", "mcp", "import", "desktop-extension", *live_commands.NAMES,
 )  # fmt: skip
 EPILOG = """examples:
   anthroxy config init          set up providers and models (asks a few questions)
@@ -343,9 +343,7 @@ def _restore(c: _Call) -> int:
 
 
 def _models(c: _Call) -> int:
-    if c.args.provider:
-        return live_commands.models(c.loc, c.out, c.args.provider, c.args.config)
-    return models.command(c.loc, c.out, c.args.config)
+    return models.command(c.loc, c.out, c.args.config, c.args.provider)
 
 
 def _service(c: _Call) -> int:
@@ -383,8 +381,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "mcp": _mcp,
     "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
-    "refresh": lambda c: live_commands.handle(c.args, c.loc, c.out),
-    "set-model": lambda c: live_commands.handle(c.args, c.loc, c.out),
+    **dict.fromkeys(live_commands.NAMES, lambda c: live_commands.handle(c.args, c.loc, c.out)),
 }
 
 

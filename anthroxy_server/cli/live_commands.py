@@ -40,6 +40,7 @@ COMMANDS = (
     ("refresh", "refresh the cached live model lists", "anthroxy refresh gemini"),
     ("set-model", "set a tier in the config file", "anthroxy set-model opus gemini/@auto:pro"),
 )
+NAMES = tuple(name for name, _, _ in COMMANDS)
 FETCH_TIMEOUT = 15.0  # a person is waiting, but a slow provider still deserves an answer
 
 

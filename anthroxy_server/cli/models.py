@@ -28,7 +28,14 @@ _PAGE = 1000  # the endpoint's largest page (handlers.MODELS_MAX_LIMIT)
 _MAX_PAGES = 50
 
 
-def command(loc: Locations, out: TextIO, config_path: str | None) -> int:
+def command(
+    loc: Locations, out: TextIO, config_path: str | None, provider: str | None = None
+) -> int:
+    """The table; with ``provider``, that provider's live list instead (``live_commands``)."""
+    if provider:
+        from .live_commands import models as live_list
+
+        return live_list(loc, out, provider, config_path)
     proxy = running.find_proxy(loc, config_path)
     rows = proxy_rows(proxy)
     if rows is not None:
