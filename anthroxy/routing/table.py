@@ -375,6 +375,15 @@ class RoutingTable:
             names.update(dict.fromkeys(m for m in stock if STOCK_CLAUDE.match(m)))
         return list(names)
 
+    def targets(self) -> list[ProviderModel]:
+        """Every configured target (tiers, aliases, scenarios, fallbacks), once each."""
+        found: dict[ProviderModel, None] = dict.fromkeys(self._tiers.values())
+        found.update(dict.fromkeys(self._aliases.values()))
+        found.update(dict.fromkeys((p, m) for _, p, m in self._scenarios))
+        for first, rest in self._fallbacks.items():
+            found.update(dict.fromkeys((first, *rest)))
+        return list(found)
+
     def describe(self) -> dict[str, Any]:
         """The table as JSON-ready data for /healthz (no secrets live here)."""
         return {

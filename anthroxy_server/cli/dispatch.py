@@ -28,6 +28,7 @@ from . import (
     daemon,
     desktop_extension,
     launcher,
+    live_commands,
     login,
     mcp,
     models,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
     "models", "service", "mcp", "import", "desktop-extension", "login", "logout",
+    *live_commands.NAMES,
 )  # fmt: skip
 EPILOG = """examples:
   anthroxy config init          set up providers and models (asks a few questions)
@@ -111,6 +113,9 @@ def build_parser() -> _Parser:
     _sub(sub, "restore", "undo `run --persist` (settings.json back as it was)", "anthroxy restore")
     p = _sub(sub, "models", "list the model names clients can use", "anthroxy models")
     _config_flag(p)
+    p.add_argument("provider", nargs="?", help="a provider: its live model list, fetched now")
+    for name, text, example in live_commands.COMMANDS:
+        live_commands.add_arguments(name, _sub(sub, name, text, example))
     p = _sub(
         sub,
         "service",
@@ -350,7 +355,7 @@ def _status(c: _Call) -> int:
 
 
 def _models(c: _Call) -> int:
-    return models.command(c.loc, c.out, c.args.config)
+    return models.command(c.loc, c.out, c.args.config, c.args.provider)
 
 
 def _service(c: _Call) -> int:
@@ -390,6 +395,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "mcp": _mcp,
     "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
+    **dict.fromkeys(live_commands.NAMES, lambda c: live_commands.handle(c.args, c.loc, c.out)),
 }
 
 

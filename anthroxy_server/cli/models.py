@@ -28,7 +28,14 @@ _PAGE = 1000  # the endpoint's largest page (handlers.MODELS_MAX_LIMIT)
 _MAX_PAGES = 50
 
 
-def command(loc: Locations, out: TextIO, config_path: str | None) -> int:
+def command(
+    loc: Locations, out: TextIO, config_path: str | None, provider: str | None = None
+) -> int:
+    """The table; with ``provider``, that provider's live list instead (``live_commands``)."""
+    if provider:
+        from .live_commands import models as live_list
+
+        return live_list(loc, out, provider, config_path)
     proxy = running.find_proxy(loc, config_path)
     rows = proxy_rows(proxy)
     if rows is not None:
@@ -44,7 +51,12 @@ def command(loc: Locations, out: TextIO, config_path: str | None) -> int:
             code=exc.code,
         ) from exc
     out.write(f"# no proxy answers at {proxy.url}; from the configuration\n")
-    out.write(table(config_rows(settings)))
+    from ..config.paths import cache_dir
+    from ..live_lists.store import LiveLists
+    from .live_commands import auto_targets
+
+    auto = auto_targets(settings, LiveLists(cache_dir(loc.env, loc.home)))
+    out.write(table(config_rows(settings, auto)))
     return 0
 
 
@@ -53,12 +65,33 @@ def proxy_rows(proxy: running.Proxy) -> list[tuple[str, ...]] | None:
     entries = _all_models(proxy)
     if entries is None:
         return None
-    routing = _routing(running.get_json(proxy, "/healthz"))
+    health = running.get_json(proxy, "/healthz")
+    routing = _routing(health)
+    auto = _auto(health)
     rows: list[tuple[str, ...]] = []
     for entry in entries:
         name = str(entry.get("id", ""))
-        rows.append((name, *_route(routing, name), *_limits(entry)))
+        provider, model, rule = _route(routing, name)
+        rows.append((name, provider, _shown(provider, model, auto), rule, *_limits(entry)))
     return rows
+
+
+def _auto(healthz: dict[str, Any] | None) -> dict[str, str]:
+    """``provider/@auto[:hint]`` -> the model it means now, as the proxy's /healthz says."""
+    described = ((healthz or {}).get("live_models") or {}).get("auto")
+    if not isinstance(described, dict):
+        return {}
+    return {
+        target: str(v["model"])
+        for target, v in described.items()
+        if isinstance(v, dict) and v.get("model")
+    }
+
+
+def _shown(provider: str, model: str, auto: dict[str, str]) -> str:
+    """An ``@auto`` model with what it resolves to: ``@auto:pro=gemini-2.5-pro``."""
+    resolved = auto.get(f"{provider}/{model}")
+    return f"{model}={resolved}" if resolved else model
 
 
 def _all_models(proxy: running.Proxy) -> list[dict[str, Any]] | None:
@@ -114,16 +147,18 @@ def _limits(entry: dict[str, Any]) -> tuple[str, str, str]:
     return (str(context), str(out), ",".join(feats))
 
 
-def config_rows(settings: Settings) -> list[tuple[str, ...]]:
+def config_rows(settings: Settings, auto: dict[str, str] | None = None) -> list[tuple[str, ...]]:
     models = settings.config.models
     overrides = capabilities.parse_overrides({n: model_fields(m) for n, m in models.items()})
     rows: list[tuple[str, ...]] = []
     for name in settings.routing.model_names():
         route = settings.routing.resolve(name)
-        lim = capabilities.lookup(route.model, overrides)
+        resolved = (auto or {}).get(f"{route.provider}/{route.model}", route.model)
+        lim = capabilities.lookup(resolved, overrides)
         feats = [f for f in ("tools", "images", "thinking") if getattr(lim, f)]
         limits = (str(lim.context_window), str(lim.max_output_tokens), ",".join(feats))
-        rows.append((name, route.provider, route.model, route.rule, *limits))
+        shown = _shown(route.provider, route.model, auto or {})
+        rows.append((name, route.provider, shown, route.rule, *limits))
     return rows
 
 

@@ -21,7 +21,7 @@ from ..config.schema import ServerConfig
 from . import daemon
 
 # No proxies: a loopback request, and its token, must not go through $http_proxy.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def get_json(proxy: Proxy, path: str, *, timeout: float = 3.0) -> dict[str, Any]
     if proxy.token:
         request.add_header("Authorization", f"Bearer {proxy.token}")
     try:
-        with _DIRECT.open(request, timeout=timeout) as response:
+        with DIRECT.open(request, timeout=timeout) as response:
             data = json.loads(response.read())
     except (OSError, ValueError, urllib.error.HTTPError):
         return None

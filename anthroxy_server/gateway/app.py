@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from aiohttp.typedefs import Handler
 from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest, RequestTooLarge
 
 from .. import providers
+from ..live_lists import app as live_lists
 from . import handlers
 from .live import GENERATION_KEY, LIVE, generation_of, settings_of
 from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
@@ -39,9 +41,12 @@ log = logging.getLogger(LOGGER_NAME)
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 
-def create_app(settings: Settings, *, pepper: bytes = b"") -> web.Application:
+def create_app(
+    settings: Settings, *, pepper: bytes = b"", cache_dir: Path | None = None
+) -> web.Application:
     """The gateway for ``settings``; ``pepper`` keys the fingerprint's secret digests
-    (``config/fingerprint.py``; serve.py passes the user's)."""
+    (``config/fingerprint.py``; serve.py passes the user's); ``cache_dir`` keeps the live
+    model lists (None: in memory only)."""
     server = settings.config.server
     app = web.Application(
         middlewares=[gateway_middleware],
@@ -55,6 +60,7 @@ def create_app(settings: Settings, *, pepper: bytes = b"") -> web.Application:
     # The first configuration generation and its sessions, made on startup, closed on cleanup.
     app.cleanup_ctx.append(live_context)
     providers.setup(app)
+    live_lists.setup(app, cache_dir)
     handlers.setup(app)
     return app
 

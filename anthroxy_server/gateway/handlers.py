@@ -34,6 +34,7 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
+from ..live_lists import app as live_lists
 from ..providers import check_target
 from ..providers import health_fields as provider_health
 from ..providers.credentials import credential_fields, request_auth
@@ -203,7 +204,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
     run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
     try:
-        return await run.run(settings.routing.chain(route), prepare)
+        chain = live_lists.resolve_routes(request, settings.routing.chain(route))
+        return await run.run(chain, prepare)
     except Exception as exc:
         if downstream is None or not downstream.prepared:
             bodylog.log_error(request, exc)
@@ -305,6 +307,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     counted = cache.get(key)
     if counted is None:
         route, provider = _route(settings_of(request), body["model"])
+        route = request.app[live_lists.LIVE_LISTS].resolve(route, provider)
         access.route = f"{route.provider}/{route.model}"
         if provider.api == "anthropic":
             counted = await _upstream_count(request, raw, body, route, provider)
@@ -351,7 +354,7 @@ async def _upstream_count(
 
 
 def _model_entry(
-    settings: Settings, overrides: capabilities.Overrides, name: str, created_at: str
+    request: web.Request, overrides: capabilities.Overrides, name: str, created_at: str
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "type": "model",
@@ -360,7 +363,8 @@ def _model_entry(
         "created_at": created_at,
     }
     try:
-        route = settings.routing.resolve(name)
+        route = settings_of(request).routing.resolve(name)
+        route = live_lists.resolve_routes(request, [route])[0]  # an @auto's model's limits
     except AnthroxyError:
         return entry
     limits = capabilities.lookup(route.model, overrides)
@@ -422,7 +426,7 @@ async def list_models(request: web.Request) -> web.Response:
     page, has_more = paginate(settings.routing.model_names(), limit, after_id, before_id)
     created = _created_at(request)
     overrides = generation_of(request).model_limits
-    data = [_model_entry(settings, overrides, name, created) for name in page]
+    data = [_model_entry(request, overrides, name, created) for name in page]
     return web.json_response(
         {
             "data": data,
@@ -437,7 +441,7 @@ async def get_model(request: web.Request) -> web.Response:
     settings = settings_of(request)
     name = request.match_info["model_id"]
     settings.routing.resolve(name)  # UnknownModel (404) when nothing serves it
-    entry = _model_entry(settings, generation_of(request).model_limits, name, _created_at(request))
+    entry = _model_entry(request, generation_of(request).model_limits, name, _created_at(request))
     return web.json_response(entry)
 
 
@@ -467,6 +471,7 @@ async def healthz(request: web.Request) -> web.Response:
             "providers": providers,
             "routing": settings.routing.describe(),
             "config_sources": list(settings.sources),
+            "live_models": live_lists.describe(request.app, settings),
             **healthz_fields(request.app),  # service, pid, config fingerprint, managed_by, log
         }
     )

@@ -39,6 +39,7 @@ from anthroxy.routing import capabilities
 from ..config import fingerprint
 from ..config.checks import model_fields
 from ..config.schema import ConfigError
+from ..live_lists import app as live_lists
 from ..providers import chatgpt
 from .fallback import BREAKERS
 from .live import LIVE, Generation, Live
@@ -177,6 +178,7 @@ def _apply_to_app(app: web.Application, old: Settings, new: Settings) -> None:
         before = old.providers.get(pid)
         if before is None or (before.api, before.base_url) != (provider.api, provider.base_url):
             breakers.success(pid)  # another upstream: nothing learned about it yet
+    live_lists.refresh_used(app, new)
     credentials = app.get(chatgpt.CODEX_CREDENTIALS)
     if credentials is None:
         return

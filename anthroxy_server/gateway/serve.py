@@ -181,13 +181,14 @@ def _announce(settings: Settings) -> None:
 def _app(
     settings: Settings, environ: dict[str, str], load: Callable[[], Settings], logs: _Logs
 ) -> web.Application:
-    from ..config import fingerprint
+    from ..config import fingerprint, paths
     from . import reload
     from .app import create_app
 
     pepper = fingerprint.load_pepper(fingerprint.pepper_file(environ, Path.home()))
-    app = create_app(settings, pepper=pepper)
-    app[CACHE_DIR] = paths.cache_dir(environ, Path.home())
+    cache_dir = paths.cache_dir(environ, Path.home())
+    app = create_app(settings, pepper=pepper, cache_dir=cache_dir)
+    app[CACHE_DIR] = cache_dir
     reload.enable(app, load, logs.setup)
     return app
 

@@ -1,38 +1,37 @@
 """Providers that need more than a base URL and a key: credentials, headers, endpoints, error
 mapping. ``access_for(call)`` gives the relay the request's ``Access`` (``base.py``); ``setup``
 prepares what the providers keep for the app's life (the Codex credentials, the Gemini tier
-check). ``LISTERS`` reads a provider's live model list."""
+check). ``lister_for`` gives the function that reads a provider's live model list
+(``listing.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-import aiohttp
 from aiohttp import web
-
-from anthroxy.routing.live_models import LiveModel
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
 from . import chatgpt, copilot, credentials, gemini
 from .base import Access, Outgoing, Rotating
 from .key_access import KeyAccess, key_access
+from .listing import Lister, ListingError, list_generic
 
 __all__ = [
     "LISTERS",
     "Access",
     "KeyAccess",
     "Lister",
+    "ListingError",
     "Outgoing",
     "Rotating",
     "access_for",
     "check_target",
     "dialect_for",
     "health_fields",
+    "lister_for",
     "setup",
 ]
-
-Lister = Callable[[ResolvedProvider, aiohttp.ClientSession], Awaitable[list[LiveModel]]]
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
 ACCESS: Mapping[str, Callable[[Call], Access]] = {
@@ -42,11 +41,16 @@ ACCESS: Mapping[str, Callable[[Call], Access]] = {
 # provider.auth -> the dialect of one request, for providers that choose it per model;
 # anything else speaks its ``api``.
 DIALECT: Mapping[str, Callable[[Call], Awaitable[str]]] = {"copilot": copilot.dialect}
-# provider id -> how its live model list is read.
+# provider id -> how its live model list is read; any other provider: list_generic (its
+# dialect's models endpoint).
 LISTERS: Mapping[str, Lister] = {
     gemini.PROVIDER_ID: gemini.list_models,
     "copilot": copilot.list_models,
 }
+
+
+def lister_for(provider_id: str) -> Lister:
+    return LISTERS.get(provider_id, list_generic)
 
 
 def access_for(call: Call) -> Access:

@@ -1,0 +1,106 @@
+"""The on-disk cache of live model lists: one JSON file per provider and credential.
+
+A file is named ``<provider>-<digest>.json`` under ``<cache dir>/models/``; the digest is a
+SHA-256 of the listing URL and the credential, so two keys (or two hosts) of one provider keep
+two lists and the key itself is never written. Files are written atomically (a temporary file,
+then ``os.replace``) with mode 0600; a file that does not parse is treated as absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anthroxy.routing.live_models import LiveModel
+
+from ..config.schema import ResolvedProvider
+from ..providers.listing import models_url
+
+TTL = 24 * 3600.0  # seconds a list is fresh
+FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CachedList:
+    models: tuple[LiveModel, ...]
+    fetched_at: float  # Unix seconds
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.fetched_at)
+
+
+def credential_digest(provider: ResolvedProvider) -> str:
+    material = f"{models_url(provider)}\0{provider.api_key or ''}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def cache_file(directory: Path, provider: ResolvedProvider) -> Path:
+    return directory / "models" / f"{provider.id}-{credential_digest(provider)}.json"
+
+
+def read(directory: Path, provider: ResolvedProvider) -> CachedList | None:
+    try:
+        data = json.loads(cache_file(directory, provider).read_text(encoding="utf-8"))
+        return _decode(data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def write(directory: Path, provider: ResolvedProvider, cached: CachedList) -> Path:
+    path = cache_file(directory, provider)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    payload = json.dumps(_encode(provider, cached), indent=1).encode()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(payload)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _encode(provider: ResolvedProvider, cached: CachedList) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "provider": provider.id,
+        "fetched_at": cached.fetched_at,
+        "models": [
+            {
+                "id": m.id,
+                "created": m.created,
+                "priority": m.priority,
+                "endpoints": list(m.endpoints),
+                "display_name": m.display_name,
+            }
+            for m in cached.models
+        ],
+    }
+
+
+def _decode(data: Any) -> CachedList | None:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    fetched_at = data["fetched_at"]
+    if not isinstance(fetched_at, (int, float)):
+        return None
+    models = tuple(
+        LiveModel(
+            id=str(m["id"]),
+            created=m.get("created"),
+            priority=m.get("priority"),
+            endpoints=tuple(m.get("endpoints") or ()),
+            display_name=m.get("display_name"),
+        )
+        for m in data["models"]
+    )
+    return CachedList(models, float(fetched_at))
