@@ -107,7 +107,7 @@ def test_a_second_entry_for_a_catalogue_provider_keeps_its_cleaner(tmp_path: Pat
 
 
 def test_config_show_lists_each_provider_s_rules_and_signatures() -> None:
-    from anthroxy_server.cli.dispatch import show_config_lines
+    from anthroxy_server.cli.config_show import show_config_lines
 
     raw = {
         "providers": {"deepseek": {"api_key": "k", "drop_fields": ["x"]}},

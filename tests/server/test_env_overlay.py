@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from anthroxy_server.cli.dispatch import show_config_lines
+from anthroxy_server.cli.config_show import show_config_lines
 from anthroxy_server.config import ConfigError, Settings, load_settings
 
 BIG_KEY = "sk-big-secret-0123456789abcdef"

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from anthroxy_server.cli.dispatch import show_config_lines
+from anthroxy_server.cli.config_show import show_config_lines
 from anthroxy_server.config import ConfigError, Settings, load_settings
 from anthroxy_server.gateway.app import create_app
 
