@@ -24,7 +24,7 @@ from anthroxy.routing import catalog
 
 from ..config.paths import CommandError, Locations
 from ..config.schema import ResolvedProvider
-from . import copilot_login
+from . import chatgpt_login, copilot_login
 
 CLIPBOARD_TOOLS = (
     ("pbcopy",),
@@ -55,6 +55,7 @@ class Login:
 # provider.auth -> its login.
 LOGINS: dict[str, Login] = {
     "copilot": Login(copilot_login.login, copilot_login.logout, copilot_login.status),
+    "codex": Login(chatgpt_login.login, chatgpt_login.logout, chatgpt_login.status),
 }
 
 
