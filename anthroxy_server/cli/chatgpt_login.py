@@ -100,9 +100,7 @@ def _already(credentials: CodexCredentials, now: float) -> str:
 # The HTTP steps.
 
 
-async def _post(
-    session: aiohttp.ClientSession, url: str, **kwargs: Any
-) -> tuple[int, Any]:
+async def _post(session: aiohttp.ClientSession, url: str, **kwargs: Any) -> tuple[int, Any]:
     """POST; the status and the JSON answer (None when it is not JSON)."""
     try:
         async with session.post(url, **kwargs) as response:
