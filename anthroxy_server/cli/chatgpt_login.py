@@ -83,6 +83,13 @@ async def login(provider: ResolvedProvider, session: aiohttp.ClientSession, io: 
 def _already(credentials: CodexCredentials, now: float) -> str:
     path = credentials.path
     facts = login_facts(credential_files.load(path) or {})
+    if not facts["tokens"]:
+        # Used first but useless: a new login elsewhere would never be read.
+        raise LoginFailed(
+            f"{path} holds no ChatGPT login (an API key only, or a damaged file); run `codex "
+            f"login` and choose Sign in with ChatGPT, or move the file aside and run `anthroxy "
+            f"login {credentials.provider}` again"
+        )
     whose = "anthroxy's own" if path == credentials.own_path else "the Codex CLI's"
     again = (
         f"`anthroxy logout {credentials.provider}` first to log in anew"

@@ -325,10 +325,11 @@ class CodexCredentials:
             # loudly that the Codex CLI will need a new login (its copy has been spent).
             log.error(
                 "provider '%s': could not write the refreshed ChatGPT login to %s (%s); "
-                "the Codex CLI will need `codex login`",
+                "once this process ends, %s",
                 self.provider,
                 self.path,
                 getattr(exc, "strerror", None) or type(exc).__name__,
+                self.hint.removesuffix(" and try again"),
             )
         claims = jwt_claims(new["access_token"])
         return CodexTokens(

@@ -176,6 +176,16 @@ async def test_an_existing_codex_login_is_used_and_no_login_starts(rig: Rig) -> 
     assert not any(secret in said for secret in secrets_of(path))
 
 
+async def test_a_codex_file_without_a_chatgpt_login_is_named(rig: Rig) -> None:
+    rig.codex_home.mkdir()
+    (rig.codex_home / "auth.json").write_text('{"OPENAI_API_KEY": "sk-secret"}')
+    with pytest.raises(LoginFailed) as failed:
+        await rig.login()
+    assert "holds no ChatGPT login" in failed.value.message
+    assert str(rig.codex_home / "auth.json") in failed.value.message
+    assert "sk-secret" not in failed.value.message and rig.auth.code_bodies == []
+
+
 async def test_device_login_pending_then_slow_down_then_success(
     rig: Rig, aiohttp_client: Any
 ) -> None:
