@@ -285,34 +285,38 @@ def visible_models(payload: Any) -> list[LiveModel]:
             continue
         rank = priority if isinstance(priority, int) and not isinstance(priority, bool) else None
         name = entry.get("display_name")
-        found.append(LiveModel(slug, priority=rank, display_name=name if name else None))
+        shown = name if isinstance(name, str) and name else None
+        found.append(LiveModel(slug, priority=rank, display_name=shown))
     return sorted(found, key=lambda m: (m.priority is None, m.priority or 0, m.id))
 
 
 async def list_models(
     provider: ResolvedProvider, session: aiohttp.ClientSession
 ) -> list[LiveModel]:
-    """The lister (``providers.LISTERS``): the login's visible models; after a 401 the login
-    is refreshed once and asked again."""
+    """The lister (``providers.LISTERS``): the login's visible models."""
     credentials = credentials_of(provider)
     tokens = await credentials.current(session)
     url = models_url(provider)
-    for attempt in (1, 2):
-        headers = backend_headers(provider, tokens, "")
-        del headers["session_id"], headers["content-type"]
-        headers["accept"] = "application/json"
-        try:
-            async with session.get(url, headers=headers) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise connection_error(provider.id, url, str(exc) or type(exc).__name__) from exc
-        if status == 401 and attempt == 1:
-            tokens = await credentials.refresh(session, tokens)
-            continue
-        if status != 200:
-            raise error_from_upstream(status, raw, provider=provider.id)
-        break
+    status, raw = await _get_models(provider, session, tokens, url)
+    if status == 401:  # revoked before its expiry: refresh once, as a request would
+        tokens = await credentials.refresh(session, tokens)
+        status, raw = await _get_models(provider, session, tokens, url)
+    if status != 200:
+        raise error_from_upstream(status, raw, provider=provider.id)
     try:
         return visible_models(json.loads(raw))
     except ValueError:
         raise AnthroxyError(f"provider '{provider.id}': {url} did not answer JSON") from None
+
+
+async def _get_models(
+    provider: ResolvedProvider, session: aiohttp.ClientSession, tokens: CodexTokens, url: str
+) -> tuple[int, bytes]:
+    headers = backend_headers(provider, tokens, "")
+    del headers["session_id"], headers["content-type"]
+    headers["accept"] = "application/json"
+    try:
+        async with session.get(url, headers=headers) as response:
+            return response.status, await response.read()
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise connection_error(provider.id, url, str(exc) or type(exc).__name__) from exc
