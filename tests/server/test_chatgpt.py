@@ -94,7 +94,8 @@ async def rig(aiohttp_server: Any, aiohttp_client: Any, tmp_path: Path) -> Rig:
         },
         "tiers": {"default": "chatgpt/gpt-5.4"},
     }
-    settings = settings_from_config(structure_config(raw), {})
+    # HOME in the test dir: anthroxy's own login file (the fallback) is looked for there.
+    settings = settings_from_config(structure_config(raw), {"HOME": str(tmp_path)})
     rig.client = await aiohttp_client(create_app(settings))
     return rig
 
