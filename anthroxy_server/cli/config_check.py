@@ -41,12 +41,10 @@ def login_problems(settings: Settings) -> list[str]:
             problems.extend(_copilot_login(provider))
         if provider.auth != "codex" or provider.codex_home is None:
             continue
-        from ..providers.codex_auth import (
-            CodexCredentials,
-        )  # aiohttp: only when a provider needs it
+        from ..providers.codex_auth import credentials_of  # aiohttp: only when needed
 
         try:
-            CodexCredentials(provider.codex_home, provider=pid, token_url=provider.token_url).load()
+            credentials_of(provider).load()
         except AnthroxyError as exc:
             problems.append(f"providers.{pid}: {exc.message}")
     return problems

@@ -21,7 +21,7 @@ from anthroxy.routing import catalog
 
 from ..config.paths import CommandError, Locations
 from ..config.schema import ResolvedProvider
-from . import copilot_login
+from . import chatgpt_login, copilot_login
 from .login_io import LoginIO
 
 
@@ -35,6 +35,7 @@ class Login:
 # provider.auth -> its login.
 LOGINS: dict[str, Login] = {
     "copilot": Login(copilot_login.login, copilot_login.logout, copilot_login.status),
+    "codex": Login(chatgpt_login.login, chatgpt_login.logout, chatgpt_login.status),
 }
 
 

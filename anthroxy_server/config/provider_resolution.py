@@ -17,6 +17,7 @@ from anthroxy.routing import catalog
 from anthroxy.routing.catalog import ProviderPreset
 
 from .cleaners import resolve_cleaner
+from .codex_login import resolve_codex_login
 from .copilot import resolve_copilot
 from .environment import label_of
 from .files import (
@@ -79,6 +80,7 @@ def resolve_provider(
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
     copilot = resolve_copilot(where, pid, cfg, auth, env, problems)
+    codex_login = resolve_codex_login(where, pid, cfg, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
     cleaner = resolve_cleaner(pid, cfg, api, problems)
     if len(problems) > before or api is None or not base_url or profile is None:
@@ -105,6 +107,7 @@ def resolve_provider(
         learn_fields=cfg.learn_fields,
         models_url=cfg.models_url,
         copilot=copilot,
+        codex_login=codex_login,
         keys=keys,
         rotation=cfg.rotation,
     )

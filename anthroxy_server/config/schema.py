@@ -87,6 +87,12 @@ class ProviderConfig:
     # auth.json lives (default ``$CODEX_HOME`` or ``~/.codex``) and the OAuth token endpoint.
     codex_home: str | None = None
     token_url: str | None = None
+    # ChatGPT device-code login (``anthroxy login chatgpt``): OpenAI's endpoints that hand out
+    # the code and answer the polls, and the page the code is entered on (default: OpenAI's,
+    # anthroxy_server.config.codex_login).
+    device_auth_url: str | None = None
+    device_token_url: str | None = None
+    verification_url: str | None = None
     # Where the live model list is read (default: the provider's own; Gemini: the native list).
     models_url: str | None = None
     # GitHub Copilot (auth = "copilot"): the GitHub host (an Enterprise domain), and the URLs of
@@ -110,6 +116,16 @@ class CopilotSettings:
     user_url: str  # GitHub's /user: the login name shown by ``anthroxy status``
     credentials_file: str  # the 0600 file ``anthroxy login`` writes
     pinned_api: bool  # base_url was configured: it wins over the exchange's endpoints.api
+
+
+@attrs.frozen
+class CodexLogin:
+    """Where a ``codex`` provider's own login lives and how ``anthroxy login`` gets one."""
+
+    login_file: str  # anthroxy's auth.json, read when the Codex CLI's is absent
+    device_auth_url: str
+    device_token_url: str
+    verification_url: str
 
 
 @attrs.frozen
@@ -216,6 +232,7 @@ class ResolvedProvider:
     # (providers/credentials.py). Empty for a provider built without them (``api_key`` alone).
     keys: tuple[ApiKey, ...] = attrs.field(default=(), repr=False)
     rotation: Rotation = "round-robin"
+    codex_login: CodexLogin | None = None  # auth = "codex" only
 
 
 @attrs.frozen

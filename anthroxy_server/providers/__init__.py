@@ -46,6 +46,7 @@ DIALECT: Mapping[str, Callable[[Call], Awaitable[str]]] = {"copilot": copilot.di
 LISTERS: Mapping[str, Lister] = {
     gemini.PROVIDER_ID: gemini.list_models,
     "copilot": copilot.list_models,
+    "chatgpt": chatgpt.list_models,
 }
 
 

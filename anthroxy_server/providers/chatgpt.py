@@ -22,6 +22,7 @@ app starts (``setup``). ``access`` is the provider's ``Access`` (``base.py``) fo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,14 +31,15 @@ from aiohttp import web
 
 from anthroxy import __version__
 from anthroxy.errors import AnthroxyError, AuthenticationFailed
-from anthroxy.upstream_errors import error_from_upstream
+from anthroxy.routing.live_models import LiveModel
+from anthroxy.upstream_errors import connection_error, error_from_upstream
 
 from ..gateway.call import Call
 from ..gateway.dialects import Plan
 from ..gateway.state import SETTINGS
 from ..gateway.upstream import join_url
 from .base import Outgoing, body_bytes
-from .codex_auth import LOGIN_HINT, CodexCredentials, CodexTokens
+from .codex_auth import CodexCredentials, CodexTokens, credentials_of
 from .conversation import conversation_key
 
 if TYPE_CHECKING:
@@ -69,17 +71,17 @@ USER_AGENT = f"anthroxy/{__version__} (ChatGPT via Codex login)"
 
 
 def make_credentials(providers: Mapping[str, ResolvedProvider]) -> dict[str, CodexCredentials]:
-    """One CodexCredentials per auth.json file for the ``auth = "codex"`` providers."""
-    by_file: dict[tuple[str, str | None], CodexCredentials] = {}
+    """One CodexCredentials per login (Codex home and own file) for the ``auth = "codex"``
+    providers."""
+    by_file: dict[tuple[str, str | None, str | None], CodexCredentials] = {}
     out = {}
     for pid, provider in providers.items():
         if provider.auth != "codex" or provider.codex_home is None:
             continue
-        key = (provider.codex_home, provider.token_url)
+        own = provider.codex_login.login_file if provider.codex_login else None
+        key = (provider.codex_home, provider.token_url, own)
         if key not in by_file:
-            by_file[key] = CodexCredentials(
-                provider.codex_home, provider=pid, token_url=provider.token_url
-            )
+            by_file[key] = credentials_of(provider)
         out[pid] = by_file[key]
     return out
 
@@ -161,7 +163,8 @@ class Recovery:
             self._tokens = await self._credentials.refresh(self._session, self._tokens)
             return self._make_headers(self._tokens)
         refused = error_from_upstream(401, rejected_body, provider=self._credentials.provider)
-        raise AuthenticationFailed(f"{refused.message}; {LOGIN_HINT}", should_retry=False)
+        hint = self._credentials.hint
+        raise AuthenticationFailed(f"{refused.message}; {hint}", should_retry=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,3 +205,69 @@ class ChatGPTAccess:
 
 def access(call: Call) -> ChatGPTAccess:
     return ChatGPTAccess(call)
+
+
+# ---------------------------------------------------------------------------------------------
+# The live model list: ``GET <base_url>/models?client_version=...`` (openai/codex,
+# ``codex-rs/codex-api/src/endpoint/models.rs``), answered with ``{"models": [ModelInfo]}``.
+# ``visibility`` is "list" for the models Codex's picker offers ("hide", "none" otherwise);
+# ``priority`` orders them, lowest first. A model may need a newer client than the one named,
+# so the version sent is a recent Codex release's.
+
+CLIENT_VERSION = "0.147.0"
+
+
+def models_url(provider: ResolvedProvider) -> str:
+    url = provider.models_url or join_url(provider.base_url, "/models")
+    if "client_version=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}client_version={CLIENT_VERSION}"
+
+
+def visible_models(payload: Any) -> list[LiveModel]:
+    """The models the picker shows, by the backend's priority (then name)."""
+    entries = payload.get("models") if isinstance(payload, Mapping) else None
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, Mapping) or entry.get("visibility") != "list":
+            continue
+        slug, priority = entry.get("slug"), entry.get("priority")
+        if not isinstance(slug, str) or not slug:
+            continue
+        rank = priority if isinstance(priority, int) and not isinstance(priority, bool) else None
+        name = entry.get("display_name")
+        shown = name if isinstance(name, str) and name else None
+        found.append(LiveModel(slug, priority=rank, display_name=shown))
+    return sorted(found, key=lambda m: (m.priority is None, m.priority or 0, m.id))
+
+
+async def list_models(
+    provider: ResolvedProvider, session: aiohttp.ClientSession
+) -> list[LiveModel]:
+    """The lister (``providers.LISTERS``): the login's visible models."""
+    credentials = credentials_of(provider)
+    tokens = await credentials.current(session)
+    url = models_url(provider)
+    status, raw = await _get_models(provider, session, tokens, url)
+    if status == 401:  # revoked before its expiry: refresh once, as a request would
+        tokens = await credentials.refresh(session, tokens)
+        status, raw = await _get_models(provider, session, tokens, url)
+    if status != 200:
+        raise error_from_upstream(status, raw, provider=provider.id)
+    try:
+        return visible_models(json.loads(raw))
+    except ValueError:
+        raise AnthroxyError(f"provider '{provider.id}': {url} did not answer JSON") from None
+
+
+async def _get_models(
+    provider: ResolvedProvider, session: aiohttp.ClientSession, tokens: CodexTokens, url: str
+) -> tuple[int, bytes]:
+    headers = backend_headers(provider, tokens, "")
+    del headers["session_id"], headers["content-type"]
+    headers["accept"] = "application/json"
+    try:
+        async with session.get(url, headers=headers) as response:
+            return response.status, await response.read()
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise connection_error(provider.id, url, str(exc) or type(exc).__name__) from exc

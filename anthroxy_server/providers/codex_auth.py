@@ -1,5 +1,10 @@
 """The Codex CLI's ChatGPT login: read ``$CODEX_HOME/auth.json``, refresh it, write it back.
 
+Where the login is looked for: the Codex CLI's file (``codex_home``, else ``$CODEX_HOME``, else
+``~/.codex``) when it exists, else anthroxy's own (``anthroxy login chatgpt`` writes it in the
+credentials directory, same format), checked again on every read so a login made while the
+proxy runs is found. Both are refreshed alike.
+
 File shape (openai/codex ``codex-rs/core/src/auth/storage.rs``)::
 
     {"OPENAI_API_KEY": null,
@@ -43,7 +48,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -51,6 +56,9 @@ from anthroxy.errors import AnthroxyError, AuthenticationFailed, UpstreamError
 from anthroxy.upstream_errors import connection_error
 
 from ..gateway.logs import LOGGER_NAME
+
+if TYPE_CHECKING:
+    from ..config.schema import ResolvedProvider
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -117,7 +125,7 @@ def _account_from_claims(*claim_sets: Mapping[str, Any]) -> str | None:
 
 
 class CodexCredentials:
-    """One ``auth.json``: cached tokens, refreshed under a lock. One instance per file."""
+    """One login: cached tokens, refreshed under a lock. One instance per pair of files."""
 
     def __init__(
         self,
@@ -126,9 +134,11 @@ class CodexCredentials:
         provider: str,
         token_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        login_file: str | None = None,
     ) -> None:
         self.home = Path(home)
-        self.path = self.home / "auth.json"
+        self.codex_path = self.home / "auth.json"
+        self.own_path = Path(login_file) if login_file else None
         self.provider = provider
         self.token_url = token_url or TOKEN_URL
         self._clock = clock
@@ -137,20 +147,41 @@ class CodexCredentials:
 
     # -- reading ---------------------------------------------------------------------------
 
+    @property
+    def path(self) -> Path:
+        """The Codex CLI's file when it exists, else anthroxy's own when that exists."""
+        own = self.own_path
+        if own is not None and not self.codex_path.exists() and own.exists():
+            return own
+        return self.codex_path
+
+    @property
+    def hint(self) -> str:
+        """What the person runs to log in again: the command that made the file in use."""
+        if self.path == self.own_path:
+            return f"run `anthroxy login {self.provider}` and try again"
+        return LOGIN_HINT
+
+    def _missing(self) -> AuthenticationFailed:
+        where = f"at {self.codex_path}" + (f" or {self.own_path}" if self.own_path else "")
+        return AuthenticationFailed(
+            f"provider '{self.provider}': no ChatGPT login found {where}. Run `anthroxy login "
+            f"{self.provider}` (or `codex login`, Sign in with ChatGPT). If Codex keeps its "
+            'login in the system keyring, set cli_auth_credentials_store = "file" in its '
+            "config.toml and log in again, or point codex_home / $CODEX_HOME at the right "
+            "directory.",
+            should_retry=False,
+        )
+
     def _read_file(self) -> dict[str, Any]:
+        path = self.path
         try:
-            raw = self.path.read_bytes()
+            raw = path.read_bytes()
         except FileNotFoundError:
-            raise AuthenticationFailed(
-                f"provider '{self.provider}': no Codex login found at {self.path}. Run `codex "
-                "login` and choose Sign in with ChatGPT. If Codex keeps its login in the system "
-                'keyring, set cli_auth_credentials_store = "file" in its config.toml and log '
-                "in again, or point codex_home / $CODEX_HOME at the right directory.",
-                should_retry=False,
-            ) from None
+            raise self._missing() from None
         except OSError as exc:
             raise AuthenticationFailed(
-                f"provider '{self.provider}': cannot read {self.path}: {exc.strerror}",
+                f"provider '{self.provider}': cannot read {path}: {exc.strerror}",
                 should_retry=False,
             ) from None
         try:
@@ -159,7 +190,7 @@ class CodexCredentials:
             data = None
         if not isinstance(data, dict):
             raise AuthenticationFailed(
-                f"provider '{self.provider}': {self.path} is not a JSON object; {LOGIN_HINT}",
+                f"provider '{self.provider}': {path} is not a JSON object; {self.hint}",
                 should_retry=False,
             )
         return data
@@ -174,7 +205,7 @@ class CodexCredentials:
             api_key = "an API key" if data.get("OPENAI_API_KEY") else "no ChatGPT tokens"
             raise AuthenticationFailed(
                 f"provider '{self.provider}': {self.path} holds {api_key}, not a ChatGPT "
-                f"login; {LOGIN_HINT} (or use the openai provider for API keys)",
+                f"login; {self.hint} (or use the openai provider for API keys)",
                 should_retry=False,
             )
         assert isinstance(tokens, Mapping)
@@ -238,12 +269,15 @@ class CodexCredentials:
     def _open_lock_target(self) -> int:
         # The directory, not auth.json: the file is replaced on every write, so a lock on it
         # would guard an inode nobody opens any more; locking the directory creates no file.
+        home = self.path.parent
         try:
-            return os.open(self.home, os.O_RDONLY)
+            return os.open(home, os.O_RDONLY)
         except OSError as exc:
+            if self.own_path is not None and not home.exists():
+                raise self._missing() from None
             raise AuthenticationFailed(
-                f"provider '{self.provider}': cannot open the Codex home {self.home} "
-                f"({exc.strerror}); {LOGIN_HINT}",
+                f"provider '{self.provider}': cannot open the login's directory {home} "
+                f"({exc.strerror}); {self.hint}",
                 should_retry=False,
             ) from None
 
@@ -261,7 +295,7 @@ class CodexCredentials:
             if waited >= LOCK_TIMEOUT:
                 raise UpstreamError(
                     f"provider '{self.provider}': another process has held the lock on "
-                    f"{self.home} for {LOCK_TIMEOUT:g} s while refreshing the ChatGPT login",
+                    f"{self.path.parent} for {LOCK_TIMEOUT:g} s while refreshing the ChatGPT login",
                     status=503,
                     error_type="api_error",
                 )
@@ -291,10 +325,11 @@ class CodexCredentials:
             # loudly that the Codex CLI will need a new login (its copy has been spent).
             log.error(
                 "provider '%s': could not write the refreshed ChatGPT login to %s (%s); "
-                "the Codex CLI will need `codex login`",
+                "once this process ends, %s",
                 self.provider,
                 self.path,
                 getattr(exc, "strerror", None) or type(exc).__name__,
+                self.hint.removesuffix(" and try again"),
             )
         claims = jwt_claims(new["access_token"])
         return CodexTokens(
@@ -335,7 +370,7 @@ class CodexCredentials:
             reason = PERMANENT_REASONS.get(code or "", "the login was refused")
             return AuthenticationFailed(
                 f"provider '{self.provider}': cannot refresh the ChatGPT login from "
-                f"{self.path}: {reason} ({code or f'HTTP {status}'}); {LOGIN_HINT}",
+                f"{self.path}: {reason} ({code or f'HTTP {status}'}); {self.hint}",
                 should_retry=False,
             )
         return UpstreamError(
@@ -354,6 +389,17 @@ class CodexCredentials:
         now = datetime.datetime.fromtimestamp(self._clock(), tz=datetime.UTC)
         data["last_refresh"] = now.isoformat().replace("+00:00", "Z")
         atomic_write(self.path, json.dumps(data, indent=2).encode())
+
+
+def credentials_of(provider: ResolvedProvider) -> CodexCredentials:
+    """A new ``CodexCredentials`` for an ``auth = "codex"`` provider (outside the app: the CLI,
+    the live list)."""
+    if provider.codex_home is None:
+        raise AnthroxyError(f'provider {provider.id!r} is not an auth = "codex" provider')
+    own = provider.codex_login.login_file if provider.codex_login else None
+    return CodexCredentials(
+        provider.codex_home, provider=provider.id, token_url=provider.token_url, login_file=own
+    )
 
 
 def _error_code(payload: Any) -> str | None:

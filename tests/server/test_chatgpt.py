@@ -94,7 +94,8 @@ async def rig(aiohttp_server: Any, aiohttp_client: Any, tmp_path: Path) -> Rig:
         },
         "tiers": {"default": "chatgpt/gpt-5.4"},
     }
-    settings = settings_from_config(structure_config(raw), {})
+    # HOME in the test dir: anthroxy's own login file (the fallback) is looked for there.
+    settings = settings_from_config(structure_config(raw), {"HOME": str(tmp_path)})
     rig.client = await aiohttp_client(create_app(settings))
     return rig
 
@@ -250,8 +251,9 @@ async def test_missing_login_file_is_a_clear_error(rig: Rig) -> None:
     response = await rig.client.post("/v1/messages", json=ask(stream=True))
     assert response.status == 401  # before any byte of the stream: a plain JSON error
     message = (await response.json())["error"]["message"]
-    assert "no Codex login found" in message and str(rig.home / "auth.json") in message
-    assert "codex login" in message and "keyring" in message
+    assert "no ChatGPT login found" in message and str(rig.home / "auth.json") in message
+    assert "anthroxy login chatgpt" in message and "codex login" in message
+    assert "keyring" in message
 
 
 async def test_api_key_only_login_is_a_clear_error(rig: Rig) -> None:

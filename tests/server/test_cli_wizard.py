@@ -349,7 +349,7 @@ def test_config_check_names_a_missing_codex_login(loc: Locations) -> None:
     code, out, err = run(loc, "config", "check")
     assert (code, out) == (2, "")
     auth = loc.home / ".codex" / "auth.json"
-    assert f"providers.chatgpt: provider 'chatgpt': no Codex login found at {auth}" in err
+    assert f"providers.chatgpt: provider 'chatgpt': no ChatGPT login found at {auth}" in err
     assert "`codex login`" in err
     write_auth(auth.parent, make_jwt(4e9), "refresh-token")
     code, out, err = run(loc, "config", "check")
