@@ -18,7 +18,11 @@ from anthroxy.routing.table import RoutingTable
 
 Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
-Auth = Literal["bearer", "x-api-key", "none", "codex"]
+# "azure": the key in Azure's ``api-key`` header, else a Microsoft Entra ID token; "entra": always
+# the token (anthroxy_server.providers.azure).
+Auth = Literal["bearer", "x-api-key", "none", "codex", "azure", "entra"]
+# Auth styles that need no API key: a missing key is not a configuration problem.
+KEYLESS_AUTH = frozenset({"none", "codex", "azure", "entra"})
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.

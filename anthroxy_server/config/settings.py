@@ -55,6 +55,7 @@ from .schema import (
     BreakerConfig,
     Config,
     ConfigError,
+    KEYLESS_AUTH,
     ModelConfig,
     ProviderConfig,
     ResolvedProvider,
@@ -208,20 +209,29 @@ def _resolve_provider(
         name=preset.name if preset else pid,
         api=api,
         base_url=base_url.rstrip("/"),
-        api_key=key,
+        api_key=None if auth == "entra" else key,  # "entra": a key found is not used
         auth=auth,
         headers=dict(cfg.headers),
         profile=profile,
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source="codex" if auth == "codex" else key_source,
+        key_source=_credential_label(auth, key) or key_source,
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
         models_url=cfg.models_url,
     )
+
+
+def _credential_label(auth: Auth, key: str | None) -> str | None:
+    """What ``config show`` and ``/healthz`` name as the credentials of a keyless auth style."""
+    if auth == "codex":
+        return "codex"
+    if auth == "entra" or (auth == "azure" and key is None):
+        return "entra id"
+    return None
 
 
 def _codex_problems(
@@ -304,8 +314,9 @@ def _find_key(
     if key is None and cfg.api_key:
         key, source = cfg.api_key, "file"
     needs_key = preset.needs_key if preset else True
-    # "codex" providers authenticate with the Codex CLI's login, not with a key.
-    if key is None and needs_key and cfg.auth not in ("none", "codex"):
+    # "codex" providers authenticate with the Codex CLI's login, Azure ones with Entra ID.
+    auth = cfg.auth or (preset.auth if preset else None)
+    if key is None and needs_key and auth not in KEYLESS_AUTH:
         wanted = " or ".join(names) if names else "a variable named by api_key_env"
         hint = "" if preset else ' (or set auth = "none" for a server without keys)'
         problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")

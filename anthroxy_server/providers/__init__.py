@@ -1,7 +1,7 @@
 """Providers that need more than a base URL and a key: credentials, headers, endpoints, error
 mapping. ``access_for(call)`` gives the relay the request's ``Access`` (``base.py``); ``setup``
 prepares what the providers keep for the app's life (the Codex credentials, the Gemini tier
-check). ``LISTERS`` reads a provider's live model list."""
+check, the Entra ID tokens). ``LISTERS`` reads a provider's live model list."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from anthroxy.routing.live_models import LiveModel
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import chatgpt, gemini
+from . import azure, chatgpt, gemini
 from .base import Access, KeyAccess, Outgoing, key_access
 
 __all__ = [
@@ -32,7 +32,11 @@ __all__ = [
 Lister = Callable[[ResolvedProvider, aiohttp.ClientSession], Awaitable[list[LiveModel]]]
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
-ACCESS: Mapping[str, Callable[[Call], Access]] = {"codex": chatgpt.access}
+ACCESS: Mapping[str, Callable[[Call], Access]] = {
+    "codex": chatgpt.access,
+    "azure": azure.access,
+    "entra": azure.access,
+}
 # provider id -> how its live model list is read.
 LISTERS: Mapping[str, Lister] = {gemini.PROVIDER_ID: gemini.list_models}
 
@@ -44,14 +48,17 @@ def access_for(call: Call) -> Access:
 def setup(app: web.Application) -> None:
     chatgpt.setup(app)
     gemini.setup(app)
+    azure.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:
     """Raise ``TargetUnavailable`` for a model this provider's credentials cannot use (what the
-    Gemini tier probe found), before anything is sent."""
+    Gemini tier probe found; an Entra ID provider without azure-identity), before anything is
+    sent."""
     gemini.check_target(app, provider, model)
+    azure.check_target(app, provider)
 
 
 def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, object]:
     """What ``/healthz`` shows of a provider's own checks (never a secret)."""
-    return gemini.health_fields(app, provider)
+    return gemini.health_fields(app, provider) | azure.health_fields(app, provider)
