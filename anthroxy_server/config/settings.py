@@ -46,6 +46,7 @@ from .files import (
 )
 from .loops import self_address_problems
 from .schema import (
+    KEYLESS_AUTH,
     LOG_LEVELS,
     PROVIDER_ID,
     TIER_NAMES,
@@ -55,7 +56,6 @@ from .schema import (
     BreakerConfig,
     Config,
     ConfigError,
-    KEYLESS_AUTH,
     ModelConfig,
     ProviderConfig,
     ResolvedProvider,

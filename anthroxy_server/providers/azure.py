@@ -260,7 +260,8 @@ def azure_error(
             f"the name of a deployment of the resource ({err.message})"
         )
     elif status in (401, 403) and entra:
-        err.message = f"{err.message}; {ROLE_HINT}"
+        said = err.message.replace("refused the API key", "refused the Microsoft Entra ID token")
+        err.message = f"{said}; {ROLE_HINT}"
     return err
 
 
