@@ -18,6 +18,7 @@ fetch at a time, and keeps a token until ``REFRESH_MARGIN`` before it expires.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import json
 import re
@@ -86,10 +87,11 @@ def identity_installed() -> bool:
 def default_credential() -> TokenCredential:
     """azure-identity's chain; imported here so the server runs without the extra."""
     try:
-        from azure.identity import DefaultAzureCredential  # type: ignore[import-not-found]
+        # By name: typing must not depend on whether the extra is installed.
+        identity = importlib.import_module("azure.identity")
     except ImportError as exc:
         raise MissingExtra(str(exc)) from exc
-    credential: TokenCredential = DefaultAzureCredential()
+    credential: TokenCredential = identity.DefaultAzureCredential()
     return credential
 
 
@@ -157,7 +159,8 @@ class EntraTokens:
         except MissingExtra:
             raise missing_extra_error(provider) from None
         except Exception as exc:  # azure-identity's ClientAuthenticationError and kin
-            said = " ".join(str(exc).split())[:_MESSAGE_CAP]
+            # The first line says what failed; azure-identity logs each credential's reason.
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:_MESSAGE_CAP]
             raise AuthenticationFailed(
                 f"provider '{provider}': no Microsoft Entra ID token ({said}); {_SIGN_IN_HINT}",
                 should_retry=False,

@@ -10,9 +10,11 @@ come from a fake credential with azure-identity's ``get_token`` contract, inject
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 import json
 import sys
 import time
+import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -584,3 +586,27 @@ def test_wait_hint_ignores_what_says_nothing() -> None:
     assert azure.wait_hint({"x-ratelimit-reset-tokens": "soon"}, b"not json") is None
     assert azure.wait_hint({"X-RateLimit-Reset-Requests": "2"}, b"") == 2.0
     assert azure.wait_hint({}, b'{"error":{"message":"Please retry after 1 second."}}') == 1.0
+
+
+async def test_the_default_chain_is_azure_identity_default_credential(
+    fake_azure: tuple[FakeAzure, str], gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, url = fake_azure
+    clock = FakeClock()
+    credential = FakeCredential(clock)
+    made: list[FakeCredential] = []
+
+    def default_azure_credential() -> FakeCredential:
+        made.append(credential)
+        return credential
+
+    identity = types.ModuleType("azure.identity")
+    identity.__spec__ = importlib.machinery.ModuleSpec("azure.identity", None)
+    identity.DefaultAzureCredential = default_azure_credential  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azure.identity", identity)
+    fake.valid_tokens = {"entra-token-1"}
+    client = await gateway(azure_settings(url, {}), EntraTokens(clock=clock))
+    for _ in range(2):
+        assert (await post(client)).status == 200
+    assert made == [credential]  # one credential for the app's life
+    assert fake.seen[0].headers["authorization"] == "Bearer entra-token-1"
