@@ -48,7 +48,7 @@ ROLE_HINT = (
 )
 _SIGN_IN_HINT = (
     "sign in with `az login`, set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, "
-    "run where a managed identity is assigned, or set AZURE_API_KEY"
+    "or run where a managed identity is assigned"
 )
 _MESSAGE_CAP = 600
 # Azure's 429 text when no retry header came: "... Please retry after 37 seconds."
@@ -95,11 +95,13 @@ def default_credential() -> TokenCredential:
     return credential
 
 
-def missing_extra_error(provider: str) -> TargetUnavailable:
+def missing_extra_error(provider: str, *, keyless: bool) -> TargetUnavailable:
+    """``keyless``: auth "azure" without a key, which a key would also cure."""
     # A fallback chain skips this target; the next one may serve.
+    instead = " (or give the provider its key, e.g. AZURE_API_KEY)" if keyless else ""
     return TargetUnavailable(
-        f"provider '{provider}' has no API key and needs a Microsoft Entra ID token, but "
-        f"azure-identity is not installed: run {INSTALL_HINT} (or set AZURE_API_KEY)",
+        f"provider '{provider}' authenticates with a Microsoft Entra ID token, but "
+        f"azure-identity is not installed: run {INSTALL_HINT}{instead}",
         status=500,
         error_type="api_error",
         should_retry=False,
@@ -157,7 +159,7 @@ class EntraTokens:
                 self._credential = (self._factory or default_credential)()
             got = self._credential.get_token(SCOPE)
         except MissingExtra:
-            raise missing_extra_error(provider) from None
+            raise missing_extra_error(provider, keyless=False) from None
         except Exception as exc:  # azure-identity's ClientAuthenticationError and kin
             # The first line says what failed; azure-identity logs each credential's reason.
             said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:_MESSAGE_CAP]
@@ -182,7 +184,7 @@ def uses_entra(provider: ResolvedProvider) -> bool:
 def check_target(app: web.Application, provider: ResolvedProvider) -> None:
     """Refuse, before anything is sent, an Entra provider when azure-identity is missing."""
     if uses_entra(provider) and not app[ENTRA_TOKENS].installed:
-        raise missing_extra_error(provider.id)
+        raise missing_extra_error(provider.id, keyless=provider.auth == "azure")
 
 
 def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, object]:
@@ -259,8 +261,8 @@ def azure_error(
     code = _error_code(body)
     if status == 404 and code == "deploymentnotfound":
         err.message = (
-            f"provider '{provider}' has no deployment named '{deployment}': on Azure the model is "
-            f"the name of a deployment of the resource ({err.message})"
+            f"{err.message} (provider '{provider}' has no deployment named '{deployment}': on "
+            "Azure the model is the name of one of the resource's deployments)"
         )
     elif status in (401, 403) and entra:
         said = err.message.replace("refused the API key", "refused the Microsoft Entra ID token")

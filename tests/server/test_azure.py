@@ -432,7 +432,7 @@ async def test_no_credential_in_the_chain_says_how_to_sign_in(
     assert response.headers.get("x-should-retry") == "false"
     message = (await response.json())["error"]["message"]
     assert "DefaultAzureCredential failed to retrieve a token" in message
-    assert "az login" in message and "AZURE_API_KEY" in message
+    assert "az login" in message and "AZURE_CLIENT_SECRET" in message
     assert fake.seen == []
 
 
