@@ -37,6 +37,12 @@ def login_problems(settings: Settings) -> list[str]:
     """Providers whose credentials live outside the configuration and are not usable now."""
     problems = []
     for pid, provider in settings.providers.items():
+        if provider.auth in ("azure", "entra"):
+            from ..providers.azure import entra_problem  # aiohttp: only when a provider needs it
+
+            problem = entra_problem(provider)
+            problems.extend([f"providers.{pid}: {problem}"] if problem else [])
+            continue
         if provider.auth != "codex" or provider.codex_home is None:
             continue
         from ..providers.codex_auth import (

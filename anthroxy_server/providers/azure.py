@@ -187,6 +187,13 @@ def check_target(app: web.Application, provider: ResolvedProvider) -> None:
         raise missing_extra_error(provider.id, keyless=provider.auth == "azure")
 
 
+def entra_problem(provider: ResolvedProvider) -> str | None:
+    """What ``anthroxy config check`` reports: an Entra provider without azure-identity."""
+    if uses_entra(provider) and not identity_installed():
+        return missing_extra_error(provider.id, keyless=provider.auth == "azure").message
+    return None
+
+
 def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, object]:
     if not uses_entra(provider):
         return {}

@@ -675,3 +675,23 @@ def test_config_init_takes_a_foundry_url_and_a_key_variable(tmp_path: Path) -> N
         "api_key_env": "TEAM_AZURE_KEY",
     }
     assert settings.providers["azure"].key_source == "env:TEAM_AZURE_KEY"
+
+
+@pytest.mark.usefixtures("no_azure_identity")
+def test_config_check_names_the_missing_extra(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[providers.azure]\nbase_url = "https://my-res.openai.azure.com/openai/v1"\n'
+        '[providers.keyed]\napi = "chat"\nbase_url = "https://my-res.openai.azure.com/openai/v1"\n'
+        'auth = "azure"\napi_key_env = "KEYED"\n'
+        '[tiers]\ndefault = "azure/dep"\n'
+    )
+    loc = Locations(env={"HOME": str(tmp_path), "KEYED": "k" * 20}, home=tmp_path, cwd=tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.run(["config", "check", "--config", str(config)], loc, io.StringIO(), out, err)
+    assert code == 2
+    assert "providers.azure: provider 'azure' authenticates with a Microsoft Entra ID" in (
+        err.getvalue()
+    )
+    assert 'pip install "anthroxy[azure]"' in err.getvalue()
+    assert "providers.keyed" not in err.getvalue()  # a key needs no extra
