@@ -1,184 +1,38 @@
 """Azure OpenAI / AI Foundry's v1 API: what reaches the endpoint and what the client gets back.
 
-A fake Azure resource on loopback serves ``/openai/v1/chat/completions`` and
-``/openai/v1/responses`` as the v1 API does: the deployment's name as ``model``, a key in the
-``api-key`` header or an Entra ID token as a bearer, and Azure's error bodies. Entra ID tokens
-come from a fake credential with azure-identity's ``get_token`` contract, injected through
-``EntraTokens``; nothing here needs azure-identity or an Azure account.
+A fake Azure resource on loopback (``fake_azure.py``) answers as the v1 API does; Entra ID
+tokens come from a fake credential with azure-identity's ``get_token`` contract, injected
+through ``EntraTokens``. Nothing here needs azure-identity or an Azure account.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.machinery
-import io
-import json
 import sys
 import time
-import tomllib
 import types
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from anthroxy_server.cli import dispatch as cli
-from anthroxy_server.config import load_settings, settings_from_config, structure_config
-from anthroxy_server.config.paths import Locations
+from anthroxy_server.cli.status_view import provider_lines
+from anthroxy_server.config import settings_from_config, structure_config
 from anthroxy_server.gateway.app import create_app
 from anthroxy_server.providers import azure
 from anthroxy_server.providers.azure import SCOPE, EntraTokens
 
 from .conftest import message_body, sse_events
-
-AZURE_KEY = "azure-key-SECRET-0f9e8d7c6b5a"
-DEPLOYMENT = "my-gpt41"
-RESOURCE_PATH = "/openai/v1"
-DEPLOYMENT_MISSING = (
-    "The API deployment for this resource does not exist. If you created the deployment "
-    "within the last 5 minutes, please wait a moment and try again."
+from .fake_azure import (
+    AZURE_KEY,
+    DEPLOYMENT,
+    RESOURCE_PATH,
+    FakeAzure,
+    FakeClock,
+    FakeCredential,
 )
-
-
-class AccessToken(NamedTuple):
-    """azure.core.credentials.AccessToken's shape."""
-
-    token: str
-    expires_on: int
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class FakeCredential:
-    """DefaultAzureCredential's contract: ``get_token(scope)`` blocks, then gives a token."""
-
-    clock: FakeClock
-    lifetime: int = 3600
-    delay: float = 0.0
-    failure: Exception | None = None
-    scopes: list[tuple[str, ...]] = field(default_factory=list)
-    issued: list[str] = field(default_factory=list)
-
-    def get_token(self, *scopes: str) -> AccessToken:
-        self.scopes.append(scopes)
-        if self.delay:
-            time.sleep(self.delay)  # a slow chain (the Azure CLI, the metadata endpoint)
-        if self.failure is not None:
-            raise self.failure
-        token = f"entra-token-{len(self.issued) + 1}"
-        self.issued.append(token)
-        return AccessToken(token, int(self.clock() + self.lifetime))
-
-
-@dataclass
-class FakeAzure:
-    """One Azure resource: its key, the tokens it accepts, what each request carried."""
-
-    valid_tokens: set[str] = field(default_factory=set)
-    seen: list[web.Request] = field(default_factory=list)
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-    answer: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
-
-    def authorized(self, request: web.Request) -> bool:
-        if request.headers.get("api-key") == AZURE_KEY:
-            return True
-        bearer = request.headers.get("authorization", "")
-        return bearer.startswith("Bearer ") and bearer[7:] in self.valid_tokens
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.seen.append(request)
-        body = await request.json()
-        self.bodies.append(body)
-        if not self.authorized(request):
-            error = {
-                "code": "401",
-                "message": "Access denied due to invalid subscription key or wrong API "
-                "endpoint. Make sure to provide a valid key for an active subscription and "
-                "use a correct regional API endpoint for your resource.",
-            }
-            return web.json_response({"error": error}, status=401)
-        if self.answer is not None:
-            return await self.answer(request)
-        if body.get("model") != DEPLOYMENT:
-            error = {"code": "DeploymentNotFound", "message": DEPLOYMENT_MISSING}
-            return web.json_response({"error": error}, status=404)
-        if request.path.endswith("/responses"):
-            return web.json_response(responses_reply(body["model"]))
-        if body.get("stream"):
-            return await stream_reply(request, body["model"])
-        return web.json_response(chat_reply(body["model"]))
-
-
-def chat_reply(model: str) -> dict[str, Any]:
-    filters = {"hate": {"filtered": False, "severity": "safe"}}
-    return {
-        "id": "chatcmpl-azure-1",
-        "object": "chat.completion",
-        "created": 1764800000,
-        "model": "gpt-4.1-2025-04-14",
-        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": filters}],
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "hello from azure"},
-                "finish_reason": "stop",
-                "content_filter_results": filters,
-            }
-        ],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
-    }
-
-
-def responses_reply(model: str) -> dict[str, Any]:
-    return {
-        "id": "resp_azure_1",
-        "object": "response",
-        "created_at": 1764800000,
-        "status": "completed",
-        "model": model,
-        "output": [
-            {
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "status": "completed",
-                "content": [
-                    {"type": "output_text", "text": "hello via responses", "annotations": []}
-                ],
-            }
-        ],
-        "usage": {"input_tokens": 9, "output_tokens": 3, "total_tokens": 12},
-    }
-
-
-async def stream_reply(request: web.Request, model: str) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-    await response.prepare(request)
-    chunks: list[dict[str, Any]] = [
-        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "", "choices": [],
-         "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]},
-        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
-         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "streamed"},
-                      "finish_reason": None}]},
-        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
-         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-         "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}},
-    ]  # fmt: skip
-    for chunk in chunks:
-        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
-    return response
 
 
 @pytest.fixture
@@ -461,6 +315,9 @@ async def test_without_azure_identity_the_server_starts_and_names_the_extra(
     assert health["providers"]["azure"]["entra_id"] == (
         'azure-identity missing: pip install "anthroxy[azure]"'
     )
+    shown = provider_lines("azure", health["providers"]["azure"])  # `anthroxy status`
+    assert "key from entra id" in shown[0]
+    assert '  entra id: azure-identity missing: pip install "anthroxy[azure]"' in shown
     response = await post(client)
     assert response.status == 500
     error = (await response.json())["error"]
@@ -615,83 +472,3 @@ async def test_the_default_chain_is_azure_identity_default_credential(
         assert (await post(client)).status == 200
     assert made == [credential]  # one credential for the app's life
     assert fake.seen[0].headers["authorization"] == "Bearer entra-token-1"
-
-
-# ---------------------------------------------------------------------------------------------
-# `anthroxy config init`: only what the environment does not say.
-
-
-def init_azure(tmp_path: Path, env: dict[str, str], answers: list[str]) -> tuple[str, Path, Any]:
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    loc = Locations(env={"HOME": str(home), "PATH": "/usr/bin:/bin", **env}, home=home, cwd=work)
-    out, err = io.StringIO(), io.StringIO()
-    stdin = io.StringIO("\n".join(["u", "azure", *answers, "", "", "", "", ""]) + "\n")
-    code = cli.run(["config", "init"], loc, stdin, out, err)
-    assert code == 0, err.getvalue()
-    path = home / ".config" / "anthroxy" / "config.toml"
-    settings = load_settings(cli_path=str(path), env=loc.env, cwd=loc.cwd, home=loc.home)
-    return out.getvalue(), path, settings
-
-
-@pytest.mark.usefixtures("no_azure_identity")
-def test_config_init_without_a_key_asks_the_resource_and_uses_entra(tmp_path: Path) -> None:
-    out, path, settings = init_azure(tmp_path, {}, ["my res", "my-res", "my-gpt41, my-mini", ""])
-    assert "try again" in out  # "my res" is no resource name
-    assert tomllib.loads(path.read_text())["providers"] == {
-        "azure": {
-            "base_url": "https://my-res.openai.azure.com/openai/v1",
-            "models": ["my-gpt41", "my-mini"],
-        }
-    }
-    assert 'pip install "anthroxy[azure]"' in out
-    assert "Cognitive Services OpenAI User" in out
-    provider = settings.providers["azure"]
-    assert (provider.auth, provider.api_key, provider.key_source) == ("azure", None, "entra id")
-    assert tomllib.loads(path.read_text())["tiers"]["opus"] == "azure/my-gpt41"
-
-
-def test_config_init_asks_only_for_the_deployments_when_the_environment_says_the_rest(
-    tmp_path: Path,
-) -> None:
-    env = {"AZURE_RESOURCE_NAME": "my-res", "AZURE_API_KEY": AZURE_KEY}
-    out, path, settings = init_azure(tmp_path, env, ["my-gpt41"])
-    assert "resource's name" not in out
-    assert "key found" in out
-    assert tomllib.loads(path.read_text())["providers"] == {"azure": {"models": ["my-gpt41"]}}
-    assert AZURE_KEY not in path.read_text()
-    assert settings.providers["azure"].base_url == "https://my-res.openai.azure.com/openai/v1"
-
-
-def test_config_init_takes_a_foundry_url_and_a_key_variable(tmp_path: Path) -> None:
-    url = "https://my-res.services.ai.azure.com/openai/v1/"
-    answers = [url, "dep", "TEAM_AZURE_KEY"]
-    out, path, settings = init_azure(tmp_path, {"TEAM_AZURE_KEY": "k" * 32}, answers)
-    assert "az login" not in out  # a key: no Entra ID advice
-    assert tomllib.loads(path.read_text())["providers"]["azure"] == {
-        "base_url": url.rstrip("/"),
-        "models": ["dep"],
-        "api_key_env": "TEAM_AZURE_KEY",
-    }
-    assert settings.providers["azure"].key_source == "env:TEAM_AZURE_KEY"
-
-
-@pytest.mark.usefixtures("no_azure_identity")
-def test_config_check_names_the_missing_extra(tmp_path: Path) -> None:
-    config = tmp_path / "c.toml"
-    config.write_text(
-        '[providers.azure]\nbase_url = "https://my-res.openai.azure.com/openai/v1"\n'
-        '[providers.keyed]\napi = "chat"\nbase_url = "https://my-res.openai.azure.com/openai/v1"\n'
-        'auth = "azure"\napi_key_env = "KEYED"\n'
-        '[tiers]\ndefault = "azure/dep"\n'
-    )
-    loc = Locations(env={"HOME": str(tmp_path), "KEYED": "k" * 20}, home=tmp_path, cwd=tmp_path)
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.run(["config", "check", "--config", str(config)], loc, io.StringIO(), out, err)
-    assert code == 2
-    assert "providers.azure: provider 'azure' authenticates with a Microsoft Entra ID" in (
-        err.getvalue()
-    )
-    assert 'pip install "anthroxy[azure]"' in err.getvalue()
-    assert "providers.keyed" not in err.getvalue()  # a key needs no extra
