@@ -124,11 +124,13 @@ class EntraTokens:
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
-        self.fetches = 0  # tokens fetched so far (tests, /healthz)
+        self._installed: bool | None = None  # looked up once: an install needs a restart anyway
 
     @property
     def installed(self) -> bool:
-        return self._factory is not None or identity_installed()
+        if self._installed is None:
+            self._installed = self._factory is not None or identity_installed()
+        return self._installed
 
     def _fresh(self) -> str | None:
         if self._token is not None and self._clock() < self._expires_on - REFRESH_MARGIN:
@@ -149,7 +151,6 @@ class EntraTokens:
                 return found
             token, expires_on = await asyncio.to_thread(self._fetch, provider)
             self._token, self._expires_on = token, float(expires_on)
-            self.fetches += 1
             return token
 
     def _fetch(self, provider: str) -> tuple[str, int]:
@@ -239,10 +240,8 @@ class AzureAccess:
         return await self._credentials(refused=self._sent)
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AnthroxyError:
-        return azure_error(
-            status, body, headers, provider=self._provider.id, deployment=self._deployment,
-            entra=self._entra,
-        )  # fmt: skip
+        where = {"provider": self._provider.id, "deployment": self._deployment}
+        return azure_error(status, body, headers, entra=self._entra, **where)
 
 
 def access(call: Call) -> AzureAccess:
