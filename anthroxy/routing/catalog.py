@@ -47,7 +47,8 @@ from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 
 # "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
 # "copilot": a GitHub login exchanged for Copilot tokens (`anthroxy login copilot`).
-AuthStyle = Literal["bearer", "x-api-key", "none", "codex", "copilot"]
+# "azure": the key in Azure's ``api-key`` header; without a key, a Microsoft Entra ID token.
+AuthStyle = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure"]
 
 # The day the ``checked`` pages below were read (docs/providers.md, "verified").
 _CHECKED_ON = "2026-12-04"
@@ -280,10 +281,14 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        ("ARCEE_API_KEY", "ARCEEAI_API_KEY"),
        ("trinity-large-thinking", "trinity-large-preview", "trinity-mini")),
     # Per-user resource: set AZURE_BASE_URL, or AZURE_RESOURCE_NAME for the default URL shape.
+    # The v1 API: no api-version; the model is the deployment's name; the key goes in the
+    # ``api-key`` header, and without a key a Microsoft Entra ID token is sent as a bearer
+    # (auth "azure", anthroxy_server.providers.azure). The page shows both headers and both
+    # hosts (<resource>.openai.azure.com and <resource>.services.ai.azure.com).
     _p("azure", "Azure AI Foundry", "chat",
        "https://{AZURE_RESOURCE_NAME}.openai.azure.com/openai/v1",
        ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"), ("gpt-5.4", "gpt-5-mini", "gpt-4.1"),
-       profile=_OPENAI,
+       auth="azure", profile=_OPENAI,
        checked="https://learn.microsoft.com/azure/foundry/openai/api-version-lifecycle"),
     _p("cerebras", "Cerebras", "chat", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",),
        ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),

@@ -39,6 +39,12 @@ def login_problems(settings: Settings) -> list[str]:
     for pid, provider in settings.providers.items():
         if provider.auth == "copilot":
             problems.extend(_copilot_login(provider))
+        if provider.auth in ("azure", "entra"):
+            from ..providers.azure import entra_problem  # aiohttp: only when a provider needs it
+
+            problem = entra_problem(provider)
+            problems.extend([f"providers.{pid}: {problem}"] if problem else [])
+            continue
         if provider.auth != "codex" or provider.codex_home is None:
             continue
         from ..providers.codex_auth import credentials_of  # aiohttp: only when needed

@@ -41,6 +41,8 @@ def provider_lines(pid: str, info: object) -> list[str]:
     lines = [" ".join(head), f"  breaker: {breaker_text(breaker)}"]
     if info.get("tier_check"):  # Gemini: what the key's tier allows (providers/gemini_tiers.py)
         lines.append(f"  tier check: {info['tier_check']}")
+    if info.get("entra_id"):  # Azure without a key: where tokens come from (providers/azure.py)
+        lines.append(f"  entra id: {info['entra_id']}")
     last = breaker.get("last_error")
     if isinstance(last, Mapping):
         lines.append(f"  last error: {last_error_text(last)}")

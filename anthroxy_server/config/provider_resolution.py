@@ -27,6 +27,7 @@ from .files import (
 )
 from .keyring import gather_keys
 from .schema import (
+    KEYLESS_AUTH,
     PROVIDER_ID,
     Api,
     ApiKey,
@@ -91,16 +92,14 @@ def resolve_provider(
         name=preset.name if preset else pid,
         api=api,
         base_url=base_url.rstrip("/"),
-        api_key=keys[0].secret if keys else key,
+        api_key=None if auth == "entra" else (keys[0].secret if keys else key),
         auth=auth,
         headers=dict(cfg.headers),
         profile=profile,
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source=auth
-        if auth in ("codex", "copilot")
-        else key_source or (keys[0].label if keys else None),
+        key_source=_key_source(auth, key_source, keys),
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
@@ -117,6 +116,8 @@ def _key_source(auth: Auth, found: str | None, keys: tuple[ApiKey, ...]) -> str 
     """Where the provider's credential comes from, as ``config show`` and /healthz name it."""
     if auth in ("codex", "copilot"):
         return auth
+    if auth == "entra" or (auth == "azure" and found is None and not keys):
+        return "entra id"
     return found or (keys[0].label if keys else None)
 
 
@@ -200,9 +201,10 @@ def _find_key(
     if key is None and cfg.api_key:
         key, source = cfg.api_key, "file"
     needs_key = preset.needs_key if preset else True
-    # "codex" providers authenticate with the Codex CLI's login, not with a key.
+    # Codex and Copilot providers authenticate with a login, Azure ones may with Entra ID.
     listed = cfg.api_keys_env is not None or cfg.api_keys is not None  # gather_keys checks them
-    if key is None and needs_key and cfg.auth not in ("none", "codex", "copilot") and not listed:
+    auth = cfg.auth or (preset.auth if preset else None)
+    if key is None and needs_key and auth not in KEYLESS_AUTH and not listed:
         wanted = " or ".join(names) if names else "a variable named by api_key_env"
         hint = "" if preset else ' (or set auth = "none" for a server without keys)'
         problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")

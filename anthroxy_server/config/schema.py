@@ -19,7 +19,11 @@ from anthroxy.routing.table import RoutingTable
 Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
 # "copilot": a GitHub Copilot subscription, `anthroxy login copilot` (docs/providers/copilot.md).
-Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot"]
+# "azure": the key in Azure's ``api-key`` header, else a Microsoft Entra ID token; "entra": always
+# the token (anthroxy_server.providers.azure).
+Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure", "entra"]
+# Auth styles that need no API key: a missing key is not a configuration problem.
+KEYLESS_AUTH = frozenset({"none", "codex", "copilot", "azure", "entra"})
 # How requests spread over a provider's several keys (providers/credentials.py).
 Rotation = Literal["round-robin", "fill-first"]
 

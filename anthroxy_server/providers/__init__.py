@@ -1,8 +1,8 @@
 """Providers that need more than a base URL and a key: credentials, headers, endpoints, error
 mapping. ``access_for(call)`` gives the relay the request's ``Access`` (``base.py``); ``setup``
 prepares what the providers keep for the app's life (the Codex credentials, the Gemini tier
-check). ``lister_for`` gives the function that reads a provider's live model list
-(``listing.py``)."""
+check, the Entra ID tokens). ``lister_for`` gives the function that reads a provider's live
+model list (``listing.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import chatgpt, copilot, credentials, gemini
+from . import azure, chatgpt, copilot, credentials, gemini
 from .base import Access, Outgoing, Rotating
 from .key_access import KeyAccess, key_access
 from .listing import Lister, ListingError, list_generic
@@ -37,6 +37,8 @@ __all__ = [
 ACCESS: Mapping[str, Callable[[Call], Access]] = {
     "codex": chatgpt.access,
     "copilot": copilot.access,
+    "azure": azure.access,
+    "entra": azure.access,
 }
 # provider.auth -> the dialect of one request, for providers that choose it per model;
 # anything else speaks its ``api``.
@@ -70,14 +72,17 @@ def setup(app: web.Application) -> None:
     gemini.setup(app)
     copilot.setup(app)
     credentials.setup(app)
+    azure.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:
     """Raise ``TargetUnavailable`` for a model this provider's credentials cannot use (what the
-    Gemini tier probe found), before anything is sent."""
+    Gemini tier probe found; an Entra ID provider without azure-identity), before anything is
+    sent."""
     gemini.check_target(app, provider, model)
+    azure.check_target(app, provider)
 
 
 def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, object]:
     """What ``/healthz`` shows of a provider's own checks (never a secret)."""
-    return gemini.health_fields(app, provider)
+    return gemini.health_fields(app, provider) | azure.health_fields(app, provider)

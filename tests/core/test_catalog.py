@@ -96,7 +96,7 @@ def test_preset_is_well_formed(preset: ProviderPreset) -> None:
     else:
         assert url.scheme == "https", preset.base_url
         assert preset.needs_key and preset.key_env
-        assert preset.auth in ("bearer", "x-api-key")
+        assert preset.auth in ("bearer", "x-api-key", "azure")  # azure: the api-key header
     assert not preset.base_url.endswith("/")
     # base URLs stop before the path the translator appends
     assert not preset.base_url.endswith(("/chat/completions", "/messages", "/v1/messages"))

@@ -28,7 +28,7 @@ from anthroxy.routing.table import RoutingTable
 
 from ...config import paths
 from ...config.paths import CommandError, Locations
-from . import key_file
+from . import azure_setup, key_file
 from .endpoint import ask_endpoint
 from .prompts import YES_NO, Prompter, ProviderChoice
 
@@ -164,7 +164,7 @@ def _first_set(preset: ProviderPreset, env: Mapping[str, str]) -> str | None:
 
 def _models_of(choice: ProviderChoice) -> tuple[str, ...]:
     preset = CATALOG.get(choice.id)
-    if preset is None:
+    if preset is None or choice.models:  # the person named them (an endpoint, Azure deployments)
         return choice.models
     return (preset.default_model,) if preset.default_model else preset.models
 
@@ -186,7 +186,8 @@ def tier_default(tier: str, tiers: Mapping[str, str], suggestion: str | None) ->
 
 def _target_check(choices: Sequence[ProviderChoice]) -> Callable[[str], str]:
     """A tier answer is checked as the configuration will check it, when it is given."""
-    listed = {c.id: (CATALOG[c.id].models if c.id in CATALOG else c.models) for c in choices}
+    catalogued = {c.id: CATALOG[c.id].models for c in choices if c.id in CATALOG}
+    listed = {c.id: c.models or catalogued.get(c.id, ()) for c in choices}
 
     def check(answer: str) -> str:
         if not answer:
@@ -218,9 +219,12 @@ def ask_answers(p: Prompter, env: Mapping[str, str], flags: Flags) -> Answers:
         choices = []
         for pid in ids:
             taken = [c.id for c in choices]
-            pick = (
-                ask_endpoint(p, env, taken) if pid == ENDPOINT else _ask_key(p, CATALOG[pid], env)
-            )
+            if pid == ENDPOINT:
+                pick = ask_endpoint(p, env, taken)
+            elif pid == azure_setup.PROVIDER_ID:  # a resource and deployments of one's own
+                pick = azure_setup.ask(p, env)
+            else:
+                pick = _ask_key(p, CATALOG[pid], env)
             choices.append(pick)
     p.say("Which model serves each Claude tier? Use provider/model (e.g. deepseek/deepseek-chat).")
     tiers: dict[str, str] = {}
