@@ -18,7 +18,8 @@ from anthroxy.routing.table import RoutingTable
 
 Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
-Auth = Literal["bearer", "x-api-key", "none", "codex"]
+# "google": Google Application Default Credentials (Vertex AI), see providers/vertex.py.
+Auth = Literal["bearer", "x-api-key", "none", "codex", "google"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
@@ -80,6 +81,11 @@ class ProviderConfig:
     token_url: str | None = None
     # Where the live model list is read (default: the provider's own; Gemini: the native list).
     models_url: str | None = None
+    # Cloud platforms (auth = "google": Vertex AI): the project, the location (region or
+    # "global") and a credentials file used instead of the platform's own credential chain.
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
 
 
 @attrs.frozen
@@ -173,6 +179,11 @@ class ResolvedProvider:
     cleaner: Cleaner = attrs.field(factory=Cleaner)
     learn_fields: bool = True
     models_url: str | None = None  # the live model list's URL, where it is not the default
+    # auth = "google" only (config/cloud.py): project (None: the credentials' own), location,
+    # and the credentials file (None: Application Default Credentials).
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from anthroxy.routing.table import RoutingTable
 
 from .checks import problems_beyond, robustness_problems
 from .cleaners import resolve_cleaner
+from .cloud import google_place
 from .env_overlay import apply_env_overlay
 from .environment import gather_environment, label_of
 from .files import (
@@ -198,6 +199,7 @@ def _resolve_provider(
     key, key_source = _find_key(pid, cfg, preset, env, problems)
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
+    place = google_place(where, cfg, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
     cleaner = resolve_cleaner(pid, cfg, api, problems)
     if len(problems) > before or api is None or not base_url or profile is None:
@@ -215,12 +217,15 @@ def _resolve_provider(
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source="codex" if auth == "codex" else key_source,
+        key_source=auth if auth in ("codex", "google") else key_source,
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
         models_url=cfg.models_url,
+        project=place.project,
+        location=place.location,
+        credentials_file=place.credentials_file,
     )
 
 
@@ -305,7 +310,7 @@ def _find_key(
         key, source = cfg.api_key, "file"
     needs_key = preset.needs_key if preset else True
     # "codex" providers authenticate with the Codex CLI's login, not with a key.
-    if key is None and needs_key and cfg.auth not in ("none", "codex"):
+    if key is None and needs_key and cfg.auth not in ("none", "codex", "google"):
         wanted = " or ".join(names) if names else "a variable named by api_key_env"
         hint = "" if preset else ' (or set auth = "none" for a server without keys)'
         problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")

@@ -14,7 +14,7 @@ from anthroxy.routing.live_models import LiveModel
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import chatgpt, gemini
+from . import chatgpt, gemini, vertex
 from .base import Access, KeyAccess, Outgoing, key_access
 
 __all__ = [
@@ -32,7 +32,10 @@ __all__ = [
 Lister = Callable[[ResolvedProvider, aiohttp.ClientSession], Awaitable[list[LiveModel]]]
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
-ACCESS: Mapping[str, Callable[[Call], Access]] = {"codex": chatgpt.access}
+ACCESS: Mapping[str, Callable[[Call], Access]] = {
+    "codex": chatgpt.access,
+    vertex.AUTH: vertex.access,
+}
 # provider id -> how its live model list is read.
 LISTERS: Mapping[str, Lister] = {gemini.PROVIDER_ID: gemini.list_models}
 
@@ -44,6 +47,7 @@ def access_for(call: Call) -> Access:
 def setup(app: web.Application) -> None:
     chatgpt.setup(app)
     gemini.setup(app)
+    vertex.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:
@@ -54,4 +58,4 @@ def check_target(app: web.Application, provider: ResolvedProvider, model: str) -
 
 def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, object]:
     """What ``/healthz`` shows of a provider's own checks (never a secret)."""
-    return gemini.health_fields(app, provider)
+    return gemini.health_fields(app, provider) | vertex.health_fields(app, provider)
