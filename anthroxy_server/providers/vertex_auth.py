@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,12 @@ def _load(credentials_file: str | None) -> tuple[Credentials, str | None]:
     """The credentials and the project they name (blocking: ADC may probe the metadata server)."""
     auth = _google("google.auth")
     if credentials_file is not None:
-        loaded = auth.load_credentials_from_file(credentials_file, scopes=list(SCOPES))
+        # The user's own configuration names the file, as GOOGLE_APPLICATION_CREDENTIALS would
+        # (which loads every type of file ADC knows): google-auth's warning about files from
+        # untrusted sources does not apply.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loaded = auth.load_credentials_from_file(credentials_file, scopes=list(SCOPES))
     else:
         loaded = auth.default(scopes=list(SCOPES), request=UrllibRequest())
     credentials, project = loaded
