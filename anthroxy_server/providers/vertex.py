@@ -195,6 +195,7 @@ def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str,
         return {}
     tokens = app.get(GOOGLE_TOKENS, {}).get(provider.id)
     return {
+        "endpoint": base_url(provider),
         "project": provider.project or "(from the credentials)",
         "location": provider.location or "global",
         "credentials": provider.credentials_file or "application default credentials",

@@ -23,7 +23,12 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from anthroxy_server.config import ConfigError, settings_from_config, structure_config
+from anthroxy_server.config import (
+    ConfigError,
+    load_settings,
+    settings_from_config,
+    structure_config,
+)
 from anthroxy_server.config.schema import ResolvedProvider
 from anthroxy_server.gateway.app import create_app
 from anthroxy_server.providers import vertex, vertex_auth
@@ -258,8 +263,9 @@ async def test_no_token_in_replies_healthz_or_logs(
     health = await (await rig.client.get("/healthz")).text()
     token = rig.tokens.issued[0]
     assert token not in health and token not in caplog.text
-    assert json.loads(health)  # and the page still parses
-    assert '"location": "us-east5"' in health.replace('":"', '": "') or "us-east5" in health
+    shown = json.loads(health)["providers"]["vertex"]
+    assert (shown["project"], shown["location"]) == (PROJECT, "us-east5")
+    assert shown["credentials"] == str(rig.key) and shown["token_refreshes"] == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,3 +323,24 @@ async def test_without_google_auth_the_app_starts_and_the_request_names_the_extr
     assert body["error"]["type"] == "api_error"
     assert 'pip install "anthroxy[vertex]"' in body["error"]["message"]
     assert rig.vertex.seen == []
+
+
+@pytest.mark.parametrize(
+    ("env", "target"),
+    [
+        ({"BIG_MODEL": "vertex_ai/gemini-2.5-pro"}, "vertex-gemini/gemini-2.5-pro"),
+        ({"BIG_MODEL_PROVIDER": "vertex", "BIG_MODEL_NAME": CLAUDE}, f"vertex/{CLAUDE}"),
+        (
+            {"BIG_MODEL_PROVIDER": "vertex_ai", "BIG_MODEL_NAME": "meta/llama-3.3-70b-instruct-maas"},
+            "vertex-gemini/meta/llama-3.3-70b-instruct-maas",
+        ),
+    ],
+)
+def test_litellm_vertex_names_pick_the_provider_by_model(
+    tmp_path: Path, env: dict[str, str], target: str
+) -> None:
+    settings = load_settings(
+        env={**env, "VERTEX_PROJECT_ID": "p"}, cwd=tmp_path, home=tmp_path,
+        managed_path=tmp_path / "managed",
+    )  # fmt: skip
+    assert settings.config.tiers["sonnet"] == target
