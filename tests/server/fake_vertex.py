@@ -133,12 +133,20 @@ def claude_events(model: str, text: str) -> list[tuple[str, dict[str, Any]]]:
         ("message_start", {"type": "message_start", "message": start}),
         (
             "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
         ),
         ("ping", {"type": "ping"}),
         (
             "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": text},
+            },
         ),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
         (
@@ -193,7 +201,10 @@ class FakeVertex:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.seen.append(Seen(request.path, dict(request.headers), body))
-        if not self.tokens.issued or request.headers.get("Authorization") != f"Bearer {self.tokens.issued[-1]}":
+        if (
+            not self.tokens.issued
+            or request.headers.get("Authorization") != f"Bearer {self.tokens.issued[-1]}"
+        ):
             return google_error(
                 401, "UNAUTHENTICATED", "Request had invalid authentication credentials."
             )
@@ -220,7 +231,8 @@ class FakeVertex:
         if verb != "streamRawPredict" or body.get("stream") is not True:
             return google_error(400, "INVALID_ARGUMENT", f"{verb} does not match stream")
         return await _sse(
-            request, [f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in claude_events(model, self.text)]
+            request,
+            [f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in claude_events(model, self.text)],
         )
 
     async def chat(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:

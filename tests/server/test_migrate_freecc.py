@@ -132,9 +132,7 @@ async def test_example_1_from_dotenv_keeps_each_models_url_and_key(
     assert BIG_KEY.encode() not in err and SMALL_KEY.encode() not in err
 
 
-async def test_example_2_sends_the_big_model_to_vertex(
-    aiohttp_server: Any, tmp_path: Path
-) -> None:
+async def test_example_2_sends_the_big_model_to_vertex(aiohttp_server: Any, tmp_path: Path) -> None:
     """The README's Example 2 as it stands, plus where the fakes are: the Vertex endpoint (its
     ``<ID>_BASE_URL``) and a service-account file whose token endpoint is the fake's (freecc's
     ``VERTEX_CREDENTIALS``)."""
@@ -149,7 +147,11 @@ async def test_example_2_sends_the_big_model_to_vertex(
     tokens.public_key = make_service_account(key, base + "/token")
     port = free_port()
     example_env(
-        tmp_path, 2, f"VERTEX_GEMINI_BASE_URL={base}/v1", f"VERTEX_CREDENTIALS={key}", f"PORT={port}"
+        tmp_path,
+        2,
+        f"VERTEX_GEMINI_BASE_URL={base}/v1",
+        f"VERTEX_CREDENTIALS={key}",
+        f"PORT={port}",
     )
     process = serve(tmp_path, port)
     try:

@@ -36,6 +36,7 @@ from anthroxy_server.providers import vertex, vertex_auth
 from .fake_vertex import PROJECT, FakeTokens, FakeVertex, make_service_account
 
 CLAUDE = "claude-sonnet-4-5@20250929"
+LLAMA = "meta/llama-3.3-70b-instruct-maas"
 
 
 class Rig:
@@ -142,7 +143,9 @@ async def test_gemini_goes_to_the_openai_compatible_endpoint(rig: Rig) -> None:
     reply = await rig.sdk().messages.create(**ask("claude-haiku-4-5"))
     assert reply.content[0].text == "Hello from Vertex"  # type: ignore[union-attr]
     seen = rig.vertex.seen[-1]
-    assert seen.path == f"/v1/projects/{PROJECT}/locations/us-east5/endpoints/openapi/chat/completions"
+    assert (
+        seen.path == f"/v1/projects/{PROJECT}/locations/us-east5/endpoints/openapi/chat/completions"
+    )
     assert seen.body["model"] == "google/gemini-2.5-flash"  # Google's publisher added
     assert seen.headers["Authorization"] == f"Bearer {rig.tokens.issued[0]}"
     async with rig.sdk().messages.stream(**ask("claude-haiku-4-5")) as stream:
@@ -225,7 +228,9 @@ def retry_info(seconds: int) -> dict[str, Any]:
 
 
 async def test_resource_exhausted_is_a_429_with_retry_after(rig: Rig) -> None:
-    message = "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model"
+    message = (
+        "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model"
+    )
     rig.vertex.errors.append((429, "RESOURCE_EXHAUSTED", message, retry_info(7)))
     status, headers, body = await post(rig, ask())
     assert status == 429
@@ -331,7 +336,10 @@ async def test_without_google_auth_the_app_starts_and_the_request_names_the_extr
         ({"BIG_MODEL": "vertex_ai/gemini-2.5-pro"}, "vertex-gemini/gemini-2.5-pro"),
         ({"BIG_MODEL_PROVIDER": "vertex", "BIG_MODEL_NAME": CLAUDE}, f"vertex/{CLAUDE}"),
         (
-            {"BIG_MODEL_PROVIDER": "vertex_ai", "BIG_MODEL_NAME": "meta/llama-3.3-70b-instruct-maas"},
+            {
+                "BIG_MODEL_PROVIDER": "vertex_ai",
+                "BIG_MODEL_NAME": "meta/llama-3.3-70b-instruct-maas",
+            },
             "vertex-gemini/meta/llama-3.3-70b-instruct-maas",
         ),
     ],
