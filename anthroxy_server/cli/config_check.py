@@ -37,6 +37,11 @@ def login_problems(settings: Settings) -> list[str]:
     """Providers whose credentials live outside the configuration and are not usable now."""
     problems = []
     for pid, provider in settings.providers.items():
+        if provider.auth == "google":
+            from ..providers.vertex_auth import INSTALL_HINT, google_auth_installed
+
+            if not google_auth_installed():
+                problems.append(f"providers.{pid}: needs the google-auth package: {INSTALL_HINT}")
         if provider.auth != "codex" or provider.codex_home is None:
             continue
         from ..providers.codex_auth import (

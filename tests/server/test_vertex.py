@@ -23,6 +23,7 @@ import anthropic
 import pytest
 from aiohttp import web
 
+from anthroxy_server.cli.config_check import login_problems
 from anthroxy_server.config import (
     ConfigError,
     load_settings,
@@ -352,3 +353,17 @@ def test_litellm_vertex_names_pick_the_provider_by_model(
         managed_path=tmp_path / "managed",
     )  # fmt: skip
     assert settings.config.tiers["sonnet"] == target
+
+
+def test_config_check_names_the_extra_when_google_auth_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = structure_config(
+        {"providers": {"vertex": {"project": "p"}, "deepseek": {"api_key": "k"}}}
+    )
+    settings = settings_from_config(raw, {})
+    assert login_problems(settings) == []
+    monkeypatch.setattr(vertex_auth, "google_auth_installed", lambda: False)
+    assert login_problems(settings) == [
+        'providers.vertex: needs the google-auth package: pip install "anthroxy[vertex]"'
+    ]
