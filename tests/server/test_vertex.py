@@ -14,6 +14,7 @@ loopback (``fake_vertex``):
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 from pathlib import Path
@@ -169,13 +170,10 @@ async def test_one_token_serves_requests_until_close_to_expiry(rig: Rig) -> None
     await post(rig, ask())
     await post(rig, ask())
     assert rig.tokens.refreshes == 1
-    rig.tokens.expires_in = 120  # within the refresh margin: every use refreshes first
-    rig.vertex.seen.clear()
-    # Make the held token look nearly spent: the next request must fetch a new one.
+    # Two minutes left: still valid, but a long stream could outlive it, so it is replaced.
     held = rig.client.server.app[vertex.GOOGLE_TOKENS]["vertex"]
-    held._credentials.expiry = held._credentials.expiry.replace(
-        year=held._credentials.expiry.year - 1
-    )
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # google-auth's naive UTC
+    held._credentials.expiry = now + datetime.timedelta(seconds=120)
     status, _h, _b = await post(rig, ask())
     assert status == 200
     assert rig.tokens.refreshes == 2
