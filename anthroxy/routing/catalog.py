@@ -198,6 +198,9 @@ _VERTEX = ProviderPreset(
     key_env=(),
     auth="google",
     needs_key=False,
+    # Vertex refuses anthropic-beta values it does not offer (docs/providers/vertex.md), and
+    # Claude Code, thinking it talks to Anthropic, sends the newest ones first.
+    profile=_ANTHROPIC_COMPAT,
     models=(
         "claude-sonnet-4-5@20250929",
         "claude-opus-4-1@20250805",

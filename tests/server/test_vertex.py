@@ -129,10 +129,19 @@ async def test_claude_stream_goes_to_stream_raw_predict(rig: Rig) -> None:
     assert seen.body["stream"] is True and "model" not in seen.body
 
 
-async def test_betas_are_passed_as_the_anthropic_beta_header(rig: Rig) -> None:
-    status, _headers, _body = await post(
-        rig, ask(), **{"anthropic-beta": "interleaved-thinking-2025-05-14"}
-    )
+async def test_betas_are_left_out_unless_the_profile_keeps_them(
+    rig: Rig, aiohttp_client: Any
+) -> None:
+    beta = {"anthropic-beta": "interleaved-thinking-2025-05-14"}
+    status, _headers, _body = await post(rig, ask(), **beta)
+    assert status == 200
+    assert "anthropic-beta" not in rig.vertex.seen[-1].headers
+    raw = {
+        "providers": {"vertex": rig.provider(profile={"drop_betas": []})},
+        "tiers": {"default": f"vertex/{CLAUDE}"},
+    }
+    rig.client = await aiohttp_client(create_app(settings_from_config(structure_config(raw), {})))
+    status, _headers, _body = await post(rig, ask(), **beta)
     assert status == 200
     assert rig.vertex.seen[-1].headers["anthropic-beta"] == "interleaved-thinking-2025-05-14"
 
