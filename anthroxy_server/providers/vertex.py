@@ -109,6 +109,7 @@ class VertexAccess:
             call.provider.credentials_file, provider=call.provider.id
         )
         self._token = ""
+        self._dialect: Mapping[str, str] = {}
         self._retried = False
 
     async def outgoing(self, plan: Plan) -> Outgoing:
@@ -129,15 +130,15 @@ class VertexAccess:
         else:
             self._model, data = chat_request(plan.body)
             url = f"{where}/endpoints/openapi{plan.path}"
-        headers = {k: v for k, v in plan.headers.items() if k.lower() not in _DROPPED}
-        return Outgoing(url, data, self._headers(headers))
+        self._dialect = {k: v for k, v in plan.headers.items() if k.lower() not in _DROPPED}
+        return Outgoing(url, data, self._headers())
 
     @property
     def _location(self) -> str:
         return self._provider.location or "global"
 
-    def _headers(self, dialect: Mapping[str, str]) -> dict[str, str]:
-        headers = {**dialect, **self._provider.headers}
+    def _headers(self) -> dict[str, str]:
+        headers = {**self._dialect, **self._provider.headers}
         headers["authorization"] = f"Bearer {self._token}"  # last: extra headers cannot replace it
         return headers
 
@@ -146,7 +147,7 @@ class VertexAccess:
             return None
         self._retried = True
         self._token = await self._tokens.token(force=True, refused=self._token)
-        return {"authorization": f"Bearer {self._token}"}
+        return self._headers()  # the whole set: the relay sends these instead of the first
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AnthroxyError:
         err = error_from_upstream(status, body, provider=self._provider.id, headers=headers)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import importlib
-import importlib.util
 import urllib.error
 import urllib.request
 import warnings
@@ -36,7 +35,11 @@ _TIMEOUT = 30.0
 
 
 def google_auth_installed() -> bool:
-    return importlib.util.find_spec("google.auth") is not None
+    try:  # an import, not a lookup: a broken or shadowed install counts as missing
+        importlib.import_module("google.auth")
+    except ImportError:
+        return False
+    return True
 
 
 def missing_extra(provider: str) -> AnthroxyError:

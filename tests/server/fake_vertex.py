@@ -201,6 +201,8 @@ class FakeVertex:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.seen.append(Seen(request.path, dict(request.headers), body))
+        if request.content_type != "application/json":
+            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         if (
             not self.tokens.issued
             or request.headers.get("Authorization") != f"Bearer {self.tokens.issued[-1]}"
