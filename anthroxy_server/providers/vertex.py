@@ -56,20 +56,39 @@ ACCESS_HINT = (
 )
 
 
-def setup(app: web.Application) -> None:
-    providers = [p for p in app[SETTINGS].providers.values() if p.auth == AUTH]
-    shared: dict[str | None, GoogleToken] = {}
+def make_tokens(
+    providers: Mapping[str, ResolvedProvider], kept: Mapping[str, GoogleToken] | None = None
+) -> dict[str, GoogleToken]:
+    """One GoogleToken per credentials file (None: ADC) for the ``auth = "google"`` providers;
+    a token in ``kept`` for the same file stays, with its cached token."""
+    shared = {t.credentials_file: t for t in (kept or {}).values()}
     tokens = {}
-    for provider in providers:
+    for provider in providers.values():
+        if provider.auth != AUTH:
+            continue
         if provider.credentials_file not in shared:
             shared[provider.credentials_file] = GoogleToken(
                 provider.credentials_file, provider=provider.id
             )
         tokens[provider.id] = shared[provider.credentials_file]
-    app[GOOGLE_TOKENS] = tokens
-    if providers and not google_auth_installed():
-        names = ", ".join(p.id for p in providers)
+    return tokens
+
+
+def setup(app: web.Application) -> None:
+    providers = app[SETTINGS].providers
+    app[GOOGLE_TOKENS] = make_tokens(providers)
+    if app[GOOGLE_TOKENS] and not google_auth_installed():
+        names = ", ".join(sorted(app[GOOGLE_TOKENS]))
         log.warning("providers %s need the google-auth package: %s", names, INSTALL_HINT)
+
+
+def reload(app: web.Application, providers: Mapping[str, ResolvedProvider]) -> None:
+    """After a configuration reload: tokens for the new providers, cached ones kept."""
+    tokens = app.get(GOOGLE_TOKENS)
+    if tokens is not None:
+        fresh = make_tokens(providers, tokens)
+        tokens.clear()  # the same dict object: the app is frozen, its contents are not
+        tokens.update(fresh)
 
 
 def base_url(provider: ResolvedProvider) -> str:

@@ -32,6 +32,7 @@ from anthroxy_server.config import (
     structure_config,
 )
 from anthroxy_server.config.schema import ResolvedProvider
+from anthroxy_server.gateway import reload
 from anthroxy_server.gateway.app import create_app
 from anthroxy_server.providers import vertex, vertex_auth
 
@@ -374,3 +375,21 @@ def test_config_check_names_the_extra_when_google_auth_is_missing(
     assert login_problems(settings) == [
         'providers.vertex: needs the google-auth package: pip install "anthroxy[vertex]"'
     ]
+
+
+async def test_a_reload_keeps_the_token_and_serves_a_provider_it_adds(rig: Rig) -> None:
+    await post(rig, ask())
+    raw = {
+        "providers": {
+            "vertex": rig.provider(),
+            "vertex-gemini": rig.provider(),
+            "gemini-eu": rig.provider(api="chat", auth="google", location="us-east5"),
+        },
+        "tiers": {"sonnet": f"vertex/{CLAUDE}", "haiku": "gemini-eu/gemini-2.5-flash"},
+    }
+    new = settings_from_config(structure_config(raw), {})
+    assert await reload.reload(rig.client.server.app, lambda: new)
+    status, _h, _b = await post(rig, ask("claude-haiku-4-5"))
+    assert status == 200
+    assert rig.tokens.refreshes == 1  # the new provider uses the token already held
+    assert rig.client.server.app[vertex.GOOGLE_TOKENS]["gemini-eu"].refreshes == 1
