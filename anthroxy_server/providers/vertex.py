@@ -75,10 +75,10 @@ def make_tokens(
 
 
 def setup(app: web.Application) -> None:
-    providers = app[SETTINGS].providers
-    app[GOOGLE_TOKENS] = make_tokens(providers)
-    if app[GOOGLE_TOKENS] and not google_auth_installed():
-        names = ", ".join(sorted(app[GOOGLE_TOKENS]))
+    tokens = make_tokens(app[SETTINGS].providers)
+    app[GOOGLE_TOKENS] = tokens
+    if tokens and not google_auth_installed():
+        names = ", ".join(sorted(tokens))
         log.warning("providers %s need the google-auth package: %s", names, INSTALL_HINT)
 
 
