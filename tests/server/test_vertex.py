@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 import json
 import logging
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import anthropic
 import pytest
 from aiohttp import web
 
+from anthroxy_server.cli import dispatch as cli
 from anthroxy_server.cli.config_check import login_problems
 from anthroxy_server.config import (
     ConfigError,
@@ -31,6 +34,7 @@ from anthroxy_server.config import (
     settings_from_config,
     structure_config,
 )
+from anthroxy_server.config.paths import Locations
 from anthroxy_server.config.schema import ResolvedProvider
 from anthroxy_server.gateway import reload
 from anthroxy_server.gateway.app import create_app
@@ -393,3 +397,30 @@ async def test_a_reload_keeps_the_token_and_serves_a_provider_it_adds(rig: Rig) 
     assert status == 200
     assert rig.tokens.refreshes == 1  # the new provider uses the token already held
     assert rig.client.server.app[vertex.GOOGLE_TOKENS]["gemini-eu"].refreshes == 1
+
+
+def run_init(tmp_path: Path, env: dict[str, str], answers: list[str]) -> tuple[int, str, Path]:
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(parents=True)
+    work.mkdir()
+    loc = Locations(env={"HOME": str(home), **env}, home=home, cwd=work)
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.run(["config", "init"], loc, io.StringIO("\n".join(answers) + "\n"), out, err)
+    return code, out.getvalue() + err.getvalue(), home / ".config" / "anthroxy" / "config.toml"
+
+
+def test_config_init_asks_vertex_only_what_the_environment_lacks(tmp_path: Path) -> None:
+    answers = ["u", "vertex", "My Project!", "my-project", "us-east5", "", "", "", "", ""]
+    code, out, path = run_init(tmp_path, {}, answers)
+    assert code == 0, out
+    assert "'My Project!' is not a Google Cloud project id; try again" in out
+    table = tomllib.loads(path.read_text())["providers"]["vertex"]
+    assert table == {"project": "my-project", "location": "us-east5"}
+    settings = load_settings(cli_path=str(path), env={}, cwd=tmp_path, home=tmp_path)
+    assert settings.config.tiers["sonnet"] == f"vertex/{CLAUDE}"
+    # With freecc's variables set, nothing is asked: the table stays empty.
+    env = {"VERTEX_PROJECT_ID": "p-from-env", "VERTEX_LOCATION": "europe-west1"}
+    code, out, path = run_init(tmp_path / "second", env, ["u", "vertex", "", "", "", "", ""])
+    assert code == 0, out
+    assert "Google Cloud project id" not in out and "location (a region" not in out
+    assert tomllib.loads(path.read_text())["providers"]["vertex"] == {}
