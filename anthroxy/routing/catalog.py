@@ -48,7 +48,8 @@ from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 # "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
 # "copilot": a GitHub login exchanged for Copilot tokens (`anthroxy login copilot`).
 # "azure": the key in Azure's ``api-key`` header; without a key, a Microsoft Entra ID token.
-AuthStyle = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure"]
+# "google": Google Application Default Credentials (Vertex AI), not an API key.
+AuthStyle = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure", "google"]
 
 # The day the ``checked`` pages below were read (docs/providers.md, "verified").
 _CHECKED_ON = "2026-12-04"
@@ -203,6 +204,48 @@ _COPILOT = ProviderPreset(
     default_model="claude-sonnet-4.5",
     auto_enable=False,
 )
+# Google Vertex AI (docs/providers/vertex.md): Application Default Credentials, no key. Claude
+# speaks the Anthropic dialect through rawPredict; Gemini and the open models the Chat dialect
+# through the OpenAI-compatible endpoint. The project and location complete the URL per request
+# (anthroxy_server/providers/vertex.py); the host shown is the "global" location's.
+VERTEX_URL = "https://aiplatform.googleapis.com/v1"
+_VERTEX = ProviderPreset(
+    id="vertex",
+    name="Google Vertex AI (Claude)",
+    api="anthropic",
+    base_url=VERTEX_URL,
+    key_env=(),
+    auth="google",
+    needs_key=False,
+    # Vertex refuses anthropic-beta values it does not offer (docs/providers/vertex.md), and
+    # Claude Code, thinking it talks to Anthropic, sends the newest ones first.
+    profile=_ANTHROPIC_COMPAT,
+    models=(
+        "claude-sonnet-4-5@20250929",
+        "claude-opus-4-1@20250805",
+        "claude-haiku-4-5@20251001",
+        "claude-sonnet-4@20250514",
+    ),
+    default_model="claude-sonnet-4-5@20250929",
+    auto_enable=False,
+    verified=_CHECKED_ON,
+    source="https://docs.anthropic.com/en/api/claude-on-vertex-ai",
+)
+_VERTEX_GEMINI = ProviderPreset(
+    id="vertex-gemini",
+    name="Google Vertex AI (Gemini and open models)",
+    api="chat",
+    base_url=VERTEX_URL,
+    key_env=(),
+    auth="google",
+    needs_key=False,
+    profile=_GEMINI,
+    models=("google/gemini-2.5-pro", "google/gemini-2.5-flash", "google/gemini-2.0-flash"),
+    default_model="google/gemini-2.5-pro",
+    auto_enable=False,
+    verified=_CHECKED_ON,
+    source="https://cloud.google.com/vertex-ai/generative-ai/docs/migrate/openai/overview",
+)
 
 # Presets with a second region or plan (their variants follow them in _PRESETS).
 # fmt: off
@@ -294,6 +337,8 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),
     _CHATGPT,
     _COPILOT,
+    _VERTEX,
+    _VERTEX_GEMINI,
     # The account id is part of the path: set CLOUDFLARE_ACCOUNT_ID (or CLOUDFLARE_BASE_URL).
     _p("cloudflare", "Cloudflare Workers AI", "chat",
        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",

@@ -45,6 +45,12 @@ def login_problems(settings: Settings) -> list[str]:
             problem = entra_problem(provider)
             problems.extend([f"providers.{pid}: {problem}"] if problem else [])
             continue
+        if provider.auth == "google":
+            from ..providers.vertex_auth import INSTALL_HINT, google_auth_installed
+
+            if not google_auth_installed():
+                problems.append(f"providers.{pid}: needs the google-auth package: {INSTALL_HINT}")
+            continue
         if provider.auth != "codex" or provider.codex_home is None:
             continue
         from ..providers.codex_auth import credentials_of  # aiohttp: only when needed

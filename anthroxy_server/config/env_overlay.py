@@ -64,16 +64,14 @@ PROVIDER_NAMES: Mapping[str, str] = {
     "together_ai": "together",
     "fireworks_ai": "fireworks",
     "ollama_chat": "ollama",
+    "vertex_ai": "vertex",  # LiteLLM's prefix; Gemini models go on to vertex-gemini (below)
 }
 # LiteLLM prefixes of backends anthroxy cannot call yet: reported instead of sent to the default.
 UNSUPPORTED: Mapping[str, str] = {
-    "vertex": "Google Vertex AI",
-    "vertex_ai": "Google Vertex AI",
     "bedrock": "AWS Bedrock",
     "sagemaker": "AWS SageMaker",
 }
 _INSTEAD: Mapping[str, str] = {
-    "Google Vertex AI": "gemini with GEMINI_API_KEY serves the same Gemini models",
     "AWS Bedrock": "anthropic with ANTHROPIC_API_KEY serves the same Claude models",
     "AWS SageMaker": "an OpenAI-compatible endpoint in {size}_MODEL_API_BASE",
 }
@@ -218,6 +216,7 @@ class _Overlay:
                 f"another provider for the {size.lower()} model ({instead})"
             )
             return None
+        provider = vertex_preset(provider, model)
         pid = self.size_provider(size, provider, where)
         if pid is None:
             return None
@@ -417,6 +416,14 @@ class _Overlay:
                 layers.append((label_of(self.env, var), {"providers": {pid: {}}}))
                 present.add(pid)
         return layers
+
+
+def vertex_preset(provider: str, model: str) -> str:
+    """LiteLLM's one Vertex provider is two in anthroxy: Claude speaks the Anthropic dialect
+    (``vertex``), everything else the OpenAI-compatible endpoint (``vertex-gemini``)."""
+    if provider == "vertex" and not model.startswith("claude"):
+        return "vertex-gemini"
+    return provider
 
 
 def _profile_overrides(profile: object) -> dict[str, Any]:

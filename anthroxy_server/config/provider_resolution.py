@@ -17,6 +17,7 @@ from anthroxy.routing import catalog
 from anthroxy.routing.catalog import ProviderPreset
 
 from .cleaners import resolve_cleaner
+from .cloud import google_place
 from .codex_login import resolve_codex_login
 from .copilot import resolve_copilot
 from .environment import label_of
@@ -82,6 +83,7 @@ def resolve_provider(
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
     copilot = resolve_copilot(where, pid, cfg, auth, env, problems)
     codex_login = resolve_codex_login(where, pid, cfg, auth, env, problems)
+    place = google_place(where, cfg, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
     cleaner = resolve_cleaner(pid, cfg, api, problems)
     if len(problems) > before or api is None or not base_url or profile is None:
@@ -107,6 +109,9 @@ def resolve_provider(
         models_url=cfg.models_url,
         copilot=copilot,
         codex_login=codex_login,
+        project=place.project,
+        location=place.location,
+        credentials_file=place.credentials_file,
         keys=keys,
         rotation=cfg.rotation,
     )
@@ -114,7 +119,7 @@ def resolve_provider(
 
 def _key_source(auth: Auth, found: str | None, keys: tuple[ApiKey, ...]) -> str | None:
     """Where the provider's credential comes from, as ``config show`` and /healthz name it."""
-    if auth in ("codex", "copilot"):
+    if auth in ("codex", "copilot", "google"):
         return auth
     if auth == "entra" or (auth == "azure" and found is None and not keys):
         return "entra id"

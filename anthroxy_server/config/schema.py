@@ -21,9 +21,10 @@ Api = Literal["anthropic", "chat", "responses"]
 # "copilot": a GitHub Copilot subscription, `anthroxy login copilot` (docs/providers/copilot.md).
 # "azure": the key in Azure's ``api-key`` header, else a Microsoft Entra ID token; "entra": always
 # the token (anthroxy_server.providers.azure).
-Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure", "entra"]
+# "google": Google Application Default Credentials (Vertex AI), see providers/vertex.py.
+Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure", "entra", "google"]
 # Auth styles that need no API key: a missing key is not a configuration problem.
-KEYLESS_AUTH = frozenset({"none", "codex", "copilot", "azure", "entra"})
+KEYLESS_AUTH = frozenset({"none", "codex", "copilot", "azure", "entra", "google"})
 # How requests spread over a provider's several keys (providers/credentials.py).
 Rotation = Literal["round-robin", "fill-first"]
 
@@ -107,6 +108,11 @@ class ProviderConfig:
     access_token_url: str | None = None
     copilot_token_url: str | None = None
     user_url: str | None = None
+    # Cloud platforms (auth = "google": Vertex AI): the project, the location (region or
+    # "global") and a credentials file used instead of the platform's own credential chain.
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
 
 
 @attrs.frozen
@@ -237,6 +243,11 @@ class ResolvedProvider:
     keys: tuple[ApiKey, ...] = attrs.field(default=(), repr=False)
     rotation: Rotation = "round-robin"
     codex_login: CodexLogin | None = None  # auth = "codex" only
+    # auth = "google" only (config/cloud.py): project (None: the credentials' own), location,
+    # and the credentials file (None: Application Default Credentials).
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
 
 
 @attrs.frozen

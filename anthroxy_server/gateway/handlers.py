@@ -309,7 +309,8 @@ async def count_tokens(request: web.Request) -> web.Response:
         route, provider = _route(settings_of(request), body["model"])
         route = request.app[live_lists.LIVE_LISTS].resolve(route, provider)
         access.route = f"{route.provider}/{route.model}"
-        if provider.api == "anthropic":
+        # Vertex counts on an endpoint of its own, with Google credentials: estimated here.
+        if provider.api == "anthropic" and provider.auth != "google":
             counted = await _upstream_count(request, raw, body, route, provider)
         if counted is None:
             counted = tokens.estimate_input_tokens(body)

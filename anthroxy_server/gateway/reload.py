@@ -40,7 +40,7 @@ from ..config import fingerprint
 from ..config.checks import model_fields
 from ..config.schema import ConfigError
 from ..live_lists import app as live_lists
-from ..providers import chatgpt
+from ..providers import chatgpt, vertex
 from .fallback import BREAKERS
 from .live import LIVE, Generation, Live
 from .logs import LOGGER_NAME, settings_secrets
@@ -179,6 +179,7 @@ def _apply_to_app(app: web.Application, old: Settings, new: Settings) -> None:
         if before is None or (before.api, before.base_url) != (provider.api, provider.base_url):
             breakers.success(pid)  # another upstream: nothing learned about it yet
     live_lists.refresh_used(app, new)
+    vertex.reload(app, new.providers)
     credentials = app.get(chatgpt.CODEX_CREDENTIALS)
     if credentials is None:
         return

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import azure, chatgpt, copilot, credentials, gemini
+from . import azure, chatgpt, copilot, credentials, gemini, vertex
 from .base import Access, Outgoing, Rotating
 from .key_access import KeyAccess, key_access
 from .listing import Lister, ListingError, list_generic
@@ -39,6 +39,7 @@ ACCESS: Mapping[str, Callable[[Call], Access]] = {
     "copilot": copilot.access,
     "azure": azure.access,
     "entra": azure.access,
+    vertex.AUTH: vertex.access,
 }
 # provider.auth -> the dialect of one request, for providers that choose it per model;
 # anything else speaks its ``api``.
@@ -73,6 +74,7 @@ def setup(app: web.Application) -> None:
     copilot.setup(app)
     credentials.setup(app)
     azure.setup(app)
+    vertex.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:
@@ -85,4 +87,5 @@ def check_target(app: web.Application, provider: ResolvedProvider, model: str) -
 
 def health_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, object]:
     """What ``/healthz`` shows of a provider's own checks (never a secret)."""
-    return gemini.health_fields(app, provider) | azure.health_fields(app, provider)
+    fields = gemini.health_fields(app, provider) | azure.health_fields(app, provider)
+    return fields | vertex.health_fields(app, provider)

@@ -29,10 +29,11 @@ REQUIRED = {
     "gemini", "groq", "huggingface", "kilocode", "lmstudio", "mistral", "nous", "nvidia",
     "ollama", "ollama-cloud", "openai", "opencode-zen", "opencode-go", "openrouter",
     "perplexity", "siliconflow", "stepfun", "together", "vercel", "volcengine", "xai",
+    "vertex", "vertex-gemini",
 }  # fmt: skip
 ANTHROPIC_NATIVE = {
     "anthropic", "deepseek", "glm", "kimi", "minimax", "qwen", "mimo",
-    "glm-cn", "kimi-cn", "minimax-cn", "qwen-cn",
+    "glm-cn", "kimi-cn", "minimax-cn", "qwen-cn", "vertex",
 }  # fmt: skip
 # Region/plan variants, written from the providers' own pages (docs/providers.md):
 # id -> (base id, base URL, the variable only this variant reads).
@@ -93,6 +94,9 @@ def test_preset_is_well_formed(preset: ProviderPreset) -> None:
         assert url.scheme == "https", preset.base_url
         assert not preset.key_env and not preset.needs_key and not preset.auto_enable
         assert preset.api == ("responses" if preset.auth == "codex" else "chat")
+    elif preset.auth == "google":  # Application Default Credentials, never an API key
+        assert url.scheme == "https", preset.base_url
+        assert not preset.key_env and not preset.needs_key and not preset.auto_enable
     else:
         assert url.scheme == "https", preset.base_url
         assert preset.needs_key and preset.key_env

@@ -257,8 +257,8 @@ def test_command_line_still_wins(tmp_path: Path) -> None:
         ({"BIG_MODEL_PROVIDER": "lab", "BIG_MODEL_NAME": "x"}, "BIG_MODEL_PROVIDER: provider"),
         ({"BIG_MODEL_PROVIDER": "openai"}, "BIG_MODEL_PROVIDER: set BIG_MODEL_NAME too"),
         (
-            {"BIG_MODEL": "vertex_ai/gemini-pro"},
-            "BIG_MODEL: 'vertex_ai' (Google Vertex AI) is not supported by anthroxy yet",
+            {"BIG_MODEL": "sagemaker/my-endpoint"},
+            "BIG_MODEL: 'sagemaker' (AWS SageMaker) is not supported by anthroxy yet",
         ),
         ({"SMALL_MODEL": "a", "SMALL_MODEL_NAME": "b"}, "SMALL_MODEL_NAME and SMALL_MODEL"),
     ],

@@ -5,8 +5,9 @@ global ``*_API_BASE`` variables and its logging variables.
 Example 1 runs the real ``python -m anthroxy_server`` in a directory holding that ``.env``: the
 big and the small model keep their own URL and key, each reaching its own fake upstream on
 loopback (the README's URL and ``sk-...`` keys replaced by lines appended to the file, since the
-two keys must differ to be told apart). Example 2 names Vertex AI, which anthroxy cannot call
-yet: the start fails with a line naming the variable, no stack trace."""
+two keys must differ to be told apart). Example 2 names Vertex AI's Gemini: the big model goes
+to the ``vertex-gemini`` provider (Vertex's OpenAI-compatible endpoint) in the README's project,
+reaching a fake Vertex with a token from a fake Google token endpoint."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from anthroxy_server.cli.config_show import show_config_lines
 from anthroxy_server.config import ConfigError, Settings, load_settings
 from anthroxy_server.gateway.app import create_app
 
 from .conftest import free_port, message_body
+from .fake_vertex import FakeTokens, FakeVertex, make_service_account
 from .migration_fakes import Recorder, start_recorder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "migrating"
@@ -129,17 +132,56 @@ async def test_example_1_from_dotenv_keeps_each_models_url_and_key(
     assert BIG_KEY.encode() not in err and SMALL_KEY.encode() not in err
 
 
-def test_example_2_vertex_is_refused_naming_the_variable(tmp_path: Path) -> None:
+async def test_example_2_sends_the_big_model_to_vertex(aiohttp_server: Any, tmp_path: Path) -> None:
+    """The README's Example 2 as it stands, plus where the fakes are: the Vertex endpoint (its
+    ``<ID>_BASE_URL``) and a service-account file whose token endpoint is the fake's (freecc's
+    ``VERTEX_CREDENTIALS``)."""
+    tokens = FakeTokens()
+    fake = FakeVertex(tokens=tokens, project="your-gcp-project-id", location="global")
+    app = web.Application()
+    app.router.add_post("/token", tokens.handle)
+    fake.routes(app)
+    server = await aiohttp_server(app)
+    base = str(server.make_url("")).rstrip("/")
+    key = tmp_path / "sa.json"
+    tokens.public_key = make_service_account(key, base + "/token")
+    port = free_port()
+    example_env(
+        tmp_path,
+        2,
+        f"VERTEX_GEMINI_BASE_URL={base}/v1",
+        f"VERTEX_CREDENTIALS={key}",
+        f"PORT={port}",
+    )
+    process = serve(tmp_path, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await wait_healthy(process, url)
+        async with aiohttp.ClientSession() as session:
+            body = message_body("claude-sonnet-4-6")
+            async with session.post(f"{url}/v1/messages", json=body) as r:
+                assert r.status == 200, await r.text()
+                assert (await r.json())["content"][0]["text"] == fake.text
+        hit = fake.seen[-1]
+        assert hit.path == (
+            "/v1/projects/your-gcp-project-id/locations/global/endpoints/openapi/chat/completions"
+        )
+        assert hit.body["model"] == "google/gemini-1.5-pro-preview-0514"
+        assert hit.headers["Authorization"] == f"Bearer {tokens.issued[0]}"
+    finally:
+        process.terminate()
+        _out, err = process.communicate(timeout=30)
+    assert b"Traceback" not in err
+    assert tokens.issued[0].encode() not in err
+
+
+def test_example_2_in_config_show(tmp_path: Path) -> None:
     example_env(tmp_path, 2)
-    process = serve(tmp_path, free_port())
-    _out, err = process.communicate(timeout=60)
-    assert process.returncode == 2
-    lines = err.decode().splitlines()
-    assert lines == [
-        "anthroxy: config: BIG_MODEL_PROVIDER: 'vertex' (Google Vertex AI) is not supported by "
-        "anthroxy yet; choose another provider for the big model (gemini with GEMINI_API_KEY "
-        "serves the same Gemini models)"
-    ]
+    settings = load(tmp_path)
+    assert settings.config.tiers["sonnet"] == "vertex-gemini/gemini-1.5-pro-preview-0514"
+    assert settings.config.tiers["haiku"] == "openai/local-llama-3"
+    provider = settings.providers["vertex-gemini"]
+    assert (provider.project, provider.location) == ("your-gcp-project-id", "global")
 
 
 def test_example_1_in_config_show_names_the_env_file(tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ class ProviderChoice:
     base_url: str | None = None
     auth: str | None = None  # "none" for a server without keys
     models: tuple[str, ...] = ()
+    # Other keys of the provider's table (a cloud provider's project and location).
+    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 class Prompter:

@@ -29,6 +29,7 @@ from anthroxy.routing.table import RoutingTable
 from ...config import paths
 from ...config.paths import CommandError, Locations
 from . import azure_setup, key_file
+from .cloud import ask_place
 from .endpoint import ask_endpoint
 from .prompts import YES_NO, Prompter, ProviderChoice
 
@@ -82,6 +83,7 @@ def build_config(answers: Answers) -> dict[str, Any]:
             table["api_key_env"] = choice.key_env
         if choice.key:
             table["api_key"] = choice.key
+        table.update(choice.settings)
         providers[choice.id] = table
     return {
         "server": {"port": answers.port},
@@ -146,7 +148,7 @@ def _no_spaces(answer: str) -> str:
 
 def _ask_key(p: Prompter, preset: ProviderPreset, env: Mapping[str, str]) -> ProviderChoice:
     if not preset.needs_key:
-        return ProviderChoice(preset.id)
+        return ProviderChoice(preset.id, settings=ask_place(p, preset, env))
     default = preset.key_env[0] if preset.key_env else None
     question = f"{preset.name}: paste its API key, or the name of the variable holding it"
     choice = _key_choice(preset.id, p.ask_until(question, default, _no_spaces), None)
