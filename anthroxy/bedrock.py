@@ -54,13 +54,49 @@ _NO_SUCH_MODEL = ("model identifier is invalid", "model id is invalid")
 _ON_DEMAND = "on-demand throughput isn"
 
 
+# Top-level Anthropic fields Bedrock's InvokeModel schema refuses (400 "Extra inputs are not
+# permitted"); ``model`` is in the URL and ``stream`` in the operation. Bedrock's request body:
+# https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages-request-response.html
+# (the others as found by coder/aibridge's Bedrock tests, github.com/coder/aibridge).
+NOT_SENT = frozenset({"model", "stream", "metadata", "service_tier", "container", "inference_geo"})
+# The betas Bedrock takes (prefixes; a beta it does not know fails the whole request with 400):
+# those Claude Code sends to Bedrock itself, under the names it uses there.
+BETAS = (
+    "interleaved-thinking-",
+    "context-1m-",
+    "context-management-",
+    "effort-",
+    "tool-search-tool-",
+    "tool-examples-",
+    "computer-use-",
+    "token-efficient-tools-",
+    "output-128k-",
+)
+# Anthropic's name of a beta -> Bedrock's (Claude Code's constants/betas.ts: the tool search
+# beta is ``advanced-tool-use-2025-11-20`` on Anthropic's API, ``tool-search-tool-2025-10-19``
+# on Vertex and Bedrock).
+RENAMED_BETAS: Mapping[str, str] = {"advanced-tool-use-2025-11-20": "tool-search-tool-2025-10-19"}
+
+
 def invoke_body(body: Mapping[str, Any], betas: str | None) -> dict[str, Any]:
-    """The InvokeModel body for an Anthropic Messages body (the caller's dict is not changed)."""
-    out = {key: value for key, value in body.items() if key not in ("model", "stream")}
+    """The InvokeModel body for an Anthropic Messages body (the caller's dict is not changed);
+    ``betas`` is the ``anthropic-beta`` header, of which Bedrock gets the values it knows."""
+    out = {key: value for key, value in body.items() if key not in NOT_SENT}
     out.setdefault("anthropic_version", ANTHROPIC_VERSION)
-    listed = [beta.strip() for beta in (betas or "").split(",") if beta.strip()]
-    if listed and "anthropic_beta" not in out:
-        out["anthropic_beta"] = listed
+    kept = bedrock_betas(betas)
+    if kept and "anthropic_beta" not in out:
+        out["anthropic_beta"] = kept
+    return out
+
+
+def bedrock_betas(header: str | None) -> list[str]:
+    """The values of an ``anthropic-beta`` header Bedrock takes, renamed where it names them
+    otherwise, in order and without repeats."""
+    out: list[str] = []
+    for raw in (header or "").split(","):
+        beta = RENAMED_BETAS.get(raw.strip(), raw.strip())
+        if beta.startswith(BETAS) and beta not in out:
+            out.append(beta)
     return out
 
 

@@ -46,7 +46,8 @@ from ..cleaning import presets as cleaners
 from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 
 # "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
-AuthStyle = Literal["bearer", "x-api-key", "none", "codex"]
+# "bedrock": a Bedrock API key, else AWS SigV4 with the AWS credential chain.
+AuthStyle = Literal["bearer", "x-api-key", "none", "codex", "bedrock"]
 
 # The day the ``checked`` pages below were read (docs/providers.md, "verified").
 _CHECKED_ON = "2026-12-04"
@@ -184,6 +185,42 @@ _CHATGPT = ProviderPreset(
     auto_enable=False,
 )
 
+# AWS Bedrock (docs/providers/bedrock.md): Claude through InvokeModel, the Anthropic dialect with
+# Bedrock's differences (anthroxy.bedrock); the open models (gpt-oss, ...) through Bedrock's
+# OpenAI-compatible Chat Completions endpoint. A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK), else
+# the AWS credential chain: never enabled by discovery, only by naming it under [providers].
+# ``{AWS_REGION}`` is the provider's ``region`` (config, AWS_REGION or AWS_DEFAULT_REGION).
+BEDROCK_URL = "https://bedrock-runtime.{AWS_REGION}.amazonaws.com"
+_BEDROCK = ProviderPreset(
+    id="bedrock",
+    name="AWS Bedrock (Claude)",
+    api="anthropic",
+    base_url=BEDROCK_URL,
+    key_env=("AWS_BEARER_TOKEN_BEDROCK",),
+    auth="bedrock",
+    needs_key=False,
+    models=(
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "us.anthropic.claude-opus-4-1-20250805-v1:0",
+    ),
+    default_model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    auto_enable=False,
+    verified=_CHECKED_ON,
+    source="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html",
+)
+_BEDROCK_OPENAI = replace(
+    _BEDROCK,
+    id="bedrock-openai",
+    name="AWS Bedrock (OpenAI-compatible)",
+    api="chat",
+    base_url=BEDROCK_URL + "/openai/v1",
+    models=("openai.gpt-oss-120b-1:0", "openai.gpt-oss-20b-1:0"),
+    default_model="openai.gpt-oss-120b-1:0",
+    source="https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-openai.html",
+)
+
 # Presets with a second region or plan (their variants follow them in _PRESETS).
 # fmt: off
 _GLM = _p(
@@ -269,6 +306,8 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("cerebras", "Cerebras", "chat", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",),
        ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),
     _CHATGPT,
+    _BEDROCK,
+    _BEDROCK_OPENAI,
     # The account id is part of the path: set CLOUDFLARE_ACCOUNT_ID (or CLOUDFLARE_BASE_URL).
     _p("cloudflare", "Cloudflare Workers AI", "chat",
        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",

@@ -116,6 +116,8 @@ def sections(settings: Settings, pepper: bytes) -> dict[str, str]:
             "key_source": provider.key_source,
             "codex_home": provider.codex_home,
             "token_url": provider.token_url,
+            "region": provider.region,
+            "aws_profile": provider.aws_profile,
         }
         out[f"provider.{pid}"] = _digest([file_part, resolved])
         out[f"{KEY_PREFIX}{pid}"] = secret_digest(provider.api_key, pepper)

@@ -18,7 +18,8 @@ from anthroxy.routing.table import RoutingTable
 
 Api = Literal["anthropic", "chat", "responses"]
 # "codex": the ChatGPT subscription login of the Codex CLI (auth.json), see anthroxy_server.chatgpt.
-Auth = Literal["bearer", "x-api-key", "none", "codex"]
+# "bedrock": a Bedrock API key, else AWS SigV4 with the AWS credential chain (providers/bedrock.py).
+Auth = Literal["bearer", "x-api-key", "none", "codex", "bedrock"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Provider ids appear in targets as "id/model" and "model@id" and in dotted key paths.
@@ -80,6 +81,10 @@ class ProviderConfig:
     token_url: str | None = None
     # Where the live model list is read (default: the provider's own; Gemini: the native list).
     models_url: str | None = None
+    # auth = "bedrock": the AWS region (default $AWS_REGION, then $AWS_DEFAULT_REGION) and the
+    # named profile of ~/.aws/config the credential chain starts from (default $AWS_PROFILE).
+    region: str | None = None
+    aws_profile: str | None = None
 
 
 @attrs.frozen
@@ -173,6 +178,9 @@ class ResolvedProvider:
     cleaner: Cleaner = attrs.field(factory=Cleaner)
     learn_fields: bool = True
     models_url: str | None = None  # the live model list's URL, where it is not the default
+    # auth = "bedrock" only: the AWS region requests are signed for, and the AWS profile.
+    region: str | None = None
+    aws_profile: str | None = None
 
 
 @attrs.frozen

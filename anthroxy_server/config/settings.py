@@ -185,6 +185,9 @@ def _resolve_provider(
             f"{where}.api: required for a provider not in the catalogue "
             '(one of "anthropic", "chat", "responses")'
         )
+    aws = _aws_settings(where, cfg, cfg.auth or (preset.auth if preset else None), env, problems)
+    if aws["region"]:  # the Bedrock preset's URL names the region (catalog.BEDROCK_URL)
+        env = {**env, "AWS_REGION": aws["region"]}
     base_url = _base_url(where, cfg, preset, env, problems)
     if base_url and not base_url.startswith(("http://", "https://")):
         problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
@@ -221,7 +224,35 @@ def _resolve_provider(
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
         models_url=cfg.models_url,
+        **aws,
     )
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
+
+
+def _aws_settings(
+    where: str, cfg: ProviderConfig, auth: str | None, env: Mapping[str, str], problems: list[str]
+) -> dict[str, str | None]:
+    """For ``auth = "bedrock"``: the region (config, else ``$AWS_REGION``, else
+    ``$AWS_DEFAULT_REGION``, as the AWS CLI reads them) and the AWS profile. Either setting on
+    another provider is reported, not ignored."""
+    if auth != "bedrock":
+        for name in ("region", "aws_profile"):
+            if getattr(cfg, name) is not None:
+                problems.append(f'{where}.{name}: only used with auth = "bedrock"')
+        return {"region": None, "aws_profile": None}
+    region = cfg.region or env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "")
+    region = region.strip()
+    if not region:
+        problems.append(
+            f'{where}.region: no AWS region: set region = "us-east-1" (for example) under '
+            f"[{where}], or AWS_REGION"
+        )
+    elif not _AWS_REGION.match(region):
+        problems.append(f"{where}.region: {region!r} is not an AWS region name (us-east-1)")
+        region = ""
+    return {"region": region or None, "aws_profile": cfg.aws_profile}
 
 
 def _codex_problems(
@@ -304,8 +335,9 @@ def _find_key(
     if key is None and cfg.api_key:
         key, source = cfg.api_key, "file"
     needs_key = preset.needs_key if preset else True
-    # "codex" providers authenticate with the Codex CLI's login, not with a key.
-    if key is None and needs_key and cfg.auth not in ("none", "codex"):
+    # "codex" providers authenticate with the Codex CLI's login, "bedrock" ones with the AWS
+    # credential chain when no Bedrock API key is set: neither needs a key.
+    if key is None and needs_key and cfg.auth not in ("none", "codex", "bedrock"):
         wanted = " or ".join(names) if names else "a variable named by api_key_env"
         hint = "" if preset else ' (or set auth = "none" for a server without keys)'
         problems.append(f"providers.{pid}: no API key found: set {wanted}{hint}")

@@ -14,8 +14,8 @@ from anthroxy.routing.live_models import LiveModel
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import chatgpt, gemini
-from .base import Access, KeyAccess, Outgoing, key_access
+from . import bedrock, chatgpt, gemini
+from .base import Access, KeyAccess, Outgoing, key_access, with_decoded_stream
 
 __all__ = [
     "LISTERS",
@@ -27,12 +27,16 @@ __all__ = [
     "check_target",
     "health_fields",
     "setup",
+    "with_decoded_stream",
 ]
 
 Lister = Callable[[ResolvedProvider, aiohttp.ClientSession], Awaitable[list[LiveModel]]]
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
-ACCESS: Mapping[str, Callable[[Call], Access]] = {"codex": chatgpt.access}
+ACCESS: Mapping[str, Callable[[Call], Access]] = {
+    "codex": chatgpt.access,
+    "bedrock": bedrock.access,
+}
 # provider id -> how its live model list is read.
 LISTERS: Mapping[str, Lister] = {gemini.PROVIDER_ID: gemini.list_models}
 
@@ -44,6 +48,7 @@ def access_for(call: Call) -> Access:
 def setup(app: web.Application) -> None:
     chatgpt.setup(app)
     gemini.setup(app)
+    bedrock.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:

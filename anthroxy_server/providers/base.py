@@ -12,6 +12,10 @@ steps (a 401 recovery, say). What an access decides:
 * ``error(status, body, headers)``: the provider's error answer in Anthropic's terms;
 * ``streams_only``: the backend answers only with streams; a client that asked for JSON gets the
   stream folded into one message (the dialect's ``Plan.fold``).
+
+An access may also have ``decode_stream(stream)`` (``DecodesStream``): for a backend whose stream
+comes in a framing of its own (Bedrock's binary event stream), the dialect's stream behind a
+decoder of that framing, so the rest of the path sees what the dialect expects.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from anthroxy.errors import AnthroxyError
+from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import error_from_upstream
 
 from ..config.schema import ResolvedProvider
@@ -50,6 +55,18 @@ class Access(Protocol):
     async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None: ...
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AnthroxyError: ...
+
+
+@runtime_checkable
+class DecodesStream(Protocol):
+    def decode_stream(self, stream: EventStream[bytes], /) -> EventStream[bytes]: ...
+
+
+def with_decoded_stream(access: Access, plan: Plan) -> Plan:
+    """``plan`` reading the stream through the access's own framing decoder, if it has one."""
+    if isinstance(access, DecodesStream):
+        return dataclasses.replace(plan, stream=access.decode_stream(plan.stream))
+    return plan
 
 
 def body_bytes(body: Mapping[str, object] | bytes) -> bytes:

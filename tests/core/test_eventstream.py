@@ -217,13 +217,21 @@ def test_error_table(
 
 
 def test_invoke_body_drops_model_and_stream_and_moves_betas() -> None:
-    body = {"model": "m", "stream": True, "max_tokens": 5, "messages": []}
-    out = invoke_body(body, "interleaved-thinking-2025-05-14, context-1m-2025-08-07")
+    body = {"model": "m", "stream": True, "max_tokens": 5, "messages": [], "metadata": {}}
+    betas = (
+        "claude-code-20250219,interleaved-thinking-2025-05-14, context-1m-2025-08-07,"
+        "oauth-2025-04-20,advanced-tool-use-2025-11-20"
+    )
+    out = invoke_body(body, betas)
     assert out == {
         "max_tokens": 5,
         "messages": [],
         "anthropic_version": "bedrock-2023-05-31",
-        "anthropic_beta": ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07"],
+        "anthropic_beta": [
+            "interleaved-thinking-2025-05-14",
+            "context-1m-2025-08-07",
+            "tool-search-tool-2025-10-19",
+        ],
     }
     assert "model" in body  # the caller's body is untouched
     assert "anthropic_beta" not in invoke_body(body, None)
