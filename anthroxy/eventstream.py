@@ -67,7 +67,7 @@ class Message:
 class EventStreamDecoder:
     """Bytes in, whole messages out; ``close`` says whether the stream ended between messages."""
 
-    __slots__ = ("_buffer", "_broken")
+    __slots__ = ("_broken", "_buffer")
 
     def __init__(self) -> None:
         self._buffer = bytearray()

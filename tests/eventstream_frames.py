@@ -14,7 +14,9 @@ from typing import Any
 def header(name: str, value: str) -> bytes:
     """A string header (value type 7)."""
     raw_name, raw_value = name.encode(), value.encode()
-    return bytes([len(raw_name)]) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+    return (
+        bytes([len(raw_name)]) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+    )
 
 
 def frame(headers: Mapping[str, str], payload: bytes) -> bytes:
@@ -30,7 +32,11 @@ def chunk(event: Mapping[str, Any], *, padding: str = "abcdefghij") -> bytes:
     """One ``chunk`` event carrying an Anthropic stream event (with Bedrock's ``p`` padding)."""
     data = base64.b64encode(json.dumps(event).encode()).decode()
     payload = json.dumps({"bytes": data, "p": padding}).encode()
-    headers = {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+    headers = {
+        ":event-type": "chunk",
+        ":content-type": "application/json",
+        ":message-type": "event",
+    }
     return frame(headers, payload)
 
 
@@ -43,7 +49,9 @@ def exception(kind: str, message: str) -> bytes:
     return frame(headers, json.dumps({"message": message}).encode())
 
 
-def claude_events(text: str = "Hello", *, model: str = "claude-sonnet-4-5-20250929") -> list[dict[str, Any]]:
+def claude_events(
+    text: str = "Hello", *, model: str = "claude-sonnet-4-5-20250929"
+) -> list[dict[str, Any]]:
     """The Anthropic events of a short text answer, as Bedrock wraps them (with its
     ``amazon-bedrock-invocationMetrics`` on ``message_stop``)."""
     return [

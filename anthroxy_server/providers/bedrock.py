@@ -83,7 +83,9 @@ class BedrockAccess:
             invoke_body(body, plan.headers.get("anthropic-beta")), separators=_COMPACT
         ).encode()
         operation = "invoke-with-response-stream" if self._call.stream else "invoke"
-        url = join_url(self._provider.base_url, f"/model/{quote(self._model, safe=':')}/{operation}")
+        url = join_url(
+            self._provider.base_url, f"/model/{quote(self._model, safe=':')}/{operation}"
+        )
         return url, data, {"content-type": _JSON, "accept": _JSON}
 
     def decode_stream(self, stream: EventStream[bytes]) -> EventStream[bytes]:

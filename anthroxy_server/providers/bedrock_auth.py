@@ -27,6 +27,7 @@ from anthroxy.errors import AnthroxyError, AuthenticationFailed
 INSTALL_HINT = 'pip install "anthroxy[bedrock]"'
 SERVICE = "bedrock"  # the SigV4 signing name of bedrock-runtime
 
+
 class AwsSigner:
     """SigV4 signatures with the credentials of one AWS profile (None: the default chain)."""
 
@@ -97,6 +98,7 @@ def signer_for(app: web.Application, profile: str | None, region: str) -> AwsSig
     if key not in signers:
         signers[key] = AwsSigner(profile, region)
     return signers[key]
+
 
 def _freeze(credentials: Any, provider: str, profile: str | None) -> Any:
     from botocore.exceptions import BotoCoreError

@@ -18,7 +18,9 @@ from tests.anthropic_stream_validator import validate_sse
 from tests.eventstream_frames import chunk, claude_events, claude_stream, exception, frame
 
 VECTORS = json.loads(
-    (Path(__file__).parent.parent / "fixtures" / "eventstream" / "botocore_vectors.json").read_text()
+    (
+        Path(__file__).parent.parent / "fixtures" / "eventstream" / "botocore_vectors.json"
+    ).read_text()
 )
 POSITIVE = VECTORS["positive"]
 NEGATIVE = VECTORS["negative"]
