@@ -31,15 +31,23 @@ _COMPACT = (",", ":")
 
 # Bedrock exception name (lowercased, as the event stream's ``:exception-type`` or the
 # ``x-amzn-errortype`` header names it) -> (status for the client, Anthropic error type).
-# Statuses per the Bedrock API reference (InvokeModel, ResponseStream); 503 and the model's own
-# failures become Anthropic's overloaded_error / api_error, which Claude Code retries.
+# Statuses per the Bedrock API reference (InvokeModel, ResponseStream) and its troubleshooting
+# page (docs/providers/bedrock.md, "Errors"); 503 and the model's own failures become
+# Anthropic's overloaded_error / api_error, which Claude Code retries.
 EXCEPTIONS: Mapping[str, tuple[int, str]] = {
     "throttlingexception": (429, "rate_limit_error"),
     "servicequotaexceededexception": (429, "rate_limit_error"),
     "modelnotreadyexception": (429, "rate_limit_error"),
     "accessdeniedexception": (403, "permission_error"),
+    "badcscoreexception": (403, "permission_error"),
+    "ftuformnotfilled": (403, "permission_error"),  # the Anthropic use-case form, in the console
+    # A key or signature AWS does not accept (403/400 on the wire): the credentials' fault.
     "unrecognizedclientexception": (401, "authentication_error"),
     "invalidsignatureexception": (401, "authentication_error"),
+    "signaturedoesnotmatch": (401, "authentication_error"),
+    "incompletesignature": (401, "authentication_error"),
+    "invalidclienttokenid": (401, "authentication_error"),
+    "missingauthenticationtoken": (401, "authentication_error"),
     "expiredtokenexception": (401, "authentication_error"),
     "resourcenotfoundexception": (404, "not_found_error"),
     "validationexception": (400, "invalid_request_error"),

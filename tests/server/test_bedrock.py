@@ -386,3 +386,51 @@ def test_aws_settings_on_another_provider_are_reported() -> None:
     }
     with pytest.raises(ConfigError, match=r'deepseek\.region: only used with auth = "bedrock"'):
         settings_from_config(structure_config(raw), {"DEEPSEEK_API_KEY": "k" * 20})
+
+
+async def test_fallback_from_anthropic_to_bedrock_in_two_regions(
+    aiohttp_client: Any, bedrock: FakeBedrock
+) -> None:
+    """The documented chain: the same Claude model from Anthropic, then Bedrock in one region,
+    then another (a custom provider with ``auth = "bedrock"``), on one open client stream."""
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    bedrock.replies += [
+        json_reply(overloaded, 529),
+        aws_error("ThrottlingException", "Too many requests, please wait before trying again.", 429),
+        stream_reply(),
+    ]
+    raw = {
+        "providers": {
+            "anthropic": {"base_url": bedrock.url + "/anthropic", "api_key": "sk-ant-" + "x" * 20},
+            "bedrock": {"base_url": bedrock.url + "/use1", "region": "us-east-1"},
+            "bedrock-eu": {
+                "api": "anthropic",
+                "auth": "bedrock",
+                "api_key_env": "AWS_BEARER_TOKEN_BEDROCK",
+                "base_url": bedrock.url + "/euc1",
+                "region": "eu-central-1",
+            },
+        },
+        "tiers": {"default": "anthropic/claude-sonnet-4-6"},
+        "routing": {
+            "retry": {"backoff": 0.01},
+            "fallbacks": {
+                "anthropic/claude-sonnet-4-6": [
+                    f"bedrock/{SONNET}",
+                    "bedrock-eu/eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                ]
+            },
+        },
+    }
+    env = {"AWS_BEARER_TOKEN_BEDROCK": TOKEN}
+    client = await aiohttp_client(create_app(settings_from_config(structure_config(raw), env)))
+    status, body, _ = await post(client, claude_code_body())
+    assert status == 200
+    validate_sse(body)
+    assert [seen.raw_path for seen in bedrock.seen] == [
+        "/anthropic/v1/messages",
+        f"/use1/model/{SONNET}/invoke-with-response-stream",
+        "/euc1/model/eu.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke-with-response-stream",
+    ]
+    assert "anthropic_version" not in bedrock.seen[0].body  # Anthropic itself: passed through
+    assert bedrock.seen[2].body["anthropic_version"] == "bedrock-2023-05-31"
