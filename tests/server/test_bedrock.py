@@ -396,7 +396,7 @@ async def test_fallback_from_anthropic_to_bedrock_in_two_regions(
     overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     bedrock.replies += [
         json_reply(overloaded, 529),
-        aws_error("ThrottlingException", "Too many requests, please wait before trying again.", 429),
+        aws_error("ThrottlingException", "Too many requests.", 429),
         stream_reply(),
     ]
     raw = {

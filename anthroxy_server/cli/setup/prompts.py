@@ -28,6 +28,7 @@ class ProviderChoice:
     base_url: str | None = None
     auth: str | None = None  # "none" for a server without keys
     models: tuple[str, ...] = ()
+    region: str | None = None  # auth = "bedrock": when the environment names none
 
 
 class Prompter:
