@@ -164,10 +164,12 @@ def error_message(payload: bytes) -> str:
     except (ValueError, RecursionError):
         value = None
     if isinstance(value, Mapping):
-        for key in ("message", "Message"):
-            text = value.get(key)
-            if isinstance(text, str) and text:
-                return text
+        nested = value.get("error")  # an Anthropic- or OpenAI-shaped body (a proxy in between)
+        for obj in (value, nested if isinstance(nested, Mapping) else {}):
+            for key in ("message", "Message"):
+                text = obj.get(key)
+                if isinstance(text, str) and text:
+                    return text
     text = payload.decode("utf-8", errors="replace").strip()
     return text[:200] if text else "no message"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from anthroxy.bedrock import BedrockStream, bedrock_error, invoke_body
+from anthroxy.bedrock import BedrockStream, bedrock_error, error_message, invoke_body
 from anthroxy.events import Error
 from anthroxy.eventstream import EventStreamDecoder, EventStreamError, Message, decode_message
 from anthroxy.passthrough import PassthroughStream
@@ -237,3 +237,17 @@ def test_invoke_body_drops_model_and_stream_and_moves_betas() -> None:
     }
     assert "model" in body  # the caller's body is untouched
     assert "anthropic_beta" not in invoke_body(body, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (b'{"message":"Too many requests."}', "Too many requests."),
+        (b'{"Message":"Denied."}', "Denied."),
+        (b'{"type":"error","error":{"type":"x","message":"nested"}}', "nested"),
+        (b"<html>Bad gateway</html>", "<html>Bad gateway</html>"),
+        (b"", "no message"),
+    ],
+)
+def test_error_message_reads_every_shape(body: bytes, text: str) -> None:
+    assert error_message(body) == text
