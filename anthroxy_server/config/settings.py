@@ -218,7 +218,7 @@ def _resolve_provider(
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source="codex" if auth == "codex" else key_source,
+        key_source="codex" if auth == "codex" else key_source or _KEYLESS_SOURCES.get(auth),
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
@@ -228,6 +228,8 @@ def _resolve_provider(
     )
 
 
+# Where a provider without a key gets its credentials, for ``config show`` and /healthz.
+_KEYLESS_SOURCES = {"bedrock": "aws credential chain"}
 _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
 
 

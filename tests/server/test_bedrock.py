@@ -145,6 +145,8 @@ async def test_claude_code_stream_through_bedrock_is_a_valid_anthropic_stream(
     assert body["anthropic_beta"] == ["interleaved-thinking-2025-05-14"]
     assert body["system"] == claude_code_body()["system"] and body["max_tokens"] == 32000
     assert TOKEN.encode() not in raw
+    health = await (await client.get("/healthz")).text()
+    assert "AWS_BEARER_TOKEN_BEDROCK" in health and TOKEN not in health
 
 
 async def test_json_request_uses_invoke(gateway: Gateway, bedrock: FakeBedrock) -> None:
@@ -434,3 +436,11 @@ async def test_fallback_from_anthropic_to_bedrock_in_two_regions(
     ]
     assert "anthropic_version" not in bedrock.seen[0].body  # Anthropic itself: passed through
     assert bedrock.seen[2].body["anthropic_version"] == "bedrock-2023-05-31"
+
+
+def test_config_shows_where_the_credentials_come_from() -> None:
+    keyless = _settings({"region": "us-east-1"}, {}).providers["bedrock"]
+    assert keyless.key_source == "aws credential chain"
+    keyed = _settings({"region": "us-east-1"}, {"AWS_BEARER_TOKEN_BEDROCK": TOKEN})
+    assert keyed.providers["bedrock"].key_source == "env:AWS_BEARER_TOKEN_BEDROCK"
+    assert TOKEN not in repr(keyed.providers["bedrock"])
