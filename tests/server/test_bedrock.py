@@ -444,3 +444,13 @@ def test_config_shows_where_the_credentials_come_from() -> None:
     keyed = _settings({"region": "us-east-1"}, {"AWS_BEARER_TOKEN_BEDROCK": TOKEN})
     assert keyed.providers["bedrock"].key_source == "env:AWS_BEARER_TOKEN_BEDROCK"
     assert TOKEN not in repr(keyed.providers["bedrock"])
+
+
+async def test_count_tokens_is_estimated_without_calling_bedrock(
+    gateway: Gateway, bedrock: FakeBedrock
+) -> None:
+    client = await gateway({"AWS_BEARER_TOKEN_BEDROCK": TOKEN})
+    response = await client.post("/v1/messages/count_tokens", json=claude_code_body())
+    assert response.status == 200
+    assert (await response.json())["input_tokens"] > 0
+    assert bedrock.seen == []  # no credentials sent to an endpoint Bedrock does not have
