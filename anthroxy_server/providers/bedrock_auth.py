@@ -53,14 +53,15 @@ class AwsSigner:
     async def _frozen(self, provider: str) -> Any:
         async with self._lock:  # one chain lookup, however many requests wait for it
             if self._credentials is None:
-                self._credentials = await asyncio.to_thread(self._load, provider)
+                self._credentials = await asyncio.to_thread(self.load, provider)
         credentials = self._credentials
         if getattr(credentials, "refresh_needed", None) and credentials.refresh_needed():
             # Temporary credentials near their expiry: botocore refreshes them (a network call).
             return await asyncio.to_thread(_freeze, credentials, provider, self.profile)
         return _freeze(credentials, provider, self.profile)
 
-    def _load(self, provider: str) -> Any:
+    def load(self, provider: str) -> Any:
+        """The chain's credentials (blocking: files, STS, SSO, instance metadata)."""
         try:
             import botocore.session
             from botocore.exceptions import BotoCoreError
@@ -98,6 +99,16 @@ def signer_for(app: web.Application, profile: str | None, region: str) -> AwsSig
     if key not in signers:
         signers[key] = AwsSigner(profile, region)
     return signers[key]
+
+
+def chain_problem(provider: str, profile: str | None) -> str | None:
+    """What stops the AWS chain from signing for ``provider`` now (``config check``), or None.
+    Blocking: for the command line, never the server's event loop."""
+    try:
+        _freeze(AwsSigner(profile, "us-east-1").load(provider), provider, profile)
+    except AnthroxyError as exc:
+        return exc.message
+    return None
 
 
 def _freeze(credentials: Any, provider: str, profile: str | None) -> Any:

@@ -454,3 +454,21 @@ async def test_count_tokens_is_estimated_without_calling_bedrock(
     assert response.status == 200
     assert (await response.json())["input_tokens"] > 0
     assert bedrock.seen == []  # no credentials sent to an endpoint Bedrock does not have
+
+
+def test_config_check_reports_an_empty_aws_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anthroxy_server.cli.config_check import login_problems
+
+    settings = _settings({"region": "us-east-1"}, {})
+    (problem,) = login_problems(settings)
+    assert problem.startswith("providers.bedrock: ") and "no AWS credentials found" in problem
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    assert "nosuch" in login_problems(settings)[0]
+    monkeypatch.delenv("AWS_PROFILE")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    assert login_problems(settings) == []
+    # A Bedrock API key needs no chain at all.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    keyed = _settings({"region": "us-east-1"}, {"AWS_BEARER_TOKEN_BEDROCK": TOKEN})
+    assert login_problems(keyed) == []
