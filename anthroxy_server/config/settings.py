@@ -27,6 +27,7 @@ from anthroxy.routing import catalog
 from anthroxy.routing.catalog import ProviderPreset
 from anthroxy.routing.table import RoutingTable
 
+from .aws import KEYLESS_SOURCES, aws_settings
 from .checks import problems_beyond, robustness_problems
 from .cleaners import resolve_cleaner
 from .env_overlay import apply_env_overlay
@@ -185,7 +186,7 @@ def _resolve_provider(
             f"{where}.api: required for a provider not in the catalogue "
             '(one of "anthropic", "chat", "responses")'
         )
-    aws = _aws_settings(where, cfg, cfg.auth or (preset.auth if preset else None), env, problems)
+    aws = aws_settings(where, cfg, cfg.auth or (preset.auth if preset else None), env, problems)
     if aws["region"]:  # the Bedrock preset's URL names the region (catalog.BEDROCK_URL)
         env = {**env, "AWS_REGION": aws["region"]}
     base_url = _base_url(where, cfg, preset, env, problems)
@@ -218,7 +219,7 @@ def _resolve_provider(
         models=tuple(cfg.models) or (preset.models if preset else ()),
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
-        key_source="codex" if auth == "codex" else key_source or _KEYLESS_SOURCES.get(auth),
+        key_source="codex" if auth == "codex" else key_source or KEYLESS_SOURCES.get(auth),
         codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
@@ -226,35 +227,6 @@ def _resolve_provider(
         models_url=cfg.models_url,
         **aws,
     )
-
-
-# Where a provider without a key gets its credentials, for ``config show`` and /healthz.
-_KEYLESS_SOURCES = {"bedrock": "aws credential chain"}
-_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
-
-
-def _aws_settings(
-    where: str, cfg: ProviderConfig, auth: str | None, env: Mapping[str, str], problems: list[str]
-) -> dict[str, str | None]:
-    """For ``auth = "bedrock"``: the region (config, else ``$AWS_REGION``, else
-    ``$AWS_DEFAULT_REGION``, as the AWS CLI reads them) and the AWS profile. Either setting on
-    another provider is reported, not ignored."""
-    if auth != "bedrock":
-        for name in ("region", "aws_profile"):
-            if getattr(cfg, name) is not None:
-                problems.append(f'{where}.{name}: only used with auth = "bedrock"')
-        return {"region": None, "aws_profile": None}
-    region = cfg.region or env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "")
-    region = region.strip()
-    if not region:
-        problems.append(
-            f'{where}.region: no AWS region: set region = "us-east-1" (for example) under '
-            f"[{where}], or AWS_REGION"
-        )
-    elif not _AWS_REGION.match(region):
-        problems.append(f"{where}.region: {region!r} is not an AWS region name (us-east-1)")
-        region = ""
-    return {"region": region or None, "aws_profile": cfg.aws_profile}
 
 
 def _codex_problems(

@@ -9,15 +9,14 @@ only when neither ``AWS_REGION`` nor ``AWS_DEFAULT_REGION`` holds one.
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections.abc import Mapping
 
 from anthroxy.routing.catalog import ProviderPreset
 
+from ...config.aws import AWS_REGION
 from .prompts import Prompter, ProviderChoice
 
 DEFAULT_REGION = "us-east-1"
-_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$")
 _INSTALL = 'pip install "anthroxy[bedrock]"'
 
 
@@ -41,6 +40,6 @@ def ask_bedrock(p: Prompter, preset: ProviderPreset, env: Mapping[str, str]) -> 
 
 
 def _region(answer: str) -> str:
-    if not _REGION.match(answer):
+    if not AWS_REGION.match(answer):
         raise ValueError("an AWS region looks like us-east-1 or eu-central-1")
     return answer
