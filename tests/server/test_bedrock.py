@@ -375,6 +375,9 @@ def test_region_builds_the_endpoint_and_is_required() -> None:
     from_env = _settings({}, {"AWS_DEFAULT_REGION": "ap-northeast-1"}).providers["bedrock"]
     assert from_env.base_url == "https://bedrock-runtime.ap-northeast-1.amazonaws.com"
     assert from_env.region == "ap-northeast-1" and from_env.api_key is None
+    vpc = "https://vpce-0abc.bedrock-runtime.us-east-1.vpce.amazonaws.com"
+    overridden = _settings({"region": "us-east-1"}, {"BEDROCK_BASE_URL": vpc})
+    assert overridden.providers["bedrock"].base_url == vpc  # a VPC endpoint, signed for us-east-1
     with pytest.raises(ConfigError, match=r"providers\.bedrock\.region: no AWS region"):
         _settings({}, {})
     with pytest.raises(ConfigError, match="is not an AWS region"):
