@@ -5,7 +5,9 @@ and tool_choice, for the catalogue's well-known models.
 segment (so ``openrouter``'s ``deepseek/deepseek-v4-pro``, Fireworks'
 ``accounts/fireworks/models/...`` and Cloudflare's ``@cf/openai/gpt-oss-120b`` find the same
 row); then the longest family prefix of either (``gpt-5.4-mini`` -> ``gpt-5``). Ollama-style
-tags (``gpt-oss:120b``) are read with ``-`` for ``:``. Anything else gets ``DEFAULT_LIMITS``.
+tags (``gpt-oss:120b``) are read with ``-`` for ``:``; Bedrock's model and inference-profile
+ids lose their geography and vendor prefixes (``us.anthropic.claude-sonnet-4-5-…-v1:0`` ->
+``claude-sonnet-4-5-…``). Anything else gets ``DEFAULT_LIMITS``.
 
 ``DEFAULT_LIMITS`` (unknown models) are chosen so Claude Code keeps working:
 * ``max_output_tokens=8192``: Claude Code asks 32000 for unknown ids; many compatible servers
@@ -48,6 +50,7 @@ shallow copy otherwise; the caller's dict is never changed.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -221,7 +224,7 @@ def lookup(model: str, overrides: Overrides | None = None) -> ModelLimits:
     """The limits of ``model`` (see the module docstring for the matching rules), with the
     fields of a matching override (from ``parse_overrides``) replaced."""
     name = model.lower().replace(":", "-")
-    last = name.rpartition("/")[2]
+    last = _BEDROCK_PREFIX.sub("", name.rpartition("/")[2])
     limits = _table_row(name, last)
     if overrides:
         override = overrides.get(model.lower()) or overrides.get(name) or overrides.get(last)
@@ -229,6 +232,11 @@ def lookup(model: str, overrides: Overrides | None = None) -> ModelLimits:
             # parse_overrides checked every key is a field and every value's type.
             limits = dataclasses.replace(limits, **cast(dict[str, Any], override))
     return limits
+
+
+# Bedrock: an inference profile's geography (``us.``, ``eu.``, ``apac.``, ``global.``, ...),
+# then the vendor (``anthropic.``, ``openai.``, ...); docs/providers/bedrock.md.
+_BEDROCK_PREFIX = re.compile(r"^(?:[a-z]{2,6}\.)?(?:anthropic|openai|meta|mistral|deepseek|qwen)\.")
 
 
 def _table_row(name: str, last: str) -> ModelLimits:

@@ -49,7 +49,10 @@ from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
 # "copilot": a GitHub login exchanged for Copilot tokens (`anthroxy login copilot`).
 # "azure": the key in Azure's ``api-key`` header; without a key, a Microsoft Entra ID token.
 # "google": Google Application Default Credentials (Vertex AI), not an API key.
-AuthStyle = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure", "google"]
+# "bedrock": a Bedrock API key, else AWS SigV4 with the AWS credential chain.
+AuthStyle = Literal[
+    "bearer", "x-api-key", "none", "codex", "copilot", "azure", "google", "bedrock"
+]  # fmt: skip
 
 # The day the ``checked`` pages below were read (docs/providers.md, "verified").
 _CHECKED_ON = "2026-12-04"
@@ -246,6 +249,41 @@ _VERTEX_GEMINI = ProviderPreset(
     verified=_CHECKED_ON,
     source="https://cloud.google.com/vertex-ai/generative-ai/docs/migrate/openai/overview",
 )
+# AWS Bedrock (docs/providers/bedrock.md): Claude through InvokeModel, the Anthropic dialect with
+# Bedrock's differences (anthroxy.bedrock); the open models (gpt-oss, ...) through Bedrock's
+# OpenAI-compatible Chat Completions endpoint. A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK), else
+# the AWS credential chain: never enabled by discovery, only by naming it under [providers].
+# ``{AWS_REGION}`` is the provider's ``region`` (config, AWS_REGION or AWS_DEFAULT_REGION).
+BEDROCK_URL = "https://bedrock-runtime.{AWS_REGION}.amazonaws.com"
+_BEDROCK = ProviderPreset(
+    id="bedrock",
+    name="AWS Bedrock (Claude)",
+    api="anthropic",
+    base_url=BEDROCK_URL,
+    key_env=("AWS_BEARER_TOKEN_BEDROCK",),
+    auth="bedrock",
+    needs_key=False,
+    models=(
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "us.anthropic.claude-opus-4-1-20250805-v1:0",
+    ),
+    default_model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    auto_enable=False,
+    verified=_CHECKED_ON,
+    source="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html",
+)
+_BEDROCK_OPENAI = replace(
+    _BEDROCK,
+    id="bedrock-openai",
+    name="AWS Bedrock (OpenAI-compatible)",
+    api="chat",
+    base_url=BEDROCK_URL + "/openai/v1",
+    models=("openai.gpt-oss-120b-1:0", "openai.gpt-oss-20b-1:0"),
+    default_model="openai.gpt-oss-120b-1:0",
+    source="https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-openai.html",
+)
 
 # Presets with a second region or plan (their variants follow them in _PRESETS).
 # fmt: off
@@ -339,6 +377,8 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _COPILOT,
     _VERTEX,
     _VERTEX_GEMINI,
+    _BEDROCK,
+    _BEDROCK_OPENAI,
     # The account id is part of the path: set CLOUDFLARE_ACCOUNT_ID (or CLOUDFLARE_BASE_URL).
     _p("cloudflare", "Cloudflare Workers AI", "chat",
        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",

@@ -2,7 +2,8 @@
 
 ``check`` reports in one run everything that stops the configuration from working: the
 problems of the files (all of them, see ``config.checks.problems_beyond``) and then what only
-the machine can tell, such as a ChatGPT provider whose Codex login is not there.
+the machine can tell, such as a ChatGPT provider whose Codex login is not there, or a Bedrock
+provider without an API key whose AWS credential chain finds nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def login_problems(settings: Settings) -> list[str]:
 
             if not google_auth_installed():
                 problems.append(f"providers.{pid}: needs the google-auth package: {INSTALL_HINT}")
+            continue
+        if provider.auth == "bedrock" and provider.api_key is None:
+            from ..providers.bedrock_auth import chain_problem
+
+            problem = chain_problem(pid, provider.aws_profile)
+            if problem is not None:
+                problems.append(f"providers.{pid}: {problem}")
             continue
         if provider.auth != "codex" or provider.codex_home is None:
             continue

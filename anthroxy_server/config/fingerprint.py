@@ -117,6 +117,8 @@ def sections(settings: Settings, pepper: bytes) -> dict[str, str]:
             "key_source": provider.key_source,
             "codex_home": provider.codex_home,
             "token_url": provider.token_url,
+            "region": provider.region,
+            "aws_profile": provider.aws_profile,
         }
         out[f"provider.{pid}"] = _digest([file_part, resolved])
         several = "\n".join(k.secret for k in provider.keys) if len(provider.keys) > 1 else None

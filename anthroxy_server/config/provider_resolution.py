@@ -16,6 +16,7 @@ from anthroxy.profile import DEFAULT_PROFILE, ProviderProfile
 from anthroxy.routing import catalog
 from anthroxy.routing.catalog import ProviderPreset
 
+from .aws import KEYLESS_SOURCES, aws_settings
 from .cleaners import resolve_cleaner
 from .cloud import google_place
 from .codex_login import resolve_codex_login
@@ -67,6 +68,9 @@ def resolve_provider(
             f"{where}.api: required for a provider not in the catalogue "
             '(one of "anthropic", "chat", "responses")'
         )
+    aws = aws_settings(where, cfg, cfg.auth or (preset.auth if preset else None), env, problems)
+    if aws["region"]:  # the Bedrock preset's URL names the region (catalog.BEDROCK_URL)
+        env = {**env, "AWS_REGION": aws["region"]}
     base_url = _base_url(where, cfg, preset, env, problems)
     if base_url and not base_url.startswith(("http://", "https://")):
         problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
@@ -112,6 +116,7 @@ def resolve_provider(
         project=place.project,
         location=place.location,
         credentials_file=place.credentials_file,
+        **aws,
         keys=keys,
         rotation=cfg.rotation,
     )
@@ -123,7 +128,7 @@ def _key_source(auth: Auth, found: str | None, keys: tuple[ApiKey, ...]) -> str 
         return auth
     if auth == "entra" or (auth == "azure" and found is None and not keys):
         return "entra id"
-    return found or (keys[0].label if keys else None)
+    return found or (keys[0].label if keys else None) or KEYLESS_SOURCES.get(auth)
 
 
 def _codex_problems(

@@ -22,9 +22,12 @@ Api = Literal["anthropic", "chat", "responses"]
 # "azure": the key in Azure's ``api-key`` header, else a Microsoft Entra ID token; "entra": always
 # the token (anthroxy_server.providers.azure).
 # "google": Google Application Default Credentials (Vertex AI), see providers/vertex.py.
-Auth = Literal["bearer", "x-api-key", "none", "codex", "copilot", "azure", "entra", "google"]
+# "bedrock": a Bedrock API key, else AWS SigV4 with the AWS credential chain (providers/bedrock.py).
+Auth = Literal[
+    "bearer", "x-api-key", "none", "codex", "copilot", "azure", "entra", "google", "bedrock"
+]  # fmt: skip
 # Auth styles that need no API key: a missing key is not a configuration problem.
-KEYLESS_AUTH = frozenset({"none", "codex", "copilot", "azure", "entra", "google"})
+KEYLESS_AUTH = frozenset({"none", "codex", "copilot", "azure", "entra", "google", "bedrock"})
 # How requests spread over a provider's several keys (providers/credentials.py).
 Rotation = Literal["round-robin", "fill-first"]
 
@@ -113,6 +116,10 @@ class ProviderConfig:
     project: str | None = None
     location: str | None = None
     credentials_file: str | None = None
+    # auth = "bedrock": the AWS region (default $AWS_REGION, then $AWS_DEFAULT_REGION) and the
+    # named profile of ~/.aws/config the credential chain starts from (default $AWS_PROFILE).
+    region: str | None = None
+    aws_profile: str | None = None
 
 
 @attrs.frozen
@@ -248,6 +255,9 @@ class ResolvedProvider:
     project: str | None = None
     location: str | None = None
     credentials_file: str | None = None
+    # auth = "bedrock" only: the AWS region requests are signed for, and the AWS profile.
+    region: str | None = None
+    aws_profile: str | None = None
 
 
 @attrs.frozen

@@ -309,8 +309,9 @@ async def count_tokens(request: web.Request) -> web.Response:
         route, provider = _route(settings_of(request), body["model"])
         route = request.app[live_lists.LIVE_LISTS].resolve(route, provider)
         access.route = f"{route.provider}/{route.model}"
-        # Vertex counts on an endpoint of its own, with Google credentials: estimated here.
-        if provider.api == "anthropic" and provider.auth != "google":
+        # Only a keyed Anthropic endpoint has Anthropic's count_tokens; a platform with its own
+        # access (Bedrock) is estimated locally rather than sent its credentials for a 404.
+        if provider.api == "anthropic" and provider.auth in ("bearer", "x-api-key", "none"):
             counted = await _upstream_count(request, raw, body, route, provider)
         if counted is None:
             counted = tokens.estimate_input_tokens(body)

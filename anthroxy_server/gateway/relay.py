@@ -25,7 +25,7 @@ from anthroxy.errors import AnthroxyError
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
-from ..providers import Access, Outgoing, Rotating, access_for, dialect_for
+from ..providers import Access, Outgoing, Rotating, access_for, dialect_for, with_decoded_stream
 from ..providers.base import ROTATE_STATUSES
 from . import bodylog, learned
 from .call import Call, Relayed
@@ -48,6 +48,7 @@ async def relay_messages(call: Call) -> Relayed:
         plan, upstream = await learned.open_learning(call, plan, access, downstream, _open)
     except AnthroxyError as err:
         return await _fail(downstream, plan.stream, err)
+    plan = with_decoded_stream(access, plan)  # e.g. Bedrock's event stream -> SSE
     complete = False
     try:
         if upstream.status != 200:

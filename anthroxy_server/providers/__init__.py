@@ -12,8 +12,8 @@ from aiohttp import web
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import azure, chatgpt, copilot, credentials, gemini, vertex
-from .base import Access, Outgoing, Rotating
+from . import azure, bedrock, chatgpt, copilot, credentials, gemini, vertex
+from .base import Access, Outgoing, Rotating, with_decoded_stream
 from .key_access import KeyAccess, key_access
 from .listing import Lister, ListingError, list_generic
 
@@ -31,6 +31,7 @@ __all__ = [
     "health_fields",
     "lister_for",
     "setup",
+    "with_decoded_stream",
 ]
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
@@ -40,6 +41,7 @@ ACCESS: Mapping[str, Callable[[Call], Access]] = {
     "azure": azure.access,
     "entra": azure.access,
     vertex.AUTH: vertex.access,
+    "bedrock": bedrock.access,
 }
 # provider.auth -> the dialect of one request, for providers that choose it per model;
 # anything else speaks its ``api``.
@@ -75,6 +77,7 @@ def setup(app: web.Application) -> None:
     credentials.setup(app)
     azure.setup(app)
     vertex.setup(app)
+    bedrock.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:

@@ -15,6 +15,10 @@ steps (a 401 recovery, say). What an access decides:
 
 An access that holds several credentials is also ``Rotating``: after a 401, 402, 403 or 429 the
 relay asks it for the headers of another credential and sends the request again at once.
+
+An access may also have ``decode_stream(stream)`` (``DecodesStream``): for a backend whose stream
+comes in a framing of its own (Bedrock's binary event stream), the dialect's stream behind a
+decoder of that framing, so the rest of the path sees what the dialect expects.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from anthroxy.errors import AnthroxyError
+from anthroxy.streams import EventStream
 
 from ..gateway.dialects import Plan
 
@@ -63,6 +68,18 @@ class Rotating(Protocol):
 
 # Upstream statuses that may concern one credential rather than the provider.
 ROTATE_STATUSES = frozenset({401, 402, 403, 429})
+
+
+@runtime_checkable
+class DecodesStream(Protocol):
+    def decode_stream(self, stream: EventStream[bytes], /) -> EventStream[bytes]: ...
+
+
+def with_decoded_stream(access: Access, plan: Plan) -> Plan:
+    """``plan`` reading the stream through the access's own framing decoder, if it has one."""
+    if isinstance(access, DecodesStream):
+        return dataclasses.replace(plan, stream=access.decode_stream(plan.stream))
+    return plan
 
 
 def body_bytes(body: Mapping[str, object] | bytes) -> bytes:

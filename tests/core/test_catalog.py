@@ -33,7 +33,7 @@ REQUIRED = {
 }  # fmt: skip
 ANTHROPIC_NATIVE = {
     "anthropic", "deepseek", "glm", "kimi", "minimax", "qwen", "mimo",
-    "glm-cn", "kimi-cn", "minimax-cn", "qwen-cn", "vertex",
+    "glm-cn", "kimi-cn", "minimax-cn", "qwen-cn", "vertex", "bedrock",
 }  # fmt: skip
 # Region/plan variants, written from the providers' own pages (docs/providers.md):
 # id -> (base id, base URL, the variable only this variant reads).
@@ -97,6 +97,10 @@ def test_preset_is_well_formed(preset: ProviderPreset) -> None:
     elif preset.auth == "google":  # Application Default Credentials, never an API key
         assert url.scheme == "https", preset.base_url
         assert not preset.key_env and not preset.needs_key and not preset.auto_enable
+    elif preset.auth == "bedrock":  # a Bedrock API key if set, else the AWS credential chain
+        assert url.scheme == "https", preset.base_url
+        assert not preset.needs_key and not preset.auto_enable
+        assert preset.key_env == ("AWS_BEARER_TOKEN_BEDROCK",)
     else:
         assert url.scheme == "https", preset.base_url
         assert preset.needs_key and preset.key_env
@@ -135,7 +139,9 @@ def test_profiles_carry_the_documented_quirks() -> None:
     # third-party Anthropic-compatible endpoints drop anthropic-beta; Anthropic keeps it
     assert CATALOG["anthropic"].profile.drop_betas == ()
     assert CATALOG["anthropic"].auth == "x-api-key"
-    for pid in ANTHROPIC_NATIVE - {"anthropic"}:
+    # Bedrock gets the betas it takes in its body (anthroxy.bedrock.BETAS), not the header
+    assert CATALOG["bedrock"].profile.drop_betas == ()
+    for pid in ANTHROPIC_NATIVE - {"anthropic", "bedrock"}:
         assert CATALOG[pid].profile.drop_betas == ("*",), pid
     assert CATALOG["ollama"].base_url == "http://localhost:11434/v1"
     assert CATALOG["lmstudio"].base_url == "http://localhost:1234/v1"

@@ -461,3 +461,27 @@ def test_an_endpoint_that_does_not_answer_lets_the_user_name_models(
     }
     assert data["tiers"]["opus"] == "local/m1"
     validates(loc, user_file(loc))
+
+
+def test_bedrock_asks_only_the_region_the_environment_lacks(loc: Locations) -> None:
+    answers = "\n".join(
+        ["u", "bedrock", "eu-west-3", "", "", "", "", ""]  # scope, provider, region, tiers, port
+    )
+    env = {**loc.env, "AWS_BEARER_TOKEN_BEDROCK": "bedrock-key-0123456789"}
+    loc = Locations(env=env, home=loc.home, cwd=loc.cwd)
+    code, out, err = run(loc, "config", "init", stdin=answers + "\n")
+    assert code == 0, err
+    assert "Bedrock API key in AWS_BEARER_TOKEN_BEDROCK" in out
+    data = tomllib.loads(user_file(loc).read_text())
+    assert data["providers"] == {"bedrock": {"region": "eu-west-3"}}
+    assert data["tiers"]["sonnet"] == "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert "bedrock-key" not in user_file(loc).read_text()
+    validates(loc, user_file(loc))
+    # With AWS_REGION set, nothing about AWS is asked: the next answer is already the first tier.
+    env2 = {**env, "AWS_REGION": "us-west-2"}
+    loc2 = Locations(env=env2, home=loc.home, cwd=loc.cwd)
+    user_file(loc2).unlink()
+    code, out, err = run(loc2, "config", "init", stdin="u\nbedrock\n\n\n\n\n\n")
+    assert code == 0, err
+    assert "region us-west-2, from the environment" in out
+    assert tomllib.loads(user_file(loc2).read_text())["providers"] == {"bedrock": {}}

@@ -30,6 +30,7 @@ class ProviderChoice:
     models: tuple[str, ...] = ()
     # Other keys of the provider's table (a cloud provider's project and location).
     settings: Mapping[str, str] = field(default_factory=dict)
+    region: str | None = None  # auth = "bedrock": when the environment names none
 
 
 class Prompter:

@@ -29,6 +29,7 @@ from anthroxy.routing.table import RoutingTable
 from ...config import paths
 from ...config.paths import CommandError, Locations
 from . import azure_setup, key_file
+from .bedrock import ask_bedrock
 from .cloud import ask_place
 from .endpoint import ask_endpoint
 from .prompts import YES_NO, Prompter, ProviderChoice
@@ -74,7 +75,7 @@ def build_config(answers: Answers) -> dict[str, Any]:
     providers: dict[str, dict[str, Any]] = {}
     for choice in answers.providers:
         table: dict[str, Any] = {}
-        for name in ("api", "base_url", "auth"):
+        for name in ("api", "base_url", "auth", "region"):
             if getattr(choice, name):
                 table[name] = getattr(choice, name)
         if choice.models:
@@ -147,6 +148,8 @@ def _no_spaces(answer: str) -> str:
 
 
 def _ask_key(p: Prompter, preset: ProviderPreset, env: Mapping[str, str]) -> ProviderChoice:
+    if preset.auth == "bedrock":
+        return ask_bedrock(p, preset, env)
     if not preset.needs_key:
         return ProviderChoice(preset.id, settings=ask_place(p, preset, env))
     default = preset.key_env[0] if preset.key_env else None
