@@ -37,86 +37,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import MappingProxyType
-from typing import Literal
 
 from ..cleaning import NO_RULES, Cleaner
 from ..cleaning import presets as cleaners
 from ..profile import DEFAULT_PROFILE, Dialect, ProviderProfile
+from .accounts import BEDROCK, BEDROCK_OPENAI, CHATGPT, COPILOT, VERTEX, VERTEX_GEMINI, VERTEX_URL
+from .preset import (
+    ANTHROPIC_COMPAT,
+    CHECKED_ON,
+    GEMINI,
+    MISTRAL,
+    OPENAI,
+    OPENROUTER,
+    PLACEHOLDER,
+    AuthStyle,
+    ProviderPreset,
+)
 
-# "codex": the Codex CLI's ChatGPT login (auth.json with OAuth tokens), not an API key.
-# "copilot": a GitHub login exchanged for Copilot tokens (`anthroxy login copilot`).
-# "azure": the key in Azure's ``api-key`` header; without a key, a Microsoft Entra ID token.
-# "google": Google Application Default Credentials (Vertex AI), not an API key.
-# "bedrock": a Bedrock API key, else AWS SigV4 with the AWS credential chain.
-AuthStyle = Literal[
-    "bearer", "x-api-key", "none", "codex", "copilot", "azure", "google", "bedrock"
-]  # fmt: skip
+__all__ = [
+    "CATALOG",
+    "VERTEX_URL",
+    "AuthStyle",
+    "ProviderPreset",
+    "available_presets",
+    "base_url_for",
+    "find_key",
+]
 
-# The day the ``checked`` pages below were read (docs/providers.md, "verified").
-_CHECKED_ON = "2026-12-04"
-_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 # A value substituted into a URL's host or path must not be able to change the URL's shape.
 _SAFE_URL_PART = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderPreset:
-    id: str  # "deepseek", "groq", "openrouter", ...
-    name: str  # display name: "DeepSeek"
-    api: Dialect  # "anthropic" | "chat" | "responses"
-    base_url: str  # for chat: ends before /chat/completions; for anthropic: before /v1/messages
-    key_env: tuple[str, ...]  # key variables, first present wins ("ZAI_API_KEY", "ZHIPU_API_KEY")
-    auth: AuthStyle = "bearer"
-    needs_key: bool = True  # False for local servers (Ollama, LM Studio)
-    profile: ProviderProfile = DEFAULT_PROFILE
-    models: tuple[str, ...] = field(default=())  # well-known model names
-    default_model: str | None = None
-    # False for local servers that must be asked for explicitly (config or <ID>_BASE_URL):
-    # probing every localhost port a user might not run would only produce connection errors.
-    auto_enable: bool = True
-    local: bool = False  # a server on this machine (plain http allowed)
-    # What changes in a request before this provider sees it (for its own ``api`` only).
-    cleaner: Cleaner = NO_RULES
-    variant_of: str | None = None  # the base preset of a region/plan variant ("glm" for glm-cn)
-    verified: str = ""  # ISO day the URL was checked against ``source`` ("" = not checked)
-    source: str = ""  # the provider's own page that documents ``base_url``
-
-    @property
-    def base_url_env(self) -> str:
-        """``<PROVIDER>_BASE_URL`` override variable, e.g. ``DEEPSEEK_BASE_URL``."""
-        return f"{self.id.upper().replace('-', '_')}_BASE_URL"
-
-    @property
-    def url_vars(self) -> tuple[str, ...]:
-        """Environment variables the built-in ``base_url`` needs (``{NAME}`` placeholders)."""
-        return tuple(_PLACEHOLDER.findall(self.base_url))
-
-
-# Third-party Anthropic-compatible endpoint: drop anthropic-beta (see module docstring).
-_ANTHROPIC_COMPAT = ProviderProfile(drop_betas=("*",))
-_OPENAI = ProviderProfile(
-    # gpt-5*/o* reject max_tokens (docs/protocol/chat-completions.md §2)
-    max_tokens_field="max_completion_tokens",
-    reasoning_param="reasoning_effort",
-    accepts_pdf=True,
-)
-_GEMINI = ProviderProfile(
-    reasoning_param="reasoning_effort",
-    schema_dialect="gemini",
-    tool_name_must_start_alpha=True,
-    thought_signatures=True,
-    user_field="none",  # Gemini's compat layer rejects unknown fields ("Unknown name")
-)
-# Mistral answers 400 to any tool call id in history that is not 9 characters of [a-zA-Z0-9].
-_MISTRAL = ProviderProfile(tool_call_id_style="alnum9")
-_OPENROUTER = ProviderProfile(
-    reasoning_param="openrouter",
-    thinking_replay="reasoning_details",
-    # OpenRouter caps ``user`` at 128 characters (docs/protocol/chat-completions.md §7.3)
-    user_max=128,
-)
 
 
 def _p(
@@ -136,7 +87,7 @@ def _p(
 ) -> ProviderPreset:
     """A preset whose default model is its first listed model; local ones need no key.
 
-    ``checked`` is the provider's own page that showed ``base_url`` on ``_CHECKED_ON``.
+    ``checked`` is the provider's own page that showed ``base_url`` on ``CHECKED_ON``.
     """
     return ProviderPreset(
         id=id,
@@ -152,7 +103,7 @@ def _p(
         auto_enable=auto_enable,
         local=local,
         cleaner=cleaner,
-        verified=_CHECKED_ON if checked else "",
+        verified=CHECKED_ON if checked else "",
         source=checked,
     )
 
@@ -170,120 +121,10 @@ def _variant(
         base_url=base_url,
         key_env=(own_key, *base.key_env),
         variant_of=base.id,
-        verified=_CHECKED_ON if checked else "",
+        verified=CHECKED_ON if checked else "",
         source=checked,
     )
 
-
-# The ChatGPT backend Codex CLI uses: Responses API, subscription login (docs/providers/chatgpt.md).
-_CHATGPT = ProviderPreset(
-    id="chatgpt",
-    name="ChatGPT subscription (Codex login)",
-    api="responses",
-    base_url="https://chatgpt.com/backend-api/codex",
-    key_env=(),
-    auth="codex",
-    needs_key=False,
-    profile=ProviderProfile(user_field="none"),  # the backend refuses user/safety_identifier
-    models=("gpt-5.4", "gpt-5.3-codex", "gpt-5.4-mini"),
-    default_model="gpt-5.4",
-    auto_enable=False,
-)
-
-# GitHub Copilot: a subscription reached with a GitHub login (docs/providers/copilot.md). The
-# dialect is chosen per model from Copilot's /models; "chat" is the provider's default (the
-# handler then parses every request, which the per-model choice needs). The API base usually
-# comes from the token exchange's endpoints.api.
-_COPILOT = ProviderPreset(
-    id="copilot",
-    name="GitHub Copilot subscription",
-    api="chat",
-    base_url="https://api.githubcopilot.com",
-    key_env=(),
-    auth="copilot",
-    needs_key=False,
-    profile=_ANTHROPIC_COMPAT,  # its /v1/messages is not Anthropic's: unknown betas go
-    models=("claude-sonnet-4.5", "gpt-5.4", "gpt-5.3-codex", "gpt-4.1"),
-    default_model="claude-sonnet-4.5",
-    auto_enable=False,
-)
-# Google Vertex AI (docs/providers/vertex.md): Application Default Credentials, no key. Claude
-# speaks the Anthropic dialect through rawPredict; Gemini and the open models the Chat dialect
-# through the OpenAI-compatible endpoint. The project and location complete the URL per request
-# (anthroxy_server/providers/vertex.py); the host shown is the "global" location's.
-VERTEX_URL = "https://aiplatform.googleapis.com/v1"
-_VERTEX = ProviderPreset(
-    id="vertex",
-    name="Google Vertex AI (Claude)",
-    api="anthropic",
-    base_url=VERTEX_URL,
-    key_env=(),
-    auth="google",
-    needs_key=False,
-    # Vertex refuses anthropic-beta values it does not offer (docs/providers/vertex.md), and
-    # Claude Code, thinking it talks to Anthropic, sends the newest ones first.
-    profile=_ANTHROPIC_COMPAT,
-    models=(
-        "claude-sonnet-4-5@20250929",
-        "claude-opus-4-1@20250805",
-        "claude-haiku-4-5@20251001",
-        "claude-sonnet-4@20250514",
-    ),
-    default_model="claude-sonnet-4-5@20250929",
-    auto_enable=False,
-    verified=_CHECKED_ON,
-    source="https://docs.anthropic.com/en/api/claude-on-vertex-ai",
-)
-_VERTEX_GEMINI = ProviderPreset(
-    id="vertex-gemini",
-    name="Google Vertex AI (Gemini and open models)",
-    api="chat",
-    base_url=VERTEX_URL,
-    key_env=(),
-    auth="google",
-    needs_key=False,
-    profile=_GEMINI,
-    models=("google/gemini-2.5-pro", "google/gemini-2.5-flash", "google/gemini-2.0-flash"),
-    default_model="google/gemini-2.5-pro",
-    auto_enable=False,
-    verified=_CHECKED_ON,
-    source="https://cloud.google.com/vertex-ai/generative-ai/docs/migrate/openai/overview",
-)
-# AWS Bedrock (docs/providers/bedrock.md): Claude through InvokeModel, the Anthropic dialect with
-# Bedrock's differences (anthroxy.bedrock); the open models (gpt-oss, ...) through Bedrock's
-# OpenAI-compatible Chat Completions endpoint. A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK), else
-# the AWS credential chain: never enabled by discovery, only by naming it under [providers].
-# ``{AWS_REGION}`` is the provider's ``region`` (config, AWS_REGION or AWS_DEFAULT_REGION).
-BEDROCK_URL = "https://bedrock-runtime.{AWS_REGION}.amazonaws.com"
-_BEDROCK = ProviderPreset(
-    id="bedrock",
-    name="AWS Bedrock (Claude)",
-    api="anthropic",
-    base_url=BEDROCK_URL,
-    key_env=("AWS_BEARER_TOKEN_BEDROCK",),
-    auth="bedrock",
-    needs_key=False,
-    models=(
-        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
-        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-        "us.anthropic.claude-opus-4-1-20250805-v1:0",
-    ),
-    default_model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-    auto_enable=False,
-    verified=_CHECKED_ON,
-    source="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html",
-)
-_BEDROCK_OPENAI = replace(
-    _BEDROCK,
-    id="bedrock-openai",
-    name="AWS Bedrock (OpenAI-compatible)",
-    api="chat",
-    base_url=BEDROCK_URL + "/openai/v1",
-    models=("openai.gpt-oss-120b-1:0", "openai.gpt-oss-20b-1:0"),
-    default_model="openai.gpt-oss-120b-1:0",
-    source="https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-openai.html",
-)
 
 # Presets with a second region or plan (their variants follow them in _PRESETS).
 # fmt: off
@@ -291,22 +132,22 @@ _GLM = _p(
     "glm", "Z.AI (GLM)", "anthropic", "https://api.z.ai/api/anthropic",
     ("ZAI_API_KEY", "ZHIPU_API_KEY", "GLM_API_KEY"),
     ("glm-4.6", "glm-4.5-air", "glm-5", "glm-4.7", "glm-5.1"),
-    profile=_ANTHROPIC_COMPAT, cleaner=cleaners.GLM)
+    profile=ANTHROPIC_COMPAT, cleaner=cleaners.GLM)
 _KIMI = _p(
     "kimi", "Kimi (Moonshot)", "anthropic", "https://api.moonshot.ai/anthropic",
     ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
-    ("kimi-k2.6", "kimi-k2-thinking", "kimi-k2-turbo-preview"), profile=_ANTHROPIC_COMPAT,
+    ("kimi-k2.6", "kimi-k2-thinking", "kimi-k2-turbo-preview"), profile=ANTHROPIC_COMPAT,
     cleaner=cleaners.KIMI)
 _MINIMAX = _p(
     "minimax", "MiniMax", "anthropic", "https://api.minimax.io/anthropic", ("MINIMAX_API_KEY",),
-    ("MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2"), profile=_ANTHROPIC_COMPAT,
+    ("MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2"), profile=ANTHROPIC_COMPAT,
     cleaner=cleaners.MINIMAX,
     checked="https://platform.minimax.io/docs/api-reference/text-anthropic-api")
 _QWEN = _p(
     "qwen", "Qwen (Alibaba DashScope)", "anthropic",
     "https://dashscope-intl.aliyuncs.com/apps/anthropic", ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
     ("qwen3.5-plus", "qwen3-max", "qwen3-coder-plus", "qwen-flash", "qwen-plus", "qwen-max"),
-    auth="x-api-key", profile=_ANTHROPIC_COMPAT, cleaner=cleaners.QWEN,
+    auth="x-api-key", profile=ANTHROPIC_COMPAT, cleaner=cleaners.QWEN,
     checked="https://www.alibabacloud.com/help/en/model-studio/base-url")
 _ALIBABA_CODING = _p(
     "alibaba-coding", "Alibaba Coding Plan", "chat", "https://coding-intl.dashscope.aliyuncs.com/v1",
@@ -331,7 +172,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        auth="x-api-key"),
     _p("deepseek", "DeepSeek", "anthropic", "https://api.deepseek.com/anthropic",
        ("DEEPSEEK_API_KEY",), ("deepseek-v4-pro", "deepseek-v4-flash"),
-       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.DEEPSEEK),
+       profile=ANTHROPIC_COMPAT, cleaner=cleaners.DEEPSEEK),
     _GLM,
     _variant(_GLM, "glm-cn", "Zhipu BigModel (GLM, mainland China)",
              "https://open.bigmodel.cn/api/anthropic",
@@ -350,7 +191,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("mimo", "Xiaomi MiMo", "anthropic", "https://api.xiaomimimo.com/anthropic",
        ("MIMO_API_KEY", "XIAOMI_API_KEY"),
        ("mimo-v2.5-pro", "mimo-v2-flash", "mimo-v2-pro", "mimo-v2-omni"),
-       profile=_ANTHROPIC_COMPAT, cleaner=cleaners.MIMO),
+       profile=ANTHROPIC_COMPAT, cleaner=cleaners.MIMO),
     # --- OpenAI Chat Completions: requests are translated ------------------------------------
     _p("ai21", "AI21", "chat", "https://api.ai21.com/studio/v1", ("AI21_API_KEY",),
        ("jamba-large", "jamba-mini")),
@@ -369,16 +210,16 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("azure", "Azure AI Foundry", "chat",
        "https://{AZURE_RESOURCE_NAME}.openai.azure.com/openai/v1",
        ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"), ("gpt-5.4", "gpt-5-mini", "gpt-4.1"),
-       auth="azure", profile=_OPENAI,
+       auth="azure", profile=OPENAI,
        checked="https://learn.microsoft.com/azure/foundry/openai/api-version-lifecycle"),
     _p("cerebras", "Cerebras", "chat", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",),
        ("gpt-oss-120b", "qwen-3-coder-480b", "zai-glm-4.6", "llama-3.3-70b")),
-    _CHATGPT,
-    _COPILOT,
-    _VERTEX,
-    _VERTEX_GEMINI,
-    _BEDROCK,
-    _BEDROCK_OPENAI,
+    CHATGPT,
+    COPILOT,
+    VERTEX,
+    VERTEX_GEMINI,
+    BEDROCK,
+    BEDROCK_OPENAI,
     # The account id is part of the path: set CLOUDFLARE_ACCOUNT_ID (or CLOUDFLARE_BASE_URL).
     _p("cloudflare", "Cloudflare Workers AI", "chat",
        "https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_ACCOUNT_ID}/ai/v1",
@@ -399,7 +240,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
        ("gemini-3.1-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-flash-preview",
         "gemini-3.1-flash-lite-preview", "gemini-2.0-flash"),
-       profile=_GEMINI),
+       profile=GEMINI),
     _p("groq", "Groq", "chat", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",),
        ("openai/gpt-oss-120b", "llama-3.3-70b-versatile", "llama-3.1-8b-instant",
         "meta-llama/llama-4-maverick-17b-128e-instruct", "moonshotai/kimi-k2-instruct-0905")),
@@ -411,12 +252,12 @@ _PRESETS: tuple[ProviderPreset, ...] = (
     _p("kilocode", "Kilo Code Gateway", "chat", "https://api.kilo.ai/api/gateway",
        ("KILOCODE_API_KEY", "KILO_API_KEY"),
        ("anthropic/claude-sonnet-4.5", "openai/gpt-5.2", "google/gemini-3-pro-preview"),
-       profile=_OPENROUTER, checked="https://kilo.ai/docs/gateway"),
+       profile=OPENROUTER, checked="https://kilo.ai/docs/gateway"),
     _p("lmstudio", "LM Studio", "chat", "http://localhost:1234/v1", (), (), auth="none",
        local=True, auto_enable=False),
     _p("mistral", "Mistral AI", "chat", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",),
        ("mistral-large-latest", "mistral-medium-latest", "devstral-medium-latest",
-        "codestral-latest"), profile=_MISTRAL),
+        "codestral-latest"), profile=MISTRAL),
     _p("nous", "Nous Portal", "chat", "https://inference-api.nousresearch.com/v1",
        ("NOUS_API_KEY",), ("Hermes-4-405B", "Hermes-4-70B")),
     _p("nvidia", "NVIDIA NIM", "chat", "https://integrate.api.nvidia.com/v1",
@@ -430,7 +271,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        checked="https://docs.ollama.com/openai"),
     _p("openai", "OpenAI", "chat", "https://api.openai.com/v1", ("OPENAI_API_KEY",),
        ("gpt-5.4", "gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-5.5", "gpt-5.4-mini"),
-       profile=_OPENAI),
+       profile=OPENAI),
     _p("opencode-zen", "OpenCode Zen", "chat", "https://opencode.ai/zen/v1",
        ("OPENCODE_API_KEY", "OPENCODE_ZEN_API_KEY"), ("kimi-k2", "qwen3-coder", "grok-code")),
     _p("opencode-go", "OpenCode Go", "chat", "https://opencode.ai/zen/go/v1",
@@ -439,7 +280,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
        ("OPENROUTER_API_KEY",),
        ("deepseek/deepseek-v4-pro", "moonshotai/kimi-k2.6", "google/gemini-3.1-pro-preview",
         "anthropic/claude-sonnet-4.6", "openai/gpt-5.4", "z-ai/glm-4.6"),
-       profile=_OPENROUTER),
+       profile=OPENROUTER),
     _p("perplexity", "Perplexity", "chat", "https://api.perplexity.ai",
        ("PERPLEXITY_API_KEY", "PPLX_API_KEY"), ("sonar", "sonar-pro", "sonar-reasoning-pro")),
     _SILICONFLOW,
@@ -505,7 +346,7 @@ def base_url_for(preset: ProviderPreset, env: Mapping[str, str]) -> str:
             raise ValueError(f"{match.group(1)}={value!r} may only hold letters, digits, . _ -")
         return value
 
-    return _PLACEHOLDER.sub(fill, preset.base_url).rstrip("/")
+    return PLACEHOLDER.sub(fill, preset.base_url).rstrip("/")
 
 
 def _discovery_keys(preset: ProviderPreset) -> ProviderPreset:

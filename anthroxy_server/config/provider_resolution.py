@@ -72,15 +72,7 @@ def resolve_provider(
     if aws["region"]:  # the Bedrock preset's URL names the region (catalog.BEDROCK_URL)
         env = {**env, "AWS_REGION": aws["region"]}
     base_url = _base_url(where, cfg, preset, env, problems)
-    if base_url and not base_url.startswith(("http://", "https://")):
-        problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
-    if cfg.models_url is not None and not cfg.models_url.startswith(("http://", "https://")):
-        problems.append(f"{where}.models_url: must start with http:// or https://")
-    for name in ("connect_timeout", "read_timeout"):
-        value = getattr(cfg, name)
-        if not value > 0:
-            problems.append(f"{where}.{name}: must be > 0 seconds, got {value}")
-    problems.extend(_header_problems(where, cfg.headers))
+    problems.extend(_connection_problems(where, cfg, base_url))
     key, key_source = _find_key(pid, cfg, preset, env, problems)
     keys = gather_keys(pid, cfg, (key, key_source), env, problems)
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
@@ -120,6 +112,20 @@ def resolve_provider(
         keys=keys,
         rotation=cfg.rotation,
     )
+
+
+def _connection_problems(where: str, cfg: ProviderConfig, base_url: str | None) -> list[str]:
+    """The URLs, timeouts and extra headers of one provider table, checked."""
+    lines = []
+    if base_url and not base_url.startswith(("http://", "https://")):
+        lines.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
+    if cfg.models_url is not None and not cfg.models_url.startswith(("http://", "https://")):
+        lines.append(f"{where}.models_url: must start with http:// or https://")
+    for name in ("connect_timeout", "read_timeout"):
+        value = getattr(cfg, name)
+        if not value > 0:
+            lines.append(f"{where}.{name}: must be > 0 seconds, got {value}")
+    return lines + _header_problems(where, cfg.headers)
 
 
 def _key_source(auth: Auth, found: str | None, keys: tuple[ApiKey, ...]) -> str | None:
