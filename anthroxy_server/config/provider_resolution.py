@@ -71,7 +71,9 @@ def resolve_provider(
     aws = aws_settings(where, cfg, cfg.auth or (preset.auth if preset else None), env, problems)
     if aws["region"]:  # the Bedrock preset's URL names the region (catalog.BEDROCK_URL)
         env = {**env, "AWS_REGION": aws["region"]}
-    base_url = _base_url(where, cfg, preset, env, problems)
+    # A Bedrock URL without its region: the region's own problem line says it all.
+    unplaced = preset is not None and "AWS_REGION" in preset.url_vars and not aws["region"]
+    base_url = _base_url(where, cfg, preset, env, [] if unplaced else problems)
     problems.extend(_connection_problems(where, cfg, base_url))
     key, key_source = _find_key(pid, cfg, preset, env, problems)
     keys = gather_keys(pid, cfg, (key, key_source), env, problems)

@@ -378,8 +378,9 @@ def test_region_builds_the_endpoint_and_is_required() -> None:
     vpc = "https://vpce-0abc.bedrock-runtime.us-east-1.vpce.amazonaws.com"
     overridden = _settings({"region": "us-east-1"}, {"BEDROCK_BASE_URL": vpc})
     assert overridden.providers["bedrock"].base_url == vpc  # a VPC endpoint, signed for us-east-1
-    with pytest.raises(ConfigError, match=r"providers\.bedrock\.region: no AWS region"):
+    with pytest.raises(ConfigError, match=r"providers\.bedrock\.region: no AWS region") as missing:
         _settings({}, {})
+    assert len(missing.value.problems) == 1  # not also the URL that lacks the region
     with pytest.raises(ConfigError, match="is not an AWS region"):
         _settings({"region": "us-east-1/../evil"}, {})
 
