@@ -38,6 +38,7 @@ from ..gateway.call import Call
 from ..gateway.dialects import Plan
 from ..gateway.state import SETTINGS
 from ..gateway.upstream import join_url
+from .accounts import listing_provider
 from .base import Outgoing, body_bytes
 from .codex_auth import CodexCredentials, CodexTokens, credentials_of
 from .conversation import conversation_key
@@ -245,7 +246,7 @@ async def list_models(
     provider: ResolvedProvider, session: aiohttp.ClientSession
 ) -> list[LiveModel]:
     """The lister (``providers.LISTERS``): the login's visible models."""
-    credentials = credentials_of(provider)
+    credentials = credentials_of(listing_provider(provider))  # the first of several accounts
     tokens = await credentials.current(session)
     url = models_url(provider)
     status, raw = await _get_models(provider, session, tokens, url)
