@@ -67,8 +67,7 @@ def gather_accounts(
     bad = [name for name in names if not ACCOUNT_NAME.match(name)]
     if bad:
         problems.append(
-            f"{where}: {bad[0]!r} is not an account name (letters, digits, '-' and '_', "
-            "at most 40)"
+            f"{where}: {bad[0]!r} is not an account name (letters, digits, '-' and '_', at most 40)"
         )
         return ()
     return tuple(dict.fromkeys(names))
