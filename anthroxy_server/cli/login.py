@@ -105,7 +105,7 @@ def logout_command(
 
 def status_lines(providers: Mapping[str, ResolvedProvider]) -> list[str]:
     """One line per configured provider with a login; one per account for named logins."""
-    from ..providers.accounts import account_provider
+    from ..providers.accounts import account_provider, login_file
 
     lines = []
     for pid, p in providers.items():
@@ -115,8 +115,12 @@ def status_lines(providers: Mapping[str, ResolvedProvider]) -> list[str]:
         if not p.accounts:
             lines.append(f"{pid}: {status(p)}")
         for name in p.accounts:
-            line = status(account_provider(p, name)).replace(
-                f"`anthroxy login {pid}`", f"`anthroxy login {pid} --account {name}`"
+            account = account_provider(p, name)
+            found = login_file(account)
+            line = (
+                status(account)
+                if found is not None and found.exists()
+                else f"not logged in (`anthroxy login {pid} --account {name}`)"
             )
             lines.append(f"{pid} (account {name}): {line}")
     return lines
