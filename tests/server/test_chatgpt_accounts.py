@@ -18,25 +18,48 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from anthroxy_server.cli.login import for_account, run_login, status_lines
+from anthroxy_server.config import settings_from_config, structure_config
 from anthroxy_server.config.schema import Settings
 from anthroxy_server.gateway.app import create_app
 from anthroxy_server.live_lists import cache
 
-from .fake_chatgpt import json_reply, make_jwt, stream_reply, text_stream, write_auth
-from .test_chatgpt_login import Rig, rig  # noqa: F401 (rig: the fixture)
+from .fake_chatgpt import (
+    FakeBackend,
+    FakeTokenServer,
+    json_reply,
+    make_jwt,
+    stream_reply,
+    text_stream,
+    write_auth,
+)
+from .fake_openai_auth import FakeDeviceAuth, FakeModels
+from .test_chatgpt_login import Rig
 
 USAGE_LIMIT = {
     "error": {"type": "usage_limit_reached", "message": "The usage limit has been reached"}
 }
 
 
+@pytest.fixture
+async def rig(aiohttp_server: Any, tmp_path: Path) -> Rig:
+    tokens = FakeTokenServer()
+    auth = FakeDeviceAuth(tokens)
+    app = web.Application()
+    auth.routes(app)
+    backend = FakeBackend(tokens=tokens)
+    app.router.add_post("/backend-api/codex/responses", backend.handle)
+    server = await aiohttp_server(app)
+    rig = Rig(tmp_path, str(server.make_url("")).rstrip("/"), auth, FakeModels(tokens))
+    rig.backend = backend
+    return rig
+
+
 def settings(rig: Rig, **extra: Any) -> Settings:
     table = {**rig.table(), "accounts": ["work", "home"], "rotation": "fill-first", **extra}
     raw = {"providers": {"chatgpt": table}, "tiers": {"default": "chatgpt/gpt-5.4"}}
-    from anthroxy_server.config import settings_from_config, structure_config
-
     return settings_from_config(structure_config(raw), rig.env)
 
 
