@@ -38,10 +38,10 @@ class ChatGPTAccountsAccess(ChatGPTAccess):
         while True:
             try:
                 return await super().outgoing(plan)
-            except AuthenticationFailed:  # this account's login is missing or unusable
+            except AuthenticationFailed as exc:  # this account's login is missing or unusable
                 self._lease.refused(401)
                 if self._lease.current is None:
-                    raise
+                    raise self._lease.final(401, exc) from None
                 self._switch()
 
     async def reissue(

@@ -85,8 +85,11 @@ def none_usable(pid: str, pool: CredentialPool, what: str) -> AnthroxyError:
     """The answer when every credential (``what``: key, account) is refused or resting."""
     wait = pool.wait()
     if wait is None:
+        fix = (
+            "fix them" if what == "key" else f"log in again (`anthroxy login {pid} --account NAME`)"
+        )
         return UpstreamError(
-            f"provider '{pid}': every {what} was refused ({pool.refusals()}); fix them and "
+            f"provider '{pid}': every {what} was refused ({pool.refusals()}); {fix} and "
             "run `anthroxy reload`",
             status=401,
             error_type="authentication_error",

@@ -136,6 +136,7 @@ async def test_every_account_refused_names_them(rig: AccountsRig, aiohttp_client
     message = (await response.json())["error"]["message"]
     assert "every account was refused" in message
     assert "account work: 401" in message and "account home: 401" in message
+    assert "`anthroxy login copilot --account NAME`" in message
 
 
 async def test_an_account_without_a_login_is_stepped_over(
@@ -226,3 +227,14 @@ def test_the_live_list_cache_is_kept_per_account(rig: AccountsRig, tmp_path: Pat
     again = rig.settings(accounts=["work", "home"]).providers["copilot"]
     assert cache.cache_file(tmp_path, again) == cache.cache_file(tmp_path, work)
     assert GITHUB_TOKEN not in cache.cache_file(tmp_path, work).name
+
+
+async def test_no_account_logged_in_names_the_command(
+    rig: AccountsRig, aiohttp_client: Any
+) -> None:
+    await rig.start(aiohttp_client, Clock())
+    response = await rig.ask()
+    assert response.status == 401
+    message = (await response.json())["error"]["message"]
+    assert "every account was refused" in message and "--account NAME" in message
+    assert rig.copilot.seen == []
