@@ -99,7 +99,10 @@ def logout_command(
     loc: Locations, out: TextIO, pid: str, config_path: str | None, account: str | None = None
 ) -> int:
     provider = for_account(provider_for(loc, pid, config_path), account)
-    out.write(LOGINS[provider.auth].logout(provider) + "\n")
+    said = LOGINS[provider.auth].logout(provider)
+    if account is not None:
+        said = said.replace(f"{provider.id}:", f"{provider.id} (account {account}):", 1)
+    out.write(said + "\n")
     return 0
 
 

@@ -187,7 +187,7 @@ async def test_login_status_logout_per_account(rig: AccountsRig) -> None:
     out, err = io.StringIO(), io.StringIO()
     argv = ["logout", "copilot", "--account", "home", "--config", str(config)]
     assert dispatch.run(argv, loc, io.StringIO(), out, err) == 0, err.getvalue()
-    assert "logged out" in out.getvalue() and not saved.exists()
+    assert "copilot (account home): logged out" in out.getvalue() and not saved.exists()
     argv = ["logout", "copilot", "--account", "../x", "--config", str(config)]
     assert dispatch.run(argv, loc, io.StringIO(), io.StringIO(), err) == 2
     assert "--account '../x'" in err.getvalue()
