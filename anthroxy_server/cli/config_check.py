@@ -38,6 +38,9 @@ def login_problems(settings: Settings) -> list[str]:
     """Providers whose credentials live outside the configuration and are not usable now."""
     problems = []
     for pid, provider in settings.providers.items():
+        if provider.accounts:  # named logins instead of the one (copilot, chatgpt)
+            problems.extend(_account_problems(provider))
+            continue
         if provider.auth == "copilot":
             problems.extend(_copilot_login(provider))
         if provider.auth in ("azure", "entra"):
@@ -78,6 +81,20 @@ def _copilot_login(provider: ResolvedProvider) -> list[str]:
     except AnthroxyError as exc:
         return [f"providers.{provider.id}: {exc.message}"]
     return []
+
+
+def _account_problems(provider: ResolvedProvider) -> list[str]:
+    from ..providers.accounts import account_provider, login_file
+
+    missing = []
+    for name in provider.accounts:
+        path = login_file(account_provider(provider, name))
+        if path is not None and not path.is_file():
+            missing.append(
+                f"providers.{provider.id}.accounts: account {name!r} is not logged in; run "
+                f"`anthroxy login {provider.id} --account {name}`"
+            )
+    return missing
 
 
 def path_report(loc: Locations, cli_path: str | None) -> str:

@@ -149,6 +149,7 @@ def _add_tools(sub: argparse._SubParsersAction[_Parser]) -> None:
     for verb, does in (("login", "log in to a subscription"), ("logout", "forget a login")):
         p = _sub(sub, verb, f"{does} (GitHub Copilot)", f"anthroxy {verb} copilot")
         p.add_argument("provider", metavar="PROVIDER", help="the provider id, e.g. copilot")
+        p.add_argument("--account", metavar="NAME", help="one of several logins (accounts)")
         _config_flag(p)
 
 
@@ -390,8 +391,12 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "stop": _stop,
     "reload": lambda c: daemon.reload_proxy(c.loc, c.out, timeout=c.args.timeout),
     "status": _status,
-    "login": lambda c: login.login_command(c.loc, c.out, c.args.provider, c.args.config),
-    "logout": lambda c: login.logout_command(c.loc, c.out, c.args.provider, c.args.config),
+    "login": lambda c: login.login_command(
+        c.loc, c.out, c.args.provider, c.args.config, c.args.account
+    ),
+    "logout": lambda c: login.logout_command(
+        c.loc, c.out, c.args.provider, c.args.config, c.args.account
+    ),
     "logs": _logs,
     "run": _run,
     "restore": _restore,

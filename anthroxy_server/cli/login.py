@@ -57,6 +57,20 @@ def provider_for(loc: Locations, pid: str, config_path: str | None) -> ResolvedP
     return found
 
 
+def for_account(provider: ResolvedProvider, account: str | None) -> ResolvedProvider:
+    """The provider as the login ``account`` (``--account``) sees it: its own login file."""
+    from ..config.keyring import ACCOUNT_NAME
+    from ..providers.accounts import account_provider
+
+    if account is None:
+        return provider
+    if not ACCOUNT_NAME.match(account):
+        raise CommandError(
+            f"--account {account!r}: letters, digits, '-' and '_' only (at most 40)", code=2
+        )
+    return account_provider(provider, account)
+
+
 def _known() -> str:
     ids = sorted(p.id for p in catalog.CATALOG.values() if p.auth in LOGINS)
     return f"providers with a login: {', '.join(ids)}"
@@ -68,10 +82,12 @@ async def run_login(provider: ResolvedProvider, io: LoginIO) -> None:
         await LOGINS[provider.auth].login(provider, session, io)
 
 
-def login_command(loc: Locations, out: TextIO, pid: str, config_path: str | None) -> int:
+def login_command(
+    loc: Locations, out: TextIO, pid: str, config_path: str | None, account: str | None = None
+) -> int:
     from ..providers.device_flow import LoginFailed
 
-    provider = provider_for(loc, pid, config_path)
+    provider = for_account(provider_for(loc, pid, config_path), account)
     try:
         asyncio.run(run_login(provider, LoginIO(out)))
     except LoginFailed as exc:
@@ -79,17 +95,38 @@ def login_command(loc: Locations, out: TextIO, pid: str, config_path: str | None
     return 0
 
 
-def logout_command(loc: Locations, out: TextIO, pid: str, config_path: str | None) -> int:
-    provider = provider_for(loc, pid, config_path)
-    out.write(LOGINS[provider.auth].logout(provider) + "\n")
+def logout_command(
+    loc: Locations, out: TextIO, pid: str, config_path: str | None, account: str | None = None
+) -> int:
+    provider = for_account(provider_for(loc, pid, config_path), account)
+    said = LOGINS[provider.auth].logout(provider)
+    if account is not None:
+        said = said.replace(f"{provider.id}:", f"{provider.id} (account {account}):", 1)
+    out.write(said + "\n")
     return 0
 
 
 def status_lines(providers: Mapping[str, ResolvedProvider]) -> list[str]:
-    """One line per configured provider with a login."""
-    return [
-        f"{pid}: {LOGINS[p.auth].status(p)}" for pid, p in providers.items() if p.auth in LOGINS
-    ]
+    """One line per configured provider with a login; one per account for named logins."""
+    from ..providers.accounts import account_provider, login_file
+
+    lines = []
+    for pid, p in providers.items():
+        if p.auth not in LOGINS:
+            continue
+        status = LOGINS[p.auth].status
+        if not p.accounts:
+            lines.append(f"{pid}: {status(p)}")
+        for name in p.accounts:
+            account = account_provider(p, name)
+            found = login_file(account)
+            line = (
+                status(account)
+                if found is not None and found.exists()
+                else f"not logged in (`anthroxy login {pid} --account {name}`)"
+            )
+            lines.append(f"{pid} (account {name}): {line}")
+    return lines
 
 
 def write_status(loc: Locations, out: TextIO) -> None:

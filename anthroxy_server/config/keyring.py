@@ -9,6 +9,7 @@ its label. The same key reached twice (the variable named in both ``api_key_env`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from .environment import label_of
@@ -16,6 +17,9 @@ from .schema import ApiKey, ProviderConfig
 
 # Providers that authenticate without a key of their own.
 KEYLESS_AUTH = ("none", "codex")
+# Providers whose several credentials are logins (``anthroxy login PROVIDER --account NAME``).
+ACCOUNT_AUTH = ("copilot", "codex")
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # it becomes part of a file name
 
 
 def gather_keys(
@@ -48,6 +52,25 @@ def gather_keys(
     for index, value in enumerate(_listed(f"{where}.api_keys", cfg.api_keys, problems, "a key")):
         found.append(ApiKey(f"api_keys #{index + 1}", value.strip()))
     return _unique(found)
+
+
+def gather_accounts(
+    pid: str, cfg: ProviderConfig, auth: str, problems: list[str]
+) -> tuple[str, ...]:
+    """The provider's named logins (``accounts``), each once; a problem for a name that cannot
+    be a file name and for accounts on a provider without a login."""
+    where = f"providers.{pid}.accounts"
+    if cfg.accounts is not None and auth not in ACCOUNT_AUTH:
+        problems.append(f'{where}: only used with auth = "copilot" or "codex" (logins)')
+        return ()
+    names = _listed(where, cfg.accounts, problems, "an account name")
+    bad = [name for name in names if not ACCOUNT_NAME.match(name)]
+    if bad:
+        problems.append(
+            f"{where}: {bad[0]!r} is not an account name (letters, digits, '-' and '_', at most 40)"
+        )
+        return ()
+    return tuple(dict.fromkeys(names))
 
 
 def _listed(path: str, values: list[str] | None, problems: list[str], what: str) -> list[str]:

@@ -27,7 +27,7 @@ from .files import (
     problem_lines,
     unknown_key,
 )
-from .keyring import gather_keys
+from .keyring import gather_accounts, gather_keys
 from .schema import (
     KEYLESS_AUTH,
     PROVIDER_ID,
@@ -81,6 +81,7 @@ def resolve_provider(
     codex_home = _codex_problems(where, cfg, api, auth, env, problems)
     copilot = resolve_copilot(where, pid, cfg, auth, env, problems)
     codex_login = resolve_codex_login(where, pid, cfg, auth, env, problems)
+    accounts = gather_accounts(pid, cfg, auth, problems)
     place = google_place(where, cfg, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
     cleaner = resolve_cleaner(pid, cfg, api, problems)
@@ -113,6 +114,7 @@ def resolve_provider(
         **aws,
         keys=keys,
         rotation=cfg.rotation,
+        accounts=accounts,
     )
 
 

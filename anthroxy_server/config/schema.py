@@ -76,6 +76,9 @@ class ProviderConfig:
     api_keys_env: list[str] | None = None
     api_keys: list[str] | None = attrs.field(default=None, repr=False)
     rotation: Rotation = "round-robin"
+    # Several logins of a subscription (auth = "copilot" or "codex"): the account names given to
+    # ``anthroxy login PROVIDER --account NAME``; None: the one unnamed login.
+    accounts: list[str] | None = None
     models: list[str] = attrs.Factory(list)
     headers: dict[str, str] = attrs.Factory(dict)  # extra upstream headers
     connect_timeout: float = 10.0
@@ -249,6 +252,8 @@ class ResolvedProvider:
     # (providers/credentials.py). Empty for a provider built without them (``api_key`` alone).
     keys: tuple[ApiKey, ...] = attrs.field(default=(), repr=False)
     rotation: Rotation = "round-robin"
+    # Named logins (auth = "copilot" or "codex"); any makes a credential pool of accounts.
+    accounts: tuple[str, ...] = ()
     codex_login: CodexLogin | None = None  # auth = "codex" only
     # auth = "google" only (config/cloud.py): project (None: the credentials' own), location,
     # and the credentials file (None: Application Default Credentials).

@@ -25,7 +25,15 @@ from anthroxy.errors import AnthroxyError
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
-from ..providers import Access, Outgoing, Rotating, access_for, dialect_for, with_decoded_stream
+from ..providers import (
+    Access,
+    Outgoing,
+    Reissuing,
+    Rotating,
+    access_for,
+    dialect_for,
+    with_decoded_stream,
+)
 from ..providers.base import ROTATE_STATUSES
 from . import bodylog, learned
 from .call import Call, Relayed
@@ -131,6 +139,13 @@ async def _open(
             ping_interval=call.ping_interval,
         )
         status = upstream.status
+        if isinstance(access, Reissuing) and status in ROTATE_STATUSES:
+            body = await _drain(upstream)
+            again = await access.reissue(status, body, upstream.headers)
+            if again is None:
+                raise access.error(status, body, upstream.headers)
+            outgoing, headers = again, {**again.headers, **hop}  # another account's URL too
+            continue
         rotator = access if isinstance(access, Rotating) and status in ROTATE_STATUSES else None
         if status != 401 and rotator is None:
             return upstream

@@ -1,8 +1,9 @@
 """The on-disk cache of live model lists: one JSON file per provider and credential.
 
 A file is named ``<provider>-<digest>.json`` under ``<cache dir>/models/``; the digest is a
-SHA-256 of the listing URL and the credential, so two keys (or two hosts) of one provider keep
-two lists and the key itself is never written. Files are written atomically (a temporary file,
+SHA-256 of the listing URL and the credential (the key, or for a login the account it is: the
+GitHub login, the ChatGPT account id), so two keys, two accounts or two hosts of one provider
+keep two lists and the key itself is never written. Files are written atomically (a temporary file,
 then ``os.replace``) with mode 0600; a file that does not parse is treated as absent.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from anthroxy.routing.live_models import LiveModel
 
 from ..config.schema import ResolvedProvider
+from ..providers.accounts import login_identity
 from ..providers.listing import models_url
 
 TTL = 24 * 3600.0  # seconds a list is fresh
@@ -37,6 +39,9 @@ class CachedList:
 
 def credential_digest(provider: ResolvedProvider) -> str:
     material = f"{models_url(provider)}\0{provider.api_key or ''}"
+    account = login_identity(provider)
+    if account:  # a login: its account, not its (renewed) token
+        material += f"\0{account}"
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 

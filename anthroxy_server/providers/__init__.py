@@ -12,8 +12,18 @@ from aiohttp import web
 
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
-from . import azure, bedrock, chatgpt, copilot, credentials, gemini, vertex
-from .base import Access, Outgoing, Rotating, with_decoded_stream
+from . import (
+    azure,
+    bedrock,
+    chatgpt,
+    chatgpt_accounts,
+    copilot,
+    copilot_accounts,
+    credentials,
+    gemini,
+    vertex,
+)
+from .base import Access, Outgoing, Reissuing, Rotating, with_decoded_stream
 from .key_access import KeyAccess, key_access
 from .listing import Lister, ListingError, list_generic
 
@@ -24,6 +34,7 @@ __all__ = [
     "Lister",
     "ListingError",
     "Outgoing",
+    "Reissuing",
     "Rotating",
     "access_for",
     "check_target",
@@ -36,8 +47,8 @@ __all__ = [
 
 # provider.auth -> how its requests are made; anything else is a keyed provider.
 ACCESS: Mapping[str, Callable[[Call], Access]] = {
-    "codex": chatgpt.access,
-    "copilot": copilot.access,
+    "codex": chatgpt_accounts.access,
+    "copilot": copilot_accounts.access,
     "azure": azure.access,
     "entra": azure.access,
     vertex.AUTH: vertex.access,

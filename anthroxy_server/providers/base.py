@@ -14,7 +14,9 @@ steps (a 401 recovery, say). What an access decides:
   stream folded into one message (the dialect's ``Plan.fold``).
 
 An access that holds several credentials is also ``Rotating``: after a 401, 402, 403 or 429 the
-relay asks it for the headers of another credential and sends the request again at once.
+relay asks it for the headers of another credential and sends the request again at once. One
+whose credentials are logins (a token to fetch, an API base per account) is ``Reissuing``
+instead: it gives the whole request again, made for the next account.
 
 An access may also have ``decode_stream(stream)`` (``DecodesStream``): for a backend whose stream
 comes in a framing of its own (Bedrock's binary event stream), the dialect's stream behind a
@@ -63,6 +65,17 @@ class Rotating(Protocol):
     ) -> Mapping[str, str] | None:
         """After the upstream's error answer: the whole headers to send again with (another
         credential), or None to give the answer to the client."""
+        ...
+
+
+@runtime_checkable
+class Reissuing(Protocol):
+    async def reissue(
+        self, status: int, body: bytes, headers: Mapping[str, str]
+    ) -> Outgoing | None:
+        """After the upstream's error answer (``ROTATE_STATUSES``): the request to send again
+        (another account, or the same one re-authenticated), or None to give the answer to the
+        client."""
         ...
 
 

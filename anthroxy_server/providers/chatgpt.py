@@ -38,6 +38,7 @@ from ..gateway.call import Call
 from ..gateway.dialects import Plan
 from ..gateway.state import SETTINGS
 from ..gateway.upstream import join_url
+from .accounts import account_provider, listing_provider, login_file
 from .base import Outgoing, body_bytes
 from .codex_auth import CodexCredentials, CodexTokens, credentials_of
 from .conversation import conversation_key
@@ -90,8 +91,18 @@ def setup(app: web.Application) -> None:
     app[CODEX_CREDENTIALS] = make_credentials(app[SETTINGS].providers)
 
 
-def credentials_for(app: web.Application, provider: ResolvedProvider) -> CodexCredentials:
-    found = app.get(CODEX_CREDENTIALS, {}).get(provider.id)
+def credentials_for(
+    app: web.Application, provider: ResolvedProvider, account: str | None = None
+) -> CodexCredentials:
+    """The provider's login, or that of its named login ``account`` (made when first used)."""
+    table = app.get(CODEX_CREDENTIALS)
+    found = table.get(provider.id) if table is not None else None
+    if table is not None and account is not None:
+        wanted = account_provider(provider, account)
+        name, own = f"{provider.id}/{account}", login_file(wanted)
+        found = table.get(name)
+        if found is None or found.own_path != own:  # added or changed by a reload
+            found = table[name] = credentials_of(wanted)
     if found is None:  # only if the app was built without ``setup``
         raise AnthroxyError(f"provider '{provider.id}': Codex credentials are not set up")
     return found
@@ -180,17 +191,22 @@ class ChatGPTAccess:
         self._call = call
         self._provider = call.provider
         self._key = conversation_key(call.request.headers, call.body)
-        self._credentials = credentials_for(call.request.app, call.provider)
+        self._credentials = credentials_for(call.request.app, call.provider, self._account())
         self._recovery: Recovery | None = None
+
+    def _account(self) -> str | None:
+        """The named login this request uses (``chatgpt_accounts.py`` picks one)."""
+        return None
 
     async def outgoing(self, plan: Plan) -> Outgoing:
         if not isinstance(plan.body, Mapping):
             raise AnthroxyError(f"provider '{self._provider.id}' speaks only the Responses API")
+        self._plan = plan
         tokens = await self._credentials.current(self._call.session)
         self._recovery = Recovery(self._credentials, self._call.session, tokens, self._headers)
-        data = body_bytes(backend_body(plan.body, self._key))
-        url = join_url(self._provider.base_url, plan.path)
-        return Outgoing(url, data, self._headers(tokens))
+        self._data = body_bytes(backend_body(plan.body, self._key))
+        self._url = join_url(self._provider.base_url, plan.path)
+        return Outgoing(self._url, self._data, self._headers(tokens))
 
     def _headers(self, tokens: CodexTokens) -> dict[str, str]:
         return backend_headers(self._provider, tokens, self._key)
@@ -201,10 +217,6 @@ class ChatGPTAccess:
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> AnthroxyError:
         return error_from_upstream(status, body, provider=self._provider.id, headers=headers)
-
-
-def access(call: Call) -> ChatGPTAccess:
-    return ChatGPTAccess(call)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +257,7 @@ async def list_models(
     provider: ResolvedProvider, session: aiohttp.ClientSession
 ) -> list[LiveModel]:
     """The lister (``providers.LISTERS``): the login's visible models."""
-    credentials = credentials_of(provider)
+    credentials = credentials_of(listing_provider(provider))  # the first of several accounts
     tokens = await credentials.current(session)
     url = models_url(provider)
     status, raw = await _get_models(provider, session, tokens, url)

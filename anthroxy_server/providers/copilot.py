@@ -30,6 +30,7 @@ from ..gateway.call import Call
 from ..gateway.dialects import Plan
 from ..gateway.state import SETTINGS
 from ..gateway.upstream import join_url
+from .accounts import account_provider, listing_provider
 from .base import Outgoing, body_bytes
 from .copilot_auth import EDITOR_HEADERS, CopilotAuth, CopilotToken, endpoints_of, login_hint
 
@@ -49,14 +50,24 @@ def setup(app: web.Application) -> None:
     app[COPILOT_AUTH] = {pid: CopilotAuth(p) for pid, p in providers.items() if p.auth == "copilot"}
 
 
-def auth_for(app: web.Application, provider: ResolvedProvider) -> CopilotAuth:
+def auth_for(
+    app: web.Application, provider: ResolvedProvider, account: str | None = None
+) -> CopilotAuth:
+    """The provider's Copilot credentials, or those of its named login ``account``."""
     table = app.get(COPILOT_AUTH)
     if table is None:  # only if the app was built without ``setup``
         raise AnthroxyError(f"provider '{provider.id}': Copilot credentials are not set up")
-    found = table.get(provider.id)
-    if found is None or found.provider != provider:  # added or changed by a reload
-        found = table[provider.id] = CopilotAuth(provider)
+    name = provider.id if account is None else f"{provider.id}/{account}"
+    wanted = account_provider(provider, account)
+    found = table.get(name)
+    if found is None or found.provider != wanted:  # added or changed by a reload
+        found = table[name] = CopilotAuth(wanted)
     return found
+
+
+def first_account(provider: ResolvedProvider) -> str | None:
+    """The login that reads the model list: the first named account, else the one login."""
+    return provider.accounts[0] if provider.accounts else None
 
 
 def dialect_by_endpoints(model: str, endpoints: tuple[str, ...]) -> Api:
@@ -70,7 +81,7 @@ def dialect_by_endpoints(model: str, endpoints: tuple[str, ...]) -> Api:
 
 
 async def dialect(call: Call) -> Api:
-    auth = auth_for(call.request.app, call.provider)
+    auth = auth_for(call.request.app, call.provider, first_account(call.provider))
     endpoints = await auth.endpoints(call.session, call.route.model)
     return dialect_by_endpoints(call.route.model, endpoints)
 
@@ -103,16 +114,24 @@ class CopilotAccess:
     def __init__(self, call: Call) -> None:
         self._call = call
         self._provider = call.provider
-        self._auth = auth_for(call.request.app, call.provider)
+        self._auth = auth_for(call.request.app, call.provider, self._account())
         self._token: CopilotToken | None = None
         self._plan_headers: Mapping[str, str] = {}
         self._renewed = False
 
+    def _account(self) -> str | None:
+        """The named login this request uses (``copilot_accounts.py`` picks one)."""
+        return None
+
     async def outgoing(self, plan: Plan) -> Outgoing:
-        self._token = await self._auth.current(self._call.session)
+        self._plan = plan
         self._plan_headers = plan.headers
-        url = join_url(self._token.api_base, plan.path)
-        return Outgoing(url, body_bytes(plan.body), self._headers(self._token))
+        self._token = await self._auth.current(self._call.session)
+        return self._request(self._token)
+
+    def _request(self, token: CopilotToken) -> Outgoing:
+        url = join_url(token.api_base, self._plan.path)
+        return Outgoing(url, body_bytes(self._plan.body), self._headers(token))
 
     def _headers(self, token: CopilotToken) -> dict[str, str]:
         body = self._call.body
@@ -176,10 +195,6 @@ def error_code(body: bytes) -> tuple[str | None, str]:
     return (code if isinstance(code, str) else None), (message if isinstance(message, str) else "")
 
 
-def access(call: Call) -> CopilotAccess:
-    return CopilotAccess(call)
-
-
 def live_model(entry: Mapping[str, Any]) -> LiveModel | None:
     """A /models entry as a LiveModel; None for what is not a chat model (embeddings)."""
     capabilities = entry.get("capabilities")
@@ -198,5 +213,5 @@ async def list_models(
     provider: ResolvedProvider, session: aiohttp.ClientSession
 ) -> list[LiveModel]:
     """Copilot's live model list (one exchange of its own: listers run outside the app)."""
-    entries = await CopilotAuth(provider).models(session)
+    entries = await CopilotAuth(listing_provider(provider)).models(session)
     return [m for m in map(live_model, entries) if m is not None]

@@ -2,8 +2,10 @@
 "Several keys").
 
 A ``Credential`` is opaque to the pool: an identity, a label safe to print and the headers that
-authenticate a request. Keys are the first kind (``key_credentials``); an account login can
-become one the same way, by giving its headers.
+authenticate a request. Keys are the first kind (``key_credentials``); the named logins of a
+subscription (``accounts``) are the second: their tokens are renewed while the proxy runs, so
+such a credential carries only the account's name and the provider's access makes its headers
+at request time from that account's login (``accounts.py``).
 
 The pool:
 
@@ -52,6 +54,7 @@ class Credential:
     id: str  # stable across reloads; a digest for keys, never shown
     label: str  # "env:KEY_A", "api_keys #2": what logs and /healthz call it
     headers: Mapping[str, str]
+    account: str | None = None  # a named login: headers are made per request from its login
 
 
 @dataclasses.dataclass(slots=True)
@@ -76,6 +79,17 @@ def key_credentials(provider: ResolvedProvider) -> list[Credential]:
         )
         for key in provider.keys
     ]
+
+
+def account_credentials(provider: ResolvedProvider) -> list[Credential]:
+    """One credential per named login of ``provider`` (``accounts``)."""
+    return [
+        Credential(f"account:{name}", f"account {name}", {}, name) for name in provider.accounts
+    ]
+
+
+def provider_credentials(provider: ResolvedProvider) -> list[Credential]:
+    return account_credentials(provider) if provider.accounts else key_credentials(provider)
 
 
 def session_of(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
@@ -234,7 +248,8 @@ class _Entry:
 
 
 class CredentialPools:
-    """Every provider's pool in one app; a provider with fewer than two credentials has none."""
+    """Every provider's pool in one app; a provider with fewer than two keys and no named
+    accounts has none."""
 
     def __init__(
         self, *, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
@@ -245,14 +260,14 @@ class CredentialPools:
 
     def pool_for(self, provider: ResolvedProvider, generation: int) -> CredentialPool | None:
         """The pool of ``provider`` as configured in ``generation`` (``live.Generation.number``)."""
-        if len(provider.keys) < 2:
-            return None
+        if len(provider.keys) < 2 and not provider.accounts:
+            return None  # named accounts make a pool even alone: its state shows in /healthz
         entry = self._entries.get(provider.id)
         if entry is not None and entry.provider is provider:
             return entry.pool
         pool = CredentialPool(
             provider.id,
-            key_credentials(provider),
+            provider_credentials(provider),
             rotation=provider.rotation,
             clock=self._clock,
             wall=self._wall,
@@ -276,7 +291,7 @@ def request_auth(
     provider's pool; None (the one key) for a provider without a pool or no usable key."""
     pool = pool_for(request, provider)
     chosen = pool.pick(session_of(request.headers, body)) if pool is not None else None
-    return chosen.headers if chosen is not None else None
+    return chosen.headers if chosen is not None and chosen.account is None else None
 
 
 def pool_for(request: web.Request, provider: ResolvedProvider) -> CredentialPool | None:

@@ -49,28 +49,8 @@ class KeyAccess:
         if self._lease is None:
             self._lease = self._pool.pick(self._session)
         if self._lease is None:
-            raise self._none_usable(self._pool)
+            raise none_usable(self._provider.id, self._pool, "key")
         return self._lease
-
-    def _none_usable(self, pool: CredentialPool) -> AnthroxyError:
-        pid = self._provider.id
-        wait = pool.wait()
-        if wait is None:
-            return UpstreamError(
-                f"provider '{pid}': every key was refused ({pool.refusals()}); fix them and "
-                "run `anthroxy reload`",
-                status=401,
-                error_type="authentication_error",
-            )
-        refused = pool.refusals()
-        aside = f" (set aside: {refused})" if refused else ""
-        return UpstreamError(
-            f"provider '{pid}': every key is rate-limited{aside}; the first is usable again in "
-            f"{wait:g} s",
-            status=429,
-            error_type="rate_limit_error",
-            retry_after=wait,
-        )
 
     def rotate(
         self, status: int, body: bytes, headers: Mapping[str, str]
@@ -99,6 +79,30 @@ class KeyAccess:
         if err.status == 429 and wait is not None:
             err.retry_after = wait  # every key rests: the first free one is the answer
         return err
+
+
+def none_usable(pid: str, pool: CredentialPool, what: str) -> AnthroxyError:
+    """The answer when every credential (``what``: key, account) is refused or resting."""
+    wait = pool.wait()
+    if wait is None:
+        fix = (
+            "fix them" if what == "key" else f"log in again (`anthroxy login {pid} --account NAME`)"
+        )
+        return UpstreamError(
+            f"provider '{pid}': every {what} was refused ({pool.refusals()}); {fix} and "
+            "run `anthroxy reload`",
+            status=401,
+            error_type="authentication_error",
+        )
+    refused = pool.refusals()
+    aside = f" (set aside: {refused})" if refused else ""
+    return UpstreamError(
+        f"provider '{pid}': every {what} is rate-limited{aside}; the first is usable again in "
+        f"{wait:g} s",
+        status=429,
+        error_type="rate_limit_error",
+        retry_after=wait,
+    )
 
 
 def key_access(call: Call) -> Access:

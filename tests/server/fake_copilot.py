@@ -55,6 +55,10 @@ class FakeGitHub:
         self.refresh_in = 1500
         self.exchanges = 0
         self._serial = itertools.count(1)
+        # GitHub token -> login name: several accounts; "octocat"'s Copilot tokens are
+        # "tid=copilot-<n>", another account's "tid=copilot-<login>-<n>".
+        self.users: dict[str, str] = {GITHUB_TOKEN: "octocat"}
+        self._serials: dict[str, itertools.count[int]] = {}
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/login/device/code", self.device_code)
@@ -76,20 +80,31 @@ class FakeGitHub:
         answer = self.poll_answers.pop(0) if len(self.poll_answers) > 1 else self.poll_answers[0]
         return web.json_response(answer)
 
+    def _login(self, request: web.Request) -> str | None:
+        return self.users.get(request.headers.get("authorization", "").removeprefix("token "))
+
     async def user(self, request: web.Request) -> web.Response:
-        if request.headers.get("authorization") != f"token {GITHUB_TOKEN}":
+        login = self._login(request)
+        if login is None:
             return web.json_response({"message": "Bad credentials"}, status=401)
-        return web.json_response({"login": "octocat", "id": 1})
+        return web.json_response({"login": login, "id": 1})
 
     async def exchange(self, request: web.Request) -> web.Response:
         self.exchanges += 1
         await asyncio.sleep(self.exchange_delay)
-        if request.headers.get("authorization") != f"token {GITHUB_TOKEN}":
+        login = self._login(request)
+        if login is None:
             return web.json_response({"message": "Bad credentials"}, status=401)
         if self.exchange_status != 200:
             return web.json_response({"message": "Not Found"}, status=self.exchange_status)
+        if login == "octocat":
+            token = f"tid=copilot-{next(self._serial)}"
+        else:
+            token = (
+                f"tid=copilot-{login}-{next(self._serials.setdefault(login, itertools.count(1)))}"
+            )
         return web.json_response(
-            {"token": f"tid=copilot-{next(self._serial)}", "expires_at": 4102444800,
+            {"token": token, "expires_at": 4102444800,
              "refresh_in": self.refresh_in, "sku": PLAN, "endpoints": {"api": self.api_base()}}
         )  # fmt: skip
 
@@ -128,6 +143,10 @@ class FakeCopilot:
         # (status, body) answers given before the normal reply, one per request.
         self.errors: list[tuple[int, Any]] = []
         self.refuse_tokens: set[str] = set()  # bearer values answered with 401
+        # Account -> (status, body, headers) answers for bearers of that account (its login in
+        # the token, see FakeGitHub.users), one per request, before the normal reply.
+        self.account_errors: dict[str, list[tuple[int, Any, dict[str, str]]]] = {}
+        self.refuse_accounts: set[str] = set()  # accounts whose every token is answered 401
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/models", self.models)
@@ -144,8 +163,12 @@ class FakeCopilot:
             body = await request.json()
             self.seen.append(Seen(request.path, request.headers.copy(), body))
             bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
-            if bearer in self.refuse_tokens:
+            account = account_of(bearer)
+            if bearer in self.refuse_tokens or account in self.refuse_accounts:
                 return web.json_response({"message": "unauthorized: token expired"}, status=401)
+            if self.account_errors.get(account):
+                status, payload, headers = self.account_errors[account].pop(0)
+                return web.json_response(payload, status=status, headers=headers)
             if self.errors:
                 status, payload = self.errors.pop(0)
                 return web.json_response(payload, status=status)
@@ -154,6 +177,13 @@ class FakeCopilot:
             return web.json_response(reply(body["model"]))
 
         return handle
+
+
+def account_of(bearer: str) -> str:
+    """The login a Copilot token of ``FakeGitHub`` was issued to."""
+    rest = bearer.removeprefix("tid=copilot-")
+    login, _, serial = rest.rpartition("-")
+    return login if login and serial.isdigit() else "octocat"
 
 
 async def chat_stream(request: web.Request, model: str) -> web.StreamResponse:
