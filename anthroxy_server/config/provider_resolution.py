@@ -10,7 +10,7 @@ import os
 import re
 import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from anthroxy.profile import DEFAULT_PROFILE, ProviderProfile
 from anthroxy.routing import catalog
@@ -34,6 +34,8 @@ from .schema import (
     Api,
     ApiKey,
     Auth,
+    CodexLogin,
+    CopilotSettings,
     ProviderConfig,
     ResolvedProvider,
 )
@@ -78,11 +80,7 @@ def resolve_provider(
     key, key_source = _find_key(pid, cfg, preset, env, problems)
     keys = gather_keys(pid, cfg, (key, key_source), env, problems)
     auth = cfg.auth or (preset.auth if preset else _default_auth(api))
-    codex_home = _codex_problems(where, cfg, api, auth, env, problems)
-    copilot = resolve_copilot(where, pid, cfg, auth, env, problems)
-    codex_login = resolve_codex_login(where, pid, cfg, auth, env, problems)
-    accounts = gather_accounts(pid, cfg, auth, problems)
-    place = google_place(where, cfg, auth, env, problems)
+    logins = _login_settings(pid, cfg, api, auth, env, problems)
     profile = _profile(where, cfg.profile, preset.profile if preset else DEFAULT_PROFILE, problems)
     cleaner = resolve_cleaner(pid, cfg, api, problems)
     if len(problems) > before or api is None or not base_url or profile is None:
@@ -101,20 +99,48 @@ def resolve_provider(
         connect_timeout=cfg.connect_timeout,
         read_timeout=cfg.read_timeout,
         key_source=_key_source(auth, key_source, keys),
-        codex_home=codex_home,
         token_url=cfg.token_url if auth == "codex" else None,
         cleaner=cleaner,
         learn_fields=cfg.learn_fields,
         models_url=cfg.models_url,
-        copilot=copilot,
-        codex_login=codex_login,
+        **logins,
+        region=aws["region"],
+        aws_profile=aws["aws_profile"],
+        keys=keys,
+        rotation=cfg.rotation,
+    )
+
+
+class _Logins(TypedDict):
+    codex_home: str | None
+    copilot: CopilotSettings | None
+    codex_login: CodexLogin | None
+    accounts: tuple[str, ...]
+    project: str | None
+    location: str | None
+    credentials_file: str | None
+
+
+def _login_settings(
+    pid: str,
+    cfg: ProviderConfig,
+    api: Api | None,
+    auth: Auth,
+    env: Mapping[str, str],
+    problems: list[str],
+) -> _Logins:
+    """What a provider that authenticates with a login or a platform account needs (each part
+    reports its keys on a provider of another kind)."""
+    where = f"providers.{pid}"
+    place = google_place(where, cfg, auth, env, problems)
+    return _Logins(
+        codex_home=_codex_problems(where, cfg, api, auth, env, problems),
+        copilot=resolve_copilot(where, pid, cfg, auth, env, problems),
+        codex_login=resolve_codex_login(where, pid, cfg, auth, env, problems),
+        accounts=gather_accounts(pid, cfg, auth, problems),
         project=place.project,
         location=place.location,
         credentials_file=place.credentials_file,
-        **aws,
-        keys=keys,
-        rotation=cfg.rotation,
-        accounts=accounts,
     )
 
 
