@@ -71,7 +71,9 @@ def model_key(model: str) -> str:
     return _DATED.sub("", key)
 
 
-def price_for(model: str | None, overrides: Mapping[str, Price] = MappingProxyType({})) -> Price | None:
+def price_for(
+    model: str | None, overrides: Mapping[str, Price] = MappingProxyType({})
+) -> Price | None:
     """The price of ``model``: the configuration's entry (by exact id, then by table key), else
     the table's; None when neither knows it."""
     if not model:

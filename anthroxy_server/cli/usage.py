@@ -8,7 +8,7 @@ import json
 import re
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from ..config import paths
@@ -21,7 +21,17 @@ HELP = "show tokens and estimated cost per model, provider, day or credential"
 EXAMPLE = "anthroxy usage --since 7d --by provider"
 _UNITS = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _SPAN = re.compile(r"^(\d+)([mhdw])$")
-HEADER = ("", "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "TTFT MS", "COST")
+HEADER = (
+    "",
+    "REQUESTS",
+    "ERRORS",
+    "INPUT",
+    "OUTPUT",
+    "CACHE READ",
+    "CACHE WRITE",
+    "TTFT MS",
+    "COST",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +49,7 @@ def since_of(text: str, now: float) -> float:
     if span:
         return now - int(span.group(1)) * _UNITS[span.group(2)]
     try:
-        day = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        day = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise CommandError(
             f"--since {text!r}: give a span (30m, 24h, 7d, 2w) or a date (2026-12-01)"
@@ -58,7 +68,7 @@ def command(args: argparse.Namespace, loc: Locations, out: TextIO, now: float | 
     total = report.overall(groups)
     if args.json:
         body = {
-            "since": datetime.fromtimestamp(since, timezone.utc).isoformat(timespec="seconds"),
+            "since": datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds"),
             "by": args.by,
             "ledger": str(path),
             "groups": [g.as_json() for g in groups],
@@ -75,20 +85,29 @@ def command(args: argparse.Namespace, loc: Locations, out: TextIO, now: float | 
 
 
 def table(rows: list[report.Total]) -> str:
-    cells = [HEADER] + [
-        (
-            r.key, f"{r.requests:,}", f"{r.errors:,}", f"{r.input_tokens:,}",
-            f"{r.output_tokens:,}", f"{r.cache_read_tokens:,}", f"{r.cache_write_tokens:,}",
-            "-" if r.avg_ttft_ms is None else f"{r.avg_ttft_ms:,.0f}", report.cost_text(r),
-        )  # fmt: skip
-        for r in rows
-    ]
+    cells = [HEADER] + [_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
     lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
         for row in cells
     ]
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _cells(r: report.Total) -> tuple[str, ...]:
+    ttft = "-" if r.avg_ttft_ms is None else f"{r.avg_ttft_ms:,.0f}"
+    counts = (r.requests, r.errors, r.input_tokens, r.output_tokens)
+    caches = (r.cache_read_tokens, r.cache_write_tokens)
+    return (
+        r.key,
+        *(f"{n:,}" for n in counts),
+        *(f"{n:,}" for n in caches),
+        ttft,
+        report.cost_text(r),
+    )
 
 
 def today(loc: Locations, now: float | None = None) -> dict[str, object] | None:

@@ -55,7 +55,7 @@ def totals(path: Path, since: float, by: str) -> list[Total]:
                SUM(subscription),
                AVG(ttft_ms)
         FROM requests WHERE time >= ? GROUP BY k
-    """  # noqa: S608 -- ``key`` is one of GROUPS, never user text
+    """
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
     try:
         rows = conn.execute(query, (since,)).fetchall()
@@ -92,7 +92,7 @@ def overall(groups: list[Total]) -> Total:
 
 
 def cost_text(total: Total) -> str:
-    """"$1.2345", "unknown", "$0.50 + unknown (3 req)", "subscription"."""
+    """ "$1.2345", "unknown", "$0.50 + unknown (3 req)", "subscription"."""
     paid = total.requests - total.subscription
     if paid == 0 and total.requests:
         return "subscription"

@@ -4,6 +4,7 @@ subscription provider leaves; and the MCP status tool's totals of today."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -24,16 +25,29 @@ HOUR = 3600.0
 DAY = 86_400.0
 
 
+BASE = Row(
+    time=0.0,
+    request_id="req",
+    client_model="sonnet",
+    provider="ds",
+    upstream_model="deepseek-chat",
+    credential="env:DS_KEY",
+    input_tokens=1000,
+    output_tokens=100,
+    cache_read_tokens=0,
+    cache_write_tokens=0,
+    ttft_ms=200.0,
+    total_ms=900.0,
+    status=200,
+    stream_error=None,
+    fallback_attempts=0,
+    cost_usd=0.01,
+    subscription=False,
+)
+
+
 def row(at: float, **fields: Any) -> Row:
-    base: dict[str, Any] = dict(
-        time=at, request_id="req", client_model="sonnet", provider="ds",
-        upstream_model="deepseek-chat", credential="env:DS_KEY", input_tokens=1000,
-        output_tokens=100, cache_read_tokens=0, cache_write_tokens=0, ttft_ms=200.0,
-        total_ms=900.0, status=200, stream_error=None, fallback_attempts=0, cost_usd=0.01,
-        subscription=False,
-    )  # fmt: skip
-    base.update(fields)
-    return Row(**base)
+    return dataclasses.replace(BASE, time=at, **fields)
 
 
 @pytest.fixture

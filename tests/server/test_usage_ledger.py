@@ -5,6 +5,7 @@ one warning and no request."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -209,15 +210,29 @@ async def test_many_requests_make_few_transactions(
     assert ledger.transactions <= 3  # the thread's periodic flushes plus ours, not 40
 
 
+BASE = Row(
+    time=0.0,
+    request_id="req",
+    client_model="c",
+    provider="p",
+    upstream_model="m",
+    credential="env:K",
+    input_tokens=1,
+    output_tokens=1,
+    cache_read_tokens=0,
+    cache_write_tokens=0,
+    ttft_ms=1.0,
+    total_ms=2.0,
+    status=200,
+    stream_error=None,
+    fallback_attempts=0,
+    cost_usd=0.5,
+    subscription=False,
+)
+
+
 def row(at: float, **fields: Any) -> Row:
-    base: dict[str, Any] = dict(
-        time=at, request_id="req", client_model="c", provider="p", upstream_model="m",
-        credential="env:K", input_tokens=1, output_tokens=1, cache_read_tokens=0,
-        cache_write_tokens=0, ttft_ms=1.0, total_ms=2.0, status=200, stream_error=None,
-        fallback_attempts=0, cost_usd=0.5, subscription=False,
-    )  # fmt: skip
-    base.update(fields)
-    return Row(**base)
+    return dataclasses.replace(BASE, time=at, **fields)
 
 
 def test_rows_past_the_retention_are_pruned(tmp_path: Path) -> None:
