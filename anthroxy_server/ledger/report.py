@@ -62,13 +62,17 @@ def totals(path: Path, since: float, by: str) -> list[Total]:
     finally:
         conn.close()
     found = [
-        Total(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+        Total(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], _usd(r[7]), r[8], r[9],
               None if r[10] is None else round(r[10], 1))
         for r in rows
     ]  # fmt: skip
     if by == "day":
         return sorted(found, key=lambda t: t.key)
     return sorted(found, key=lambda t: (-(t.cost_usd or 0.0), -t.requests, t.key))
+
+
+def _usd(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def overall(groups: list[Total]) -> Total:
@@ -84,7 +88,7 @@ def overall(groups: list[Total]) -> Total:
         sum(g.output_tokens for g in groups),
         sum(g.cache_read_tokens for g in groups),
         sum(g.cache_write_tokens for g in groups),
-        sum(priced) if priced else None,
+        _usd(sum(priced)) if priced else None,
         sum(g.unknown_cost for g in groups),
         sum(g.subscription for g in groups),
         round(sum(t * n for t, n in timed) / weight, 1) if weight else None,
