@@ -14,7 +14,7 @@ import pytest
 
 from anthroxy_server.cli import dispatch, proxy_status
 from anthroxy_server.cli.usage import since_of, today
-from anthroxy_server.config import paths, settings_from_config, structure_config
+from anthroxy_server.config import ConfigError, paths, settings_from_config, structure_config
 from anthroxy_server.config.paths import CommandError, Locations
 from anthroxy_server.gateway.state import AccessInfo
 from anthroxy_server.ledger.hook import row_of
@@ -157,3 +157,14 @@ def test_a_subscription_row_has_tokens_and_no_cost() -> None:
         2.0, "req_2",
     )  # fmt: skip
     assert not priced.subscription and priced.cost_usd == pytest.approx(1.0)
+
+
+def test_a_negative_price_or_retention_is_a_problem_named_by_its_key() -> None:
+    raw = {
+        "server": {"usage_retention_days": 0},
+        "prices": {"kimi-k2": {"input": -1.0, "output": 2.0}},
+    }
+    with pytest.raises(ConfigError) as caught:
+        settings_from_config(structure_config(raw), {})
+    assert 'prices."kimi-k2".input: must be >= 0' in "\n".join(caught.value.problems)
+    assert "server.usage_retention_days: must be at least 1" in "\n".join(caught.value.problems)
