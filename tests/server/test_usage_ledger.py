@@ -243,3 +243,26 @@ def test_rows_past_the_retention_are_pruned(tmp_path: Path) -> None:
     ledger.flush()  # written, then pruned in the same flush
     ledger.close()
     assert [r["request_id"] for r in rows(tmp_path)] == ["r89", "r1"]
+
+
+async def test_the_row_names_the_pool_key_that_answered(
+    aiohttp_client: Any, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    keys = {**KEYS, "KEY_B": "sk-BBBB-secret-never-shown-0000000002"}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("x-api-key") == KEYS["KEY_A"]:
+            body = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}
+            return web.json_response(body, status=429, headers={"retry-after": "30"})
+        return web.json_response(reply(input_tokens=10, output_tokens=2))
+
+    upstream.handler = handle
+    raw = raw_config(upstream.url)
+    raw["providers"]["up"]["api_keys_env"] = ["KEY_A", "KEY_B"]
+    settings = settings_from_config(structure_config(raw), keys)
+    client = await aiohttp_client(create_app(settings, state_dir=tmp_path))
+    assert (await client.post("/v1/messages", json=message_body())).status == 200
+    flush(client)
+    (only,) = rows(tmp_path)
+    assert only["credential"] == "env:KEY_B"
+    assert not any(secret in json.dumps(only) for secret in keys.values())
