@@ -33,6 +33,7 @@ from . import (
     models,
     running,
     service,
+    usage,
 )
 from .config_show import show_config_lines
 from .setup import wizard
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
-    "models", "service", "mcp", "import", "desktop-extension", "login", "logout",
+    "models", "service", "mcp", "import", "desktop-extension", "login", "logout", "usage",
     *live_commands.NAMES,
 )  # fmt: skip
 EPILOG = """examples:
@@ -116,6 +117,7 @@ def build_parser() -> _Parser:
     p.add_argument("provider", nargs="?", help="a provider: its live model list, fetched now")
     for name, text, example in live_commands.COMMANDS:
         live_commands.add_arguments(name, _sub(sub, name, text, example))
+    usage.add_arguments(_sub(sub, usage.NAME, usage.HELP, usage.EXAMPLE))
     _add_tools(sub)
     return parser
 
@@ -405,6 +407,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "mcp": _mcp,
     "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
+    "usage": lambda c: usage.command(c.args, c.loc, c.out),
     **dict.fromkeys(live_commands.NAMES, lambda c: live_commands.handle(c.args, c.loc, c.out)),
 }
 

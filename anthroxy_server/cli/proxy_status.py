@@ -26,7 +26,7 @@ from anthroxy.errors import AnthroxyError
 
 from ..config import paths
 from ..config.paths import CommandError, Locations
-from . import daemon, probe
+from . import daemon, probe, usage
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider, Settings
@@ -58,6 +58,7 @@ class Snapshot:
     url: str | None
     healthz: dict[str, Any] | None  # its /healthz body when something answers
     port_taken: bool  # nothing answers /healthz, yet the port is held by some program
+    usage_today: dict[str, Any] | None = None  # today's ledger totals (cli/usage.py)
 
     @property
     def listening(self) -> bool:
@@ -97,7 +98,8 @@ def snapshot(loc: Locations, opts: Options) -> Snapshot:
     if answer is None and settings is not None:
         server = settings.config.server
         taken = not probe.port_free(server.host, server.port)
-    return Snapshot(settings, problems, pid_problem, record, url, answer, taken)
+    today = usage.today(loc)
+    return Snapshot(settings, problems, pid_problem, record, url, answer, taken, today)
 
 
 def redact_url(url: str) -> str:
@@ -126,6 +128,8 @@ def anthroxy_report(snap: Snapshot) -> dict[str, Any]:
         report["pid"] = snap.record.pid
     if snap.healthz is not None:
         report["healthz"] = _redacted_healthz(snap.healthz)
+    if snap.usage_today is not None:
+        report["usage_today"] = snap.usage_today
     return report
 
 

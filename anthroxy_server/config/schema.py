@@ -60,6 +60,8 @@ class ServerConfig:
     # Honour HTTP(S)_PROXY / NO_PROXY (and ~/.netrc) for upstream calls. Off by default: looking
     # them up costs ~0.8 ms per request, and most machines reach providers directly.
     trust_env: bool = False
+    # The usage ledger (usage.sqlite3 in the state directory) forgets rows older than this.
+    usage_retention_days: int = 90
 
 
 @attrs.frozen
@@ -205,6 +207,17 @@ class ModelConfig:
 
 
 @attrs.frozen
+class PriceConfig:
+    """``[prices."model-id"]``: USD per million tokens, replacing the catalogue's price
+    (``anthroxy/routing/prices.py``); a cache price left out is billed at the input price."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+
+@attrs.frozen
 class Config:
     server: ServerConfig = attrs.Factory(ServerConfig)
     providers: dict[str, ProviderConfig] = attrs.Factory(dict)
@@ -212,6 +225,7 @@ class Config:
     aliases: dict[str, str] = attrs.Factory(dict)
     routing: RoutingConfig = attrs.Factory(RoutingConfig)
     models: dict[str, ModelConfig] = attrs.Factory(dict)
+    prices: dict[str, PriceConfig] = attrs.Factory(dict)
 
 
 @attrs.frozen

@@ -118,6 +118,7 @@ def settings_from_config(
     tiers = dict(config.tiers) or default_tiers(providers, discovered=discovered)
     routing = _routing(config, providers, tiers, problems, _stock_claude(config, providers))
     problems += robustness_problems(config)
+    problems += _price_problems(config)
     problems += self_address_problems(config, providers, env, origins or {})
     if problems:
         raise ConfigError(problems)
@@ -146,7 +147,20 @@ def _server_problems(server: ServerConfig) -> list[str]:
             )
     if not server.host:
         problems.append("server.host: must not be empty")
+    if server.usage_retention_days < 1:
+        problems.append(
+            f"server.usage_retention_days: must be at least 1, got {server.usage_retention_days}"
+        )
     return problems
+
+
+def _price_problems(config: Config) -> list[str]:
+    return [
+        f'prices."{model}".{kind}: must be >= 0 USD per million tokens, got {value}'
+        for model, price in config.prices.items()
+        for kind, value in attrs.asdict(price).items()
+        if value is not None and not value >= 0
+    ]
 
 
 def default_tiers(providers: Mapping[str, ResolvedProvider], *, discovered: bool) -> dict[str, str]:

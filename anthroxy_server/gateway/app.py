@@ -26,6 +26,7 @@ from aiohttp.typedefs import Handler
 from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest, RequestTooLarge
 
 from .. import providers
+from ..ledger import hook as ledger
 from ..live_lists import app as live_lists
 from . import handlers
 from .live import GENERATION_KEY, LIVE, generation_of, settings_of
@@ -42,11 +43,15 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 def create_app(
-    settings: Settings, *, pepper: bytes = b"", cache_dir: Path | None = None
+    settings: Settings,
+    *,
+    pepper: bytes = b"",
+    cache_dir: Path | None = None,
+    state_dir: Path | None = None,
 ) -> web.Application:
     """The gateway for ``settings``; ``pepper`` keys the fingerprint's secret digests
     (``config/fingerprint.py``; serve.py passes the user's); ``cache_dir`` keeps the live
-    model lists (None: in memory only)."""
+    model lists (None: in memory only); ``state_dir`` holds the usage ledger (None: none)."""
     server = settings.config.server
     app = web.Application(
         middlewares=[gateway_middleware],
@@ -62,6 +67,8 @@ def create_app(
     providers.setup(app)
     live_lists.setup(app, cache_dir)
     handlers.setup(app)
+    if state_dir is not None:
+        ledger.setup(app, state_dir, server.usage_retention_days)
     return app
 
 
@@ -99,6 +106,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         # 499: the client went away before an answer (nginx's convention).
         status = 499 if response is None else response.status
         _log_access(request, access, status, elapsed, request_id)
+        ledger.record(request, access, status, started, request_id)
         REQUEST_ID.reset(token)
         live.release(generation)
     return response

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from anthroxy.errors import AnthroxyError
+from anthroxy.events import Usage
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
@@ -102,8 +104,12 @@ async def _stream(
         read_timeout=call.provider.read_timeout,
         provider=call.provider.id,
     )
-    call.access.input_tokens = plan.stream.usage.input_tokens
-    call.access.output_tokens = plan.stream.usage.output_tokens
+    usage = plan.stream.usage
+    call.access.input_tokens = usage.input_tokens
+    call.access.output_tokens = usage.output_tokens
+    call.access.cache_read_tokens = usage.cache_read_tokens
+    call.access.cache_write_tokens = usage.cache_write_tokens
+    call.access.first_output = downstream.first_output
     return failure
 
 
@@ -188,9 +194,13 @@ def _json_reply(
     if isinstance(message, Mapping):
         usage = message.get("usage")
         if isinstance(usage, Mapping):
-            call.access.input_tokens = usage.get("input_tokens")
-            call.access.output_tokens = usage.get("output_tokens")
+            counts = Usage.of(usage)
+            call.access.input_tokens = counts.input_tokens
+            call.access.output_tokens = counts.output_tokens
+            call.access.cache_read_tokens = counts.cache_read_tokens
+            call.access.cache_write_tokens = counts.cache_write_tokens
         message = json.dumps(message, separators=_COMPACT).encode()
+    call.access.first_output = time.perf_counter()  # a JSON reply's first token is all of it
     response = web.Response(body=message, content_type="application/json")
     response.headers.update(extra)
     return response

@@ -187,7 +187,8 @@ def _app(
 
     pepper = fingerprint.load_pepper(fingerprint.pepper_file(environ, Path.home()))
     cache_dir = paths.cache_dir(environ, Path.home())
-    app = create_app(settings, pepper=pepper, cache_dir=cache_dir)
+    state_dir = paths.state_dir(environ, Path.home())
+    app = create_app(settings, pepper=pepper, cache_dir=cache_dir, state_dir=state_dir)
     app[CACHE_DIR] = cache_dir
     reload.enable(app, load, logs.setup)
     return app

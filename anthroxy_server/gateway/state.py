@@ -38,6 +38,12 @@ class AccessInfo:
     stream_error: str | None = None
     # "provider/model:status" of each failed attempt before the one that answered.
     tried: list[str] = field(default_factory=list)
+    # For the usage ledger: prompt-cache counts, the label of the key that answered (never the
+    # key), and when the first content reached the client (time.perf_counter()).
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    credential: str | None = None
+    first_output: float | None = None
 
 
 def access_of(request: web.Request) -> AccessInfo:

@@ -17,6 +17,7 @@ once. Error events are redacted as they are written: an upstream may echo its ke
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 
 import aiohttp
@@ -54,6 +55,7 @@ class Downstream:
         # Whether anything but pings went out: until then a failed attempt may hand the same
         # open response to the next target of the fallback chain.
         self.started = False
+        self.first_output: float | None = None  # perf_counter() when ``started`` became true
 
     @property
     def prepared(self) -> bool:
@@ -81,6 +83,8 @@ class Downstream:
         if events:
             if not self.started:
                 self.started = not all(_keeps_alive(event) for event in events)
+                if self.started:
+                    self.first_output = time.perf_counter()
             if self.events is not None:
                 self.events += events
             await self._write(b"".join([self._encode(event) for event in events]))

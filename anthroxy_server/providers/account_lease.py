@@ -16,14 +16,22 @@ from collections.abc import Mapping
 from anthroxy.errors import AnthroxyError
 from anthroxy.upstream_errors import error_from_upstream
 
+from ..gateway.state import AccessInfo
 from .cooldown import cooldown_seconds
 from .credentials import Credential, CredentialPool
 from .key_access import none_usable
 
 
 class AccountLease:
-    def __init__(self, provider_id: str, pool: CredentialPool, session: str | None) -> None:
+    def __init__(
+        self,
+        provider_id: str,
+        pool: CredentialPool,
+        session: str | None,
+        access: AccessInfo | None = None,
+    ) -> None:
         self._pid = provider_id
+        self._access = access  # told the account used (the usage ledger's credential column)
         self.pool = pool
         self._session = session
         self.current: Credential | None = pool.pick(session)
@@ -34,6 +42,8 @@ class AccountLease:
         """The account to use now; the pool's answer when none is usable."""
         if self.current is None or self.current.account is None:
             raise none_usable(self._pid, self.pool, "account")
+        if self._access is not None:
+            self._access.credential = self.current.label
         return self.current.account
 
     def limited(self, status: int, body: bytes, headers: Mapping[str, str], quota: bool) -> bool:

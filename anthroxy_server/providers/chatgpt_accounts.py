@@ -28,7 +28,7 @@ class ChatGPTAccountsAccess(ChatGPTAccess):
 
     def __init__(self, call: Call, pool: CredentialPool) -> None:
         session = session_of(call.request.headers, call.body)
-        self._lease = AccountLease(call.provider.id, pool, session)
+        self._lease = AccountLease(call.provider.id, pool, session, call.access)
         super().__init__(call)
 
     def _account(self) -> str | None:

@@ -26,9 +26,8 @@ class CopilotAccountsAccess(CopilotAccess):
     """``CopilotAccess`` over the accounts of the provider's pool."""
 
     def __init__(self, call: Call, pool: CredentialPool) -> None:
-        self._lease = AccountLease(
-            call.provider.id, pool, session_of(call.request.headers, call.body)
-        )
+        session = session_of(call.request.headers, call.body)
+        self._lease = AccountLease(call.provider.id, pool, session, call.access)
         super().__init__(call)
 
     def _account(self) -> str | None:

@@ -11,6 +11,7 @@ from anthroxy.upstream_errors import error_from_upstream
 from ..config.schema import ResolvedProvider
 from ..gateway.call import Call
 from ..gateway.dialects import Plan
+from ..gateway.state import AccessInfo
 from ..gateway.upstream import credential_headers, join_url
 from .base import ROTATE_STATUSES, Access, Outgoing, body_bytes
 from .cooldown import cooldown_seconds
@@ -28,8 +29,10 @@ class KeyAccess:
         provider: ResolvedProvider,
         pool: CredentialPool | None = None,
         session: str | None = None,
+        access: AccessInfo | None = None,
     ) -> None:
         self._provider = provider
+        self._access = access  # told the label of each key used (the usage ledger's column)
         self._pool = pool
         self._session = session
         self._lease: Credential | None = None  # the pool's credential this request uses
@@ -50,6 +53,8 @@ class KeyAccess:
             self._lease = self._pool.pick(self._session)
         if self._lease is None:
             raise none_usable(self._provider.id, self._pool, "key")
+        if self._access is not None:
+            self._access.credential = self._lease.label
         return self._lease
 
     def rotate(
@@ -68,6 +73,8 @@ class KeyAccess:
         if following is None:
             return None
         self._lease = following
+        if self._access is not None:
+            self._access.credential = following.label
         return {**self._plan_headers, **credential_headers(self._provider, following.headers)}
 
     async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None:
@@ -110,4 +117,6 @@ def key_access(call: Call) -> Access:
     pool = pool_for(call.request, call.provider)
     if pool is None:
         return KeyAccess(call.provider)
-    return KeyAccess(call.provider, pool, session_of(call.request.headers, call.body))
+    return KeyAccess(
+        call.provider, pool, session_of(call.request.headers, call.body), access=call.access
+    )

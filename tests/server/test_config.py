@@ -644,7 +644,7 @@ def test_example_config_mentions_every_key() -> None:
     text = (REPO / "config.example.toml").read_text()
     classes = (
         c.ServerConfig, c.ProviderConfig, c.RoutingConfig, c.ScenarioConfig, c.RetryConfig,
-        c.BreakerConfig, c.ModelConfig,
+        c.BreakerConfig, c.ModelConfig, c.PriceConfig,
     )  # fmt: skip
     missing = [
         f"{cls.__name__}.{field.name}"

@@ -238,3 +238,17 @@ async def test_no_account_logged_in_names_the_command(
     message = (await response.json())["error"]["message"]
     assert "every account was refused" in message and "--account NAME" in message
     assert rig.copilot.seen == []
+
+
+def test_the_account_used_is_the_usage_ledgers_credential() -> None:
+    from anthroxy_server.gateway.state import AccessInfo
+    from anthroxy_server.providers.account_lease import AccountLease
+    from anthroxy_server.providers.credentials import Credential, CredentialPool
+
+    accounts = [Credential(f"a-{n}", f"account {n}", {}, account=n) for n in ("work", "home")]
+    pool = CredentialPool("copilot", accounts, rotation="fill-first")
+    access = AccessInfo()
+    lease = AccountLease("copilot", pool, None, access)
+    assert lease.account == "work" and access.credential == "account work"
+    lease.refused(401)
+    assert lease.account == "home" and access.credential == "account home"
