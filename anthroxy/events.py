@@ -54,6 +54,8 @@ class Usage:
 
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cache_read: int | None = None  # cache_read_input_tokens
+    cache_write: int | None = None  # cache_creation_input_tokens
 
     @classmethod
     def of(cls, usage: object, earlier: Usage | None = None) -> Usage:
@@ -66,9 +68,13 @@ class Usage:
         found = usage if isinstance(usage, Mapping) else {}
         given = found.get("input_tokens")
         output = found.get("output_tokens")
+        read = found.get("cache_read_input_tokens")
+        write = found.get("cache_creation_input_tokens")
         return cls(
             given if _is_count(given) else earlier.input_tokens,
             output if _is_count(output) else earlier.output_tokens,
+            read if _is_count(read) else earlier.cache_read,
+            write if _is_count(write) else earlier.cache_write,
         )
 
 

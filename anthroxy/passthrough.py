@@ -12,6 +12,7 @@ upstream failure never lands inside a half-sent one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -204,8 +205,9 @@ class PassthroughStream:
                 self.started = True
                 if self._rewriting:
                     event, usage = _rewrite_message_start(event, self._model or "")
-                    # Only its input count: the output one there is a placeholder.
-                    self._usage = Usage(input_tokens=Usage.of(usage).input_tokens)
+                    # Only its input and cache counts: the output one there is a placeholder.
+                    start = Usage.of(usage)
+                    self._usage = dataclasses.replace(start, output_tokens=None)
             out.append(event)
         out.append(complete[position:])
         return b"".join(out)

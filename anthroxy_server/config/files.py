@@ -48,6 +48,7 @@ SECRET_KEYS: Mapping[str, str] = {
     "api_key": "a key: export it and name the variable in api_key_env",
     "api_keys": "the keys: export them and name the variables in api_keys_env",
     "auth_token": f"the token: export {AUTH_TOKEN_ENV}",
+    "metrics_token": "the metrics token: keep it in a file only you can read",
 }
 
 

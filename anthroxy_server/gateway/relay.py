@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from anthroxy.errors import AnthroxyError
+from anthroxy.events import Usage
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import connection_error, timeout_error
 
@@ -94,8 +95,12 @@ async def _stream(
         read_timeout=call.provider.read_timeout,
         provider=call.provider.id,
     )
-    call.access.input_tokens = plan.stream.usage.input_tokens
-    call.access.output_tokens = plan.stream.usage.output_tokens
+    usage = plan.stream.usage
+    call.access.input_tokens, call.access.output_tokens = usage.input_tokens, usage.output_tokens
+    call.access.cache_read_tokens, call.access.cache_write_tokens = (
+        usage.cache_read,
+        usage.cache_write,
+    )
     return failure
 
 
@@ -173,8 +178,13 @@ def _json_reply(
     if isinstance(message, Mapping):
         usage = message.get("usage")
         if isinstance(usage, Mapping):
-            call.access.input_tokens = usage.get("input_tokens")
-            call.access.output_tokens = usage.get("output_tokens")
+            counts = Usage.of(usage)
+            call.access.input_tokens, call.access.output_tokens = (
+                counts.input_tokens,
+                counts.output_tokens,
+            )
+            call.access.cache_read_tokens = counts.cache_read
+            call.access.cache_write_tokens = counts.cache_write
         message = json.dumps(message, separators=_COMPACT).encode()
     response = web.Response(body=message, content_type="application/json")
     response.headers.update(extra)

@@ -10,6 +10,8 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from anthroxy.routing.table import Route
+
     from ..config.schema import Settings
 
 # The settings and sessions the app STARTED with; after a reload, a request reads its own
@@ -38,6 +40,13 @@ class AccessInfo:
     stream_error: str | None = None
     # "provider/model:status" of each failed attempt before the one that answered.
     tried: list[str] = field(default_factory=list)
+    # For the metrics (metrics.py): perf_counter readings, the latest target, stream state.
+    started: float = 0.0
+    first_token: float | None = None
+    routed: Route | None = None
+    stream_open: bool = False
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 def access_of(request: web.Request) -> AccessInfo:

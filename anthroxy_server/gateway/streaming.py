@@ -32,6 +32,7 @@ from anthroxy.upstream_errors import (
     upstream_object,
 )
 
+from . import metrics
 from .live import generation_of
 from .logs import REDACTED
 
@@ -74,6 +75,7 @@ class Downstream:
             response.headers["cache-control"] = "no-cache"
             await response.prepare(self.request)
             self.response = response
+            metrics.stream_opened(self.request)
         return self.response
 
     async def send(self, events: list[Event]) -> None:
@@ -81,6 +83,8 @@ class Downstream:
         if events:
             if not self.started:
                 self.started = not all(_keeps_alive(event) for event in events)
+                if self.started:
+                    metrics.first_event(self.request)
             if self.events is not None:
                 self.events += events
             await self._write(b"".join([self._encode(event) for event in events]))
