@@ -21,6 +21,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -52,7 +53,27 @@ ERROR_KINDS = frozenset({
     "not_found_error", "request_too_large", "rate_limit_error", "api_error", "overloaded_error",
     "timeout_error", "unreachable", "timeout",
 })  # fmt: skip
+MAX_ROUTES = 4096  # routes whose labels are remembered (a client may send endless names)
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
 _STATES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
+
+
+@dataclass(slots=True)
+class _Series:
+    """The metric children of one (provider, model, client_model)."""
+
+    route: tuple[str, str, str]
+    requests: Counter
+    latency: Histogram
+    first_token: Histogram
+    tokens: tuple[Counter, ...]  # in TOKEN_KINDS order
+    statuses: dict[int, Counter] = field(default_factory=dict)
+
+    def status(self, status: int) -> Counter:
+        found = self.statuses.get(status)
+        if found is None:
+            found = self.statuses[status] = self.requests.labels(*self.route, str(status))
+        return found
 
 
 class GatewayMetrics:
@@ -93,6 +114,8 @@ class GatewayMetrics:
         )
         registry.register(_StateCollector(app))
         self._seen: dict[str, set[str]] = {}
+        self._children: dict[tuple[str, str, str], _Series] = {}
+        self._routes: dict[Route, tuple[str, str, str]] = {}
         self._named: tuple[object, frozenset[str], frozenset[str]] | None = None
 
     # -- label bounds ---------------------------------------------------------------------------
@@ -116,24 +139,28 @@ class GatewayMetrics:
             for provider in settings.providers.values():
                 upstream.update(provider.models)
             self._named = (table, clients, frozenset(upstream))
+            self._routes.clear()
         return self._named[1], self._named[2]
 
-    def labels(self, settings: Settings, route: Route | None) -> tuple[str, str, str]:
-        """(provider, model, client_model) of a routed request, each bounded; "none" for one
-        refused before it was routed."""
-        if route is None:
-            return NONE, NONE, NONE
-        clients, upstream = self._names(settings)
+    def labels(self, settings: Settings, route: Route) -> tuple[str, str, str]:
+        """(provider, model, client_model) of a routed request, each bounded."""
+        clients, upstream = self._names(settings)  # clears _routes when the table changed
+        found = self._routes.get(route)
+        if found is not None:
+            return found
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()
         # "anthropic"/"target" rules pass a client-chosen name upstream: only known ones count.
         passes_name = route.rule in ("anthropic", "target")
         model = route.model if not passes_name or route.model in upstream else OTHER
         client = route.requested_model if route.requested_model in clients else OTHER
         provider = route.provider if route.provider in settings.providers else OTHER
-        return (
+        found = self._routes[route] = (
             self._bounded("provider", provider),
             self._bounded("model", model),
             self._bounded("client_model", client),
         )
+        return found
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -145,20 +172,33 @@ class GatewayMetrics:
             self.streams.dec()
         if request.path != "/v1/messages":
             return  # count_tokens, model lists, /healthz: not model traffic
-        route = self.labels(settings_of(request), access.routed)
-        self.requests.labels(*route, str(status)).inc()
         if access.routed is None:
-            return  # refused before routing (token, body): no upstream, no latency of one
-        self.latency.labels(*route).observe(seconds)
+            # Refused before routing (token, body): no upstream, no latency of one.
+            self.requests.labels(NONE, NONE, NONE, str(status)).inc()
+            return
+        series = self._series(self.labels(settings_of(request), access.routed))
+        series.status(status).inc()
+        series.latency.observe(seconds)
         if access.first_token is not None:
-            self.first_token.labels(*route).observe(access.first_token - access.started)
+            series.first_token.observe(access.first_token - access.started)
         counts = (
-            ("input", access.input_tokens), ("output", access.output_tokens),
-            ("cache_read", access.cache_read_tokens), ("cache_write", access.cache_write_tokens),
+            access.input_tokens, access.output_tokens,
+            access.cache_read_tokens, access.cache_write_tokens,
         )  # fmt: skip
-        for kind, count in counts:
+        for counter, count in zip(series.tokens, counts, strict=True):
             if count:
-                self.tokens.labels(*route, kind).inc(count)
+                counter.inc(count)
+
+    def _series(self, route: tuple[str, str, str]) -> _Series:
+        """The children of one label set, made once: ``.labels()`` costs a lock and a lookup."""
+        found = self._children.get(route)
+        if found is None:
+            tokens = tuple(self.tokens.labels(*route, kind) for kind in TOKEN_KINDS)
+            found = self._children[route] = _Series(
+                route, self.requests, self.latency.labels(*route),
+                self.first_token.labels(*route), tokens,
+            )  # fmt: skip
+        return found
 
     def attempt(self, request: web.Request, route: Route, err: AnthroxyError | None) -> None:
         """An attempt at ``route`` starts (err None) or failed with ``err``."""
