@@ -1,7 +1,7 @@
 """Prometheus metrics: ``GET /metrics`` and the one-line hooks that feed it.
 
 Each app has its own ``CollectorRegistry`` (not prometheus-client's global one), so several apps
-in one process (the tests, a reload's old and new generation) never share or clash over series.
+in one process (the tests) never share or clash over series.
 
 Counters and histograms are updated where the data is known: the access line (requests, latency,
 tokens), the fallback loop (upstream errors, fallbacks taken), the client stream (time to first
@@ -11,8 +11,9 @@ token, active streams). Breaker states and credential cooldowns are read when Pr
 Labels stay bounded whatever clients send: ``provider`` is a configured provider id; ``model`` is
 the routed upstream model when the configuration names it (or the provider's catalogue entry
 lists it), else ``other``; ``client_model`` is the name the client sent when it is one the
-configuration routes by name (tier, alias, ``provider/model`` target), else ``other``; error kinds
-are Anthropic's error types. ``MAX_LABEL_VALUES`` caps each label besides, as a last guard.
+configuration routes by name (tier, alias, ``provider/model`` target), the tier word for a name
+the tier rule matched (Claude Code's dated names), else ``other``; error kinds are Anthropic's
+error types. ``MAX_LABEL_VALUES`` caps each label besides, as a last guard.
 No label holds a secret: credentials appear by their label (``env:KEY_A``), never their value.
 """
 
@@ -154,6 +155,8 @@ class GatewayMetrics:
         passes_name = route.rule in ("anthropic", "target")
         model = route.model if not passes_name or route.model in upstream else OTHER
         client = route.requested_model if route.requested_model in clients else OTHER
+        if client == OTHER and route.rule.startswith("tier:"):
+            client = route.rule[5:]  # Claude Code's dated names by their configured tier word
         provider = route.provider if route.provider in settings.providers else OTHER
         found = self._routes[route] = (
             self._bounded("provider", provider),

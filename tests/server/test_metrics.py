@@ -96,7 +96,7 @@ def make_settings(primary: str, backup: str, server: dict[str, Any] | None = Non
             "prim": {**provider, "base_url": primary, "models": ["m1"], "connect_timeout": 2},
             "back": {**provider, "base_url": backup, "models": ["m2"]},
         },
-        "tiers": {"default": "prim/m1"},
+        "tiers": {"default": "prim/m1", "opus": "back/m2"},
         "aliases": {"solo": "back/m2"},
         "routing": {
             "fallbacks": {"prim/m1": ["back/m2"]},
@@ -152,6 +152,17 @@ async def test_json_and_streamed_requests_are_counted_exactly(upstream, backup, 
     assert got[("anthroxy_active_streams", ())] == 0
     assert got[("anthroxy_breaker_state", labels(provider="back"))] == 0
     assert not [key for key in got if key[0].startswith("anthroxy_fallbacks_total")]
+
+
+async def test_claude_code_names_count_under_their_tier(upstream, backup, gateway) -> None:
+    backup.handler = answer
+    client = await gateway()
+    for model in ("claude-opus-4-1-20250805", "claude-opus-4-5"):
+        response = await client.post("/v1/messages", json=message_body(model))
+        assert response.status == 200
+    got = await scrape(client)
+    tier = {"provider": "back", "model": "m2", "client_model": "opus", "status": "200"}
+    assert got[("anthroxy_requests_total", labels(**tier))] == 2
 
 
 async def test_failure_and_fallback_are_counted(upstream, backup, gateway) -> None:
