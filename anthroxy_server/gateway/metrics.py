@@ -179,7 +179,9 @@ class GatewayMetrics:
             # Refused before routing (token, body): no upstream, no latency of one.
             self.requests.labels(NONE, NONE, NONE, str(status)).inc()
             return
-        series = self._series(self.labels(settings_of(request), access.routed))
+        provider, model, client = self.labels(settings_of(request), access.routed)
+        # The client's name as the chain's first route saw it (a fallback's rule is "fallback:N").
+        series = self._series((provider, model, access.client_label or client))
         series.status(status).inc()
         series.latency.observe(seconds)
         if access.first_token is not None:
@@ -214,6 +216,8 @@ class GatewayMetrics:
             settings = settings_of(request)
             before = self.labels(settings, access.routed)[0]
             self.fallbacks.labels(before, self.labels(settings, route)[0]).inc()
+        elif access.routed is None:
+            access.client_label = self.labels(settings_of(request), route)[2]
         access.routed = route
 
 

@@ -44,6 +44,7 @@ class AccessInfo:
     started: float = 0.0
     first_token: float | None = None
     routed: Route | None = None
+    client_label: str | None = None  # the client's model as the metrics name it
     stream_open: bool = False
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None

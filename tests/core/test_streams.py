@@ -67,7 +67,9 @@ def test_a_whole_stream_is_valid_finished_and_reports_its_usage(name: str) -> No
     delta = [e for e in events if e["type"] == "message_delta"][-1]["usage"]
     assert stream.usage.output_tokens == delta["output_tokens"]
     if name != "passthrough":  # the pass-through's input count may come from message_start
-        assert stream.usage == Usage(delta["input_tokens"], delta["output_tokens"])
+        reported = (delta["input_tokens"], delta["output_tokens"])
+        cache = (delta.get("cache_read_input_tokens"), delta.get("cache_creation_input_tokens"))
+        assert stream.usage == Usage(*reported, *cache)
     assert stream.feed(AFTERWARDS) == [] and stream.close() == []
     assert stream.fail(UpstreamError("late")) == []
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from anthroxy_server.config import settings_from_config, structure_config
+from anthroxy_server.gateway import reload
 from anthroxy_server.gateway.app import create_app
 
 from .conftest import SECRET_KEY, FakeUpstream, free_port, message_body
@@ -96,7 +97,7 @@ def make_settings(primary: str, backup: str, server: dict[str, Any] | None = Non
             "prim": {**provider, "base_url": primary, "models": ["m1"], "connect_timeout": 2},
             "back": {**provider, "base_url": backup, "models": ["m2"]},
         },
-        "tiers": {"default": "prim/m1", "opus": "back/m2"},
+        "tiers": {"default": "prim/m1", "opus": "back/m2", "sonnet": "prim/m1"},
         "aliases": {"solo": "back/m2"},
         "routing": {
             "fallbacks": {"prim/m1": ["back/m2"]},
@@ -165,15 +166,26 @@ async def test_claude_code_names_count_under_their_tier(upstream, backup, gatewa
     assert got[("anthroxy_requests_total", labels(**tier))] == 2
 
 
+async def test_a_fallback_keeps_the_tier_the_client_asked_for(upstream, backup, gateway) -> None:
+    upstream.handler = failing(503)
+    backup.handler = answer
+    client = await gateway()
+    response = await client.post("/v1/messages", json=message_body("claude-sonnet-4-5"))
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+    got = await scrape(client)
+    tier = {"provider": "back", "model": "m2", "client_model": "sonnet", "status": "200"}
+    assert got[("anthroxy_requests_total", labels(**tier))] == 1
+
+
 async def test_failure_and_fallback_are_counted(upstream, backup, gateway) -> None:
     upstream.handler = failing(529, "overloaded_error")
     backup.handler = answer
     client = await gateway()
-    response = await client.post("/v1/messages", json=message_body("claude-sonnet-test"))
+    response = await client.post("/v1/messages", json=message_body("claude-haiku-test"))
     assert response.status == 200
     assert response.headers["x-anthroxy-route"] == "back/m2"
     got = await scrape(client)
-    # The client's name is routed by the default tier, not configured: "other".
+    # No configured tier matches the client's name: the default routes it, as "other".
     routed = {"provider": "back", "model": "m2", "client_model": "other"}
     assert got[("anthroxy_requests_total", labels(**routed, status="200"))] == 1
     assert got[("anthroxy_fallbacks_total", labels(from_provider="prim", to_provider="back"))] == 1
@@ -187,7 +199,7 @@ async def test_failure_and_fallback_are_counted(upstream, backup, gateway) -> No
 async def test_unreachable_and_final_failure(backup, gateway) -> None:
     backup.handler = failing(500)
     client = await gateway(f"http://127.0.0.1:{free_port()}")
-    response = await client.post("/v1/messages", json=message_body("claude-sonnet-test"))
+    response = await client.post("/v1/messages", json=message_body("claude-haiku-test"))
     assert response.status == 500
     got = await scrape(client)
     assert got[("anthroxy_upstream_errors_total", labels(provider="prim", kind="unreachable"))] == 1
@@ -317,3 +329,18 @@ async def test_credential_cooldown_is_read_at_scrape(aiohttp_client, upstream) -
     assert cooling["api_keys #2"] == 0
     text = await (await client.get("/metrics")).text()
     assert SECRET_KEY not in text and OTHER_KEY not in text
+
+
+async def test_a_reload_changes_the_token_and_keeps_the_counts(upstream, backup, gateway) -> None:
+    backup.handler = answer
+    client = await gateway(metrics_token="scrape-token-654321")
+    assert (await client.post("/v1/messages", json=message_body("solo"))).status == 200
+    new = make_settings(upstream.url, backup.url, {"metrics_token": "rotated-token-987654"})
+    assert await reload.reload(client.app, lambda: new)
+    assert (await client.get("/metrics", headers=bearer("scrape-token-654321"))).status == 401
+    got = await scrape(client, "rotated-token-987654")
+    assert got[("anthroxy_requests_total", labels(**SOLO, status="200"))] == 1
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
