@@ -48,11 +48,12 @@ NONE = "none"
 MAX_LABEL_VALUES = 200  # distinct values one label may take; later ones count as "other"
 # Seconds: a cached reply in 50 ms up to a long thinking turn of two minutes.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
-# The error types Anthropic's API documents, and anthroxy's two for a provider it cannot reach.
+# The error types Anthropic's API documents (its timeout_error shown as "timeout"), and
+# "unreachable" for a provider anthroxy could not connect to.
 ERROR_KINDS = frozenset({
     "invalid_request_error", "authentication_error", "billing_error", "permission_error",
     "not_found_error", "request_too_large", "rate_limit_error", "api_error", "overloaded_error",
-    "timeout_error", "unreachable", "timeout",
+    "unreachable", "timeout",
 })  # fmt: skip
 MAX_ROUTES = 4096  # routes whose labels are remembered (a client may send endless names)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")

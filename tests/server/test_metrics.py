@@ -89,8 +89,10 @@ async def backup(aiohttp_server: Any) -> FakeUpstream:
     return fake
 
 
-def make_settings(primary: str, backup: str, server: dict[str, Any] | None = None) -> Any:
-    provider = {"api": "anthropic", "api_key": SECRET_KEY, "read_timeout": 5.0}
+def make_settings(
+    primary: str, backup: str, server: dict[str, Any] | None = None, read_timeout: float = 5.0
+) -> Any:
+    provider = {"api": "anthropic", "api_key": SECRET_KEY, "read_timeout": read_timeout}
     raw = {
         "server": server or {},
         "providers": {
@@ -206,6 +208,21 @@ async def test_unreachable_and_final_failure(backup, gateway) -> None:
     assert got[("anthroxy_upstream_errors_total", labels(provider="back", kind="api_error"))] == 1
     failed = {"provider": "back", "model": "m2", "client_model": "other", "status": "500"}
     assert got[("anthroxy_requests_total", labels(**failed))] == 1
+
+
+async def test_a_silent_upstream_counts_as_timeout(aiohttp_client, upstream, backup) -> None:
+    async def silent(request: web.Request) -> web.Response:
+        await asyncio.sleep(1)
+        return web.json_response(MESSAGE)
+
+    upstream.handler = silent
+    backup.handler = answer
+    settings = make_settings(upstream.url, backup.url, read_timeout=0.2)
+    client = await aiohttp_client(create_app(settings))
+    response = await client.post("/v1/messages", json=message_body("claude-haiku-test"))
+    assert response.headers["x-anthroxy-route"] == "back/m2"
+    got = await scrape(client)
+    assert got[("anthroxy_upstream_errors_total", labels(provider="prim", kind="timeout"))] == 1
 
 
 async def test_refused_request_is_counted_without_a_route(upstream, gateway) -> None:
