@@ -192,7 +192,7 @@ class GatewayMetrics:
             access.cache_read_tokens, access.cache_write_tokens,
         )  # fmt: skip
         for counter, count in zip(series.tokens, counts, strict=True):
-            if count:
+            if count is not None and count > 0:  # a negative count would raise in .inc()
                 counter.inc(count)
 
     def _series(self, route: tuple[str, str, str]) -> _Series:

@@ -157,6 +157,19 @@ async def test_json_and_streamed_requests_are_counted_exactly(upstream, backup, 
     assert not [key for key in got if key[0].startswith("anthroxy_fallbacks_total")]
 
 
+async def test_a_negative_token_count_is_not_counted(upstream, backup, gateway) -> None:
+    # Counters only go up: a garbled usage must not break the request or the scrape.
+    async def odd(request: web.Request) -> web.Response:
+        return web.json_response({**MESSAGE, "usage": {"input_tokens": -5, "output_tokens": 4}})
+
+    backup.handler = odd
+    client = await gateway()
+    assert (await client.post("/v1/messages", json=message_body("solo"))).status == 200
+    got = await scrape(client)
+    assert got[("anthroxy_tokens_total", labels(**SOLO, kind="input"))] == 0
+    assert got[("anthroxy_tokens_total", labels(**SOLO, kind="output"))] == 4
+
+
 async def test_claude_code_names_count_under_their_tier(upstream, backup, gateway) -> None:
     backup.handler = answer
     client = await gateway()
