@@ -205,7 +205,7 @@ class PassthroughStream:
                 self.started = True
                 if self._rewriting:
                     event, usage = _rewrite_message_start(event, self._model or "")
-                    # Only its input counts: the output one there is a placeholder.
+                    # Only its input and cache counts: the output one there is a placeholder.
                     start = Usage.of(usage)
                     self._usage = dataclasses.replace(start, output_tokens=None)
             out.append(event)

@@ -25,7 +25,7 @@ def mask_secret(value: str) -> str:
 
 def _is_secret(dotted: str) -> bool:
     leaf = dotted.rsplit(".", 1)[-1]
-    if leaf in ("api_key", "api_keys", "auth_token"):
+    if leaf in ("api_key", "api_keys", "auth_token", "metrics_token"):
         return True
     return ".headers." in dotted and any(w in leaf.lower() for w in _SECRET_HEADER_WORDS)
 

@@ -41,6 +41,7 @@ MANAGED_PATH = MANAGED_CONFIG
 CLI_SOURCE = "command line"
 # The server's token from the environment, so it need not sit in a file others can read.
 AUTH_TOKEN_ENV = "ANTHROXY_AUTH_TOKEN"
+METRICS_TOKEN_ENV = "ANTHROXY_METRICS_TOKEN"  # server.metrics_token, likewise
 
 # Keys holding a secret: a file setting one must not be readable by others. The fix for each:
 # keep the secret out of the file (api_key_env names a variable; the token has its own variable).
@@ -48,6 +49,7 @@ SECRET_KEYS: Mapping[str, str] = {
     "api_key": "a key: export it and name the variable in api_key_env",
     "api_keys": "the keys: export them and name the variables in api_keys_env",
     "auth_token": f"the token: export {AUTH_TOKEN_ENV}",
+    "metrics_token": f"the metrics token: export {METRICS_TOKEN_ENV}",
 }
 
 

@@ -95,6 +95,7 @@ def sections(settings: Settings, pepper: bytes) -> dict[str, str]:
     for key in UNCOVERED_SERVER_KEYS:
         server.pop(key, None)
     server["auth_token"] = secret_digest(config.server.auth_token, pepper)
+    server["metrics_token"] = secret_digest(config.server.metrics_token, pepper)
     out = {
         "version": __version__,
         "server": _digest(server),

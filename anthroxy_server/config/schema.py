@@ -50,6 +50,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8082
     auth_token: str = attrs.field(default="", repr=False)  # secret
+    # Bearer token for GET /metrics alone (a scraper need not hold the proxy token); secret.
+    metrics_token: str = attrs.field(default="", repr=False)
     ping_interval: float = 10.0
     log_format: Literal["text", "json"] = "text"
     log_level: str = "info"

@@ -31,6 +31,7 @@ from .files import (
     CLI_SOURCE,
     CONVERTER,
     MANAGED_PATH,
+    METRICS_TOKEN_ENV,
     find_config_files,
     merge_into,
     overrides_as_table,
@@ -327,6 +328,9 @@ def load_settings(
     if env.get(AUTH_TOKEN_ENV, "").strip():  # keeps the token out of a file others may read
         token = {"server": {"auth_token": env[AUTH_TOKEN_ENV].strip()}}
         merge_into(merged, token, f"env:{AUTH_TOKEN_ENV}", origins)
+    if env.get(METRICS_TOKEN_ENV, "").strip():
+        token = {"server": {"metrics_token": env[METRICS_TOKEN_ENV].strip()}}
+        merge_into(merged, token, f"env:{METRICS_TOKEN_ENV}", origins)
     if overrides:
         merge_into(merged, overrides_as_table(overrides), CLI_SOURCE, origins)
     if problems:

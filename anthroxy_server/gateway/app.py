@@ -28,7 +28,7 @@ from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest,
 from .. import providers
 from ..ledger import hook as ledger
 from ..live_lists import app as live_lists
-from . import handlers
+from . import handlers, metrics
 from .live import GENERATION_KEY, LIVE, generation_of, settings_of
 from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
 from .loop import auth_hint
@@ -69,6 +69,7 @@ def create_app(
     handlers.setup(app)
     if state_dir is not None:
         ledger.setup(app, state_dir, server.usage_retention_days)
+    metrics.setup(app)
     return app
 
 
@@ -77,12 +78,12 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     request_id = new_request_id()
     token = REQUEST_ID.set(request_id)
     request[REQUEST_ID_KEY] = request_id
-    access = AccessInfo()
+    started = time.perf_counter()
+    access = AccessInfo(started=started)
     request[ACCESS_KEY] = access
     live = request.app[LIVE]
     generation = live.acquire()
     request[GENERATION_KEY] = generation
-    started = time.perf_counter()
     response: web.StreamResponse | None = None
     try:
         _check_auth(request)
@@ -107,6 +108,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = 499 if response is None else response.status
         _log_access(request, access, status, elapsed, request_id)
         ledger.record(request, access, status, started, request_id)
+        metrics.observe(request, access, status, elapsed / 1000.0)
         REQUEST_ID.reset(token)
         live.release(generation)
     return response

@@ -53,6 +53,7 @@ from anthroxy.errors import (
 from anthroxy.routing.table import Route
 
 from ..config.schema import RetryConfig
+from . import metrics
 from .breaker import CircuitBreakers
 from .call import Relayed
 from .live import generation_of
@@ -191,6 +192,7 @@ class ChainRun:
     def _announce(self, route: Route) -> None:
         self.request[ROUTE_KEY] = target_of(route)
         access_of(self.request).route = target_of(route)
+        metrics.attempt(self.request, route)
 
     async def _attempts(
         self, route: Route, send: Send, failures: list[Outcome]
@@ -216,9 +218,11 @@ class ChainRun:
             else:
                 if relayed.failure is not None:
                     access_of(self.request).stream_error = describe(relayed.failure)
+                    metrics.attempt(self.request, route, relayed.failure)
                 self._judge(route, attempt, started, relayed.failure)
                 return relayed.response, None
             err = failed
+            metrics.attempt(self.request, route, err)
             failures.append(Outcome(target_of(route), err.status, err.error_type))
             access_of(self.request).tried.append(f"{target_of(route)}:{err.status}")
             self._judge(route, attempt, started, err)

@@ -57,7 +57,8 @@ _SECRET_HEADER_WORDS = ("key", "token", "auth", "secret", "password", "cookie")
 
 def settings_secrets(settings: Settings) -> tuple[str, ...]:
     """Every configured value that must never appear in a log line, an error or a stream."""
-    values: list[str | None] = [settings.config.server.auth_token]
+    server = settings.config.server
+    values: list[str | None] = [server.auth_token, server.metrics_token]
     for provider in settings.providers.values():
         values.append(provider.api_key)
         values += [key.secret for key in provider.keys]

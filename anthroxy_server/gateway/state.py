@@ -10,6 +10,8 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from anthroxy.routing.table import Route
+
     from ..config.schema import Settings
 
 # The settings and sessions the app STARTED with; after a reload, a request reads its own
@@ -44,6 +46,12 @@ class AccessInfo:
     cache_write_tokens: int | None = None
     credential: str | None = None
     first_output: float | None = None
+    # For the metrics (metrics.py): perf_counter readings, the latest target, stream state.
+    started: float = 0.0
+    first_token: float | None = None
+    routed: Route | None = None
+    client_label: str | None = None  # the client's model as the metrics name it
+    stream_open: bool = False
 
 
 def access_of(request: web.Request) -> AccessInfo:

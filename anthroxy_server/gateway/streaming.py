@@ -33,6 +33,7 @@ from anthroxy.upstream_errors import (
     upstream_object,
 )
 
+from . import metrics
 from .live import generation_of
 from .logs import REDACTED
 
@@ -76,6 +77,7 @@ class Downstream:
             response.headers["cache-control"] = "no-cache"
             await response.prepare(self.request)
             self.response = response
+            metrics.stream_opened(self.request)
         return self.response
 
     async def send(self, events: list[Event]) -> None:
@@ -85,6 +87,7 @@ class Downstream:
                 self.started = not all(_keeps_alive(event) for event in events)
                 if self.started:
                     self.first_output = time.perf_counter()
+                    metrics.first_event(self.request)
             if self.events is not None:
                 self.events += events
             await self._write(b"".join([self._encode(event) for event in events]))

@@ -273,6 +273,13 @@ def test_auth_token_variable_sits_over_the_files(places: dict[str, Path]) -> Non
     assert settings.origins["server.auth_token"] == "env:ANTHROXY_AUTH_TOKEN"
 
 
+def test_metrics_token_variable_sits_over_the_files(places: dict[str, Path]) -> None:
+    write(places["cwd"] / ".anthroxy" / "config.toml", MOCK + '[server]\nmetrics_token = "f"\n')
+    settings = load(places, {"ANTHROXY_METRICS_TOKEN": " scrape-env "})
+    assert settings.config.server.metrics_token == "scrape-env"
+    assert settings.origins["server.metrics_token"] == "env:ANTHROXY_METRICS_TOKEN"
+
+
 def test_overrides_are_validated_like_file_values(places: dict[str, Path]) -> None:
     assert problems(places, overrides={"server.port": "9000"}) == [
         'server.port: expected an integer, got "9000"'
@@ -454,6 +461,11 @@ def test_problems_from_several_providers_are_collected(places: dict[str, Path]) 
             "server.auth_token",
             "the token: export ANTHROXY_AUTH_TOKEN",
         ),
+        (
+            MOCK + '[server]\nmetrics_token = "gsk-from-file"\n',
+            "server.metrics_token",
+            "the metrics token: export ANTHROXY_METRICS_TOKEN",
+        ),
     ],
 )
 def test_a_secret_in_a_readable_file_is_refused(
@@ -470,8 +482,8 @@ def test_a_secret_in_a_readable_file_is_refused(
 
     os.chmod(cfg, 0o600)
     settings = load(places, cli_path=str(cfg))
-    if key == "server.auth_token":
-        assert settings.config.server.auth_token == "gsk-from-file"
+    if key.startswith("server."):
+        assert getattr(settings.config.server, key[7:]) == "gsk-from-file"
     else:
         provider = settings.providers["groq"]
         assert (provider.api_key, provider.key_source) == ("gsk-from-file", "file")
