@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 
 class BreakerState(enum.Enum):
     CLOSED = "closed"
@@ -159,3 +161,6 @@ class CircuitBreakers:
                 "age_s": round(max(0.0, self._clock() - last.at), 3),
             }
         return described
+
+
+BREAKERS: web.AppKey[CircuitBreakers] = web.AppKey("breakers")  # the app's, one per provider

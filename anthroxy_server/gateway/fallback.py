@@ -54,7 +54,7 @@ from anthroxy.routing.table import Route
 
 from ..config.schema import RetryConfig
 from . import metrics
-from .breaker import CircuitBreakers
+from .breaker import BREAKERS, CircuitBreakers
 from .call import Relayed
 from .live import generation_of
 from .logs import LOGGER_NAME, redact
@@ -63,7 +63,6 @@ from .state import SETTINGS, access_of, request_id_of
 
 log = logging.getLogger(LOGGER_NAME)
 
-BREAKERS: web.AppKey[CircuitBreakers] = web.AppKey("breakers")
 ROUTE_KEY = "anthroxy.route"  # request key: "provider/model" of the latest attempt
 ROUTE_HEADER = "x-anthroxy-route"
 

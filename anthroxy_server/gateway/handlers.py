@@ -39,9 +39,9 @@ from ..providers import check_target
 from ..providers import health_fields as provider_health
 from ..providers.credentials import credential_fields, request_auth
 from . import bodylog, fallback, learned
-from .breaker import CircuitBreakers
+from .breaker import BREAKERS, CircuitBreakers
 from .call import Call
-from .fallback import BREAKERS, ChainRun, Send, describe
+from .fallback import ChainRun, Send, describe
 from .identity import healthz_fields
 from .learned import LEARNED
 from .live import generation_of, settings_of

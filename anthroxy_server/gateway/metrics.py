@@ -34,11 +34,10 @@ from prometheus_client.registry import Collector
 from anthroxy.errors import AnthroxyError, AuthenticationFailed
 from anthroxy.routing.table import Route
 
-from ..providers.credentials import CREDENTIAL_POOLS
-from .breaker import BreakerState
+from .breaker import BREAKERS, BreakerState
 from .live import LIVE, settings_of
 from .outage import unreachable
-from .state import AccessInfo, access_of
+from .state import CREDENTIAL_STATES, AccessInfo, access_of
 
 if TYPE_CHECKING:
     from ..config.schema import Settings
@@ -237,7 +236,6 @@ class _StateCollector(Collector):
         self.app = app
 
     def collect(self) -> Iterator[Metric]:
-        from .fallback import BREAKERS  # fallback.py calls the hooks here
 
         breakers = self.app.get(BREAKERS)
         live = self.app.get(LIVE)
@@ -269,10 +267,9 @@ def _cooldowns(app: web.Application, settings: Settings, generation: int) -> Met
         "Seconds until a provider's credential is used again (0: usable; -1: refused).",
         labels=["provider", "credential"],
     )
-    pools = app.get(CREDENTIAL_POOLS)
+    states = app.get(CREDENTIAL_STATES)
     for provider in settings.providers.values():
-        pool = pools.pool_for(provider, generation) if pools is not None else None
-        for entry in pool.describe() if pool is not None else ():
+        for entry in states(provider, generation) if states is not None else ():
             wait = -1.0 if entry["state"] == "refused" else entry.get("retry_in_s", 0.0)
             cooling.add_metric([provider.id, entry["label"]], wait)
     return cooling

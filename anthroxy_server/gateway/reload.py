@@ -41,7 +41,7 @@ from ..config.checks import model_fields
 from ..config.schema import ConfigError
 from ..live_lists import app as live_lists
 from ..providers import chatgpt, vertex
-from .fallback import BREAKERS
+from .breaker import BREAKERS
 from .live import LIVE, Generation, Live
 from .logs import LOGGER_NAME, settings_secrets
 from .state import SESSIONS, SETTINGS

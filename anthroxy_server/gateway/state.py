@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -12,7 +13,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from anthroxy.routing.table import Route
 
-    from ..config.schema import Settings
+    from ..config.schema import ResolvedProvider, Settings
 
 # The settings and sessions the app STARTED with; after a reload, a request reads its own
 # snapshot instead (live.py: settings_of(request), generation_of(request).sessions).
@@ -23,6 +24,10 @@ STARTED: web.AppKey[float] = web.AppKey("started")  # wall-clock start, for upti
 # anthroxy's cache directory (config/paths.py), set by serve.py; an app without it (the gateway
 # tests) makes no background requests at start.
 CACHE_DIR: web.AppKey[Path] = web.AppKey("cache_dir")
+# (provider, configuration generation) -> each of its credentials' state, as /healthz shows them;
+# set by the credential pools (providers/credentials.py) so the metrics read them from here.
+CredentialStates = Callable[["ResolvedProvider", int], Sequence[Mapping[str, Any]]]
+CREDENTIAL_STATES: web.AppKey[CredentialStates] = web.AppKey("credential_states")
 REQUEST_ID_KEY = "anthroxy.request_id"
 ACCESS_KEY = "anthroxy.access"
 

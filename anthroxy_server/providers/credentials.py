@@ -42,6 +42,7 @@ from aiohttp import web
 from ..config.schema import ResolvedProvider, Rotation
 from ..gateway.live import LIVE, generation_of
 from ..gateway.logs import LOGGER_NAME
+from ..gateway.state import CREDENTIAL_STATES
 from ..gateway.upstream import key_headers
 from .conversation import SESSION_HEADER, conversation_key
 
@@ -302,7 +303,13 @@ def pool_for(request: web.Request, provider: ResolvedProvider) -> CredentialPool
 
 
 def setup(app: web.Application) -> None:
-    app[CREDENTIAL_POOLS] = CredentialPools()
+    pools = app[CREDENTIAL_POOLS] = CredentialPools()
+
+    def states(provider: ResolvedProvider, generation: int) -> Sequence[Mapping[str, Any]]:
+        pool = pools.pool_for(provider, generation)
+        return pool.describe() if pool is not None else ()
+
+    app[CREDENTIAL_STATES] = states
 
 
 def credential_fields(app: web.Application, provider: ResolvedProvider) -> dict[str, Any]:

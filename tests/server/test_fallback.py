@@ -16,8 +16,7 @@ from aiohttp import web
 
 from anthroxy_server.config import settings_from_config, structure_config
 from anthroxy_server.gateway.app import create_app
-from anthroxy_server.gateway.breaker import CircuitBreakers
-from anthroxy_server.gateway.fallback import BREAKERS
+from anthroxy_server.gateway.breaker import BREAKERS, CircuitBreakers
 from tests.anthropic_stream_validator import accumulate, validate_sse
 
 from .conftest import SECRET_KEY, FakeUpstream, fixture_bytes, free_port, message_body, sse_events
