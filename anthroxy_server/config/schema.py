@@ -60,6 +60,10 @@ class ServerConfig:
     # Honour HTTP(S)_PROXY / NO_PROXY (and ~/.netrc) for upstream calls. Off by default: looking
     # them up costs ~0.8 ms per request, and most machines reach providers directly.
     trust_env: bool = False
+    # Names (and addresses) clients may reach the server by beyond loopback and its own host,
+    # and web origins allowed to call it (gateway/guard.py; docs/configuration.md, "Security").
+    allowed_hosts: list[str] = attrs.Factory(list)
+    allowed_origins: list[str] = attrs.Factory(list)
 
 
 @attrs.frozen

@@ -19,6 +19,7 @@ import json
 import logging
 import logging.handlers
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterable
@@ -116,6 +117,23 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(request_id)s %(name)s: %(message)s"
+# What could end a text log line early or rewrite it on a terminal: control characters (the tab
+# aside), DEL, C1 controls and the Unicode line separators.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, one record per line whatever a client put in a model name, a path or
+    a header: a line break in a message is written as ``\\n``, so no one can forge a line.
+    (A traceback, added after the message, keeps its lines.)"""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = _UNSAFE.sub(_escape, record.message)
+        return super().formatMessage(record)
 
 
 def setup_logging(
@@ -131,7 +149,7 @@ def setup_logging(
 
     Raises OSError when the file cannot be opened."""
     context = ContextFilter(secret_values)
-    formatter = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     handlers[0].setLevel(level.upper())
     if file_path is not None and file_level:
