@@ -44,8 +44,23 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
+# Secrets obtained while running (ChatGPT OAuth tokens, Copilot and GitHub tokens): redacted
+# like the configured ones. Insertion-ordered, the oldest dropped past the cap (tokens renew).
+_RUNTIME_SECRETS: dict[str, None] = {}
+RUNTIME_SECRETS_CAP = 64
+
+
+def remember_secrets(*values: str | None) -> None:
+    """Add tokens a provider obtained to what every log line, error and stream is cleaned of."""
+    for value in usable_secrets(values):
+        _RUNTIME_SECRETS.pop(value, None)
+        _RUNTIME_SECRETS[value] = None
+    while len(_RUNTIME_SECRETS) > RUNTIME_SECRETS_CAP:
+        del _RUNTIME_SECRETS[next(iter(_RUNTIME_SECRETS))]
+
+
 def redact(text: str, secret_values: Iterable[str]) -> str:
-    for value in secret_values:
+    for value in (*secret_values, *_RUNTIME_SECRETS):
         if value and value in text:
             text = text.replace(value, REDACTED)
     return text
@@ -85,7 +100,7 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
-        if self.secrets:
+        if self.secrets or _RUNTIME_SECRETS:
             message = record.getMessage()
             cleaned = redact(message, self.secrets)
             if record.exc_info and not record.exc_text:

@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from anthroxy_server.gateway import serve
 from anthroxy_server.gateway.logs import LOGGER_NAME, setup_logging
 
 from .conftest import message_body
+from .test_chatgpt import rig  # noqa: F401 (the ChatGPT fixture)
 
 TOKEN = "proxy-token-123456"
 
@@ -251,3 +253,35 @@ async def test_healthz_details_need_the_token(make_gateway, upstream) -> None:
 async def test_healthz_without_a_token_configured_keeps_its_details(make_gateway) -> None:
     client = await make_gateway()
     assert "providers" in await (await client.get("/healthz")).json()
+
+
+def test_provider_tokens_join_the_redaction_list() -> None:
+    """OAuth and Copilot tokens are obtained while running, not configured: still redacted."""
+    from anthroxy_server.gateway.logs import ContextFilter, redact
+    from anthroxy_server.providers.codex_auth import CodexTokens
+    from anthroxy_server.providers.copilot_auth import CopilotToken
+
+    CodexTokens("chatgpt-access-token-1", "chatgpt-refresh-token-1", None, None)
+    CopilotToken("tid=copilot-token-1;exp=1", "https://api.example", 0.0, None, None, True)
+    line = "sent chatgpt-access-token-1 / chatgpt-refresh-token-1 / tid=copilot-token-1;exp=1"
+    assert redact(line, ()) == "sent [REDACTED] / [REDACTED] / [REDACTED]"
+    record = logging.LogRecord("anthroxy", logging.INFO, __file__, 1, "got %s", (line,), None)
+    assert ContextFilter().filter(record)
+    assert "token-1" not in record.getMessage()
+
+
+async def test_token_refresh_has_its_own_short_timeout(rig, monkeypatch) -> None:  # noqa: F811
+    """A hung token endpoint fails the request after TOKEN_TIMEOUT, not the provider's 5 s."""
+    from anthroxy_server.providers import codex_auth
+
+    from .fake_chatgpt import write_auth
+    from .test_chatgpt import ask, expired
+
+    monkeypatch.setattr(codex_auth, "TOKEN_TIMEOUT", 0.3)
+    write_auth(rig.home, expired(), "rt-0")
+    rig.tokens.delay = 3.0
+    started = time.monotonic()
+    response = await rig.client.post("/v1/messages", json=ask())
+    elapsed = time.monotonic() - started
+    assert response.status >= 500, await response.text()
+    assert elapsed < 2.0, elapsed
