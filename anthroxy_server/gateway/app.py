@@ -215,4 +215,3 @@ def _log_access(
         failed,
         extra={"request_id": request_id, "fields": fields},
     )
-

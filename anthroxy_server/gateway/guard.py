@@ -64,13 +64,16 @@ def check_request(request: web.Request, server: ServerConfig) -> None:
             error_type="permission_error",
             should_retry=False,
         )
-    if request.method in BODY_METHODS and request.body_exists:
-        if request.content_type != "application/json":
-            raise InvalidRequest(
-                f"Content-Type must be application/json, got {shown(_content_type(request))}; "
-                "send the request body as JSON with that header",
-                status=415,
-            )
+    if request.method in BODY_METHODS and request.body_exists and not _json(request):
+        raise InvalidRequest(
+            f"Content-Type must be application/json, got {shown(_content_type(request))}; "
+            "send the request body as JSON with that header",
+            status=415,
+        )
+
+
+def _json(request: web.Request) -> bool:
+    return request.content_type == "application/json"
 
 
 def _content_type(request: web.Request) -> str:

@@ -146,7 +146,7 @@ class TextFormatter(logging.Formatter):
     a header: a line break in a message is written as ``\\n``, so no one can forge a line.
     (A traceback, added after the message, keeps its lines.)"""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = _UNSAFE.sub(_escape, record.message)
         return super().formatMessage(record)
 
