@@ -158,6 +158,7 @@ def _serve_args(tmp_path: Path, host: str) -> argparse.Namespace:
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
+@pytest.mark.usefixtures("kept_logging")
 def test_no_open_bind_without_a_token(tmp_path, monkeypatch, capsys, host: str) -> None:
     started: list[object] = []
     monkeypatch.setattr(serve.web, "run_app", lambda *a, **k: started.append(a))
@@ -170,6 +171,7 @@ def test_no_open_bind_without_a_token(tmp_path, monkeypatch, capsys, host: str) 
     assert "ANTHROXY_AUTH_TOKEN" in err and "127.0.0.1" in err
 
 
+@pytest.mark.usefixtures("kept_logging")
 def test_open_bind_with_a_token_starts(tmp_path, monkeypatch) -> None:
     started: list[object] = []
     monkeypatch.setattr(serve.web, "run_app", lambda *a, **k: started.append(k["host"]))
@@ -205,23 +207,30 @@ async def test_control_characters_in_routed_strings_are_400(
 
 
 @pytest.fixture
-def text_log() -> Iterator[io.StringIO]:
-    """The gateway's text log, as ``serve`` sets it up, written to a buffer."""
+def kept_logging() -> Iterator[None]:
+    """Put the loggers back as they were after a test that runs ``setup_logging`` (the tests
+    after it read their logs through caplog, which needs propagation)."""
     saved = {
         name: (logging.getLogger(name).handlers[:], logging.getLogger(name).level,
                logging.getLogger(name).propagate)
         for name in (LOGGER_NAME, "aiohttp")
     }  # fmt: skip
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
+
+
+@pytest.fixture
+def text_log(kept_logging: None) -> io.StringIO:
+    """The gateway's text log, as ``serve`` sets it up, written to a buffer."""
     setup_logging(level="info", fmt="text")
     buffer = io.StringIO()
     for name in (LOGGER_NAME, "aiohttp"):
         for handler in logging.getLogger(name).handlers:
             assert isinstance(handler, logging.StreamHandler)
             handler.setStream(buffer)
-    yield buffer
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
+    return buffer
 
 
 async def test_client_strings_cannot_forge_log_lines(make_gateway, upstream, text_log) -> None:
