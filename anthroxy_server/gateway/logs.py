@@ -60,7 +60,10 @@ def remember_secrets(*values: str | None) -> None:
 
 
 def redact(text: str, secret_values: Iterable[str]) -> str:
-    for value in (*secret_values, *_RUNTIME_SECRETS):
+    values = tuple(secret_values)
+    if _RUNTIME_SECRETS:  # longest first again: a token may contain a shorter secret
+        values = usable_secrets((*values, *_RUNTIME_SECRETS))
+    for value in values:
         if value and value in text:
             text = text.replace(value, REDACTED)
     return text
