@@ -64,6 +64,10 @@ class ServerConfig:
     trust_env: bool = False
     # The usage ledger (usage.sqlite3 in the state directory) forgets rows older than this.
     usage_retention_days: int = 90
+    # Names (and addresses) clients may reach the server by beyond loopback and its own host,
+    # and web origins allowed to call it (gateway/guard.py; docs/configuration.md, "Security").
+    allowed_hosts: list[str] = attrs.Factory(list)
+    allowed_origins: list[str] = attrs.Factory(list)
 
 
 @attrs.frozen

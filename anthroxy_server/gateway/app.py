@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` is the only way to build the gateway (``serve`` and the tests use it).
 Its middleware takes the request's configuration snapshot (``live.py``: a reload never changes
-a request under way), gives every request an id (``request-id`` header, every log line), checks the
+a request under way), gives every request an id (``request-id`` header, every log line), refuses
+what a web page could have sent (``guard.py``: Host, Origin, Content-Type), checks the
 proxy's own ``auth_token``, renders any AnthroxyError / aiohttp HTTP error / unexpected exception
 as ``{"type":"error","error":{...}}`` with ``retry-after`` / ``x-should-retry`` headers, and writes
 one access line per request. After a stream has started errors travel as SSE ``error`` events
@@ -12,11 +13,9 @@ instead (``streaming.py``).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,7 @@ from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest,
 from .. import providers
 from ..ledger import hook as ledger
 from ..live_lists import app as live_lists
-from . import handlers, metrics
+from . import guard, handlers, metrics
 from .live import GENERATION_KEY, LIVE, generation_of, settings_of
 from .logs import ACCESS_LOGGER, LOGGER_NAME, REQUEST_ID, new_request_id, redact, settings_secrets
 from .loop import auth_hint
@@ -86,6 +85,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[GENERATION_KEY] = generation
     response: web.StreamResponse | None = None
     try:
+        guard.check_request(request, settings_of(request).config.server)
         _check_auth(request)
         response = await handler(_sized(request))
     except AnthroxyError as err:
@@ -151,26 +151,9 @@ def _check_auth(request: web.Request) -> None:
     # Claude Code sends ANTHROPIC_API_KEY as x-api-key and ANTHROPIC_AUTH_TOKEN as a bearer, both
     # when both are set: a right token in either passes, so a real Anthropic key left in
     # ANTHROPIC_API_KEY does not hide the proxy token.
-    given = _presented_credentials(request.headers)
-    # surrogateescape: aiohttp keeps undecodable header bytes as surrogates, which strict
-    # UTF-8 cannot encode; such a header is simply a wrong token.
-    expected = token.encode()
-    matches = [
-        hmac.compare_digest(v.encode("utf-8", "surrogateescape"), expected) for v in given.values()
-    ]
-    if not any(matches):
-        raise _wrong_token(list(given), auth_hint(request.headers))
-
-
-def _presented_credentials(headers: Mapping[str, str]) -> dict[str, str]:
-    """Header name -> credential the client presented (x-api-key, Authorization: Bearer)."""
-    given = {}
-    if "x-api-key" in headers:
-        given["x-api-key"] = headers["x-api-key"]
-    authorization = headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        given["Authorization: Bearer"] = authorization[7:].strip()
-    return given
+    if not guard.token_presented(request.headers, token):
+        sent = list(guard.presented_credentials(request.headers))
+        raise _wrong_token(sent, auth_hint(request.headers))
 
 
 def _wrong_token(sent: list[str], hint: str) -> AuthenticationFailed:

@@ -34,11 +34,12 @@ from anthroxy.routing import capabilities
 from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
+from ..config.paths import APP
 from ..live_lists import app as live_lists
 from ..providers import check_target
 from ..providers import health_fields as provider_health
 from ..providers.credentials import credential_fields, request_auth
-from . import bodylog, fallback, learned
+from . import bodylog, fallback, guard, learned
 from .breaker import BREAKERS, CircuitBreakers
 from .call import Call
 from .fallback import ChainRun, Send, describe
@@ -125,6 +126,7 @@ async def read_body(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     # Routing needs these two before (and the Anthropic passthrough without) the full parse.
     model_of(body)
     stream_of(body)
+    guard.check_routed_strings(body)
     return raw, body
 
 
@@ -450,6 +452,11 @@ async def get_model(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     settings = settings_of(request)
     breakers = request.app[BREAKERS]
+    # "degraded": some provider is skipped (breaker open) or awaits its trial request.
+    status = "degraded" if breakers.any_open(settings.providers) else "ok"
+    token = settings.config.server.auth_token
+    if token and not guard.token_presented(request.headers, token):  # details need the token
+        return web.json_response({"status": status, "version": __version__, "service": APP})
     providers = {
         pid: {
             "name": p.name,
@@ -466,8 +473,7 @@ async def healthz(request: web.Request) -> web.Response:
     }
     return web.json_response(
         {
-            # "degraded": some provider is skipped (breaker open) or awaits its trial request.
-            "status": "degraded" if breakers.any_open(settings.providers) else "ok",
+            "status": status,
             "version": __version__,
             "uptime_s": round(time.time() - request.app[STARTED], 3),
             "providers": providers,

@@ -19,6 +19,7 @@ import json
 import logging
 import logging.handlers
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterable
@@ -43,8 +44,26 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
+# Secrets obtained while running (ChatGPT OAuth tokens, Copilot and GitHub tokens): redacted
+# like the configured ones. Insertion-ordered, the oldest dropped past the cap (tokens renew).
+_RUNTIME_SECRETS: dict[str, None] = {}
+RUNTIME_SECRETS_CAP = 64
+
+
+def remember_secrets(*values: str | None) -> None:
+    """Add tokens a provider obtained to what every log line, error and stream is cleaned of."""
+    for value in usable_secrets(values):
+        _RUNTIME_SECRETS.pop(value, None)
+        _RUNTIME_SECRETS[value] = None
+    while len(_RUNTIME_SECRETS) > RUNTIME_SECRETS_CAP:
+        del _RUNTIME_SECRETS[next(iter(_RUNTIME_SECRETS))]
+
+
 def redact(text: str, secret_values: Iterable[str]) -> str:
-    for value in secret_values:
+    values = tuple(secret_values)
+    if _RUNTIME_SECRETS:  # longest first again: a token may contain a shorter secret
+        values = usable_secrets((*values, *_RUNTIME_SECRETS))
+    for value in values:
         if value and value in text:
             text = text.replace(value, REDACTED)
     return text
@@ -85,7 +104,7 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
-        if self.secrets:
+        if self.secrets or _RUNTIME_SECRETS:
             message = record.getMessage()
             cleaned = redact(message, self.secrets)
             if record.exc_info and not record.exc_text:
@@ -117,6 +136,23 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(request_id)s %(name)s: %(message)s"
+# What could end a text log line early or rewrite it on a terminal: control characters (the tab
+# aside), DEL, C1 controls and the Unicode line separators.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, one record per line whatever a client put in a model name, a path or
+    a header: a line break in a message is written as ``\\n``, so no one can forge a line.
+    (A traceback, added after the message, keeps its lines.)"""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _UNSAFE.sub(_escape, record.message)
+        return super().formatMessage(record)
 
 
 def setup_logging(
@@ -132,7 +168,7 @@ def setup_logging(
 
     Raises OSError when the file cannot be opened."""
     context = ContextFilter(secret_values)
-    formatter = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     handlers[0].setLevel(level.upper())
     if file_path is not None and file_level:

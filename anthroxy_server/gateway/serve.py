@@ -3,7 +3,8 @@
 ``main(argv) -> int`` loads the settings (files, environment, these flags), sets up logging and
 runs the app until interrupted. ``SIGHUP`` reloads the configuration files (``reload.py``).
 Exit codes: 0 after a clean stop, 1 when the address cannot be listened on (one line saying
-why and what to do), 2 for a configuration problem (or a log file that cannot be written). The
+why and what to do), 2 for a configuration problem (or a log file that cannot be written, or
+an address beyond loopback without ``server.auth_token``). The
 state directory (``config/paths.py``) holds the optional log file (``logs.py``) and body log
 (``bodylog.py``).
 """
@@ -73,6 +74,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def open_bind_message(host: str) -> str:
+    """Why the server will not listen on a non-loopback ``host`` without a token, and the fix."""
+    return (
+        f"refusing to listen on {host} without server.auth_token: anyone who can reach this "
+        "address could spend your provider keys. Set a token (export ANTHROXY_AUTH_TOKEN=<a long "
+        "random value>, or auth_token in the [server] table of a file only you can read) and "
+        "give it to clients as ANTHROPIC_AUTH_TOKEN; or listen on 127.0.0.1"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return serve(args)
@@ -93,6 +104,9 @@ def serve(args: argparse.Namespace) -> int:
             print(f"anthroxy: config: {problem}", file=sys.stderr)
         return 2
     server = settings.config.server
+    if not server.auth_token and not is_loopback(server.host):
+        print(f"anthroxy: error: {open_bind_message(server.host)}", file=sys.stderr)
+        return 2
     logs = _Logs(paths.state_dir(environ, Path.home()))
     try:
         logs.setup(settings, settings_secrets(settings))
@@ -161,12 +175,6 @@ def _open_body_log(settings: Settings, path: Path, secrets: tuple[str, ...]) -> 
 
 def _announce(settings: Settings) -> None:
     server = settings.config.server
-    if not server.auth_token and not is_loopback(server.host):
-        log.warning(
-            "listening on %s without server.auth_token: anyone who can reach this port can "
-            "spend your provider keys",
-            server.host,
-        )
     log.info(
         "anthroxy %s on http://%s:%d (pid %d; providers: %s; config: %s)",
         __version__,

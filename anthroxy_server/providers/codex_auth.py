@@ -55,7 +55,7 @@ import aiohttp
 from anthroxy.errors import AnthroxyError, AuthenticationFailed, UpstreamError
 from anthroxy.upstream_errors import connection_error
 
-from ..gateway.logs import LOGGER_NAME
+from ..gateway.logs import LOGGER_NAME, remember_secrets
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider
@@ -79,6 +79,7 @@ PERMANENT_REASONS: Mapping[str, str] = {
     "refresh_token_reused": "the refresh token was already used",
     "refresh_token_invalidated": "the refresh token was revoked",
 }
+TOKEN_TIMEOUT = 20.0  # seconds for a token refresh, whatever the provider's timeouts
 LOGIN_HINT = "run `codex login` (Sign in with ChatGPT) and try again"
 
 
@@ -90,6 +91,9 @@ class CodexTokens:
     refresh_token: str = field(repr=False)
     account_id: str | None
     expires_at: float | None  # the access token's ``exp`` (seconds since the epoch), if known
+
+    def __post_init__(self) -> None:
+        remember_secrets(self.access_token, self.refresh_token)
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -349,7 +353,10 @@ class CodexCredentials:
             "scope": REFRESH_SCOPE,
         }
         try:
-            async with session.post(self.token_url, json=body) as response:
+            # Its own short timeout: a hung token endpoint must not hold requests for the
+            # provider's read timeout (minutes).
+            timeout = aiohttp.ClientTimeout(total=TOKEN_TIMEOUT)
+            async with session.post(self.token_url, json=body, timeout=timeout) as response:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:

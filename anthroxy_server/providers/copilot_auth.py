@@ -30,6 +30,7 @@ from anthroxy import __version__
 from anthroxy.errors import AnthroxyError, AuthenticationFailed
 
 from ..config.schema import CopilotSettings, ResolvedProvider
+from ..gateway.logs import remember_secrets
 from . import credential_files
 
 # The public client id of GitHub's Copilot editor app (the one the VS Code and Neovim Copilot
@@ -50,6 +51,9 @@ EDITOR_HEADERS = {
 }
 
 
+TOKEN_TIMEOUT = 20.0  # seconds for a token exchange or the model list
+
+
 def login_hint(provider_id: str) -> str:
     return f"run `anthroxy login {provider_id}`"
 
@@ -64,6 +68,9 @@ class CopilotToken:
     expires_at: float | None
     plan: str | None  # the exchange's ``sku``
     exchanged: bool  # False: the exchange was refused and the GitHub token is the bearer
+
+    def __post_init__(self) -> None:
+        remember_secrets(self.value)
 
 
 def settings_of(provider: ResolvedProvider) -> CopilotSettings:
@@ -148,6 +155,7 @@ class CopilotAuth:
     async def _exchange(self, session: aiohttp.ClientSession) -> CopilotToken:
         login = read_login(self.provider)  # read each time: `anthroxy login` may have renewed it
         github = login["github_token"]
+        remember_secrets(github)
         url = settings_of(self.provider).copilot_token_url
         headers = {**EDITOR_HEADERS, "accept": "application/json"}
         headers["authorization"] = f"token {github}"
@@ -211,7 +219,10 @@ async def get_json(
 ) -> tuple[int, Any]:
     """(status, parsed JSON or None) of a GET; a network failure is the client's 502."""
     try:
-        async with session.get(url, headers=dict(headers)) as response:
+        # Its own short timeout, not the provider's read timeout (minutes): a hung token
+        # exchange would hold every request of the provider.
+        timeout = aiohttp.ClientTimeout(total=TOKEN_TIMEOUT)
+        async with session.get(url, headers=dict(headers), timeout=timeout) as response:
             raw = await response.read()
             status = response.status
     except (TimeoutError, aiohttp.ClientError) as exc:

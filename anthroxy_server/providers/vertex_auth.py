@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from anthroxy.errors import AnthroxyError, AuthenticationFailed
 
+from ..gateway.logs import remember_secrets
+
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
@@ -136,6 +138,7 @@ class GoogleToken:
             if stale or not credentials.token or _expires_soon(credentials.expiry):
                 await self._call(_refresh, credentials)
                 self.refreshes += 1
+            remember_secrets(credentials.token)  # an OAuth access token: redacted like keys
             return str(credentials.token)
 
     async def _call(self, fn: Any, arg: Any) -> Any:

@@ -206,8 +206,8 @@ async def test_proxy_token_that_is_not_utf8_is_refused_not_a_crash(make_gateway)
     reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
     for header in (b"x-api-key: \xff\xfeabc", b"authorization: Bearer \xff\xfeabc"):
         writer.write(
-            b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n"
-            b"Content-Length: 2\r\n\r\n{}"
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
         )
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
