@@ -21,6 +21,7 @@ from .cleaning import NO_RULES, Cleaner, apply, settle_thinking
 from .cleaning.signatures import mark_event, mark_message
 from .errors import AnthroxyError, UpstreamProtocolError
 from .events import Error, Event, Raw, Usage
+from .sse import MAX_EVENT_BYTES
 
 _COMPACT = (",", ":")
 # An event ends at a blank line; SSE allows LF, CRLF and CR line endings (WHATWG SSE 9.2.5).
@@ -112,8 +113,17 @@ class PassthroughStream:
     receives it as it came.
     """
 
-    def __init__(self, model: str | None, *, provider: str, marks: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None,
+        *,
+        provider: str,
+        marks: str | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
         self._model = model
+        # An upstream that never ends an event must not grow memory without bound.
+        self._limit = max_event_bytes
         self._provider = provider
         self._marks = marks
         self._pending = b""
@@ -135,10 +145,15 @@ class PassthroughStream:
             return []
         buffer = self._pending + data if self._pending else data
         end = _last_event_end(buffer)
-        if end == 0:
-            self._pending = buffer
-            return []
         complete, self._pending = buffer[:end], buffer[end:]
+        if len(self._pending) > self._limit:
+            self._pending = b""
+            raise UpstreamProtocolError(
+                f"{self._provider}: the upstream stream sent an event larger than "
+                f"{self._limit} bytes"
+            )
+        if end == 0:
+            return []
         error = b""
         terminal = _terminal_event(complete)
         if terminal is not None:
