@@ -175,6 +175,7 @@ class PassthroughStream:
 
     def _forward(self, complete: bytes) -> bytes:
         """Whole events on their way out: ``message_start`` rewritten, usage read."""
+        _check_events(complete, self._provider)
         if not self.started:
             complete = self._until_started(complete)
         if _DELTA_MARKER in complete:
@@ -293,6 +294,21 @@ def _last_event_end(buffer: bytes) -> int:
         if found >= 0:
             best = max(best, found + len(marker))
     return best
+
+
+def _check_events(complete: bytes, provider: str) -> None:
+    """Refuse an event whose data is not a JSON object: relayed as it came, it would break the
+    client's stream parser (an SDK raises on it, outside the error path)."""
+    position = 0
+    for match in _EVENT_END.finditer(complete):
+        event = complete[position : match.end()]
+        position = match.end()
+        if b"data:" not in event:
+            continue  # a comment or a bare event line: carries nothing to parse
+        payload = _event_data(event)
+        if not isinstance(payload, dict):
+            shown = event[:80].decode("utf-8", errors="replace")
+            raise UpstreamProtocolError(f"{provider}: stream event is not JSON: {shown!r}")
 
 
 def _event_name(event: bytes) -> bytes | None:

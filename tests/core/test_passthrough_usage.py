@@ -11,9 +11,11 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from anthroxy.errors import UpstreamProtocolError
 from anthroxy.events import Usage, encode_all
 from anthroxy.passthrough import PassthroughStream
 
@@ -87,18 +89,31 @@ def test_later_delta_wins() -> None:
 
 def test_malformed_deltas_leave_counts_unknown() -> None:
     bad = [
-        b'event: message_delta\ndata: {"type":"message_delta", oops\n\n',
         event("message_delta", {"type": "message_delta", "usage": "lots"}),
         event("message_delta", {"type": "message_delta", "usage": {"output_tokens": "7"}}),
         event("message_delta", {"type": "message_delta", "usage": {"output_tokens": True}}),
-        event("message_delta", ["message_delta"]),
-        b'event: message_delta\ndata: {"type":"message_delta","x":"\xff"}\n\n',
     ]
     for item in bad:
         # Fed alone (no message_stop follows, so close() would add the cut stream's error).
         stream = PassthroughStream(None, provider="up")
         assert encode_all(stream.feed(item)) == item
         assert stream.usage == Usage(None, None)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        b'event: message_delta\ndata: {"type":"message_delta", oops\n\n',
+        event("message_delta", ["message_delta"]),
+        b'event: message_delta\ndata: {"type":"message_delta","x":"\xff"}\n\n',
+        b"event: content_block_delta\ndata: {not json at all\n\n",
+    ],
+)
+def test_an_event_that_is_not_a_json_object_is_refused(item: bytes) -> None:
+    # Relayed as it came it would break the client's stream parser outside the error path.
+    stream = PassthroughStream(None, provider="up")
+    with pytest.raises(UpstreamProtocolError, match="up: stream event is not JSON"):
+        stream.feed(item)
 
 
 def test_zero_output_is_a_count() -> None:
