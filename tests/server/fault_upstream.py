@@ -82,8 +82,8 @@ def anthropic_events(tool: bool) -> list[bytes]:
 def chat_message(tool: bool) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "hello"}
     if tool:
-        message["tool_calls"] = [{"id": "call_1", "type": "function",
-                                  "function": {"name": "Read", "arguments": '{"p": 1}'}}]  # fmt: skip
+        call = {"name": "Read", "arguments": '{"p": 1}'}
+        message["tool_calls"] = [{"id": "call_1", "type": "function", "function": call}]
     return {
         "id": "chatcmpl-1", "object": "chat.completion", "model": "m",
         "choices": [{"index": 0, "message": message,

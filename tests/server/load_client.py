@@ -22,8 +22,8 @@ from tests.anthropic_stream_validator import validate_sse
 
 from .fault_upstream import FAULTS
 
-TOOLS = [{"name": "Read", "description": "read a file",
-          "input_schema": {"type": "object", "properties": {"p": {"type": "integer"}}}}]  # fmt: skip
+SCHEMA = {"type": "object", "properties": {"p": {"type": "integer"}}}
+TOOLS = [{"name": "Read", "description": "read a file", "input_schema": SCHEMA}]
 
 
 @dataclass
