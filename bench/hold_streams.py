@@ -53,7 +53,8 @@ async def hold(streams: int, limit: float) -> int:
             async with aiohttp.ClientSession(connector=connector) as session:
                 start = time.monotonic()
                 models = ["a/slow", "c/slow"] * (streams // 2) + ["a/slow"] * (streams % 2)
-                opened = await asyncio.gather(*(open_stream(session, gateway.url, m) for m in models))
+                opening = (open_stream(session, gateway.url, model) for model in models)
+                opened = await asyncio.gather(*opening)
                 ready = time.monotonic() - start
                 await asyncio.sleep(1.0)  # a few pings go through every stream
                 held = fake.open_connections, fake.active
@@ -83,7 +84,7 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--limit", type=float, default=2.0, help="seconds allowed to close all")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 2 sockets per stream here
     return asyncio.run(hold(args.streams, args.limit))
 
