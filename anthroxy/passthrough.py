@@ -161,6 +161,7 @@ class PassthroughStream:
             start, stop = _event_bounds(complete, at)
             if name == b"error":
                 complete, error = complete[:start], complete[start:stop]
+                error = _normalized(error, self._provider)
             else:
                 complete = complete[:stop]
         # Forwarded first: a broken message_start raises while the stream is still open, so the
@@ -175,7 +176,7 @@ class PassthroughStream:
 
     def _forward(self, complete: bytes) -> bytes:
         """Whole events on their way out: ``message_start`` rewritten, usage read."""
-        _check_events(complete, self._provider)
+        complete = _normalized(complete, self._provider)
         if not self.started:
             complete = self._until_started(complete)
         if _DELTA_MARKER in complete:
@@ -210,13 +211,20 @@ class PassthroughStream:
         return [Error(error)]
 
     def _until_started(self, complete: bytes) -> bytes:
-        """Find ``message_start`` among the first events and rewrite its model."""
+        """Find ``message_start`` among the first events and rewrite its model. Only pings may
+        come before it: a client cannot place any other event of a message not started."""
         out = []
         position = 0
         for match in _EVENT_END.finditer(complete):
             event = complete[position : match.end()]
             position = match.end()
-            if not self.started and _event_name(event) == b"message_start":
+            name = None if self.started else _event_name(event)
+            if name not in (None, b"message_start", b"ping"):
+                shown = name.decode("utf-8", errors="replace")  # type: ignore[union-attr]
+                raise UpstreamProtocolError(
+                    f"{self._provider}: the stream began with {shown!r}, not message_start"
+                )
+            if name == b"message_start":
                 self.started = True
                 if self._rewriting:
                     event, usage = _rewrite_message_start(event, self._model or "")
@@ -296,19 +304,51 @@ def _last_event_end(buffer: bytes) -> int:
     return best
 
 
-def _check_events(complete: bytes, provider: str) -> None:
-    """Refuse an event whose data is not a JSON object: relayed as it came, it would break the
-    client's stream parser (an SDK raises on it, outside the error path)."""
+def _normalized(complete: bytes, provider: str) -> bytes:
+    """The events as a client's SSE parser must see them: ``event: <type>`` then one ``data:``
+    line. An event whose data is not a JSON object is refused (relayed as it came it would break
+    the client's parser outside the error path); one with other fields or a name that is not its
+    type is rebuilt from its data (SDKs dispatch on the event name); one without data is dropped
+    (SSE parsers dispatch nothing for it). Well-formed events, all of a real stream, pass as
+    they came."""
+    out: list[bytes] = []
+    changed = False
     position = 0
     for match in _EVENT_END.finditer(complete):
         event = complete[position : match.end()]
         position = match.end()
         if b"data:" not in event:
-            continue  # a comment or a bare event line: carries nothing to parse
+            changed = True
+            continue
         payload = _event_data(event)
         if not isinstance(payload, dict):
             shown = event[:80].decode("utf-8", errors="replace")
             raise UpstreamProtocolError(f"{provider}: stream event is not JSON: {shown!r}")
+        name = _event_name(event)
+        kind = payload.get("type")
+        if not isinstance(kind, str) and not (kind is None and name == b"ping"):
+            shown = event[:80].decode("utf-8", errors="replace")
+            raise UpstreamProtocolError(f"{provider}: stream event has no type: {shown!r}")
+        if _plain(event, name) and (kind is None or kind.encode() == name):
+            out.append(event)
+            continue
+        label = kind if kind is not None else (name or b"").decode("utf-8", "replace")
+        encoded = json.dumps(payload, separators=_COMPACT)
+        out.append(f"event: {label}\ndata: {encoded}\n\n".encode())
+        changed = True
+    return b"".join(out) if changed else complete
+
+
+def _plain(event: bytes, name: bytes | None) -> bool:
+    """``event: <name>``, one ``data:`` line, the blank line; nothing else (any line ending)."""
+    lines = event.splitlines()
+    return (
+        name is not None
+        and len(lines) == 3
+        and lines[0] == b"event: " + name
+        and lines[1].startswith(b"data: ")
+        and not lines[2]
+    )
 
 
 def _event_name(event: bytes) -> bytes | None:

@@ -94,9 +94,10 @@ def test_malformed_deltas_leave_counts_unknown() -> None:
         event("message_delta", {"type": "message_delta", "usage": {"output_tokens": True}}),
     ]
     for item in bad:
-        # Fed alone (no message_stop follows, so close() would add the cut stream's error).
+        # Fed after the start (no message_stop follows, so close() would add the cut stream's
+        # error); the start without a model to rewrite leaves input unknown too.
         stream = PassthroughStream(None, provider="up")
-        assert encode_all(stream.feed(item)) == item
+        assert encode_all(stream.feed(START + item)) == START + item
         assert stream.usage == Usage(None, None)
 
 
@@ -112,8 +113,32 @@ def test_malformed_deltas_leave_counts_unknown() -> None:
 def test_an_event_that_is_not_a_json_object_is_refused(item: bytes) -> None:
     # Relayed as it came it would break the client's stream parser outside the error path.
     stream = PassthroughStream(None, provider="up")
-    with pytest.raises(UpstreamProtocolError, match="up: stream event is not JSON"):
+    stream.feed(START)
+    with pytest.raises(UpstreamProtocolError, match=r"up: stream event (is not JSON|has no type)"):
         stream.feed(item)
+
+
+@pytest.mark.parametrize(
+    ("item", "sent"),
+    [
+        (b'vent: message_start\ndata: {"type":"message_start","message":{}}\n\n',
+         b'event: message_start\ndata: {"type":"message_start","message":{}}\n\n'),
+        (b'event: ping\nid: 7\ndata: {"type": "ping"}\n\n',
+         b'event: ping\ndata: {"type":"ping"}\n\n'),
+        (b": keep-alive\n\n", b""),
+    ],
+)  # fmt: skip
+def test_events_are_sent_in_the_form_clients_dispatch(item: bytes, sent: bytes) -> None:
+    # SDKs dispatch on the event name: one taken from the data's type, other fields dropped.
+    stream = PassthroughStream(None, provider="up")
+    assert encode_all(stream.feed(item)) == sent
+
+
+def test_a_stream_must_begin_with_message_start() -> None:
+    stream = PassthroughStream(None, provider="up")
+    block = event("content_block_start", {"type": "content_block_start", "index": 0})
+    with pytest.raises(UpstreamProtocolError, match="began with 'content_block_start'"):
+        stream.feed(event("ping", {"type": "ping"}) + block)
 
 
 def test_zero_output_is_a_count() -> None:
