@@ -220,7 +220,7 @@ class PassthroughStream:
             position = match.end()
             name = None if self.started else _event_name(event)
             if name not in (None, b"message_start", b"ping"):
-                shown = name.decode("utf-8", errors="replace")  # type: ignore[union-attr]
+                shown = name.decode("utf-8", errors="replace")
                 raise UpstreamProtocolError(
                     f"{self._provider}: the stream began with {shown!r}, not message_start"
                 )
