@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.server.fault_upstream import FaultUpstream, gateway_config  # noqa: E402
-from tests.server.load_client import run_mix  # noqa: E402
+from tests.server.load_client import Outcome, run_mix  # noqa: E402
 
 
 def free_port() -> int:
@@ -119,10 +119,11 @@ class Gateway:
         self.log.close()
 
 
-def show(label: str, before: dict[str, int], after: dict[str, int]) -> None:
-    print(f"{label:<22} {'before':>10} {'after':>10} {'change':>8}")
+def show(label: str, before: dict[str, int], after: dict[str, int], half: dict[str, int]) -> None:
+    print(f"{label:<22} {'before':>10} {'halfway':>10} {'after':>10} {'change':>8}")
     for key in before:
-        print(f"  {key:<20} {before[key]:>10} {after[key]:>10} {after[key] - before[key]:>+8}")
+        change = after[key] - before[key]
+        print(f"  {key:<20} {before[key]:>10} {half[key]:>10} {after[key]:>10} {change:>+8}")
 
 
 async def soak(requests: int, concurrency: int, timeout: float, warm_up: int) -> int:
@@ -134,13 +135,20 @@ async def soak(requests: int, concurrency: int, timeout: float, warm_up: int) ->
             await run_mix(gateway.url, warm_up, concurrency=concurrency, seed=1)
             await settle(fake)
             before = await snapshot(session, gateway.url, gateway.proc.pid)
-            start = time.monotonic()
-            out = await run_mix(
-                gateway.url, requests, concurrency=concurrency, timeout=timeout, seed=2
-            )
-            elapsed = time.monotonic() - start
-            await settle(fake)
-            after = await snapshot(session, gateway.url, gateway.proc.pid)
+            elapsed = 0.0
+            halfway: dict[str, int] = {}
+            out = Outcome()
+            for part in (1, 2):  # two halves: growth that stops is warm-up, not a leak
+                start = time.monotonic()
+                share = requests // 2 if part == 1 else requests - requests // 2
+                part_out = await run_mix(
+                    gateway.url, share, concurrency=concurrency, timeout=timeout, seed=1 + part
+                )
+                elapsed += time.monotonic() - start
+                out = out.merged(part_out)
+                await settle(fake)
+                after = await snapshot(session, gateway.url, gateway.proc.pid)
+                halfway = halfway or after
         print(f"{out.total} requests ({requests} asked) in {elapsed:.1f} s "
               f"({out.total / elapsed:.0f}/s), concurrency {concurrency}")  # fmt: skip
         print(f"statuses: {json.dumps(dict(sorted(out.statuses.items())))}")
@@ -148,7 +156,7 @@ async def soak(requests: int, concurrency: int, timeout: float, warm_up: int) ->
               f"wrong answers: {len(out.invalid)}   tracebacks in the gateway log: "
               f"{gateway.tracebacks()}")  # fmt: skip
         print(f"faults served by the fake: {len(fake.served)} kinds")
-        show("gateway process", before, after)
+        show("gateway process", before, after, halfway)
         for line in out.invalid[:10]:
             print("  WRONG:", line[:300])
         return 1 if out.invalid or out.hung or gateway.tracebacks() else 0

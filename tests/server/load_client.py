@@ -34,6 +34,15 @@ class Outcome:
     aborted: int = 0
     invalid: list[str] = field(default_factory=list)
 
+    def merged(self, other: Outcome) -> Outcome:
+        return Outcome(
+            self.statuses + other.statuses,
+            self.faults + other.faults,
+            self.hung + other.hung,
+            self.aborted + other.aborted,
+            self.invalid + other.invalid,
+        )
+
     @property
     def total(self) -> int:
         return sum(self.statuses.values()) + self.hung + self.aborted
