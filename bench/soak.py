@@ -159,6 +159,10 @@ async def soak(requests: int, concurrency: int, timeout: float, warm_up: int) ->
         show("gateway process", before, after, halfway)
         for line in out.invalid[:10]:
             print("  WRONG:", line[:300])
+        if gateway.tracebacks():
+            text = Path(gateway.log.name).read_text(errors="replace")
+            at = text.find("Traceback")
+            print(text[max(0, at - 300) : at + 3000])
         return 1 if out.invalid or out.hung or gateway.tracebacks() else 0
     finally:
         gateway.stop()

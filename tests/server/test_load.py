@@ -5,6 +5,7 @@ behind; streams closed by their clients close their upstream connections within 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -87,3 +88,31 @@ async def test_streams_closed_by_clients_close_their_upstream_connections(
         # The relay closes (not releases) an upstream connection whose client left.
         waited = await _settle(upstream, 2.0, idle_too=True)
         assert waited < 2.0, f"{upstream.open_connections} still open"
+
+
+async def test_a_client_gone_while_its_stream_is_written_leaves_no_traceback(
+    aiohttp_server: Any, fake: Any, caplog: Any, monkeypatch: Any
+) -> None:
+    # The soak's rare race: the write fails before aiohttp cancels the handler.
+    from anthroxy_server.gateway import streaming
+
+    written = streaming.Downstream._write
+
+    async def write_then_reset(self: Any, data: bytes) -> None:
+        await written(self, data)
+        raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+
+    monkeypatch.setattr(streaming.Downstream, "_write", write_then_reset)
+    upstream, url = fake
+    gateway = await _gateway(aiohttp_server, url)
+    body = {"model": "a/slow", "max_tokens": 8, "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    with caplog.at_level(logging.DEBUG):
+        async with aiohttp.ClientSession() as session:
+            resp = await session.post(gateway + "/v1/messages", json=body)
+            assert resp.status == 200
+            with contextlib.suppress(aiohttp.ClientPayloadError):
+                await resp.read()
+        assert await _settle(upstream, 2.0) < 2.0
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert "the client closed the connection" in caplog.text
