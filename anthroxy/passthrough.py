@@ -24,6 +24,7 @@ from .events import Error, Event, Raw, Usage
 from .sse import MAX_EVENT_BYTES
 
 _COMPACT = (",", ":")
+_DECODER = json.JSONDecoder()
 # An event ends at a blank line; SSE allows LF, CRLF and CR line endings (WHATWG SSE 9.2.5).
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r|\r\n\n|\n\r\n")
 _LINE = re.compile(r"\r\n|\r|\n")
@@ -311,12 +312,17 @@ def _normalized(complete: bytes, provider: str) -> bytes:
     type is rebuilt from its data (SDKs dispatch on the event name); one without data is dropped
     (SSE parsers dispatch nothing for it). Well-formed events, all of a real stream, pass as
     they came."""
+    if _well_formed(complete):  # one event, as most reads of a token stream bring
+        return complete
     out: list[bytes] = []
     changed = False
     position = 0
     for match in _EVENT_END.finditer(complete):
         event = complete[position : match.end()]
         position = match.end()
+        if _well_formed(event):
+            out.append(event)
+            continue
         if b"data:" not in event:
             changed = True
             continue
@@ -337,6 +343,25 @@ def _normalized(complete: bytes, provider: str) -> bytes:
         out.append(f"event: {label}\ndata: {encoded}\n\n".encode())
         changed = True
     return b"".join(out) if changed else complete
+
+
+def _well_formed(event: bytes) -> bool:
+    """The fast path for the events of a real stream: ``event: <type>`` LF ``data: <JSON
+    object of that type>`` LF LF, checked without decoding or splitting."""
+    if not (event.startswith(b"event: ") and event.endswith(b"\n\n")):
+        return False
+    end = event.find(b"\n")
+    if not event.startswith(b"data: ", end + 1) or event.find(b"\n", end + 1) != len(event) - 2:
+        return False
+    try:
+        payload = _DECODER.decode(event[end + 7 : -2].decode())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        return False
+    if not isinstance(payload, dict):
+        return False
+    kind = payload.get("type")
+    name = event[7:end]
+    return (kind is None and name == b"ping") or (isinstance(kind, str) and kind.encode() == name)
 
 
 def _plain(event: bytes, name: bytes | None) -> bool:
