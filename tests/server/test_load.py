@@ -62,7 +62,8 @@ async def test_a_mix_of_every_fault_ends_well_and_leaves_nothing_behind(
     assert out.total == 300
     assert set(FAULTS) <= set(upstream.served)
     assert {200, 502, 504} <= set(out.statuses)
-    assert not [r for r in caplog.records if r.exc_info or "Unhandled" in r.getMessage()]
+    ours = [r for r in caplog.records if r.name.startswith(("anthroxy", "aiohttp"))]
+    assert not [r for r in ours if r.exc_info or "Unhandled" in r.getMessage()]
     assert await _settle(upstream, 3) < 3, f"{upstream.active} upstream requests left open"
     await asyncio.sleep(0.1)
     assert len(asyncio.all_tasks()) <= tasks_before
@@ -114,5 +115,6 @@ async def test_a_client_gone_while_its_stream_is_written_leaves_no_traceback(
             with contextlib.suppress(aiohttp.ClientPayloadError):
                 await resp.read()
         assert await _settle(upstream, 2.0) < 2.0
-    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    ours = [r for r in caplog.records if r.name.startswith(("anthroxy", "aiohttp"))]
+    assert not [r for r in ours if r.exc_info], [r.getMessage() for r in ours]
     assert "the client closed the connection" in caplog.text
