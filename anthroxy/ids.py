@@ -23,7 +23,7 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _digest(text: str, length: int) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 
 
 class ToolIdMinter:
@@ -70,7 +70,12 @@ def _alnum9(client_id: str) -> str:
     62**9 (about 1.4e16) distinct ids: two tool calls of one conversation colliding is
     negligible, and the mapping needs no state to give the same id on every turn.
     """
-    number = int.from_bytes(hashlib.sha256(client_id.encode()).digest()[:8], "big") % 62**9
+    number = (
+        int.from_bytes(
+            hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).digest()[:8], "big"
+        )
+        % 62**9
+    )
     digits = []
     for _ in range(9):
         number, digit = divmod(number, 62)

@@ -22,8 +22,10 @@ from .cleaning import NO_RULES, Cleaner, apply, settle_thinking
 from .cleaning.signatures import mark_event, mark_message
 from .errors import AnthroxyError, UpstreamProtocolError
 from .events import Error, Event, Raw, Usage
+from .sse import MAX_EVENT_BYTES
 
 _COMPACT = (",", ":")
+_DECODER = json.JSONDecoder()
 # An event ends at a blank line; SSE allows LF, CRLF and CR line endings (WHATWG SSE 9.2.5).
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r|\r\n\n|\n\r\n")
 _LINE = re.compile(r"\r\n|\r|\n")
@@ -113,8 +115,17 @@ class PassthroughStream:
     receives it as it came.
     """
 
-    def __init__(self, model: str | None, *, provider: str, marks: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None,
+        *,
+        provider: str,
+        marks: str | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
         self._model = model
+        # An upstream that never ends an event must not grow memory without bound.
+        self._limit = max_event_bytes
         self._provider = provider
         self._marks = marks
         self._pending = b""
@@ -136,10 +147,15 @@ class PassthroughStream:
             return []
         buffer = self._pending + data if self._pending else data
         end = _last_event_end(buffer)
-        if end == 0:
-            self._pending = buffer
-            return []
         complete, self._pending = buffer[:end], buffer[end:]
+        if len(self._pending) > self._limit:
+            self._pending = b""
+            raise UpstreamProtocolError(
+                f"{self._provider}: the upstream stream sent an event larger than "
+                f"{self._limit} bytes"
+            )
+        if end == 0:
+            return []
         error = b""
         terminal = _terminal_event(complete)
         if terminal is not None:
@@ -147,6 +163,7 @@ class PassthroughStream:
             start, stop = _event_bounds(complete, at)
             if name == b"error":
                 complete, error = complete[:start], complete[start:stop]
+                error = _normalized(error, self._provider)
             else:
                 complete = complete[:stop]
         # Forwarded first: a broken message_start raises while the stream is still open, so the
@@ -161,6 +178,7 @@ class PassthroughStream:
 
     def _forward(self, complete: bytes) -> bytes:
         """Whole events on their way out: ``message_start`` rewritten, usage read."""
+        complete = _normalized(complete, self._provider)
         if not self.started:
             complete = self._until_started(complete)
         if _DELTA_MARKER in complete:
@@ -195,13 +213,20 @@ class PassthroughStream:
         return [Error(error)]
 
     def _until_started(self, complete: bytes) -> bytes:
-        """Find ``message_start`` among the first events and rewrite its model."""
+        """Find ``message_start`` among the first events and rewrite its model. Only pings may
+        come before it: a client cannot place any other event of a message not started."""
         out = []
         position = 0
         for match in _EVENT_END.finditer(complete):
             event = complete[position : match.end()]
             position = match.end()
-            if not self.started and _event_name(event) == b"message_start":
+            name = None if self.started else _event_name(event)
+            if name not in (None, b"message_start", b"ping"):
+                shown = name.decode("utf-8", errors="replace")
+                raise UpstreamProtocolError(
+                    f"{self._provider}: the stream began with {shown!r}, not message_start"
+                )
+            if name == b"message_start":
                 self.started = True
                 if self._rewriting:
                     event, usage = _rewrite_message_start(event, self._model or "")
@@ -280,6 +305,77 @@ def _last_event_end(buffer: bytes) -> int:
         if found >= 0:
             best = max(best, found + len(marker))
     return best
+
+
+def _normalized(complete: bytes, provider: str) -> bytes:
+    """The events as a client's SSE parser must see them: ``event: <type>`` then one ``data:``
+    line. An event whose data is not a JSON object is refused (relayed as it came it would break
+    the client's parser outside the error path); one with other fields or a name that is not its
+    type is rebuilt from its data (SDKs dispatch on the event name); one without data is dropped
+    (SSE parsers dispatch nothing for it). Well-formed events, all of a real stream, pass as
+    they came."""
+    if _well_formed(complete):  # one event, as most reads of a token stream bring
+        return complete
+    out: list[bytes] = []
+    changed = False
+    position = 0
+    for match in _EVENT_END.finditer(complete):
+        event = complete[position : match.end()]
+        position = match.end()
+        if _well_formed(event):
+            out.append(event)
+            continue
+        if b"data:" not in event:
+            changed = True
+            continue
+        payload = _event_data(event)
+        if not isinstance(payload, dict):
+            shown = event[:80].decode("utf-8", errors="replace")
+            raise UpstreamProtocolError(f"{provider}: stream event is not JSON: {shown!r}")
+        name = _event_name(event)
+        kind = payload.get("type")
+        if not isinstance(kind, str) and not (kind is None and name == b"ping"):
+            shown = event[:80].decode("utf-8", errors="replace")
+            raise UpstreamProtocolError(f"{provider}: stream event has no type: {shown!r}")
+        if _plain(event, name) and (kind is None or kind.encode() == name):
+            out.append(event)
+            continue
+        label = kind if kind is not None else (name or b"").decode("utf-8", "replace")
+        encoded = json.dumps(payload, separators=_COMPACT)
+        out.append(f"event: {label}\ndata: {encoded}\n\n".encode())
+        changed = True
+    return b"".join(out) if changed else complete
+
+
+def _well_formed(event: bytes) -> bool:
+    """The fast path for the events of a real stream: ``event: <type>`` LF ``data: <JSON
+    object of that type>`` LF LF, checked without decoding or splitting."""
+    if not (event.startswith(b"event: ") and event.endswith(b"\n\n")):
+        return False
+    end = event.find(b"\n")
+    if not event.startswith(b"data: ", end + 1) or event.find(b"\n", end + 1) != len(event) - 2:
+        return False
+    try:
+        payload = _DECODER.decode(event[end + 7 : -2].decode())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        return False
+    if not isinstance(payload, dict):
+        return False
+    kind = payload.get("type")
+    name = event[7:end]
+    return (kind is None and name == b"ping") or (isinstance(kind, str) and kind.encode() == name)
+
+
+def _plain(event: bytes, name: bytes | None) -> bool:
+    """``event: <name>``, one ``data:`` line, the blank line; nothing else (any line ending)."""
+    lines = event.splitlines()
+    return (
+        name is not None
+        and len(lines) == 3
+        and lines[0] == b"event: " + name
+        and lines[1].startswith(b"data: ")
+        and not lines[2]
+    )
 
 
 def _event_name(event: bytes) -> bytes | None:

@@ -22,7 +22,8 @@ def upstream_name(name: str, max_length: int = 64, must_start_alpha: bool = Fals
     starts_ok = not must_start_alpha or (name[:1].isalpha() or name[:1] == "_")
     if name and fits and starts_ok:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    # surrogatepass: JSON allows lone surrogates ("\ud800"), which strict UTF-8 cannot encode.
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     prefix = _INVALID_CHARS.sub("_", name)
     if must_start_alpha and not (prefix[:1].isalpha() or prefix[:1] == "_"):
         prefix = "_" + prefix

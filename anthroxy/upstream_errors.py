@@ -162,6 +162,17 @@ def connection_error(provider: str, url: str, reason: str) -> AnthroxyError:
     )
 
 
+def reply_too_large(provider: str, url: str, limit: int) -> AnthroxyError:
+    """The upstream's non-streamed reply passed the gateway's cap (``server.max_reply_bytes``)."""
+    return UpstreamError(
+        f"provider '{provider}' at {url} sent a reply larger than server.max_reply_bytes "
+        f"({limit} bytes); the reply was dropped. Raise the limit in the [server] table if the "
+        "provider's answers are really this large",
+        status=502,
+        error_type="api_error",
+    )
+
+
 def timeout_error(provider: str, url: str, seconds: float) -> AnthroxyError:
     """The upstream stayed silent longer than its read timeout."""
     return UpstreamError(

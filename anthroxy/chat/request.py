@@ -316,5 +316,7 @@ def _add_user(out: dict[str, Any], user_id: str | None, profile: ProviderProfile
     if profile.user_field == "none" or not user_id:
         return
     if len(user_id) > profile.user_max or not _PLAIN_USER_ID.match(user_id):
-        user_id = hashlib.sha256(user_id.encode()).hexdigest()[: profile.user_max]
+        user_id = hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()[
+            : profile.user_max
+        ]
     out[profile.user_field] = user_id

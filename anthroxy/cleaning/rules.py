@@ -198,7 +198,7 @@ def _hash_unless(cleaner: Cleaner, rule: Any, body: Mapping[str, Any]) -> Any:
     value = get(body, keys)
     if not isinstance(value, str) or re.fullmatch(rule.pattern, value):
         return body
-    return put(body, keys, hashlib.sha256(value.encode()).hexdigest())
+    return put(body, keys, hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest())
 
 
 def _fold_system_messages(cleaner: Cleaner, rule: Any, body: Mapping[str, Any]) -> Any:

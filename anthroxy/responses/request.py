@@ -142,7 +142,9 @@ def _user_field(user_id: str | None, profile: ProviderProfile) -> dict[str, Any]
         return {}
     # Claude Code sends ~150 characters; OpenAI caps the field at 64
     # (docs/protocol/translation-rules.md §8).
-    digest = hashlib.sha256(user_id.encode()).hexdigest()[: profile.user_max]
+    digest = hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()[
+        : profile.user_max
+    ]
     return {profile.user_field: digest}
 
 

@@ -59,6 +59,9 @@ class ServerConfig:
     log_request_body: bool = False
     log_response_body: bool = False
     max_body_bytes: int = 32 * 1024 * 1024
+    # A non-streamed upstream reply is read whole; past this it is refused (502), so a broken or
+    # hostile upstream cannot make the gateway hold gigabytes. Far above any real completion.
+    max_reply_bytes: int = 64 * 1024 * 1024
     # Honour HTTP(S)_PROXY / NO_PROXY (and ~/.netrc) for upstream calls. Off by default: looking
     # them up costs ~0.8 ms per request, and most machines reach providers directly.
     trust_env: bool = False

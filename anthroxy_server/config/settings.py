@@ -138,6 +138,8 @@ def _server_problems(server: ServerConfig) -> list[str]:
         problems.append(f"server.ping_interval: must be > 0 seconds, got {server.ping_interval}")
     if server.max_body_bytes <= 0:
         problems.append(f"server.max_body_bytes: must be > 0, got {server.max_body_bytes}")
+    if server.max_reply_bytes <= 0:
+        problems.append(f"server.max_reply_bytes: must be > 0, got {server.max_reply_bytes}")
     levels = {"log_level": server.log_level}
     if server.log_file_level:  # "": no log file
         levels["log_file_level"] = server.log_file_level

@@ -208,6 +208,13 @@ async def messages(request: web.Request) -> web.StreamResponse:
     try:
         chain = live_lists.resolve_routes(request, settings.routing.chain(route))
         return await run.run(chain, prepare)
+    except ConnectionResetError:
+        if downstream is None or downstream.response is None:
+            raise
+        # The client left while its stream was written: nobody to tell; the relay already
+        # closed the upstream connection. aiohttp ends the response without a traceback.
+        access.stream_error = "the client closed the connection"
+        return downstream.response
     except Exception as exc:
         if downstream is None or not downstream.prepared:
             bodylog.log_error(request, exc)

@@ -28,7 +28,9 @@ from aiohttp import web
 from anthroxy.cleaning import Cleaner, Drop, FieldPath, format_path, locate, refused_fields
 
 from .dialects import DIALECTS, Plan
+from .live import settings_of
 from .logs import LOGGER_NAME
+from .upstream import ReplyTooLarge, read_capped
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider
@@ -115,7 +117,7 @@ async def open_learning(
     for _ in range(MAX_RETRIES):
         if upstream.status not in REFUSAL_STATUSES or not call.provider.learn_fields:
             break
-        refused = await _refused(upstream, outgoing.data)
+        refused = await _refused(upstream, outgoing.data, call.request)
         if not refused or set(refused) <= _dropped(call.cleaner):
             break  # nothing named, or this body was already meant to be without it
         store = call.request.app[LEARNED]
@@ -133,12 +135,15 @@ async def open_learning(
     return plan, upstream
 
 
-async def _refused(upstream: aiohttp.ClientResponse, sent: bytes) -> list[str]:
+async def _refused(
+    upstream: aiohttp.ClientResponse, sent: bytes, request: web.Request
+) -> list[str]:
     """The learnable fields the refusal names that the sent body holds. The body read here
-    stays readable: aiohttp keeps it, so the relay still reports the error as it came."""
+    stays readable (``read_capped`` keeps it), so the relay still reports the error as it came."""
+    limit = settings_of(request).config.server.max_reply_bytes
     try:
-        answer = await upstream.read()
-    except (aiohttp.ClientError, TimeoutError, OSError):
+        answer = await read_capped(upstream, limit)
+    except (aiohttp.ClientError, TimeoutError, OSError, ReplyTooLarge):
         return []
     named = refused_fields(answer)
     if not named:

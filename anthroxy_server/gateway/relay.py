@@ -25,7 +25,7 @@ from aiohttp import web
 from anthroxy.errors import AnthroxyError
 from anthroxy.events import Usage
 from anthroxy.streams import EventStream
-from anthroxy.upstream_errors import connection_error, timeout_error
+from anthroxy.upstream_errors import connection_error, reply_too_large, timeout_error
 
 from ..providers import (
     Access,
@@ -40,10 +40,11 @@ from ..providers.base import ROTATE_STATUSES
 from . import bodylog, learned
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
+from .live import settings_of
 from .logs import LOGGER_NAME
 from .loop import next_hop
 from .streaming import Downstream, open_upstream, pump
-from .upstream import copied_headers
+from .upstream import ReplyTooLarge, copied_headers, read_capped
 
 _COMPACT = (",", ":")
 log = logging.getLogger(LOGGER_NAME)
@@ -117,8 +118,11 @@ async def _read_all(call: Call, upstream: aiohttp.ClientResponse) -> bytes:
     """The whole upstream body; a stall or cut while reading it is a gateway error, like one
     before the headers (and so also a reason to fall back)."""
     url = str(upstream.url)
+    limit = settings_of(call.request).config.server.max_reply_bytes
     try:
-        return await upstream.read()
+        return await read_capped(upstream, limit)
+    except ReplyTooLarge as exc:
+        raise reply_too_large(call.provider.id, url, limit) from exc
     except aiohttp.ServerTimeoutError as exc:
         raise timeout_error(call.provider.id, url, call.provider.read_timeout) from exc
     except (aiohttp.ClientError, OSError) as exc:
@@ -155,7 +159,7 @@ async def _open(
         rotator = access if isinstance(access, Rotating) and status in ROTATE_STATUSES else None
         if status != 401 and rotator is None:
             return upstream
-        body = await _drain(upstream)
+        body = await _drain(upstream, settings_of(call.request).config.server.max_reply_bytes)
         retry = rotator.rotate(status, body, upstream.headers) if rotator is not None else None
         if retry is None and status == 401:
             retry = await access.reauthenticate(body)
@@ -164,11 +168,12 @@ async def _open(
         headers = {**retry, **hop}
 
 
-async def _drain(upstream: aiohttp.ClientResponse) -> bytes:
-    """A refusal's body (empty if it cannot be read); the connection goes back to the pool."""
+async def _drain(upstream: aiohttp.ClientResponse, limit: int) -> bytes:
+    """A refusal's body (empty if it cannot be read or passes ``limit``); the connection goes
+    back to the pool."""
     try:
-        return await upstream.read()
-    except aiohttp.ClientError:
+        return await read_capped(upstream, limit)
+    except (aiohttp.ClientError, ReplyTooLarge):
         return b""
     finally:
         upstream.release()

@@ -12,6 +12,7 @@ upstream ends while a slow one does not (aiohttp's ``ClientTimeout``: ``sock_con
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -95,3 +96,38 @@ def copied_headers(upstream: Mapping[str, str]) -> dict[str, str]:
 
 def join_url(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + path
+
+
+class ReplyTooLarge(Exception):
+    """The upstream body passed the cap (``server.max_reply_bytes``) before its end."""
+
+
+# Bodies already read (None: too large), so a second reader (the relay after
+# gateway/learned.py looked at a refusal) gets the same answer; weak keys let each entry go
+# with its response.
+_READ: weakref.WeakKeyDictionary[aiohttp.ClientResponse, bytes | None] = weakref.WeakKeyDictionary()
+
+
+async def read_capped(upstream: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or ``ReplyTooLarge`` as soon as it passes ``limit`` bytes: a broken or
+    hostile upstream answering gigabytes costs at most ``limit`` of memory, not all of it."""
+    if upstream in _READ:
+        known = _READ[upstream]
+        if known is None:
+            raise ReplyTooLarge
+        return known
+    length = upstream.content_length
+    chunks: list[bytes] = []
+    size = 0 if length is None else length
+    if size <= limit:
+        size = 0
+        async for chunk in upstream.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    if size > limit:
+        _READ[upstream] = None
+        raise ReplyTooLarge
+    body = _READ[upstream] = b"".join(chunks)
+    return body

@@ -11,9 +11,11 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from anthroxy.errors import UpstreamProtocolError
 from anthroxy.events import Usage, encode_all
 from anthroxy.passthrough import PassthroughStream
 
@@ -87,18 +89,56 @@ def test_later_delta_wins() -> None:
 
 def test_malformed_deltas_leave_counts_unknown() -> None:
     bad = [
-        b'event: message_delta\ndata: {"type":"message_delta", oops\n\n',
         event("message_delta", {"type": "message_delta", "usage": "lots"}),
         event("message_delta", {"type": "message_delta", "usage": {"output_tokens": "7"}}),
         event("message_delta", {"type": "message_delta", "usage": {"output_tokens": True}}),
-        event("message_delta", ["message_delta"]),
-        b'event: message_delta\ndata: {"type":"message_delta","x":"\xff"}\n\n',
     ]
     for item in bad:
-        # Fed alone (no message_stop follows, so close() would add the cut stream's error).
+        # Fed after the start (no message_stop follows, so close() would add the cut stream's
+        # error); the start without a model to rewrite leaves input unknown too.
         stream = PassthroughStream(None, provider="up")
-        assert encode_all(stream.feed(item)) == item
+        assert encode_all(stream.feed(START + item)) == START + item
         assert stream.usage == Usage(None, None)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        b'event: message_delta\ndata: {"type":"message_delta", oops\n\n',
+        event("message_delta", ["message_delta"]),
+        b'event: message_delta\ndata: {"type":"message_delta","x":"\xff"}\n\n',
+        b"event: content_block_delta\ndata: {not json at all\n\n",
+    ],
+)
+def test_an_event_that_is_not_a_json_object_is_refused(item: bytes) -> None:
+    # Relayed as it came it would break the client's stream parser outside the error path.
+    stream = PassthroughStream(None, provider="up")
+    stream.feed(START)
+    with pytest.raises(UpstreamProtocolError, match=r"up: stream event (is not JSON|has no type)"):
+        stream.feed(item)
+
+
+@pytest.mark.parametrize(
+    ("item", "sent"),
+    [
+        (b'vent: message_start\ndata: {"type":"message_start","message":{}}\n\n',
+         b'event: message_start\ndata: {"type":"message_start","message":{}}\n\n'),
+        (b'event: ping\nid: 7\ndata: {"type": "ping"}\n\n',
+         b'event: ping\ndata: {"type":"ping"}\n\n'),
+        (b": keep-alive\n\n", b""),
+    ],
+)  # fmt: skip
+def test_events_are_sent_in_the_form_clients_dispatch(item: bytes, sent: bytes) -> None:
+    # SDKs dispatch on the event name: one taken from the data's type, other fields dropped.
+    stream = PassthroughStream(None, provider="up")
+    assert encode_all(stream.feed(item)) == sent
+
+
+def test_a_stream_must_begin_with_message_start() -> None:
+    stream = PassthroughStream(None, provider="up")
+    block = event("content_block_start", {"type": "content_block_start", "index": 0})
+    with pytest.raises(UpstreamProtocolError, match="began with 'content_block_start'"):
+        stream.feed(event("ping", {"type": "ping"}) + block)
 
 
 def test_zero_output_is_a_count() -> None:

@@ -53,8 +53,12 @@ def test_any_split_gives_same_bytes(cuts) -> None:
     assert stream.started and stream.finished
 
 
+_START = b'event: message_start\ndata: {"type":"message_start","message":{}}\n\n'
+
+
 def test_partial_event_is_held_back() -> None:
     stream = PassthroughStream(None, provider="fake")
+    assert encode_all(stream.feed(_START)) == _START
     assert (
         encode_all(stream.feed(b"event: ping\ndata: {}\n\nevent: message_st"))
         == b"event: ping\ndata: {}\n\n"
@@ -67,8 +71,11 @@ def test_partial_event_is_held_back() -> None:
 
 def test_text_mentioning_message_stop_does_not_end_stream() -> None:
     stream = PassthroughStream(None, provider="fake")
-    delta = b'event: content_block_delta\ndata: {"text":"\\nevent: message_stop"}\n\n'
-    stream.feed(delta)
+    delta = (
+        b'event: content_block_delta\ndata: {"type":"content_block_delta",'
+        b'"text":"\\nevent: message_stop"}\n\n'
+    )
+    assert encode_all(stream.feed(_START + delta)) == _START + delta
     assert not stream.finished
 
 
