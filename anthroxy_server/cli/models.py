@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 HEADER = ("MODEL NAME", "PROVIDER", "UPSTREAM MODEL", "RULE", "CONTEXT", "MAX OUT", "FEATURES")
 _FEATURES = (("tools", "tool_use"), ("images", "image_input"), ("thinking", "thinking"))
-_PAGE = 1000  # the endpoint's largest page (handlers.MODELS_MAX_LIMIT)
+_PAGE = 1000  # the endpoint's largest page (gateway/models_endpoint.py MODELS_MAX_LIMIT)
 _MAX_PAGES = 50
 
 

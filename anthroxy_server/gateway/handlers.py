@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,6 @@ from anthroxy.errors import AnthroxyError, InvalidRequest, RequestTooLarge, Unkn
 from anthroxy.messages import tokens
 from anthroxy.messages.request import MessagesRequest, model_of, parse_request, stream_of
 from anthroxy.routing import capabilities
-from anthroxy.routing.capabilities import ModelLimits
 from anthroxy.routing.table import Route
 
 from ..config.paths import APP
@@ -39,7 +38,7 @@ from ..live_lists import app as live_lists
 from ..providers import check_target
 from ..providers import health_fields as provider_health
 from ..providers.credentials import credential_fields, request_auth
-from . import bodylog, fallback, guard, learned
+from . import bodylog, fallback, guard, learned, models_endpoint
 from .breaker import BREAKERS, CircuitBreakers
 from .call import Call
 from .fallback import ChainRun, Send, describe
@@ -62,8 +61,6 @@ TOKEN_CACHE_SIZE = 512
 # Claude Code fires dozens of count_tokens calls at once; an upstream that is slow to count
 # must not hold them up for long: the local estimate is the fallback.
 COUNT_TOKENS_TIMEOUT = 5.0
-MODELS_DEFAULT_LIMIT = 20  # Anthropic's default page size (docs/protocol/anthropic.md §12)
-MODELS_MAX_LIMIT = 1000
 
 
 class TokenCache:
@@ -99,8 +96,8 @@ def setup(app: web.Application) -> None:
     learned.setup(app)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
-    app.router.add_get("/v1/models", list_models)
-    app.router.add_get("/v1/models/{model_id:.+}", get_model)
+    app.router.add_get("/v1/models", models_endpoint.list_models)
+    app.router.add_get("/v1/models/{model_id:.+}", models_endpoint.get_model)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", root)  # add_get also answers HEAD
 
@@ -205,15 +202,26 @@ async def messages(request: web.Request) -> web.StreamResponse:
         return lambda: relay_messages(call)
 
     run = ChainRun(request, request.app[BREAKERS], settings.config.routing.retry)
+    chain = live_lists.resolve_routes(request, settings.routing.chain(route))
+    return await _run_chain(request, run, chain, prepare, downstream)
+
+
+async def _run_chain(
+    request: web.Request,
+    run: ChainRun,
+    chain: list[Route],
+    prepare: Callable[[Route], Send],
+    downstream: Downstream | None,
+) -> web.StreamResponse:
+    """The chain's answer; once a stream's 200 went out, a failure becomes its error event."""
     try:
-        chain = live_lists.resolve_routes(request, settings.routing.chain(route))
         return await run.run(chain, prepare)
     except ConnectionResetError:
         if downstream is None or downstream.response is None:
             raise
         # The client left while its stream was written: nobody to tell; the relay already
         # closed the upstream connection. aiohttp ends the response without a traceback.
-        access.stream_error = "the client closed the connection"
+        access_of(request).stream_error = "the client closed the connection"
         return downstream.response
     except Exception as exc:
         if downstream is None or not downstream.prepared:
@@ -221,7 +229,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             raise
         # Pings already sent the 200: the failure can only be the stream's error event.
         err = exc if isinstance(exc, AnthroxyError) else _internal_error(exc)
-        access.stream_error = describe(err)
+        access_of(request).stream_error = describe(err)
         return await end_failed_stream(downstream, err)
     finally:
         if downstream is not None and downstream.events:
@@ -362,98 +370,6 @@ async def _upstream_count(
     if isinstance(counted, int) and not isinstance(counted, bool) and counted >= 0:
         return counted
     return None
-
-
-def _model_entry(
-    request: web.Request, overrides: capabilities.Overrides, name: str, created_at: str
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "type": "model",
-        "id": name,
-        "display_name": name,
-        "created_at": created_at,
-    }
-    try:
-        route = settings_of(request).routing.resolve(name)
-        route = live_lists.resolve_routes(request, [route])[0]  # an @auto's model's limits
-    except AnthroxyError:
-        return entry
-    limits = capabilities.lookup(route.model, overrides)
-    entry["max_input_tokens"] = limits.context_window
-    entry["max_tokens"] = limits.max_output_tokens
-    entry["capabilities"] = _capabilities(limits)
-    return entry
-
-
-def _capabilities(limits: ModelLimits) -> dict[str, Any]:
-    """Anthropic's ``capabilities`` keys where one exists (``image_input``, ``thinking``), plus
-    anthroxy's ``tool_use`` and ``tool_choice``, each ``{"supported": bool}``."""
-    return {
-        "image_input": {"supported": limits.images},
-        "thinking": {"supported": limits.thinking},
-        "tool_use": {"supported": limits.tools},
-        "tool_choice": {"supported": limits.tool_choice},
-    }
-
-
-def _created_at(request: web.Request) -> str:
-    started = datetime.fromtimestamp(request.app[STARTED], tz=UTC)
-    return started.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _page_params(query: Mapping[str, str]) -> tuple[int, str | None, str | None]:
-    text = query.get("limit")
-    limit = MODELS_DEFAULT_LIMIT
-    if text is not None:
-        try:
-            limit = int(text)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MODELS_MAX_LIMIT:
-            raise InvalidRequest(
-                f"limit: must be an integer from 1 to {MODELS_MAX_LIMIT}", path="query.limit"
-            )
-    return limit, query.get("after_id"), query.get("before_id")
-
-
-def paginate(
-    names: list[str], limit: int, after_id: str | None, before_id: str | None
-) -> tuple[list[str], bool]:
-    """One page of ``names`` and whether more lie beyond it (in the direction of travel)."""
-    if before_id is not None:
-        end = names.index(before_id) if before_id in names else 0
-        start = max(0, end - limit)
-        return names[start:end], start > 0
-    start = 0
-    if after_id is not None:
-        start = names.index(after_id) + 1 if after_id in names else len(names)
-    page = names[start : start + limit]
-    return page, start + limit < len(names)
-
-
-async def list_models(request: web.Request) -> web.Response:
-    settings = settings_of(request)
-    limit, after_id, before_id = _page_params(request.query)
-    page, has_more = paginate(settings.routing.model_names(), limit, after_id, before_id)
-    created = _created_at(request)
-    overrides = generation_of(request).model_limits
-    data = [_model_entry(request, overrides, name, created) for name in page]
-    return web.json_response(
-        {
-            "data": data,
-            "has_more": has_more,
-            "first_id": page[0] if page else None,
-            "last_id": page[-1] if page else None,
-        }
-    )
-
-
-async def get_model(request: web.Request) -> web.Response:
-    settings = settings_of(request)
-    name = request.match_info["model_id"]
-    settings.routing.resolve(name)  # UnknownModel (404) when nothing serves it
-    entry = _model_entry(request, generation_of(request).model_limits, name, _created_at(request))
-    return web.json_response(entry)
 
 
 async def healthz(request: web.Request) -> web.Response:

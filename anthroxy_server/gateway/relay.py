@@ -138,6 +138,7 @@ async def _open(
     the headers the access gives, if any."""
     hop = next_hop(call.request.headers)  # the loop marker (gateway/loop.py)
     headers = {**outgoing.headers, **hop}
+    limit = settings_of(call.request).config.server.max_reply_bytes
     while True:
         upstream = await open_upstream(
             call.session,
@@ -150,7 +151,7 @@ async def _open(
         )
         status = upstream.status
         if isinstance(access, Reissuing) and status in ROTATE_STATUSES:
-            body = await _drain(upstream)
+            body = await _drain(upstream, limit)
             again = await access.reissue(status, body, upstream.headers)
             if again is None:
                 raise access.error(status, body, upstream.headers)
@@ -159,7 +160,7 @@ async def _open(
         rotator = access if isinstance(access, Rotating) and status in ROTATE_STATUSES else None
         if status != 401 and rotator is None:
             return upstream
-        body = await _drain(upstream, settings_of(call.request).config.server.max_reply_bytes)
+        body = await _drain(upstream, limit)
         retry = rotator.rotate(status, body, upstream.headers) if rotator is not None else None
         if retry is None and status == 401:
             retry = await access.reauthenticate(body)
