@@ -314,7 +314,7 @@ def _normalized(complete: bytes, provider: str) -> bytes:
     type is rebuilt from its data (SDKs dispatch on the event name); one without data is dropped
     (SSE parsers dispatch nothing for it). Well-formed events, all of a real stream, pass as
     they came."""
-    if _well_formed(complete):  # one event, as most reads of a token stream bring
+    if _all_well_formed(complete):  # the events of a real stream: one decode for the read
         return complete
     out: list[bytes] = []
     changed = False
@@ -345,6 +345,37 @@ def _normalized(complete: bytes, provider: str) -> bytes:
         out.append(f"event: {label}\ndata: {encoded}\n\n".encode())
         changed = True
     return b"".join(out) if changed else complete
+
+
+def _all_well_formed(complete: bytes) -> bool:
+    """Every event of ``complete`` is ``event: <type>`` LF ``data: <JSON object of that type>``
+    LF LF: the events of a real stream, checked with one JSON decode for all of them (one decode
+    per event was most of the pass-through's cost; docs/performance.md)."""
+    if not complete.endswith(b"\n\n") or b"\r" in complete:
+        return False
+    names: list[bytes] = []
+    payloads: list[bytes] = []
+    for event in complete[:-2].split(b"\n\n"):
+        head, found, data = event.partition(b"\ndata: ")
+        if not found or not head.startswith(b"event: ") or b"\n" in data or b"\n" in head:
+            return False
+        names.append(head[7:])
+        payloads.append(data)
+    try:
+        decoded = json.loads(b"[" + b",".join(payloads) + b"]")
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        return False
+    if len(decoded) != len(names):  # a payload that was not one value
+        return False
+    for name, payload in zip(names, decoded, strict=True):
+        if not isinstance(payload, dict):
+            return False
+        kind = payload.get("type")
+        if not (
+            (kind is None and name == b"ping") or (isinstance(kind, str) and kind.encode() == name)
+        ):
+            return False
+    return True
 
 
 def _well_formed(event: bytes) -> bool:

@@ -116,6 +116,22 @@ def test_an_event_that_is_not_a_json_object_is_refused(item: bytes) -> None:
     stream.feed(START)
     with pytest.raises(UpstreamProtocolError, match=r"up: stream event (is not JSON|has no type)"):
         stream.feed(item)
+    # The same event among well-formed ones of one read (the read's single decode) too.
+    among = PassthroughStream(None, provider="up")
+    among.feed(START)
+    good = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    with pytest.raises(UpstreamProtocolError, match=r"up: stream event (is not JSON|has no type)"):
+        among.feed(good + item + good)
+
+
+def test_two_values_in_one_data_line_are_not_one_event() -> None:
+    # One read decoded at once: a data line holding two objects must not pass as two events.
+    stream = PassthroughStream(None, provider="up")
+    stream.feed(START)
+    two = b'{"type":"content_block_stop","index":0},{"type":"content_block_stop","index":1}'
+    read = b"event: content_block_stop\ndata: " + two + b"\n\n"
+    with pytest.raises(UpstreamProtocolError, match=r"up: stream event is not JSON"):
+        stream.feed(read + b'event: ping\ndata: {"type":"ping"}\n\n')
 
 
 @pytest.mark.parametrize(
