@@ -404,6 +404,10 @@ def log_of(loc: Locations, out: TextIO) -> Path:
     reported = found.health.get("log")
     if isinstance(reported, str):
         return Path(reported)
+    # A proxy with ``[server] log_file_level`` also writes its log here, wherever it was started.
+    own_file = paths.state_dir(loc.env, loc.home) / paths.SERVER_LOG_NAME
+    if own_file.exists():
+        return own_file
     manager = found.managed_by
     if manager is not None and manager.get("manager") == "launchd":
         return default  # the LaunchAgent sends its output there (service.py)

@@ -75,6 +75,10 @@ def state_dir(env: Mapping[str, str], home: Path) -> Path:
     return _xdg(env, "XDG_STATE_HOME", home, ".local/state") / APP
 
 
+# ``[server] log_file_level``'s file in the state directory (gateway/logs.py writes it).
+SERVER_LOG_NAME = "server.log"
+
+
 def cache_dir(env: Mapping[str, str], home: Path) -> Path:
     """``$XDG_CACHE_HOME/anthroxy`` (default ``~/.cache/anthroxy``): what can be fetched again
     (model lists, the Gemini tier probe's verdicts)."""

@@ -33,7 +33,6 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 LOGGER_NAME = "anthroxy"
 ACCESS_LOGGER = "anthroxy.access"
 REDACTED = "[REDACTED]"  # what a secret is replaced with, in logs, errors and streams
-SERVER_LOG_NAME = "server.log"  # in the state directory
 SERVER_LOG_BYTES = 10 * 1024 * 1024
 SERVER_LOG_BACKUPS = 5
 # Shorter strings are not redacted: replacing "a" everywhere would mangle every line.

@@ -27,7 +27,7 @@ from anthroxy import __version__
 
 from ..config import paths
 from .bodylog import BODY_LOG_NAME, BodyLogFile
-from .logs import LOGGER_NAME, SERVER_LOG_NAME, settings_secrets, setup_logging
+from .logs import LOGGER_NAME, settings_secrets, setup_logging
 from .state import CACHE_DIR
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ class _Logs:
             level=server.log_level,
             fmt=server.log_format,
             secret_values=secrets,
-            file_path=self.state / SERVER_LOG_NAME,
+            file_path=self.state / paths.SERVER_LOG_NAME,
             file_level=server.log_file_level,
         )
         self.close()

@@ -20,7 +20,8 @@ import pytest
 from aiohttp import web
 
 from anthroxy_server.config import ConfigError, settings_from_config, structure_config
-from anthroxy_server.gateway.logs import LOGGER_NAME, SERVER_LOG_NAME, setup_logging
+from anthroxy_server.config.paths import SERVER_LOG_NAME
+from anthroxy_server.gateway.logs import LOGGER_NAME, setup_logging
 
 from .conftest import SECRET_KEY, fixture_bytes, free_port, message_body
 

@@ -358,3 +358,18 @@ def test_run_port_uses_the_proxy_on_that_port(world: World) -> None:
     assert recorded["argv"] == ["-p", "hi"]
     assert recorded["env"]["ANTHROPIC_BASE_URL"] == f"http://127.0.0.1:{port}"
     assert healthz(world.url) is None  # nothing was started on the configured port
+
+
+def test_logs_of_a_proxy_started_in_a_terminal_show_its_log_file(world: World) -> None:
+    # Its stderr is a terminal (a pipe here), but [server] log_file_level writes server.log in the
+    # state directory: `anthroxy logs` shows that instead of giving up.
+    world.config.write_text(
+        world.config.read_text().replace("[server]\n", '[server]\nlog_file_level = "info"\n')
+    )
+    process = world.serve()
+    wait_healthy(world.url, process)
+    code, out, err = world.cli("logs", "-n", "50")
+    assert code == 0, err
+    assert "GET /healthz" in out
+    assert world.cli("stop", "--timeout", "20")[0] == 0
+    process.communicate(timeout=20)
