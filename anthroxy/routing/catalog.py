@@ -238,7 +238,9 @@ _PRESETS: tuple[ProviderPreset, ...] = (
         "accounts/fireworks/models/gpt-oss-120b")),
     _p("gemini", "Google Gemini", "chat", "https://generativelanguage.googleapis.com/v1beta/openai",
        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-       ("gemini-3.1-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-flash-preview",
+       # First (the default model): one a free-tier key may use, so a key alone works at once
+       # (docs/providers/gemini.md); name a pro model in [tiers], or "gemini/@auto:pro".
+       ("gemini-2.5-flash", "gemini-3.1-pro-preview", "gemini-2.5-pro", "gemini-3-flash-preview",
         "gemini-3.1-flash-lite-preview", "gemini-2.0-flash"),
        profile=GEMINI),
     _p("groq", "Groq", "chat", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ import aiohttp
 from anthroxy.errors import UnknownModel
 from anthroxy.routing.auto import auto_hint, is_auto, pick_auto
 from anthroxy.routing.catalog import CATALOG
+from anthroxy.routing.live_models import LiveModel
 from anthroxy.routing.table import Route
 
 from ..config.schema import ResolvedProvider
@@ -194,6 +196,9 @@ class LiveLists:
         picked = self.pick(provider, model)
         if picked is not None:
             return Resolution(picked, "live list")
+        known = _known_pick(provider.models, auto_hint(model))
+        if known is not None:  # no live list (yet): the best of the models it is known for
+            return Resolution(known, "known models (no live list yet)")
         default = _default_model(provider)
         if default is None:
             raise UnknownModel(
@@ -225,6 +230,13 @@ class LiveLists:
             "refreshing": running is not None and not running.done(),
             "error": self._errors.get(key),
         }
+
+
+@functools.lru_cache(maxsize=256)
+def _known_pick(models: tuple[str, ...], hint: str | None) -> str | None:
+    """``pick_auto`` over a provider's configured (else catalogue) models."""
+    picked = pick_auto([LiveModel(name) for name in models], hint)
+    return None if picked is None else picked.id
 
 
 def _default_model(provider: ResolvedProvider) -> str | None:

@@ -253,17 +253,13 @@ def test_clco_full_example_picks_models_for_auto(loc: Locations) -> None:
         "deepseek": {"api_key": "sk-..."},
         "ollama": {"models": ["qwen3:32b", "devstral:24b"]},  # local, keyless: the catalogue's
     }
-    assert data["tiers"] == {
-        "opus": "gemini/gemini-3.1-pro-preview",  # @auto:pro
-        "sonnet": "gemini/gemini-2.5-flash",  # @auto:flash
+    assert data["tiers"] == {  # anthroxy's @auto targets pick from the live list as clco-proxy's
+        "opus": "gemini/@auto:pro",
+        "sonnet": "gemini/@auto:flash",
         "haiku": "deepseek/deepseek-v4-flash",
-        "default": "gemini/gemini-3.1-pro-preview",  # @auto: the catalogue's default
+        "default": "gemini/@auto",
     }
-    changed = sections(out)["carried over with a change"]
-    assert (
-        "modelMapping.opus: '@auto:pro' → gemini/gemini-3.1-pro-preview (anthroxy does not read "
-        "providers' live model lists yet; change tiers.opus when a newer one comes)"
-    ) in changed
+    assert "@auto" not in sections(out)["carried over with a change"]  # carried over as is
     assert "not carried over" not in out
     assert settings(loc, dest).providers["deepseek"].api == "anthropic"
 
@@ -273,25 +269,27 @@ def test_clco_subscriptions(loc: Locations) -> None:
     assert data["providers"] == {
         "chatgpt": {"models": ["gpt-5.4", "gpt-5.4-mini"]},
         "gemini": {"api_key": "AIza-ultra-key-000111"},
+        "copilot": {},
     }
     assert data["tiers"] == {
         "opus": "chatgpt/gpt-5.4",
-        "sonnet": "gemini/gemini-3.1-pro-preview",
+        "sonnet": "gemini/@auto:pro",
+        "haiku": "copilot/gpt-4.1",
         "default": "chatgpt/gpt-5.4-mini",
     }
     report = sections(out)
-    assert report["not carried over"] == [
-        "providers[2] (copilot): GitHub Copilot's subscription (device-flow login) is not "
-        "supported yet; the modelMapping entries naming it are left out",
-        "modelMapping.haiku: provider 'copilot' is not supported yet",
-    ]
+    assert "not carried over" not in report
+    changed = report["carried over with a change"]
     assert any(
         line.startswith("providers[0] (chatgpt) → [providers.chatgpt]: the ChatGPT subscription")
-        for line in report["carried over with a change"]
+        for line in changed
+    )
+    assert any(
+        "[providers.copilot]" in line and "anthroxy login copilot" in line for line in changed
     )
     s = settings(loc, dest)
     assert (s.providers["chatgpt"].auth, s.providers["chatgpt"].api) == ("codex", "responses")
-    assert s.routing.resolve("claude-haiku-4-5").provider == "chatgpt"  # the default tier
+    assert s.routing.resolve("claude-haiku-4-5").provider == "copilot"  # clco's haiku mapping
 
 
 def test_clco_custom_providers_and_mistakes() -> None:
@@ -323,7 +321,7 @@ def test_clco_custom_providers_and_mistakes() -> None:
                   "api_key": "k"},
         "chatgpt": {},
     }  # fmt: skip
-    assert result.table["tiers"] == {"opus": "relay/r1", "default": "box/coder"}
+    assert result.table["tiers"] == {"opus": "relay/r1", "default": "box/@auto"}
     assert result.dropped == [
         "port: port 'x' is not a number",
         "providers[2]: not an object with an id",

@@ -104,8 +104,10 @@ async def test_full_example_routes_tiers_to_gemini_deepseek_and_ollama(
     assert await ask(sdk, "qwen3:32b@ollama", stream=True) == "ollama says hi"
     seen = [(c.provider, c.dialect, c.model) for c in fakes.calls]
     assert seen == [
-        ("gemini", "chat", "gemini-3.1-pro-preview"),  # @auto:pro (Mode B: translated)
-        ("gemini", "chat", "gemini-2.5-flash"),  # @auto:flash
+        # @auto:pro, then @auto:flash (Mode B: translated). The fake has no model list, so
+        # each is picked from the models the file lists for gemini.
+        ("gemini", "chat", "gemini-2.5-pro"),
+        ("gemini", "chat", "gemini-2.5-flash"),
         ("deepseek", "anthropic", "deepseek-v4-flash"),
         ("ollama", "chat", "devstral:24b"),
         ("ollama", "chat", "qwen3:32b"),

@@ -14,21 +14,18 @@ profile apply); any other becomes ``[providers.<id>]`` with ``api`` from ``anthr
 Subscriptions (its "Subscription Stealth"): an entry with id ``chatgpt`` or ``codex`` is the
 ChatGPT subscription through the Codex CLI's login, anthroxy's ``chatgpt`` provider
 (docs/providers/chatgpt.md); ``gemini`` is Gemini with its AI Studio key, like any key; GitHub
-Copilot's device-flow login is not supported yet and is reported.
+Copilot is anthroxy's ``copilot`` provider, logged in with ``anthroxy login copilot``
+(docs/providers/copilot.md).
 
 ``@auto``, ``@auto:pro``, ``@auto:flash`` ask clco-proxy to pick the newest model from the
-provider's live list. anthroxy does not read live model lists yet, so the import picks from what
-it knows: the catalogue's models in their order of preference, then the file's, the first whose
-name holds the hint (``pro``), else the catalogue's default model, else the first listed one;
-the report says which.
+provider's live list; anthroxy's targets do the same (``provider/@auto:pro``, docs/configuration.md
+"Live model lists and @auto"), so they carry over as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from anthroxy.routing import catalog
 
 from .common import Imported, provider_entry, server_entry, unknown_keys
 
@@ -66,12 +63,13 @@ def _provider(result: Imported, where: str, p: Mapping[str, Any]) -> bool:
     sid = p["id"]
     url = p.get("baseUrl") if isinstance(p.get("baseUrl"), str) else None
     if sid.lower() in _COPILOT or (url and "githubcopilot.com" in url):
-        result.dropped.append(
-            f"{where}: GitHub Copilot's subscription (device-flow login) is not supported yet; "
-            "the modelMapping entries naming it are left out"
+        result.ids[sid] = "copilot"
+        result.set("providers", "copilot", {})
+        result.changed.append(
+            f"{where} → [providers.copilot]: the GitHub Copilot subscription; log in once with "
+            "`anthroxy login copilot` (GitHub's device flow, as clco-proxy's login)"
         )
-        return False
-    if sid.lower() in _CHATGPT:
+    elif sid.lower() in _CHATGPT:
         result.ids[sid] = "chatgpt"
         result.set("providers", "chatgpt", {})
         result.changed.append(
@@ -99,34 +97,6 @@ def _tier(result: Imported, where: str, tier: str, entry: object, unsupported: s
     if provider in unsupported:
         result.dropped.append(f"{where}: provider {provider!r} is not supported yet")
         return
-    if model == "@auto" or model.startswith("@auto:"):
-        picked = _auto_model(result, provider, model.partition(":")[2])
-        if picked is None:
-            result.dropped.append(
-                f"{where}: {model!r}: no model known for {provider!r}; set tiers.{tier} by hand"
-            )
-            return
-        result.changed.append(
-            f"{where}: {model!r} → {result.ids[provider]}/{picked} (anthroxy does not read "
-            "providers' live model lists yet; change tiers." + tier + " when a newer one comes)"
-        )
-        model = picked
     target = result.target(where, provider, model)
     if target is not None:
         result.set("tiers", tier, target)
-
-
-def _auto_model(result: Imported, provider: str, hint: str) -> str | None:
-    pid = result.ids.get(provider)
-    if pid is None:
-        return None
-    preset = catalog.CATALOG.get(pid)
-    listed: list[str] = list(result.table["providers"][pid].get("models", []))
-    known = [*(preset.models if preset else ()), *listed]
-    if hint:
-        for name in known:
-            if hint.lower() in name.lower():
-                return name
-    if preset is not None and preset.default_model:
-        return preset.default_model
-    return next(iter(listed), None)
