@@ -13,6 +13,7 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.12-slim
 # The runtime dependencies only (pyproject's [project] dependencies), no test extras.
+# (RUN --mount needs BuildKit, the default builder since Docker 23.)
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir /wheels/*.whl
 

@@ -282,7 +282,7 @@ def test_the_configmap_config_loads_and_lets_the_service_name_through(tmp_path: 
     config = tmp_path / "config.toml"
     config.write_text(configmap_toml())
     config.chmod(0o644)  # a ConfigMap's file is readable by all: it must hold no secret
-    env = {name: FAKE_KEY for name in manifests()["Secret"]["stringData"]}
+    env = dict.fromkeys(manifests()["Secret"]["stringData"], FAKE_KEY)
     settings = load_settings(cli_path=str(config), env=env, cwd=tmp_path, home=tmp_path)
     assert set(settings.providers) == {"deepseek", "openrouter"}
     server = settings.config.server
