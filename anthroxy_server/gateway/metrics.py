@@ -288,7 +288,7 @@ def _worker_registry(app: web.Application) -> CollectorRegistry | None:
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry(auto_describe=False)
-    multiprocess.MultiProcessCollector(registry, path=directory)
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     registry.register(_StateCollector(app))
     return registry
 

@@ -26,10 +26,10 @@ from aiohttp import web
 from anthroxy import __version__
 
 from ..config import paths
-from .bodylog import BODY_LOG_NAME, BodyLogFile
 from . import supervise
-from .logs import LOGGER_NAME, SERVER_LOG_NAME, settings_secrets, setup_logging
+from .bodylog import BODY_LOG_NAME, BodyLogFile
 from .live import LIVE
+from .logs import LOGGER_NAME, SERVER_LOG_NAME, settings_secrets, setup_logging
 from .state import CACHE_DIR
 
 if TYPE_CHECKING:

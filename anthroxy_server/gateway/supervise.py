@@ -127,7 +127,7 @@ class Supervisor:
         cannot work (a configuration problem, or an address it cannot listen on)."""
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(proc.pid, str(self.multiproc))  # its live gauges go
+        multiprocess.mark_process_dead(proc.pid, str(self.multiproc))  # type: ignore[no-untyped-call]
         worker.proc = None
         age = now - worker.started
         if code in (1, 2) and age < YOUNG:
