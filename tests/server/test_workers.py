@@ -260,3 +260,74 @@ def test_metrics_and_ledger_gather_every_worker(group: Group) -> None:
     with contextlib.closing(sqlite3.connect(ledger)) as conn:
         rows = conn.execute("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM requests").fetchone()
     assert rows == (sent, sent)
+
+
+WRITER = """
+import dataclasses, sys, time
+from pathlib import Path
+from anthroxy_server.ledger.store import Ledger
+from tests.server.test_usage_ledger import BASE
+ledger = Ledger(Path(sys.argv[1]), retention_days=90)
+ledger.start()  # its thread flushes too, as in a worker
+while time.time() < float(sys.argv[3]):  # both writers begin together
+    time.sleep(0.005)
+for n in range(300):
+    ledger.record(dataclasses.replace(BASE, time=time.time(), request_id=f"{sys.argv[2]}-{n}"))
+    if n % 3 == 0:
+        ledger.flush()  # many small transactions: the most contention two workers can make
+ledger.close()
+print(ledger.dropped)
+"""
+
+
+def test_two_processes_writing_the_ledger_lose_no_row(tmp_path: Path) -> None:
+    path = tmp_path / "usage.sqlite3"
+    start = time.time() + 1.5
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), name, str(start)],
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).parents[2],
+        )
+        for name in ("a", "b")
+    ]
+    try:
+        dropped = [int(w.communicate(timeout=60)[0]) for w in writers]
+    finally:
+        for writer in writers:
+            writer.kill()
+    assert dropped == [0, 0]
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        counts = dict(conn.execute("SELECT substr(request_id, 1, 1), COUNT(*) FROM requests "
+                                   "GROUP BY 1").fetchall())  # fmt: skip
+    assert counts == {"a": 300, "b": 300}
+
+
+@pytest.fixture
+def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith(("ANTHROXY_", "XDG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_workers_without_so_reuseport_are_refused(
+    quiet_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anthroxy_server.gateway import serve, supervise
+
+    monkeypatch.setattr(supervise.socket, "SO_REUSEPORT", None, raising=False)
+    monkeypatch.delattr(supervise.socket, "SO_REUSEPORT")
+    assert serve.main(["--workers", "2", "--port", str(free_port())]) == 2
+    assert "SO_REUSEPORT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("count", ["0", "65"])
+def test_a_worker_count_out_of_range_is_a_config_problem(
+    quiet_home: Path, count: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anthroxy_server.gateway import serve
+
+    assert serve.main(["--workers", count, "--port", str(free_port())]) == 2
+    assert f"server.workers: must be from 1 to 64, got {count}" in capsys.readouterr().err
