@@ -187,7 +187,7 @@ def test_both_workers_serve_and_the_cli_manages_them_as_one(group: Group) -> Non
     assert all(answer["pid"] == group.process.pid for answer in workers.values())
     code, out, err = group.cli("status")
     assert code == 0, err
-    assert str(group.process.pid) in out
+    assert f"pid:      {group.process.pid} (supervisor of 2 workers)" in out
     code, out, err = group.cli("stop")
     assert code == 0, err
     assert group.process.wait(timeout=20) == 0
