@@ -179,6 +179,35 @@ def run_proxy(port: int, upstream: str, gc_freeze: bool, profile: str | None) ->
         profiler.dump_stats(profile)
 
 
+SERVE_CONFIG = """[server]
+port = {port}
+workers = {workers}
+log_level = "warning"
+[providers.up]
+api = "anthropic"
+base_url = "{upstream}"
+api_key = "bench-key-123456"
+[providers.oa]
+api = "chat"
+base_url = "{upstream}/v1"
+api_key = "bench-key-123456"
+[tiers]
+default = "up/up-model"
+"""
+
+
+def serve_command(port: int, upstream: str, workers: int) -> list[str]:
+    """The real server (ledger and metrics included) with its state in a temporary home."""
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    os.environ["HOME"] = home  # inherited by the server; its ledger lands there
+    config = os.path.join(home, "bench.toml")
+    with open(os.open(config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
+        out.write(SERVE_CONFIG.format(port=port, upstream=upstream, workers=workers))
+    return [sys.executable, "-m", "anthroxy_server", "serve", "--config", config]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -215,9 +244,13 @@ def cpu_seconds(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            workers = [int(child) for child in children.read().split()]
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # With --workers, the supervisor's children (the workers) do the work.
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in workers)
 
 
 Request = Callable[[], Awaitable[float]]
@@ -385,6 +418,9 @@ def main() -> int:
     parser.add_argument("--role", choices=["bench", "upstream", "proxy"], default="bench")
     parser.add_argument("--port", type=int)
     parser.add_argument("--upstream")
+    parser.add_argument(
+        "--workers", type=int, help="run the gateway as `anthroxy serve --workers N` instead"
+    )
     args = parser.parse_args()
     if args.role == "upstream":
         run_upstream(args.port)
@@ -401,9 +437,12 @@ def main() -> int:
         proxy_args.append("--gc-freeze")
     if args.profile:
         proxy_args += ["--profile", args.profile]
+    gateway = [*me, *proxy_args]
+    if args.workers:
+        gateway = serve_command(proxy_port, upstream, args.workers)
     children = [
         subprocess.Popen([*me, "--role", "upstream", "--port", str(up_port)]),
-        subprocess.Popen([*me, *proxy_args]),
+        subprocess.Popen(gateway),
     ]
     dialects = ["anthropic", "chat"] if args.dialect == "both" else [args.dialect]
     started = time.perf_counter()

@@ -332,7 +332,10 @@ def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time)
         out.write("anthroxy is not running (start it with `anthroxy start`)\n")
         return 1
     pid = "unknown" if found.pid is None else found.pid
-    out.write(f"pid:      {pid}\nurl:      {found.url}\n")
+    workers = found.health.get("workers")
+    several = isinstance(workers, int) and workers > 1
+    group = f" (supervisor of {workers} workers)" if several else ""
+    out.write(f"pid:      {pid}{group}\nurl:      {found.url}\n")
     uptime = found.health.get("uptime_s")
     if not isinstance(uptime, int | float):
         uptime = now() - found.record.started_at if found.record is not None else None

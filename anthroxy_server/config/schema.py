@@ -71,6 +71,8 @@ class ServerConfig:
     # and web origins allowed to call it (gateway/guard.py; docs/configuration.md, "Security").
     allowed_hosts: list[str] = attrs.Factory(list)
     allowed_origins: list[str] = attrs.Factory(list)
+    # Processes serving the port (SO_REUSEPORT) under one supervisor (gateway/supervise.py).
+    workers: int = 1
 
 
 @attrs.frozen

@@ -150,6 +150,8 @@ def _server_problems(server: ServerConfig) -> list[str]:
             )
     if not server.host:
         problems.append("server.host: must not be empty")
+    if not 1 <= server.workers <= 64:
+        problems.append(f"server.workers: must be from 1 to 64, got {server.workers}")
     if server.usage_retention_days < 1:
         problems.append(
             f"server.usage_retention_days: must be at least 1, got {server.usage_retention_days}"

@@ -3,7 +3,9 @@ proxy however it was started (``anthroxy start``, ``serve``, ``python -m anthrox
 login service).
 
 * ``service: "anthroxy"``: an unambiguous mark that this answer comes from anthroxy.
-* ``pid``: for ``anthroxy reload`` (SIGHUP) and ``anthroxy stop`` (SIGTERM).
+* ``pid``: for ``anthroxy reload`` (SIGHUP) and ``anthroxy stop`` (SIGTERM): with ``--workers``
+  the supervisor's, which passes the signal to every worker; ``worker_pid`` is the process that
+  answered and ``workers`` how many there are.
 * ``config``: the fingerprint of the configuration in use (``config/fingerprint.py``), its
   sections, the files read, the generation number and when it was loaded, and the outcome of the
   last reload (its refusal's problem lines; keys that need a restart).
@@ -25,15 +27,19 @@ from aiohttp import web
 from ..config.paths import APP, LAUNCH_AGENT_LABEL
 from .live import LIVE
 from .logs import redact
+from .supervise import group_info
 
 
 def healthz_fields(app: web.Application) -> dict[str, Any]:
     live = app[LIVE]
     current = live.current
     reloads = live.reloads
+    group = group_info(os.environ)
     return {
         "service": APP,
-        "pid": os.getpid(),
+        "pid": group[0] if group else os.getpid(),
+        "worker_pid": os.getpid(),
+        "workers": group[1] if group else 1,
         "config": {
             "fingerprint": current.fingerprint,
             "sections": current.sections,

@@ -20,6 +20,7 @@ No label holds a secret: credentials appear by their label (``env:KEY_A``), neve
 from __future__ import annotations
 
 import hmac
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,9 +112,11 @@ class GatewayMetrics:
             ["from_provider", "to_provider"], registry=registry,
         )  # fmt: skip
         self.streams = Gauge(
-            "anthroxy_active_streams", "Client streams open now.", registry=registry
-        )
+            "anthroxy_active_streams", "Client streams open now.", registry=registry,
+            multiprocess_mode="livesum",  # workers: the sum over the running ones
+        )  # fmt: skip
         registry.register(_StateCollector(app))
+        self.exposed = _worker_registry(app) or registry
         self._seen: dict[str, set[str]] = {}
         self._children: dict[tuple[str, str, str], _Series] = {}
         self._routes: dict[Route, tuple[str, str, str]] = {}
@@ -275,6 +278,21 @@ def _cooldowns(app: web.Application, settings: Settings, generation: int) -> Met
     return cooling
 
 
+def _worker_registry(app: web.Application) -> CollectorRegistry | None:
+    """In a worker of ``--workers N``: what ``/metrics`` shows, the counters, histograms and
+    stream gauge of every worker (prometheus-client's multi-process files), with the breakers
+    and cooldowns of the worker that answers (each worker keeps its own)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return None
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry(auto_describe=False)
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    registry.register(_StateCollector(app))
+    return registry
+
+
 METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics")
 
 
@@ -314,7 +332,7 @@ def first_event(request: web.Request) -> None:
 
 async def scrape(request: web.Request) -> web.Response:
     _check_token(request)
-    body = generate_latest(request.app[METRICS].registry)
+    body = generate_latest(request.app[METRICS].exposed)
     return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
 
 

@@ -59,7 +59,7 @@ PEPPER: web.AppKey[bytes] = web.AppKey("fingerprint_pepper")
 # secrets of every generation so far (serve.py points it at the log redaction).
 LOADER: web.AppKey[Callable[[], Settings]] = web.AppKey("config_loader")
 ON_SECRETS: web.AppKey[Callable[[Settings, tuple[str, ...]], None]] = web.AppKey("on_secrets")
-RESTART_KEYS = ("host", "port")  # server.* keys only a new process can apply
+RESTART_KEYS = ("host", "port", "workers")  # server.* keys only a new process can apply
 
 
 def build_generation(

@@ -26,7 +26,9 @@ from aiohttp import web
 from anthroxy import __version__
 
 from ..config import paths
+from . import supervise
 from .bodylog import BODY_LOG_NAME, BodyLogFile
+from .live import LIVE
 from .logs import LOGGER_NAME, settings_secrets, setup_logging
 from .state import CACHE_DIR
 
@@ -52,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8082)")
     parser.add_argument("--debug", action="store_true", help="log at debug level")
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="processes serving the port (default 1)"
+    )
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, object]:
@@ -62,6 +67,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
         overrides["server.port"] = args.port
     if args.debug:
         overrides["server.log_level"] = "debug"
+    if getattr(args, "workers", None) is not None:
+        overrides["server.workers"] = args.workers
     return overrides
 
 
@@ -113,6 +120,9 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"anthroxy: cannot write to {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
+    group = supervise.group_info(environ)
+    if server.workers > 1 and group is None:
+        return _supervise(args, server.workers, logs)
     _announce(settings)
     try:
         web.run_app(
@@ -122,6 +132,7 @@ def serve(args: argparse.Namespace) -> int:
             access_log=None,  # our middleware writes the access line
             handler_cancellation=True,  # a client that goes away cancels its upstream call
             print=None,
+            reuse_port=group is not None or None,
         )
     except OSError as exc:
         print(f"anthroxy: error: {cannot_listen(exc, server.host, server.port)}", file=sys.stderr)
@@ -129,6 +140,19 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         logs.close()
     return 0
+
+
+def _supervise(args: argparse.Namespace, workers: int, logs: _Logs) -> int:
+    if not supervise.supported():
+        print(f"anthroxy: error: {supervise.unsupported_message()}", file=sys.stderr)
+        return 2
+    argv = [f"--{name}={value}" for name in ("config", "host", "port")
+            if (value := getattr(args, name)) is not None]  # fmt: skip
+    argv += ["--debug"] if args.debug else []
+    try:
+        return supervise.Supervisor(argv, workers, logs.state).run()
+    finally:
+        logs.close()
 
 
 class _Logs:
@@ -198,6 +222,14 @@ def _app(
     state_dir = paths.state_dir(environ, Path.home())
     app = create_app(settings, pepper=pepper, cache_dir=cache_dir, state_dir=state_dir)
     app[CACHE_DIR] = cache_dir
+    base = int(environ.get(supervise.RELOADS_ENV, "0"))
+    if base:
+
+        async def count_group_reloads(app: web.Application) -> None:
+            # A restarted worker counts the group's reloads, like its siblings
+            app[LIVE].reloads.attempts = base
+
+        app.on_startup.append(count_group_reloads)
     reload.enable(app, load, logs.setup)
     return app
 
