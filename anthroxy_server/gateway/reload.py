@@ -207,10 +207,10 @@ def enable(
 
 async def _install_signal(app: web.Application) -> None:
     tasks: set[asyncio.Task[bool]] = set()  # held by the handler's closure until done
-    had_terminal = _has_terminal()
+    had_terminal = has_terminal()
 
     def on_hangup() -> None:
-        if had_terminal and not _has_terminal():
+        if had_terminal and not has_terminal():
             # The terminal of a foreground `serve` closed: the classic meaning of SIGHUP.
             log.info("the terminal closed: stopping")
             os.kill(os.getpid(), signal.SIGTERM)  # aiohttp's graceful shutdown
@@ -223,7 +223,7 @@ async def _install_signal(app: web.Application) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
 
 
-def _has_terminal() -> bool:
+def has_terminal() -> bool:
     """Whether the process has a controlling terminal (``/dev/tty`` opens only then)."""
     try:
         os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from .logs import LOGGER_NAME
+from .reload import has_terminal
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -72,6 +73,7 @@ class Supervisor:
         self.reloads = 0
         self.stopping = False
         self.exit_code = 0
+        self.had_terminal = has_terminal()  # a foreground `serve` in a terminal
 
     def run(self) -> int:
         shutil.rmtree(self.multiproc, ignore_errors=True)
@@ -147,6 +149,12 @@ class Supervisor:
         self.stopping = True
 
     def _on_hangup(self, signum: int, frame: FrameType | None) -> None:
+        if self.had_terminal and not has_terminal():
+            # The terminal of a foreground `serve` closed: the classic meaning of SIGHUP, as
+            # for a single process (reload.py).
+            log.info("the terminal closed: stopping the workers")
+            self.stopping = True
+            return
         self.reloads += 1
         for worker in self.workers:
             if worker.proc is not None and worker.proc.poll() is None:

@@ -331,3 +331,23 @@ def test_a_worker_count_out_of_range_is_a_config_problem(
 
     assert serve.main(["--workers", count, "--port", str(free_port())]) == 2
     assert f"server.workers: must be from 1 to 64, got {count}" in capsys.readouterr().err
+
+
+def test_a_closed_terminal_stops_the_group_and_a_hangup_otherwise_reloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for one process (reload.py): the SIGHUP of a closing terminal means "stop"; a SIGHUP
+    # while the terminal is still there (or with none from the start) means "reload".
+    from anthroxy_server.gateway import supervise
+
+    terminal = [True]
+    monkeypatch.setattr(supervise, "has_terminal", lambda: terminal[0])
+    group = supervise.Supervisor(["serve"], 2, tmp_path)
+    group._on_hangup(signal.SIGHUP, None)
+    assert (group.reloads, group.stopping) == (1, False)
+    terminal[0] = False
+    group._on_hangup(signal.SIGHUP, None)
+    assert (group.reloads, group.stopping) == (1, True)
+    detached = supervise.Supervisor(["serve"], 2, tmp_path)  # a service: never had a terminal
+    detached._on_hangup(signal.SIGHUP, None)
+    assert (detached.reloads, detached.stopping) == (1, False)
