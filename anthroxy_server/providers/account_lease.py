@@ -11,12 +11,13 @@ the next usable account at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
-from anthroxy.errors import AnthroxyError
+from anthroxy.errors import AnthroxyError, AuthenticationFailed
 from anthroxy.upstream_errors import error_from_upstream
 
 from ..gateway.state import AccessInfo
+from .base import Outgoing
 from .cooldown import cooldown_seconds
 from .credentials import Credential, CredentialPool
 from .key_access import none_usable
@@ -78,3 +79,20 @@ class AccountLease:
         if status in (401, 403) and wait is None and self.pool.refusals():
             return none_usable(self._pid, self.pool, "account")
         return err
+
+
+async def over_accounts(
+    lease: AccountLease,
+    attempt: Callable[[], Awaitable[Outgoing]],
+    switch: Callable[[], None],
+) -> Outgoing:
+    """The request as the current account makes it; an account whose login is missing or
+    unreadable is set aside and the next one tries (``switch`` moves the access onto it)."""
+    while True:
+        try:
+            return await attempt()
+        except AuthenticationFailed as exc:
+            lease.refused(401)
+            if lease.current is None:
+                raise lease.final(401, exc) from None
+            switch()

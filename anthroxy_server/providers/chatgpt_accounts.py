@@ -17,7 +17,7 @@ from anthroxy.errors import AnthroxyError, AuthenticationFailed
 
 from ..gateway.call import Call
 from ..gateway.dialects import Plan
-from .account_lease import AccountLease
+from .account_lease import AccountLease, over_accounts
 from .base import Outgoing
 from .chatgpt import ChatGPTAccess, credentials_for
 from .credentials import CredentialPool, pool_for, session_of
@@ -35,14 +35,8 @@ class ChatGPTAccountsAccess(ChatGPTAccess):
         return self._lease.account
 
     async def outgoing(self, plan: Plan) -> Outgoing:
-        while True:
-            try:
-                return await super().outgoing(plan)
-            except AuthenticationFailed as exc:  # this account's login is missing or unusable
-                self._lease.refused(401)
-                if self._lease.current is None:
-                    raise self._lease.final(401, exc) from None
-                self._switch()
+        first = super().outgoing
+        return await over_accounts(self._lease, lambda: first(plan), self._switch)
 
     async def reissue(
         self, status: int, body: bytes, headers: Mapping[str, str]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from anthroxy.errors import AnthroxyError, AuthenticationFailed
+from anthroxy.errors import AnthroxyError
 
 from ..gateway.call import Call
 from ..gateway.dialects import Plan
-from .account_lease import AccountLease
+from .account_lease import AccountLease, over_accounts
 from .base import Outgoing
 from .copilot import QUOTA_CODES, CopilotAccess, auth_for, error_code
 from .credentials import CredentialPool, pool_for, session_of
@@ -34,14 +34,8 @@ class CopilotAccountsAccess(CopilotAccess):
         return self._lease.account
 
     async def outgoing(self, plan: Plan) -> Outgoing:
-        while True:
-            try:
-                return await super().outgoing(plan)
-            except AuthenticationFailed as exc:  # this account's login is missing or unreadable
-                self._lease.refused(401)
-                if self._lease.current is None:
-                    raise self._lease.final(401, exc) from None
-                self._switch()
+        first = super().outgoing
+        return await over_accounts(self._lease, lambda: first(plan), self._switch)
 
     async def reissue(
         self, status: int, body: bytes, headers: Mapping[str, str]
