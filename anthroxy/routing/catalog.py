@@ -291,7 +291,7 @@ _PRESETS: tuple[ProviderPreset, ...] = (
              checked="https://docs.siliconflow.cn/docs/userguide/quickstart"),
     _STEPFUN,
     _variant(_STEPFUN, "stepfun-cn", "StepFun (mainland China)", "https://api.stepfun.com/v1",
-             checked="https://platform.stepfun.com/docs/zh/quickstart/overview.md"),
+             checked="https://platform.stepfun.com/docs/zh/quickstart/overview"),
     _p("together", "Together AI", "chat", "https://api.together.xyz/v1", ("TOGETHER_API_KEY",),
        ("openai/gpt-oss-120b", "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
         "Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8", "moonshotai/Kimi-K2-Instruct-0905")),

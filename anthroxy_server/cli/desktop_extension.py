@@ -1,8 +1,8 @@
 """``anthroxy desktop-extension``: an installable Claude Desktop extension (``.mcpb``).
 
-An MCPB bundle is a zip holding ``manifest.json`` (the MCPB manifest spec, version 0.3:
-https://github.com/anthropics/mcpb/blob/main/MANIFEST.md) and the files it names. Ours holds one
-file besides the manifest, ``server/main.py``, which runs `anthroxy mcp`.
+An MCPB bundle is a zip holding ``manifest.json`` (MCPB manifest version 0.3; the fields used
+here are described in docs/claude-desktop.md, "What the bundle holds") and the files it names.
+Ours holds one file besides the manifest, ``server/main.py``, which runs `anthroxy mcp`.
 
 Claude Desktop starts the server exactly as ``server.mcp_config`` says, with ``${__dirname}`` and
 ``${user_config.<key>}`` substituted, and with none of the user's shell setup: no activated
@@ -35,7 +35,7 @@ from . import daemon, mcp
 MANIFEST_VERSION = "0.3"
 ENTRY_POINT = "server/main.py"
 DEFAULT_PORT = 8082  # ServerConfig's default, for when the configuration cannot be read
-# MCPB's names for sys.platform values (MANIFEST.md, "compatibility.platforms").
+# MCPB's names for sys.platform values (docs/claude-desktop.md: "compatibility.platforms").
 PLATFORMS = {"darwin": "darwin", "win32": "win32", "linux": "linux"}
 # Fixed timestamp: the same inputs give the same bytes.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)

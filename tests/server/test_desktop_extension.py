@@ -1,5 +1,5 @@
 """`anthroxy desktop-extension`: the .mcpb bundle is a zip whose manifest follows the MCPB
-manifest spec 0.3 (https://github.com/anthropics/mcpb/blob/main/MANIFEST.md), and whose server
+manifest 0.3 (docs/claude-desktop.md, "What the bundle holds"), and whose server
 starts, exactly as the manifest's mcp_config says, into a working `anthroxy mcp`."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .test_cli_daemon import _kill_leftover, free_port
 SECRET = "sk-desktop-secret-0123456789"
 TOKEN = "proxy-token-from-desktop-42"
 
-# MCPB manifest 0.3 (MANIFEST.md, "Field Definitions" and "User Configuration"): every object
+# MCPB manifest 0.3 (docs/claude-desktop.md, "What the bundle holds"): every object
 # there is strict, so a key outside these sets makes the manifest invalid.
 TOP_LEVEL = {
     "$schema", "manifest_version", "name", "display_name", "version", "description",
