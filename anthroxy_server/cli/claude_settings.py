@@ -13,12 +13,12 @@ one ``mv``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..atomic import write_atomic
 from ..config import paths
 from ..config.paths import CommandError, Locations
 
@@ -81,16 +81,6 @@ def read_settings(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def atomic_write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.anthroxy-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def _dump(data: Mapping[str, Any]) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
@@ -148,9 +138,9 @@ def persist_settings(loc: Locations, variables: Mapping[str, str], out: TextIO) 
     record_path = _record_path(loc)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     new_record = Record(record.existed, record.env_existed, changes, record.original)
-    atomic_write(record_path, _dump(new_record.as_json()), 0o600)
+    write_atomic(record_path, _dump(new_record.as_json()), mode=0o600)
     paths.claude_settings_absent_marker(loc.env, loc.home).unlink(missing_ok=True)
-    atomic_write(target, _dump(merged), mode)
+    write_atomic(target, _dump(merged), mode=mode)
     out.write(f"wrote the proxy settings into {target} (undo with `anthroxy restore`)\n")
     return target
 
@@ -211,11 +201,11 @@ def _replace(
     mode = target.stat().st_mode & 0o777
     if keep_copy:
         copy = target.with_name(target.name + BEFORE_RESTORE_SUFFIX)
-        atomic_write(copy, target.read_bytes(), mode)
+        write_atomic(copy, target.read_bytes(), mode=mode)
     text = _dump(restored)
     if original is not None and _parses_to(original, restored):
         text = original.encode("utf-8")
-    atomic_write(target, text, mode)
+    write_atomic(target, text, mode=mode)
 
 
 def _parses_to(text: str, value: object) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from ..atomic import write_atomic
 from ..config import fingerprint, paths
 from ..config.paths import CommandError, Locations
 from . import proxy, service, status_view
@@ -81,10 +82,7 @@ def read_record(path: Path) -> PidRecord | None:
 
 
 def _write_record(path: Path, record: PidRecord) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(record)), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(asdict(record)).encode(), mode=0o644)
 
 
 def _stale_message(record: PidRecord, state: ProcessState) -> str:

@@ -14,8 +14,6 @@ import argparse
 import asyncio
 import io
 import json
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +25,7 @@ import tomlkit
 from anthroxy.routing.auto import is_auto
 from anthroxy.routing.table import TIER_KEYS
 
+from ..atomic import write_atomic
 from ..config import paths
 from ..config.paths import CommandError, Locations
 from . import daemon, running
@@ -222,10 +221,5 @@ def set_model(loc: Locations, out: TextIO, tier: str, target: str, config_path: 
 
 def _write(path: Path, text: str) -> None:
     """Atomically, keeping the file's mode (a config holding a key stays 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode(), mode=mode)

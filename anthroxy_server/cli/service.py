@@ -27,6 +27,7 @@ from typing import Any, Literal, TextIO
 
 from anthroxy.routing import catalog
 
+from ..atomic import write_atomic
 from ..config import paths
 from ..config.paths import CommandError, Locations
 
@@ -124,10 +125,7 @@ def launch_agent(argv: list[str], log: Path, working_dir: Path) -> dict[str, Any
 
 
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=0o644)  # a unit file or a LaunchAgent: no secret in it
 
 
 # -- the keys file ----------------------------------------------------------------------------

@@ -9,17 +9,15 @@ then ``os.replace``) with mode 0600; a file that does not parse is treated as ab
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from anthroxy.routing.live_models import LiveModel
 
+from ..atomic import write_atomic
 from ..config.schema import ResolvedProvider
 from ..providers.accounts import login_identity
 from ..providers.listing import models_url
@@ -60,17 +58,7 @@ def read(directory: Path, provider: ResolvedProvider) -> CachedList | None:
 def write(directory: Path, provider: ResolvedProvider, cached: CachedList) -> Path:
     path = cache_file(directory, provider)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    payload = json.dumps(_encode(provider, cached), indent=1).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(_encode(provider, cached), indent=1).encode())
     return path
 
 

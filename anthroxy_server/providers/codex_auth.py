@@ -43,7 +43,6 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ import aiohttp
 from anthroxy.errors import AnthroxyError, AuthenticationFailed, UpstreamError
 from anthroxy.upstream_errors import connection_error
 
+from ..atomic import write_atomic
 from ..gateway.logs import LOGGER_NAME, remember_secrets
 
 if TYPE_CHECKING:
@@ -395,7 +395,7 @@ class CodexCredentials:
         data["tokens"] = {**(tokens if isinstance(tokens, Mapping) else {}), **new}
         now = datetime.datetime.fromtimestamp(self._clock(), tz=datetime.UTC)
         data["last_refresh"] = now.isoformat().replace("+00:00", "Z")
-        atomic_write(self.path, json.dumps(data, indent=2).encode())
+        write_atomic(self.path, json.dumps(data, indent=2).encode())
 
 
 def credentials_of(provider: ResolvedProvider) -> CodexCredentials:
@@ -420,25 +420,3 @@ def _error_code(payload: Any) -> str | None:
         return error.lower()
     code = payload.get("code")
     return code.lower() if isinstance(code, str) else None
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``, mode 0600: a reader sees the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp already uses 0600; stated, not assumed
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # The rename itself must survive a crash too.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

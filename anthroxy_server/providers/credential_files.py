@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .codex_auth import atomic_write
+from ..atomic import write_atomic
 
 
 def save(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)  # the directory holds only secrets
-    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def load(path: Path) -> dict[str, Any] | None:

@@ -28,10 +28,10 @@ from typing import Any
 
 import aiohttp
 
+from ..atomic import write_atomic
 from ..config.schema import ResolvedProvider
 from ..gateway.logs import LOGGER_NAME
 from ..gateway.upstream import credential_headers, join_url
-from .codex_auth import atomic_write
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -172,7 +172,7 @@ class TierBook:
         data = json.dumps({"version": CACHE_VERSION, "models": models}, indent=1).encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(self.path, data)
+            write_atomic(self.path, data)
         except OSError as exc:  # a read-only cache costs one probe per start, nothing more
             log.warning("cannot write the Gemini tier cache %s: %s", self.path, exc.strerror)
 

@@ -8,11 +8,11 @@ mode 0600, and other lines are kept as they are.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from ...atomic import write_atomic
 from ...config import paths
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -31,13 +31,7 @@ def store(file: Path, values: Mapping[str, str]) -> None:
     kept = [line for line in lines if not _names(line, values)]
     # Single quotes: dotenv parsers take the value verbatim (a key never holds a quote).
     kept += [f"{name}='{value}'" for name, value in values.items()]
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(kept) + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, file)
+    write_atomic(file, ("\n".join(kept) + "\n").encode())
 
 
 def _names(line: str, values: Mapping[str, str]) -> bool:

@@ -17,13 +17,13 @@ id, so its quirk profile applies. ``run_import`` (end of file) is the command.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 import tomli_w
 
+from ...atomic import write_atomic
 from ..paths import CommandError, Locations, project_config_file, user_config_file
 from ..schema import ConfigError
 from ..settings import load_settings
@@ -89,13 +89,7 @@ def run_import(loc: Locations, out: TextIO, source: str, output: str | None, for
     secret = any("api_key" in p for p in result.table.get("providers", {}).values()) or bool(
         result.table.get("server", {}).get("auth_token")
     )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600 if secret else 0o644)
-    os.replace(tmp, dest)
+    write_atomic(dest, text.encode(), mode=0o600 if secret else 0o644)
     out.write(f"imported {result.source_format} configuration from {src}\nwrote {dest}\n")
     out.write(report(result))
     _check(loc, dest, out)
