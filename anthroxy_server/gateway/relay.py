@@ -36,7 +36,7 @@ from ..providers import (
     dialect_for,
     with_decoded_stream,
 )
-from ..providers.base import ROTATE_STATUSES
+from ..providers.base import ROTATE_STATUSES, Observing
 from . import bodylog, learned
 from .call import Call, Relayed
 from .dialects import DIALECTS, Plan
@@ -150,6 +150,8 @@ async def _open(
             ping_interval=call.ping_interval,
         )
         status = upstream.status
+        if isinstance(access, Observing):
+            access.observe(status, upstream.headers)
         if isinstance(access, Reissuing) and status in ROTATE_STATUSES:
             body = await _drain(upstream, limit)
             again = await access.reissue(status, body, upstream.headers)

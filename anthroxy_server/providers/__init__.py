@@ -21,6 +21,7 @@ from . import (
     copilot_accounts,
     credentials,
     gemini,
+    quota_store,
     vertex,
 )
 from .base import Access, Outgoing, Reissuing, Rotating, with_decoded_stream
@@ -89,6 +90,7 @@ def setup(app: web.Application) -> None:
     azure.setup(app)
     vertex.setup(app)
     bedrock.setup(app)
+    quota_store.setup(app)
 
 
 def check_target(app: web.Application, provider: ResolvedProvider, model: str) -> None:

@@ -18,6 +18,9 @@ relay asks it for the headers of another credential and sends the request again 
 whose credentials are logins (a token to fetch, an API base per account) is ``Reissuing``
 instead: it gives the whole request again, made for the next account.
 
+An access may also be ``Observing``: it sees the status and headers of every answer (the
+ChatGPT access keeps the usage windows they carry for the dashboard).
+
 An access may also have ``decode_stream(stream)`` (``DecodesStream``): for a backend whose stream
 comes in a framing of its own (Bedrock's binary event stream), the dialect's stream behind a
 decoder of that framing, so the rest of the path sees what the dialect expects.
@@ -81,6 +84,14 @@ class Reissuing(Protocol):
 
 # Upstream statuses that may concern one credential rather than the provider.
 ROTATE_STATUSES = frozenset({401, 402, 403, 429})
+
+
+@runtime_checkable
+class Observing(Protocol):
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Every upstream answer's status and headers, as they come (before its body is read):
+        a subscription notes what they say of its quota (``quota_store.py``)."""
+        ...
 
 
 @runtime_checkable

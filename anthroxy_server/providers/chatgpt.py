@@ -42,6 +42,7 @@ from .accounts import account_provider, listing_provider, login_file
 from .base import Outgoing, body_bytes
 from .codex_auth import CodexCredentials, CodexTokens, credentials_of
 from .conversation import conversation_key
+from .quota_store import record_codex
 
 if TYPE_CHECKING:
     from ..config.schema import ResolvedProvider
@@ -202,6 +203,7 @@ class ChatGPTAccess:
         if not isinstance(plan.body, Mapping):
             raise AnthroxyError(f"provider '{self._provider.id}' speaks only the Responses API")
         self._plan = plan
+        self._used = self._account()  # the account whose answer ``observe`` will see
         tokens = await self._credentials.current(self._call.session)
         self._recovery = Recovery(self._credentials, self._call.session, tokens, self._headers)
         self._data = body_bytes(backend_body(plan.body, self._key))
@@ -210,6 +212,10 @@ class ChatGPTAccess:
 
     def _headers(self, tokens: CodexTokens) -> dict[str, str]:
         return backend_headers(self._provider, tokens, self._key)
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Keep the usage windows the answer's ``x-codex-*`` headers carry (dashboard)."""
+        record_codex(self._call.request.app, self._provider.id, self._used, headers)
 
     async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None:
         assert self._recovery is not None  # outgoing() came first

@@ -221,6 +221,11 @@ class CodexCredentials:
             account = _account_from_claims(claims, id_claims)
         return CodexTokens(access, refresh, account, _expiry(claims))
 
+    @property
+    def cached_expiry(self) -> float | None:
+        """When the access token in use expires, if one is in use and says so."""
+        return self._cached.expires_at if self._cached is not None else None
+
     def _fresh(self, tokens: CodexTokens) -> bool:
         return tokens.expires_at is None or tokens.expires_at - EXPIRY_MARGIN > self._clock()
 

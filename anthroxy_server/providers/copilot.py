@@ -33,6 +33,7 @@ from ..gateway.upstream import join_url
 from .accounts import account_provider, listing_provider
 from .base import Outgoing, body_bytes
 from .copilot_auth import EDITOR_HEADERS, CopilotAuth, CopilotToken, endpoints_of, login_hint
+from .quota_store import QUOTAS
 
 COPILOT_AUTH: web.AppKey[dict[str, CopilotAuth]] = web.AppKey("copilot_auth")
 # Copilot's endpoint -> anthroxy's dialect, in the order a model listing several is sent by.
@@ -126,6 +127,7 @@ class CopilotAccess:
     async def outgoing(self, plan: Plan) -> Outgoing:
         self._plan = plan
         self._plan_headers = plan.headers
+        self._used = self._account()  # the account whose answer ``observe`` will see
         self._token = await self._auth.current(self._call.session)
         return self._request(self._token)
 
@@ -141,6 +143,12 @@ class CopilotAccess:
         headers.update(self._provider.headers)
         headers["authorization"] = f"Bearer {token.value}"  # last: no header replaces it
         return headers
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """The dashboard shows first the account that answered last."""
+        store = self._call.request.app.get(QUOTAS)
+        if store is not None:
+            store.answered(self._provider.id, self._used)
 
     async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None:
         assert self._token is not None  # outgoing() came first

@@ -52,6 +52,8 @@ EDITOR_HEADERS = {
 
 
 TOKEN_TIMEOUT = 20.0  # seconds for a token exchange or the model list
+# What a free plan's exchange answer says of its quota (kept for the dashboard).
+EXCHANGE_QUOTA_FIELDS = ("limited_user_quotas", "monthly_quotas", "limited_user_reset_date")
 
 
 def login_hint(provider_id: str) -> str:
@@ -134,6 +136,14 @@ class CopilotAuth:
         self._endpoints: dict[str, tuple[str, ...]] | None = None
         self._endpoints_at = float("-inf")
         self._models_lock = asyncio.Lock()
+        # The last exchange's free-plan quota fields and when it came (dashboard).
+        self.exchange_quota: dict[str, Any] = {}
+        self.exchange_at: float | None = None
+
+    @property
+    def token(self) -> CopilotToken | None:
+        """The token in use, if one was made (its expiry is shown; never its value)."""
+        return self._token
 
     async def current(self, session: aiohttp.ClientSession) -> CopilotToken:
         token = self._token
@@ -171,6 +181,9 @@ class CopilotAuth:
                 status=502 if status < 500 else 503,
                 error_type="api_error",
             )
+        if isinstance(payload, Mapping):
+            self.exchange_quota = {k: payload[k] for k in EXCHANGE_QUOTA_FIELDS if k in payload}
+            self.exchange_at = self.clock()
         return token_from_exchange(payload, self.provider, self.clock(), plan)
 
     async def endpoints(self, session: aiohttp.ClientSession, model: str) -> tuple[str, ...]:
