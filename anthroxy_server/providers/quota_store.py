@@ -80,6 +80,11 @@ class QuotaStore:
         if self._tasks.get(key) is task:
             del self._tasks[key]
 
+    async def settled(self) -> None:
+        """Wait for the reads under way (tests; the app's cleanup cancels them instead)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
     async def close(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:

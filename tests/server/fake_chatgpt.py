@@ -179,15 +179,19 @@ class FakeBackend:
         return reply(seen)
 
 
-def stream_reply(body: bytes) -> Callable[[BackendRequest], web.Response]:
+def stream_reply(
+    body: bytes, headers: dict[str, str] | None = None
+) -> Callable[[BackendRequest], web.Response]:
     def reply(_: BackendRequest) -> web.Response:
-        return web.Response(body=body, content_type="text/event-stream")
+        return web.Response(body=body, content_type="text/event-stream", headers=headers)
 
     return reply
 
 
-def json_reply(status: int, payload: Any) -> Callable[[BackendRequest], web.Response]:
+def json_reply(
+    status: int, payload: Any, headers: dict[str, str] | None = None
+) -> Callable[[BackendRequest], web.Response]:
     def reply(_: BackendRequest) -> web.Response:
-        return web.json_response(payload, status=status)
+        return web.json_response(payload, status=status, headers=headers)
 
     return reply

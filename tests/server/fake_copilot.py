@@ -1,8 +1,9 @@
 """Local fakes of GitHub's login endpoints and of Copilot's API, speaking their wire formats:
 
 * ``FakeGitHub``: ``POST /login/device/code`` and ``POST /login/oauth/access_token`` (form
-  bodies, JSON answers; a pending poll is a 200 carrying ``error``), ``GET /user`` and the token
-  exchange ``GET /copilot_internal/v2/token`` (``Authorization: token <gh>``).
+  bodies, JSON answers; a pending poll is a 200 carrying ``error``), ``GET /user``, the token
+  exchange ``GET /copilot_internal/v2/token`` (``Authorization: token <gh>``) and the quota
+  endpoint ``GET /copilot_internal/user`` (``quota_snapshots``; GitHub's error bodies).
 * ``FakeCopilot``: ``GET /models`` (``data`` with ``supported_endpoints``), and the three
   endpoints ``/chat/completions``, ``/responses`` and ``/v1/messages`` answering JSON.
 
@@ -59,12 +60,20 @@ class FakeGitHub:
         # "tid=copilot-<n>", another account's "tid=copilot-<login>-<n>".
         self.users: dict[str, str] = {GITHUB_TOKEN: "octocat"}
         self._serials: dict[str, itertools.count[int]] = {}
+        # /copilot_internal/user: login -> the answer's quota_snapshots; status other than 200
+        # answers with GitHub's error body; delay stalls the answer.
+        self.quota_snapshots: dict[str, dict[str, Any]] = {}
+        self.quota_status = 200
+        self.quota_delay = 0.0
+        self.quota_calls: list[Mapping[str, str]] = []  # the headers of each call
+        self.exchange_extra: dict[str, Any] = {}  # extra fields of the exchange answer
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/login/device/code", self.device_code)
         app.router.add_post("/login/oauth/access_token", self.access_token)
         app.router.add_get("/user", self.user)
         app.router.add_get("/copilot_internal/v2/token", self.exchange)
+        app.router.add_get("/copilot_internal/user", self.copilot_user)
 
     async def device_code(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -105,8 +114,54 @@ class FakeGitHub:
             )
         return web.json_response(
             {"token": token, "expires_at": 4102444800,
-             "refresh_in": self.refresh_in, "sku": PLAN, "endpoints": {"api": self.api_base()}}
+             "refresh_in": self.refresh_in, "sku": PLAN, "endpoints": {"api": self.api_base()},
+             **self.exchange_extra}
         )  # fmt: skip
+
+    async def copilot_user(self, request: web.Request) -> web.Response:
+        self.quota_calls.append(request.headers.copy())
+        await asyncio.sleep(self.quota_delay)
+        login = self._login(request)
+        if login is None:
+            return github_error(401, "Bad credentials")
+        if self.quota_status != 200:
+            return github_error(self.quota_status, "Not Found")
+        return web.json_response(copilot_user(login, self.quota_snapshots.get(login, {})))
+
+
+def github_error(status: int, message: str) -> web.Response:
+    """GitHub REST's error answer."""
+    body = {"message": message, "documentation_url": "https://docs.github.com/rest",
+            "status": str(status)}  # fmt: skip
+    return web.json_response(body, status=status)
+
+
+def quota_snapshot(name: str, entitlement: int, remaining: int) -> dict[str, Any]:
+    """One ``quota_snapshots`` entry as /copilot_internal/user gives it."""
+    unlimited = entitlement == 0
+    percent = 100.0 if unlimited else round(100.0 * remaining / entitlement, 4)
+    return {"entitlement": entitlement, "overage_count": 0, "overage_permitted": False,
+            "percent_remaining": percent, "quota_id": name, "quota_remaining": float(remaining),
+            "remaining": remaining, "unlimited": unlimited,
+            "timestamp_utc": "2026-12-04T23:00:00.000Z"}  # fmt: skip
+
+
+def copilot_user(login: str, snapshots: Mapping[str, Any]) -> dict[str, Any]:
+    """A paid plan's /copilot_internal/user answer (unlimited chat and completions)."""
+    return {
+        "login": login, "access_type_sku": "plus_monthly_subscriber_quota",
+        "analytics_tracking_id": "0123abcd", "assigned_date": "2025-06-01T10:00:00+02:00",
+        "can_signup_for_limited": False, "chat_enabled": True,
+        "copilot_plan": "individual_pro", "organization_login_list": [],
+        "organization_list": [], "quota_reset_date": "2027-01-01",
+        "quota_reset_date_utc": "2027-01-01T00:00:00.000Z",
+        "quota_snapshots": {
+            "chat": quota_snapshot("chat", 0, 0),
+            "completions": quota_snapshot("completions", 0, 0),
+            "premium_interactions": quota_snapshot("premium_interactions", 300, 300),
+            **snapshots,
+        },
+    }  # fmt: skip
 
 
 def chat_completion(model: str) -> dict[str, Any]:
