@@ -61,14 +61,18 @@ class QuotaStore:
     def due(self, key: Key) -> bool:
         """True (and the attempt counted from now) when ``key`` was not asked for within
         ``REFRESH_EVERY`` and no read of it is under way."""
-        task = self._tasks.get(key)
-        if task is not None and not task.done():
+        if self.pending(key) is not None:
             return False
         now = self.clock()
         if now - self._attempted.get(key, float("-inf")) < REFRESH_EVERY:
             return False
         self._attempted[key] = now
         return True
+
+    def pending(self, key: Key) -> asyncio.Task[None] | None:
+        """The read of ``key`` under way, if any."""
+        task = self._tasks.get(key)
+        return task if task is not None and not task.done() else None
 
     def start(self, key: Key, work: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work())

@@ -75,15 +75,16 @@ def _describe(
     store: QuotaStore,
 ) -> dict[str, Any]:
     reading = store.reading((provider.id, account))
+    plan = reading.plan if reading is not None else None
     if kind == "copilot":
-        expires, fallback = _copilot_token(app, provider, account)
-        reading = reading or fallback
+        expires, sku, exchanged = _copilot_token(app, provider, account)
+        reading, plan = reading or exchanged, plan or sku
     else:
         expires = _chatgpt_expiry(app, provider, account)
     return {
         "kind": kind,
         "account": account,
-        "plan": reading.plan if reading is not None else None,
+        "plan": plan,
         "token_expires_at": expires,
         "quota": list(reading.quota) if reading is not None else [],
         "quota_seen_at": reading.seen_at if reading is not None else None,
@@ -104,18 +105,21 @@ def _chatgpt_expiry(
 
 def _copilot_token(
     app: web.Application, provider: ResolvedProvider, account: str | None
-) -> tuple[float | None, Reading | None]:
-    """The Copilot token's expiry, and the quota its exchange reported (free plans)."""
+) -> tuple[float | None, str | None, Reading | None]:
+    """The Copilot token's expiry and plan (``sku``), and the quota its exchange reported (free
+    plans); all None before the first exchange."""
     try:
         auth = auth_for(app, provider, account)
     except AnthroxyError:
-        return None, None
+        return None, None, None
     token = auth.token
-    expires = token.expires_at if token is not None else None
+    if token is None:
+        return None, None, None
     quota = limited_quota(auth.exchange_quota)
-    if not quota or auth.exchange_at is None:
-        return expires, None
-    return expires, Reading(quota, auth.exchange_at, token.plan if token is not None else None)
+    exchanged = None
+    if quota and auth.exchange_at is not None:
+        exchanged = Reading(quota, auth.exchange_at, token.plan)
+    return token.expires_at, token.plan, exchanged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,10 +143,10 @@ async def _refresh_copilot(
     first: list[asyncio.Task[None]] = []
     for name in names:
         key: Key = (provider.id, name)
-        if not store.due(key):
-            continue
-        task = store.start(key, functools.partial(_read_copilot, app, provider, name, store))
-        if store.reading(key) is None:
+        if store.due(key):
+            store.start(key, functools.partial(_read_copilot, app, provider, name, store))
+        task = store.pending(key)
+        if task is not None and store.reading(key) is None:
             first.append(task)
     if first:
         await asyncio.wait(first, timeout=QUOTA_TIMEOUT + 1.0)

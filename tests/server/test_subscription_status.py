@@ -10,6 +10,7 @@ fakes of GitHub (token exchange, ``/copilot_internal/user``) and of the ChatGPT 
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import time
@@ -36,7 +37,7 @@ from .fake_chatgpt import (
     text_stream,
     write_auth,
 )
-from .fake_copilot import GITHUB_TOKEN, FakeCopilot, FakeGitHub, quota_snapshot
+from .fake_copilot import GITHUB_TOKEN, PLAN, FakeCopilot, FakeGitHub, quota_snapshot
 from .fake_openai_auth import FakeDeviceAuth, FakeModels
 from .test_chatgpt_accounts import USAGE_LIMIT, log_in
 from .test_chatgpt_login import Rig as ChatGPTRig
@@ -161,6 +162,19 @@ async def test_github_is_asked_at_most_every_five_minutes(
     assert fresh["quota_seen_at"] == clock.now
 
 
+async def test_concurrent_callers_share_one_read(
+    copilot_rig: AccountsRig, aiohttp_client: Any
+) -> None:
+    rig = copilot_rig
+    rig.log_in()
+    rig.github.quota_delay = 0.2
+    app, _ = await copilot_app(rig, aiohttp_client)
+    provider = app[SETTINGS].providers["copilot"]
+    results = await asyncio.gather(*(subscription_of(app, provider) for _ in range(5)))
+    assert len(rig.github.quota_calls) == 1
+    assert all(r is not None and r["quota"][0]["remaining"] == 300.0 for r in results)
+
+
 @pytest.mark.parametrize("status", [401, 404])
 async def test_a_refused_quota_read_leaves_null(
     copilot_rig: AccountsRig, aiohttp_client: Any, status: int
@@ -253,6 +267,7 @@ async def test_a_free_plans_exchange_fills_in_when_github_refuses_the_read(
     assert chat["resets_at"] == 1798761600.0 and chat["used_percent"] is None
     assert completions["remaining"] == 4000.0
     assert result["token_expires_at"] == 4102444800
+    assert result["plan"] == PLAN  # the exchange's sku
 
 
 async def test_each_copilot_account_has_its_own_numbers(
