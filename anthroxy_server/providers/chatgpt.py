@@ -215,7 +215,7 @@ class ChatGPTAccess:
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Keep the usage windows the answer's ``x-codex-*`` headers carry (dashboard)."""
-        record_codex(self._call.request.app, self._provider.id, self._used, headers)
+        record_codex(self._call.request.app, self._provider.id, self._used, status, headers)
 
     async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None:
         assert self._recovery is not None  # outgoing() came first

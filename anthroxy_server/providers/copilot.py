@@ -145,9 +145,9 @@ class CopilotAccess:
         return headers
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """The dashboard shows first the account that answered last."""
+        """The dashboard shows first the account that served last."""
         store = self._call.request.app.get(QUOTAS)
-        if store is not None:
+        if store is not None and status == 200:
             store.answered(self._provider.id, self._used)
 
     async def reauthenticate(self, refused_body: bytes) -> Mapping[str, str] | None:

@@ -52,7 +52,7 @@ class QuotaStore:
         return self._readings.get(key)
 
     def answered(self, provider: str, account: str | None) -> None:
-        """``account`` served ``provider``'s latest answer: the dashboard shows it first."""
+        """``account`` served ``provider``'s latest request: the dashboard shows it first."""
         self._last[provider] = account
 
     def last_account(self, provider: str) -> str | None:
@@ -111,13 +111,19 @@ def setup(app: web.Application) -> None:
 
 
 def record_codex(
-    app: web.Application, provider: str, account: str | None, headers: Mapping[str, str]
+    app: web.Application,
+    provider: str,
+    account: str | None,
+    status: int,
+    headers: Mapping[str, str],
 ) -> None:
-    """Keep what a ChatGPT backend answer's headers say of ``account``'s usage windows."""
+    """Keep what a ChatGPT backend answer's headers say of ``account``'s usage windows (a 429's
+    too: it says which window ran out)."""
     store = app.get(QUOTAS)
     if store is None:
         return
-    store.answered(provider, account)
+    if status == 200:
+        store.answered(provider, account)
     quota = codex_quota(headers, store.clock())
     if quota:
         store.put((provider, account), quota, codex_plan(headers))

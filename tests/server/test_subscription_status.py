@@ -296,6 +296,14 @@ async def test_each_copilot_account_has_its_own_numbers(
         f"token {HOME_TOKEN}",
     }
     secrets_absent(result, GITHUB_TOKEN, HOME_TOKEN, "tid=copilot")
+    # "work" is rate-limited, "home" serves: the top level follows the account that served.
+    limited = {"error": {"message": "rate limited", "code": "rate_limited"}}
+    rig.copilot.account_errors["octocat"] = [(429, limited, {"retry-after": "60"})]
+    assert (await rig.ask()).status == 200
+    served = await subscription_of(app, provider)
+    assert served is not None and served["account"] == "home"
+    assert served["token_expires_at"] == 4102444800
+    assert served["accounts"][0]["token_expires_at"] == 4102444800  # work exchanged too
 
 
 # ---------------------------------------------------------------------------------------------
