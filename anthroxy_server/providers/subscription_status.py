@@ -50,7 +50,7 @@ async def subscription_of(
     app: web.Application, provider: ResolvedProvider
 ) -> dict[str, Any] | None:
     """The provider's ``subscription`` object; None when it is not a subscription. With named
-    accounts, the top level describes the account that answered last (else the first) and
+    accounts, the top level describes the account that served last (else the first) and
     ``accounts`` lists one object per account, in the configured order."""
     kind = KINDS.get(provider.auth)
     if kind is None:
@@ -86,7 +86,7 @@ def _describe(
         "account": account,
         "plan": plan,
         "token_expires_at": expires,
-        "quota": list(reading.quota) if reading is not None else [],
+        "quota": [dict(item) for item in reading.quota] if reading is not None else [],
         "quota_seen_at": reading.seen_at if reading is not None else None,
     }
 
