@@ -39,7 +39,7 @@ def command(
         return 1
     url = dashboard_url(found.url)
     out.write(f"dashboard: {url}\n")
-    token_note = _token_note(loc)
+    token_note = token_note(loc)
     if token_note:
         out.write(token_note + "\n")
     if not args.print and not opener(url):
@@ -47,7 +47,7 @@ def command(
     return 0
 
 
-def _token_note(loc: Locations) -> str:
+def token_note(loc: Locations) -> str:
     """Where the token the page asks for is, when the proxy has one (never the token)."""
     try:
         settings = daemon.load_settings(loc)
