@@ -39,9 +39,9 @@ def command(
         return 1
     url = dashboard_url(found.url)
     out.write(f"dashboard: {url}\n")
-    token_note = token_note(loc)
-    if token_note:
-        out.write(token_note + "\n")
+    note = token_note(loc)
+    if note:
+        out.write(note + "\n")
     if not args.print and not opener(url):
         out.write("no browser could be opened here: open the URL above yourself\n")
     return 0

@@ -85,8 +85,8 @@ async def test_configured_limits_show_their_value_and_source(
     limits = {m["model"]: m for m in body["limits"]}
     assert limits["up/claude-sonnet-4-5"]["context_window"] == 150_000  # [models] override
     assert limits["up/claude-sonnet-4-5"]["source"] == "config"
-    assert body["fallbacks"] == [{"target": "down/claude-sonnet-4-5",
-                                  "chain": ["up/claude-sonnet-4-5"], "source": "default"}]  # fmt: skip
+    chain = {"target": "down/claude-sonnet-4-5", "chain": ["up/claude-sonnet-4-5"]}
+    assert body["fallbacks"] == [{**chain, "source": "default"}]
 
 
 async def test_reload_picks_up_an_edited_file_and_refuses_a_broken_one(

@@ -29,7 +29,8 @@ DAY = 86_400.0
 def row(when: float, model: str, provider: str, tokens: int, cost: float | None) -> Row:
     return Row(
         time=when, request_id=f"req_{when}", client_model="claude-sonnet-4-5", provider=provider,
-        upstream_model=model, credential="env:KEY_A", input_tokens=tokens, output_tokens=tokens // 10,
+        upstream_model=model, credential="env:KEY_A", input_tokens=tokens,
+        output_tokens=tokens // 10,
         cache_read_tokens=0, cache_write_tokens=None, ttft_ms=100.0, total_ms=300.0,
         status=200 if tokens % 7 else 529, stream_error=None, fallback_attempts=0,
         cost_usd=cost, subscription=False,
