@@ -47,6 +47,7 @@ class Entry:
     generation: Generation  # the configuration it ran on (prices, key labels, secrets)
     bodies: dict[str, Any] | None  # body-log records by direction, when body logging is on
     made: dict[str, Any] | None = None  # the summary, once made (summary.py)
+    encoded: bytes | None = None  # the summary as JSON, once made
 
 
 @dataclass(slots=True)

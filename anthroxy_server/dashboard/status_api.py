@@ -22,7 +22,7 @@ from ..ledger.hook import LEDGER
 from ..providers.credentials import credential_fields
 from ..providers.subscription_status import subscription_of
 from .recent import KEPT, RECENT, Entry, Sample
-from .summary import details, error_of, summary
+from .summary import details, error_of, summary_json
 
 # The credential states of providers/credentials.py, in the dashboard's words.
 _STATES = {"active": "ready", "cooling": "resting", "refused": "refused"}
@@ -157,7 +157,8 @@ def _credentials(app: web.Application, provider: Any) -> list[dict[str, Any]]:
 async def requests(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 100, 1, KEPT)
     entries = list(request.app[RECENT].entries)[-limit:]
-    return web.json_response({"requests": [summary(e) for e in reversed(entries)]})
+    listed = b",".join(summary_json(e) for e in reversed(entries))
+    return web.Response(body=b'{"requests":[' + listed + b"]}", content_type="application/json")
 
 
 async def request_details(request: web.Request) -> web.Response:
