@@ -3,6 +3,7 @@ answered from memory (the app's state and ``recent.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from statistics import quantiles
@@ -57,8 +58,14 @@ async def health(request: web.Request) -> web.Response:
     recent = app[RECENT]
     now = time.time()
     errors = _last_errors(recent.entries)
+    # Subscription reads may wait on the provider once: all of them at the same time.
+    subscriptions = await asyncio.gather(
+        *(subscription_of(app, provider) for provider in settings.providers.values())
+    )
     providers = []
-    for pid, provider in settings.providers.items():
+    for (pid, provider), subscription in zip(
+        settings.providers.items(), subscriptions, strict=True
+    ):
         samples = recent.last_hour(pid, now)
         providers.append(
             {
@@ -72,7 +79,7 @@ async def health(request: web.Request) -> web.Response:
                 "requests_1h": len(samples),
                 "errors_1h": sum(1 for s in samples if s.failed),
                 "credentials": _credentials(app, provider),
-                "subscription": await subscription_of(app, provider),
+                "subscription": subscription,
             }
         )
     return web.json_response({"providers": providers})
