@@ -70,7 +70,7 @@ def details(entry: Entry) -> dict[str, Any]:
         "attempts": attempts(entry),
         "error": error_of(entry),
         "body_logging": body_logging,
-        "bodies": _bodies(entry) if body_logging else None,
+        "bodies": None if entry.bodies is None else _bodies(entry),
     }
 
 

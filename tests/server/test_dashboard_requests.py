@@ -243,3 +243,21 @@ def _entry(request_id: str) -> Any:
     from anthroxy_server.gateway.state import AccessInfo
 
     return Entry(request_id, 0.0, "POST", "/v1/messages", 200, 0.0, 0.0, AccessInfo(), None, None)  # type: ignore[arg-type]
+
+
+async def test_only_the_newest_bodies_are_kept(
+    aiohttp_client: Any, upstream: FakeUpstream, monkeypatch: Any
+) -> None:
+    from anthroxy_server.dashboard import recent
+
+    monkeypatch.setattr(recent, "BODIES_KEPT", 2)
+    client = await gateway(aiohttp_client, answering(upstream).url, None, log_request_body=True)
+    sent = []
+    for _ in range(3):
+        answer = await client.post("/v1/messages", json=message_body())
+        sent.append(answer.headers["request-id"])
+    oldest, *newer = [await details(client, request_id) for request_id in sent]
+    assert oldest["body_logging"] is True and oldest["bodies"] is None
+    for shown in newer:
+        assert shown["bodies"]["request"]["model"] == "claude-sonnet-test"
+        assert shown["bodies"]["reply"] is None  # only the request body is logged
