@@ -148,7 +148,9 @@ async def test_health_has_latency_for_the_last_hour(
     client = await gateway(aiohttp_client, answering(upstream).url, None)
     for _ in range(4):
         assert (await client.post("/v1/messages", json=message_body())).status == 200
-    listed = (await (await client.get("/ui/api/requests")).json())["requests"]
+    counted = await client.post("/v1/messages/count_tokens", json=message_body())
+    assert counted.status == 200  # listed, but no answer's latency
+    listed = (await (await client.get("/ui/api/requests")).json())["requests"][1:]
     health = (await (await client.get("/ui/api/health")).json())["providers"]
     up = next(p for p in health if p["id"] == "up")
     latency = up["latency_ms"]
@@ -261,3 +263,13 @@ async def test_only_the_newest_bodies_are_kept(
     for shown in newer:
         assert shown["bodies"]["request"]["model"] == "claude-sonnet-test"
         assert shown["bodies"]["reply"] is None  # only the request body is logged
+
+
+def test_the_error_event_is_found_among_forwarded_events() -> None:
+    from anthroxy_server.dashboard.summary import event_data
+
+    delta = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0}\n\n'
+    error = f"event: error\ndata: {json.dumps(OVERLOADED)}\n\n"
+    assert event_data((delta + error).encode()) == OVERLOADED
+    assert event_data(error.replace("\n", "\r\n").encode()) == OVERLOADED
+    assert event_data(b"event: error\ndata: not json\n\n") == "not json"
