@@ -90,6 +90,8 @@ def why(entry: Entry) -> str:
     model = access.model or "(no model)"
     first = access.tried[0].rpartition(":")[0] if access.tried else access.route
     rule = access.rule
+    if rule is None and entry.path == COUNT_PATH and entry.status < 400:
+        return f"{model}: counted before, answered from the token-count cache"
     if rule is None:
         return f"{model}: refused before routing" if first is None else f"{model} → {first}"
     kind, _, name = rule.partition(":")

@@ -206,6 +206,12 @@ async def test_events_deliver_each_request_as_it_finishes(
     assert counted.status == 200
     _, summary = await asyncio.wait_for(read_event(stream), 5)
     assert summary["path"] == "/v1/messages/count_tokens"
+    assert summary["route"] == "up/claude-sonnet-4-5" and summary["cost_usd"] == 0.0
+    again = await client.post("/v1/messages/count_tokens", json=message_body())
+    shown = await details(client, again.headers["request-id"])
+    assert "token-count cache" in shown["why"] and shown["attempts"] == []
+    _, summary = await asyncio.wait_for(read_event(stream), 5)
+    assert summary["id"] == again.headers["request-id"]
     # The server's shutdown ends the stream at once.
     await events.end_streams(client.app)
     rest = await asyncio.wait_for(stream.read(), 5)
