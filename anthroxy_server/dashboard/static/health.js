@@ -1,0 +1,100 @@
+// Health: one card per provider: breaker, last error, latency over the last hour, credentials,
+// and a subscription's quota and token expiry when the API knows them.
+
+import { clock, fill, h, ms, percent, relative, NONE } from "./format.js";
+
+const BREAKER_TEXT = { closed: "closed", half_open: "half open", open: "open" };
+
+function stat(label, value, key) {
+  return h("div", { className: "stat", data: { stat: key } }, h("span", { className: "label" }, label),
+    h("span", { className: "value" }, value));
+}
+
+function breaker(state, now) {
+  const text = BREAKER_TEXT[state.state] || state.state;
+  const badge = h("span", { className: "pill", data: { state: state.state, field: "breaker" } },
+    `breaker ${text}`);
+  if (state.state === "open" && state.open_until) {
+    badge.title = `open until ${state.open_until}`;
+  }
+  return badge;
+}
+
+function lastError(error, openRequest) {
+  if (!error) return h("p", { className: "ok-line", data: { field: "last-error" } }, "No error.");
+  const link = error.request_id
+    ? h("button", { type: "button", className: "link", onclick: () => openRequest(error.request_id) },
+      error.request_id)
+    : null;
+  return h("div", { className: "last-error", data: { field: "last-error" } },
+    h("div", { className: "error-head" }, `Last error ${clock(error.time)} · `,
+      h("strong", {}, `${error.status ?? ""} ${error.type ?? ""}`.trim()), link ? " · " : null, link),
+    h("p", { className: "message" }, error.message || NONE));
+}
+
+function credentials(list, now) {
+  if (!list || !list.length) return null;
+  return h("ul", { className: "credentials" }, list.map((cred) =>
+    h("li", { data: { credential: cred.label } },
+      h("span", { className: "mono" }, cred.label), " ",
+      h("span", { className: "pill small", data: { state: cred.state } }, cred.state),
+      cred.rest_until ? h("span", { className: "muted" }, ` until ${relative(cred.rest_until, now)}`) : null)));
+}
+
+function quotaBar(quota) {
+  const used = Math.max(0, Math.min(100, quota.used_percent ?? 0));
+  const fillBar = h("div", { className: "fill" });
+  fillBar.style.width = `${used}%`; // CSSOM, which the page's CSP allows (no style attribute)
+  const left = quota.remaining !== null && quota.remaining !== undefined
+    ? `${quota.remaining}${quota.entitlement ? ` of ${quota.entitlement}` : ""} left`
+    : null;
+  return h("div", { className: "quota", data: { quota: quota.name } },
+    h("div", { className: "quota-head" }, h("span", {}, quota.name),
+      h("span", { className: "value" }, `${percent(quota.used_percent)} used`)),
+    h("div", { className: "bar", role: "img", "aria-label": `${percent(quota.used_percent)} used`,
+      data: { level: used >= 90 ? "high" : used >= 70 ? "mid" : "low" } }, fillBar),
+    h("div", { className: "muted small" }, [left, quota.resets_at ? `resets ${clock(quota.resets_at)}` : null]
+      .filter(Boolean).join(" · ")));
+}
+
+function subscription(sub, now) {
+  if (!sub) return null;
+  const expiry = sub.token_expires_at
+    ? h("span", { data: { field: "token-expiry" } },
+      sub.token_expires_at < now ? "token expired " : "token expires ", relative(sub.token_expires_at, now))
+    : null;
+  const quotas = sub.quota || [];
+  return h("div", { className: "subscription" },
+    h("div", { className: "sub-head" }, h("strong", {}, `${sub.kind} subscription`),
+      sub.account ? ` · ${sub.account}` : null, expiry ? " · " : null, expiry),
+    quotas.length ? quotas.map(quotaBar) : h("p", { className: "muted small" }, "No quota seen yet."),
+    sub.quota_seen_at ? h("p", { className: "muted small" }, `quota seen ${relative(sub.quota_seen_at, now)}`) : null);
+}
+
+function card(provider, now, openRequest) {
+  const lat = provider.latency_ms || {};
+  return h("article", { className: "card", data: { provider: provider.id } },
+    h("header", { className: "card-head" },
+      h("div", {}, h("h3", {}, provider.name || provider.id),
+        h("div", { className: "muted small mono" }, `${provider.id} · ${provider.api} · ${provider.base_url || ""}`)),
+      breaker(provider.breaker || { state: "closed" }, now)),
+    h("div", { className: "stats" },
+      stat("requests 1 h", String(provider.requests_1h ?? 0), "requests"),
+      stat("errors 1 h", String(provider.errors_1h ?? 0), "errors"),
+      stat("p50", ms(lat.p50), "p50"),
+      stat("p95", ms(lat.p95), "p95"),
+      stat("TTFT p50", ms(lat.ttft_p50), "ttft_p50"),
+      stat("TTFT p95", ms(lat.ttft_p95), "ttft_p95")),
+    lastError(provider.last_error, openRequest),
+    credentials(provider.credentials, now),
+    subscription(provider.subscription, now));
+}
+
+export function renderHealth(health, now, openRequest) {
+  const providers = health.providers || [];
+  if (!providers.length) {
+    fill("health-list", h("p", { className: "empty" }, "No providers configured."));
+    return;
+  }
+  fill("health-list", providers.map((provider) => card(provider, now, openRequest)));
+}
