@@ -38,7 +38,7 @@ function credentials(list, now) {
     h("li", { data: { credential: cred.label } },
       h("span", { className: "mono" }, cred.label), " ",
       h("span", { className: "pill small", data: { state: cred.state } }, cred.state),
-      cred.rest_until ? h("span", { className: "muted" }, ` until ${relative(cred.rest_until, now)}`) : null)));
+      cred.rest_until ? h("span", { className: "muted" }, ` back ${relative(cred.rest_until, now)}`) : null)));
 }
 
 function quotaBar(quota) {
@@ -76,7 +76,8 @@ function card(provider, now, openRequest) {
   return h("article", { className: "card", data: { provider: provider.id } },
     h("header", { className: "card-head" },
       h("div", {}, h("h3", {}, provider.name || provider.id),
-        h("div", { className: "muted small mono" }, `${provider.id} · ${provider.api} · ${provider.base_url || ""}`)),
+        h("div", { className: "muted small mono" }, `${provider.id} · ${provider.api}`),
+        provider.base_url ? h("div", { className: "muted small mono url" }, provider.base_url) : null),
       breaker(provider.breaker || { state: "closed" }, now)),
     h("div", { className: "stats" },
       stat("requests 1 h", String(provider.requests_1h ?? 0), "requests"),
