@@ -24,7 +24,7 @@ from aiohttp.typedefs import Handler
 
 from anthroxy.errors import AnthroxyError, AuthenticationFailed, InvalidRequest, RequestTooLarge
 
-from .. import providers
+from .. import dashboard, providers
 from ..ledger import hook as ledger
 from ..live_lists import app as live_lists
 from . import guard, handlers, metrics
@@ -69,6 +69,7 @@ def create_app(
     if state_dir is not None:
         ledger.setup(app, state_dir, server.usage_retention_days)
     metrics.setup(app)
+    dashboard.setup(app)
     return app
 
 
@@ -109,6 +110,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         _log_access(request, access, status, elapsed, request_id)
         ledger.record(request, access, status, started, request_id)
         metrics.observe(request, access, status, elapsed / 1000.0)
+        dashboard.record(request, access, status, started, request_id)
         REQUEST_ID.reset(token)
         live.release(generation)
     return response
@@ -130,6 +132,9 @@ def error_response(err: AnthroxyError, request: web.Request) -> web.Response:
     request_id = request.get(REQUEST_ID_KEY)
     if request_id:
         body["request_id"] = request_id
+    access = request.get(ACCESS_KEY)
+    if isinstance(access, AccessInfo):
+        access.error = body  # the dashboard's details show it as the client got it
     response = web.Response(
         status=err.status, body=json.dumps(body).encode(), content_type="application/json"
     )

@@ -60,6 +60,8 @@ LOGGED_HEADERS = (
     HOP_HEADER,
 )
 
+BODIES_KEY = "anthroxy.bodies"  # request key: direction -> its _Record (kept_bodies)
+
 # Bodies go to their own file only: never to the console or the server log.
 _log = logging.getLogger(BODY_LOGGER)
 _log.propagate = False
@@ -80,14 +82,15 @@ def log_request(request: web.Request, body: Mapping[str, Any], route: Route) -> 
         "stream": body.get("stream") is True,
         "headers": headers,
     }
-    _log.info("request body", extra={"body_record": _Record(fields, body=body)})
+    _log.info("request body", extra={"body_record": _keep(request, _Record(fields, body=body))})
 
 
 def log_reply(request: web.Request, status: int, body: Mapping[str, Any] | bytes) -> None:
     """A JSON reply as the client gets it, if ``log_response_body`` is on."""
     if wants_response(request):
         fields = _response_fields(request, status)
-        _log.info("response body", extra={"body_record": _Record(fields, body=body)})
+        record = _keep(request, _Record(fields, body=body))
+        _log.info("response body", extra={"body_record": record})
 
 
 def log_error(request: web.Request, exc: Exception) -> None:
@@ -101,7 +104,8 @@ def log_stream(request: web.Request, events: Sequence[Event]) -> None:
     """A stream, as the message its events assemble to; ``events`` are those a ``Downstream``
     kept, which it does only while ``log_response_body`` is on."""
     fields = _response_fields(request, 200)
-    _log.info("response body", extra={"body_record": _Record(fields, events=events)})
+    record = _keep(request, _Record(fields, events=events))
+    _log.info("response body", extra={"body_record": record})
 
 
 def wants_response(request: web.Request) -> bool:
@@ -120,6 +124,28 @@ def _response_fields(request: web.Request, status: int) -> dict[str, Any]:
         "stream": access.stream,
         "status": status,
     }
+
+
+def _keep(request: web.Request, record: _Record) -> _Record:
+    """``record`` kept on the request too, for the dashboard's details (``kept_bodies``)."""
+    request.setdefault(BODIES_KEY, {})[record.fields["direction"]] = record
+    return record
+
+
+def kept_bodies(request: web.Request) -> dict[str, _Record] | None:
+    """The records of the request's bodies, by direction, when body logging kept any."""
+    found = request.get(BODIES_KEY)
+    return found if isinstance(found, dict) else None
+
+
+def masked_body(record: _Record, secrets: Iterable[str]) -> Any:
+    """A kept body as the body log writes it: assembled, then masked (``masking.py``)."""
+    entry = record.entry()
+    line = mask(json.dumps(entry, ensure_ascii=False, default=str), tuple(secrets))
+    masked = json.loads(line)
+    if "error" in masked:  # a stream that failed: what came before the error, and the error
+        return {"partial": masked.get("body"), "error": masked["error"]}
+    return masked.get("body")
 
 
 class _Record:

@@ -171,6 +171,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     threshold = settings.routing.long_context_threshold
     estimate = None if threshold is None else input_tokens.within(threshold)
     route = settings.routing.resolve(body["model"], body, input_tokens=estimate)
+    access.rule = route.rule
     bodylog.log_request(request, body, route)
     overrides = generation_of(request).model_limits
     downstream = _downstream(request, settings) if access.stream else None
@@ -326,6 +327,7 @@ async def count_tokens(request: web.Request) -> web.Response:
         route, provider = _route(settings_of(request), body["model"])
         route = request.app[live_lists.LIVE_LISTS].resolve(route, provider)
         access.route = f"{route.provider}/{route.model}"
+        access.rule = route.rule
         # Only a keyed Anthropic endpoint has Anthropic's count_tokens; a platform with its own
         # access (Bedrock) is estimated locally rather than sent its credentials for a 404.
         if provider.api == "anthropic" and provider.auth in ("bearer", "x-api-key", "none"):
@@ -388,7 +390,7 @@ async def healthz(request: web.Request) -> web.Response:
             "has_key": bool(p.api_key),
             "key_source": p.key_source,
             "models": list(p.models),
-            "breaker": _breaker_view(breakers, pid),
+            "breaker": breaker_view(breakers, pid),
             **provider_health(request.app, p),  # the Gemini tier check
             **credential_fields(request.app, p),  # several keys: each one's state, no secret
         }
@@ -408,7 +410,7 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def _breaker_view(breakers: CircuitBreakers, provider: str) -> dict[str, Any]:
+def breaker_view(breakers: CircuitBreakers, provider: str) -> dict[str, Any]:
     """The breaker's state, plus ``open_until`` (UTC) while it is open: the breaker counts on a
     monotonic clock, a person reads the wall clock."""
     view = breakers.describe(provider)

@@ -57,6 +57,11 @@ class AccessInfo:
     routed: Route | None = None
     client_label: str | None = None  # the client's model as the metrics name it
     stream_open: bool = False
+    # For the dashboard (anthroxy_server/dashboard/): the routing rule that picked the first
+    # target ("tier:sonnet"), and the error as the client got it: the JSON body, or the SSE
+    # error event's bytes for a stream that failed after its 200.
+    rule: str | None = None
+    error: dict[str, Any] | bytes | None = None
 
 
 def access_of(request: web.Request) -> AccessInfo:

@@ -36,6 +36,7 @@ from anthroxy.upstream_errors import (
 from . import metrics
 from .live import generation_of
 from .logs import REDACTED
+from .state import access_of
 
 PING = Ping().encode()
 
@@ -116,6 +117,8 @@ class Downstream:
             # equivalent, whether anthroxy wrote them or an upstream's came through.
             for secret in self._secrets:
                 data = data.replace(secret, _REDACTED_BYTES)
+        if _is_error(event):
+            access_of(self.request).error = data  # as the client got it, for the dashboard
         return data
 
 

@@ -71,6 +71,36 @@ def totals(path: Path, since: float, by: str) -> list[Total]:
     return sorted(found, key=lambda t: (-(t.cost_usd or 0.0), -t.requests, t.key))
 
 
+@dataclass(slots=True)
+class Daily:
+    """One key's use on one UTC day."""
+
+    day: str  # "2026-12-04"
+    key: str
+    tokens: int  # input + output (cache reads and writes are counted apart in the totals)
+    cost_usd: float | None
+    requests: int
+
+
+def daily(path: Path, since: float, by: str) -> list[Daily]:
+    """Rows at or after ``since`` summed per UTC day and ``by`` key, in one GROUP BY over the
+    time index; [] when the ledger does not exist yet."""
+    if not path.exists():
+        return []
+    query = f"""
+        SELECT date(time, 'unixepoch') AS d, {GROUPS[by]} AS k,
+               COALESCE(SUM(input_tokens), 0) + COALESCE(SUM(output_tokens), 0),
+               SUM(cost_usd), COUNT(*)
+        FROM requests WHERE time >= ? GROUP BY d, k
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    try:
+        rows = conn.execute(query, (since,)).fetchall()
+    finally:
+        conn.close()
+    return [Daily(str(r[0]), str(r[1]), r[2], _usd(r[3]), r[4]) for r in rows]
+
+
 def _usd(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 

@@ -1,0 +1,150 @@
+"""A kept request as the API shows it: its summary (the live list) and its details (the route
+taken and why, each attempt, the error as the client got it, the bodies when they were logged).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..gateway import bodylog
+from ..ledger.hook import row_of
+from .recent import Entry
+
+COUNT_PATH = "/v1/messages/count_tokens"
+
+
+def summary(entry: Entry) -> dict[str, Any]:
+    """The request summary of the API contract (made once, then kept on the entry)."""
+    if entry.made is not None:
+        return entry.made
+    access = entry.access
+    settings = entry.generation.settings
+    row = row_of(
+        settings.config, settings.providers, access, entry.status, entry.started, entry.ended,
+        entry.request_id,
+    )  # fmt: skip
+    made = {
+        "id": entry.request_id,
+        "time": round(entry.time, 3),
+        "method": entry.method,
+        "path": entry.path,
+        "client_model": access.model,
+        "provider": row.provider,
+        "upstream_model": row.upstream_model,
+        "route": access.route,
+        "rule": access.rule,
+        "status": entry.status,
+        "stream": access.stream,
+        "stream_error": access.stream_error,
+        "input_tokens": access.input_tokens,
+        "output_tokens": access.output_tokens,
+        "cache_read_tokens": access.cache_read_tokens,
+        "cache_write_tokens": access.cache_write_tokens,
+        "ttft_ms": row.ttft_ms,
+        "total_ms": row.total_ms,
+        "fallback_attempts": row.fallback_attempts,
+        "tried": list(access.tried),
+        "credential": row.credential,
+        # Counting tokens bills nothing; the ledger prices /v1/messages only.
+        "cost_usd": 0.0 if entry.path == COUNT_PATH else row.cost_usd,
+    }
+    entry.made = made
+    return made
+
+
+def details(entry: Entry) -> dict[str, Any]:
+    """The summary plus why, the attempts, the error and the bodies."""
+    server = entry.generation.settings.config.server
+    body_logging = server.log_request_body or server.log_response_body
+    return {
+        **summary(entry),
+        "why": why(entry),
+        "attempts": attempts(entry),
+        "error": error_of(entry),
+        "body_logging": body_logging,
+        "bodies": _bodies(entry) if body_logging else None,
+    }
+
+
+# How each routing rule (anthroxy/routing/table.py, Route.rule) reads in a sentence.
+_RULES = {
+    "alias": "is an alias",
+    "target": "names its provider and model",
+    "claude-name": "is a Claude model name the tiers map",
+    "anthropic": "is a stock Claude name sent to Anthropic as named",
+    "provider-models": "is a model a configured provider lists",
+    "default": "matched no other rule: the default tier",
+}
+
+
+def why(entry: Entry) -> str:
+    access = entry.access
+    model = access.model or "(no model)"
+    first = access.tried[0].rpartition(":")[0] if access.tried else access.route
+    rule = access.rule
+    if rule is None:
+        return f"{model}: refused before routing" if first is None else f"{model} → {first}"
+    kind, _, name = rule.partition(":")
+    if kind == "tier":
+        reason = f"matched the {name} tier"
+    elif kind == "scenario":
+        reason = f"matched the {name} scenario"
+    else:
+        reason = _RULES.get(rule, f"matched the rule {rule}")
+    text = f"{model} {reason} → {first}"
+    if access.tried and access.route != first:
+        text += f"; the fallback chain moved on to {access.route}"
+    return text
+
+
+def attempts(entry: Entry) -> list[dict[str, Any]]:
+    """Each attempt in order: the failed ones (``AccessInfo.tried``), then the answer."""
+    access = entry.access
+    found = []
+    for tried in access.tried:
+        target, _, status = tried.rpartition(":")
+        code = int(status) if status.isdigit() else None
+        found.append({"target": target, "status": code, "outcome": f"failed: {status}"})
+    if access.route is None or entry.status >= 400:
+        return found  # a final error is the last of the attempts tried already
+    if access.stream_error is not None:
+        outcome = f"failed mid-stream: {access.stream_error}"
+    else:
+        outcome = "answered"
+    found.append({"target": access.route, "status": entry.status, "outcome": outcome})
+    return found
+
+
+def error_of(entry: Entry) -> dict[str, Any] | None:
+    """The error exactly as the client got it: the JSON body, or a stream's error event data."""
+    error = entry.access.error
+    if error is None:
+        return None
+    if isinstance(error, dict):
+        return {"status": entry.status, "body": error}
+    data = _event_data(error)
+    stream_error = entry.access.stream_error or ""
+    status = stream_error.partition(" ")[0]
+    return {"status": int(status) if status.isdigit() else entry.status, "body": data}
+
+
+def _event_data(event: bytes) -> Any:
+    """The ``data:`` of an encoded SSE event, parsed when it is JSON."""
+    text = event.decode("utf-8", errors="replace")
+    data = "\n".join(
+        line[5:].removeprefix(" ") for line in text.splitlines() if line.startswith("data:")
+    )
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
+
+
+def _bodies(entry: Entry) -> dict[str, Any]:
+    kept = entry.bodies or {}
+    secrets = entry.generation.secrets
+    return {
+        direction: bodylog.masked_body(record, secrets) if record is not None else None
+        for direction, record in (("request", kept.get("request")), ("reply", kept.get("response")))
+    }
