@@ -116,7 +116,7 @@ class Dash:
         page.wait_for_selector("#health-list .card")
         page.wait_for_selector("#routing-body table")
         page.wait_for_selector("#usage-body tr, #usage-empty:not([hidden])")
-        page.wait_for_function("document.getElementById('live').dataset.state === 'live'")
+        page.locator("#live[data-state='live']").wait_for()
         return page
 
     def bodies(self) -> list[tuple[str, str]]:

@@ -151,7 +151,7 @@ def test_usage_chart_and_table_show_the_ledger(dash: Dash) -> None:
 
     page.locator('[data-by="provider"]').click()
     by_provider = dash.gateway.api("usage?days=30&by=provider")
-    page.wait_for_function("document.getElementById('usage-key').textContent === 'Provider'")
+    page.locator("#usage-key", has_text="Provider").wait_for()
     keys = [row[0] for row in _usage_rows(page)]
     assert keys == [row["key"] for row in by_provider["table"]] + ["total"]
     assert {"anthropic", "deepseek", "copilot", "fake"} <= set(keys)
