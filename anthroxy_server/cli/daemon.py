@@ -159,13 +159,15 @@ def start(
     record = _check_existing(loc, out)
     found = proxy.find(url, server.auth_token, record)
     if found is not None:
-        return proxy.reconcile(
+        kept = proxy.reconcile(
             loc,
             found,
             settings,
             out,
             lambda: _replace(loc, found.as_record(), settings, config_path, timeout, python),
         )
+        out.write(f"dashboard: {url}/ui\n")
+        return kept
     if record is not None and not overrides:
         # The configuration moved the proxy (another port or host): the old one goes.
         out.write(f"stopping anthroxy at {record.url} (pid {record.pid}): the proxy is now {url}\n")
@@ -176,6 +178,7 @@ def start(
         raise CommandError(proxy.busy_port_message(server.host, server.port))
     record = _launch(loc, settings, config_path, timeout, python)
     out.write(f"anthroxy is running at {url} (pid {record.pid}); log: {record_log(loc)}\n")
+    out.write(f"dashboard: {url}/ui\n")
     return record
 
 
@@ -334,6 +337,7 @@ def status(loc: Locations, out: TextIO, *, now: Callable[[], float] = time.time)
     several = isinstance(workers, int) and workers > 1
     group = f" (supervisor of {workers} workers)" if several else ""
     out.write(f"pid:      {pid}{group}\nurl:      {found.url}\n")
+    out.write(f"dashboard: {found.url}/ui\n")
     uptime = found.health.get("uptime_s")
     if not isinstance(uptime, int | float):
         uptime = now() - found.record.started_at if found.record is not None else None

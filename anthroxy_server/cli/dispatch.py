@@ -33,6 +33,7 @@ from . import (
     models,
     running,
     service,
+    ui,
     usage,
 )
 from .config_show import show_config_lines
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "serve", "config", "start", "stop", "restart", "reload", "status", "logs", "run", "restore",
-    "models", "service", "mcp", "import", "desktop-extension", "login", "logout", "usage",
+    "models", "service", "mcp", "import", "desktop-extension", "login", "logout", "usage", "ui",
     *live_commands.NAMES,
 )  # fmt: skip
 EPILOG = """examples:
@@ -118,6 +119,7 @@ def build_parser() -> _Parser:
     for name, text, example in live_commands.COMMANDS:
         live_commands.add_arguments(name, _sub(sub, name, text, example))
     usage.add_arguments(_sub(sub, usage.NAME, usage.HELP, usage.EXAMPLE))
+    ui.add_arguments(_sub(sub, ui.NAME, ui.HELP, ui.EXAMPLE))
     _add_tools(sub)
     return parser
 
@@ -408,6 +410,7 @@ _HANDLERS: dict[str, Callable[[_Call], int]] = {
     "desktop-extension": lambda c: desktop_extension.command(c.args, c.loc, c.out),
     "import": _import,
     "usage": lambda c: usage.command(c.args, c.loc, c.out),
+    "ui": lambda c: ui.command(c.args, c.loc, c.out),
     **dict.fromkeys(live_commands.NAMES, lambda c: live_commands.handle(c.args, c.loc, c.out)),
 }
 

@@ -8,7 +8,6 @@ closing a quiet stream. The server's shutdown ends every stream (``close_listene
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 
@@ -16,7 +15,7 @@ from anthroxy.errors import AnthroxyError
 
 from .access import NO_STORE
 from .recent import MAX_LISTENERS, RECENT
-from .summary import summary
+from .summary import summary_json
 
 KEEP_ALIVE = 15.0
 
@@ -46,8 +45,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             if entry is None:  # the server is stopping
                 break
-            data = json.dumps(summary(entry), separators=(",", ":"))
-            await response.write(f"event: request\ndata: {data}\n\n".encode())
+            await response.write(b"event: request\ndata: " + summary_json(entry) + b"\n\n")
         await response.write_eof()
         return response
     finally:

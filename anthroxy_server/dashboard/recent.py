@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 RECORDED = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
 KEPT = 500  # requests kept for /ui/api/requests
+# Requests whose bodies stay readable (body logging on): Claude Code's are 50-300 KB each, so
+# 500 of them could hold a hundred megabytes; older requests keep their summary only.
+BODIES_KEPT = 50
 MAX_LISTENERS = 20
 QUEUE_EVENTS = 200  # events a listener may fall behind by before it loses some
 HOUR = 3600.0
@@ -47,6 +50,7 @@ class Entry:
     generation: Generation  # the configuration it ran on (prices, key labels, secrets)
     bodies: dict[str, Any] | None  # body-log records by direction, when body logging is on
     made: dict[str, Any] | None = None  # the summary, once made (summary.py)
+    encoded: bytes | None = None  # the summary as JSON, once made
 
 
 @dataclass(slots=True)
@@ -63,6 +67,7 @@ class Recent:
     by_id: dict[str, Entry] = field(default_factory=dict)
     samples: dict[str, deque[Sample]] = field(default_factory=dict)
     listeners: set[asyncio.Queue[Entry | None]] = field(default_factory=set)
+    with_bodies: deque[Entry] = field(default_factory=deque)
     dropped: int = 0  # events a slow listener lost
 
     def add(self, entry: Entry) -> None:
@@ -71,6 +76,10 @@ class Recent:
             self.by_id.pop(entries[0].request_id, None)
         entries.append(entry)
         self.by_id[entry.request_id] = entry
+        if entry.bodies is not None:
+            self.with_bodies.append(entry)
+            if len(self.with_bodies) > BODIES_KEPT:
+                self.with_bodies.popleft().bodies = None  # let the old bodies go
         access = entry.access
         if access.route:
             provider = access.route.partition("/")[0]

@@ -3,6 +3,7 @@ answered from memory (the app's state and ``recent.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from statistics import quantiles
@@ -22,7 +23,7 @@ from ..ledger.hook import LEDGER
 from ..providers.credentials import credential_fields
 from ..providers.subscription_status import subscription_of
 from .recent import KEPT, RECENT, Entry, Sample
-from .summary import details, error_of, summary
+from .summary import details, error_of, summary_json
 
 # The credential states of providers/credentials.py, in the dashboard's words.
 _STATES = {"active": "ready", "cooling": "resting", "refused": "refused"}
@@ -57,8 +58,14 @@ async def health(request: web.Request) -> web.Response:
     recent = app[RECENT]
     now = time.time()
     errors = _last_errors(recent.entries)
+    # Subscription reads may wait on the provider once: all of them at the same time.
+    subscriptions = await asyncio.gather(
+        *(subscription_of(app, provider) for provider in settings.providers.values())
+    )
     providers = []
-    for pid, provider in settings.providers.items():
+    for (pid, provider), subscription in zip(
+        settings.providers.items(), subscriptions, strict=True
+    ):
         samples = recent.last_hour(pid, now)
         providers.append(
             {
@@ -72,7 +79,7 @@ async def health(request: web.Request) -> web.Response:
                 "requests_1h": len(samples),
                 "errors_1h": sum(1 for s in samples if s.failed),
                 "credentials": _credentials(app, provider),
-                "subscription": await subscription_of(app, provider),
+                "subscription": subscription,
             }
         )
     return web.json_response({"providers": providers})
@@ -157,7 +164,8 @@ def _credentials(app: web.Application, provider: Any) -> list[dict[str, Any]]:
 async def requests(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 100, 1, KEPT)
     entries = list(request.app[RECENT].entries)[-limit:]
-    return web.json_response({"requests": [summary(e) for e in reversed(entries)]})
+    listed = b",".join(summary_json(e) for e in reversed(entries))
+    return web.Response(body=b'{"requests":[' + listed + b"]}", content_type="application/json")
 
 
 async def request_details(request: web.Request) -> web.Response:

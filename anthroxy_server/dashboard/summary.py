@@ -53,6 +53,13 @@ def summary(entry: Entry) -> dict[str, Any]:
     return made
 
 
+def summary_json(entry: Entry) -> bytes:
+    """The summary as compact JSON, encoded once for every list and live stream that sends it."""
+    if entry.encoded is None:
+        entry.encoded = json.dumps(summary(entry), separators=(",", ":")).encode()
+    return entry.encoded
+
+
 def details(entry: Entry) -> dict[str, Any]:
     """The summary plus why, the attempts, the error and the bodies."""
     server = entry.generation.settings.config.server
@@ -63,7 +70,7 @@ def details(entry: Entry) -> dict[str, Any]:
         "attempts": attempts(entry),
         "error": error_of(entry),
         "body_logging": body_logging,
-        "bodies": _bodies(entry) if body_logging else None,
+        "bodies": None if entry.bodies is None else _bodies(entry),
     }
 
 
