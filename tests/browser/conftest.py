@@ -67,11 +67,15 @@ def start(loop: LoopThread, upstream_url: str, tmp_path_factory: pytest.TempPath
     """``start(token=..., ledger=...)``: a new gateway, stopped at the end of the session."""
     started: list[Gateway] = []
 
-    def make(*, token: str = "", ledger: bool = True, seed: bool = True) -> Gateway:
+    def make(
+        *, token: str = "", ledger: bool = True, seed: bool = True, server: str = ""
+    ) -> Gateway:
         home = tmp_path_factory.mktemp("gateway")
         if ledger and seed:
             harness.seed_ledger(home / "state")
-        gateway = loop.run(harness.start_gateway(home, upstream_url, token=token, ledger=ledger))
+        gateway = loop.run(
+            harness.start_gateway(home, upstream_url, token=token, ledger=ledger, server=server)
+        )
         started.append(gateway)
         return gateway
 
@@ -84,7 +88,11 @@ def start(loop: LoopThread, upstream_url: str, tmp_path_factory: pytest.TempPath
 def gateway(start: Any) -> Gateway:
     """The shared gateway: no token, a seeded ledger, three requests served (one fell back)."""
     found: Gateway = start()
-    for model, stream in (("claude-sonnet-4-5", False), ("claude-sonnet-4-5", True), ("falls", False)):
+    for model, stream in (
+        ("claude-sonnet-4-5", False),
+        ("claude-sonnet-4-5", True),
+        ("falls", False),
+    ):
         status, _ = found.send(model, stream=stream)
         assert status == 200
     return found
@@ -174,4 +182,3 @@ def open_dash(browser: Any) -> Any:
     yield make
     for steps in made:
         next(steps, None)
-

@@ -41,6 +41,7 @@ MODEL = "claude-sonnet-4-5"
 CONFIG = """\
 [server]
 auth_token = "{token}"
+{server}
 
 [providers.fake]
 api = "anthropic"
@@ -135,6 +136,7 @@ class Gateway:
     runner: web.AppRunner
     token: str = ""
     upstream_url: str = ""
+    server: str = ""  # more lines of [server]
 
     @property
     def config_path(self) -> Path:
@@ -146,7 +148,8 @@ class Gateway:
 
     def write_config(self, extra: str = "", raw: str | None = None) -> None:
         text = raw if raw is not None else CONFIG.format(
-            token=self.token, url=self.upstream_url, file_key=FILE_KEY, model=MODEL, extra=extra
+            token=self.token, url=self.upstream_url, file_key=FILE_KEY, model=MODEL, extra=extra,
+            server=self.server,
         )  # fmt: skip
         self.config_path.write_text(text)
         self.config_path.chmod(0o600)  # it holds a key: the loader refuses a readable file
@@ -183,10 +186,10 @@ class Gateway:
 
 
 async def start_gateway(
-    home: Path, upstream_url: str, *, token: str = "", ledger: bool = True
+    home: Path, upstream_url: str, *, token: str = "", ledger: bool = True, server: str = ""
 ) -> Gateway:
     home.mkdir(parents=True, exist_ok=True)
-    gateway = Gateway("", home, web.AppRunner(web.Application()), token, upstream_url)
+    gateway = Gateway("", home, web.AppRunner(web.Application()), token, upstream_url, server)
     gateway.write_config()
     app = create_app(gateway.load(), state_dir=home / "state" if ledger else None)
     app[LOADER] = gateway.load  # what `anthroxy reload` reads; serve.py sets it with SIGHUP
@@ -209,15 +212,17 @@ def seed_ledger(state: Path, now: float | None = None) -> None:
         for index, (provider, model, price, tokens_in, tokens_out) in enumerate(plan):
             for n in range(1 + (day + index) % 3):
                 size = tokens_in * (1 + (day % 4)) + 137 * n
+                cost = None if price is None else round((size + tokens_out * 5) * price, 6)
                 ledger.record(Row(
-                    time=now - day * 86_400 - 60 * (index + 1) - n, request_id=f"req_seed{day}{index}{n}",
+                    time=now - day * 86_400 - 60 * (index + 1) - n,
+                    request_id=f"req_seed{day}{index}{n}",
                     client_model=MODEL, provider=provider, upstream_model=model,
                     credential="env:DOWN_KEY", input_tokens=size, output_tokens=tokens_out + n,
                     cache_read_tokens=size // 4 if provider == "anthropic" else 0,
-                    cache_write_tokens=0, ttft_ms=300.0 + 40 * index + day, total_ms=1500.0 + 10 * n,
-                    status=529 if (day, n) == (3, 1) else 200, stream_error=None,
-                    fallback_attempts=int(n == 2), subscription=provider == "copilot",
-                    cost_usd=None if price is None else round(size * price + tokens_out * price * 5, 6),
+                    cache_write_tokens=0, ttft_ms=300.0 + 40 * index + day,
+                    total_ms=1500.0 + 10 * n, status=529 if (day, n) == (3, 1) else 200,
+                    stream_error=None, fallback_attempts=int(n == 2),
+                    subscription=provider == "copilot", cost_usd=cost,
                 ))  # fmt: skip
     ledger.flush()
     ledger.close()

@@ -56,7 +56,8 @@ def test_reload_applies_the_file_or_shows_its_problems(start: Any, open_dash: An
     page = dash.ready()
     before = page.locator('[data-field="fingerprint"]').inner_text()
     text = gateway.config_path.read_text().replace(
-        'mystery = "fake/mystery-model"', 'mystery = "fake/mystery-model"\nfresh = "fake/mystery-model"'
+        'mystery = "fake/mystery-model"',
+        'mystery = "fake/mystery-model"\nfresh = "fake/mystery-model"',
     )
     gateway.write_config(raw=text)
     page.click("#reload")

@@ -5,6 +5,7 @@ answer it received contains a configured key."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from anthroxy_server.ledger import report
 
 from . import page_numbers as show
 from .conftest import Dash
+from .harness import MODEL, Gateway
 
 
 def texts(locator: Any) -> list[str]:
@@ -41,7 +43,9 @@ def test_health_shows_each_provider_as_the_api_reports_it(dash: Dash) -> None:
         }
         breaker = card.locator('[data-field="breaker"]')
         assert breaker.get_attribute("data-state") == provider["breaker"]["state"]
-        labels = [c.get_attribute("data-credential") for c in card.locator("[data-credential]").all()]
+        labels = [
+            c.get_attribute("data-credential") for c in card.locator("[data-credential]").all()
+        ]
         assert labels == [c["label"] for c in provider["credentials"]]
     # The fake's numbers are real ones: it answered the session's requests.
     assert health["providers"][0]["latency_ms"]["count"] >= 3
@@ -75,7 +79,7 @@ def test_a_request_sent_while_the_page_is_open_appears_live(dash: Dash) -> None:
         "time": time.strftime("%H:%M:%S", time.gmtime(summary["time"])),
         "route": f"{summary['client_model']} → {summary['route']}",
         "status": "200",
-        "tokens": f"{show.tokens(summary['input_tokens'])} / {show.tokens(summary['output_tokens'])}",
+        "tokens": " / ".join(show.tokens(summary[f"{way}_tokens"]) for way in ("input", "output")),
         "ttft": show.ms(summary["ttft_ms"]),
         "total": show.ms(summary["total_ms"]),
         "fallbacks": "0",
@@ -96,7 +100,7 @@ def test_a_row_opens_the_request_details(dash: Dash) -> None:
     for index, attempt in enumerate(details["attempts"]):
         cells = texts(rows.nth(index).locator("td"))
         assert cells[1:] == [attempt["target"], str(attempt["status"]), attempt["outcome"]]
-    assert "body logging is off" in dialog.inner_text()
+    assert "body logging is off" in dialog.locator('[data-field="bodies"]').inner_text()
     page.locator("#details-close").click()
     assert not dialog.is_visible()
 
@@ -119,7 +123,10 @@ def test_a_failed_request_shows_the_error_the_client_got(dash: Dash) -> None:
 
 
 def _usage_rows(page: Any) -> list[list[str]]:
-    return [texts(tr.locator("th, td")) for tr in page.locator("#usage-table tbody tr, #usage-table tfoot tr").all()]
+    return [
+        texts(tr.locator("th, td"))
+        for tr in page.locator("#usage-table tbody tr, #usage-table tfoot tr").all()
+    ]
 
 
 def test_usage_chart_and_table_show_the_ledger(dash: Dash) -> None:
@@ -145,7 +152,8 @@ def test_usage_chart_and_table_show_the_ledger(dash: Dash) -> None:
 
     page.locator('[data-measure="cost_usd"]').click()
     costs = page.evaluate(
-        "() => Chart.getChart(document.getElementById('usage-chart')).data.datasets.map(d => d.data)"
+        "() => Chart.getChart(document.getElementById('usage-chart'))"
+        ".data.datasets.map(d => d.data)"
     )
     assert costs == [[c or 0 for c in s["cost_usd"]] for s in answer["series"]]
 
@@ -163,7 +171,9 @@ def test_routing_shows_the_configuration_in_force(dash: Dash) -> None:
     body = page.locator("#routing-body")
     assert body.locator('[data-field="fingerprint"]').inner_text() == routing["fingerprint"]
     for key in ("tiers", "aliases"):
-        rows = [texts(tr.locator("td")) for tr in body.locator(f'[data-table="{key}"] tbody tr').all()]
+        rows = [
+            texts(tr.locator("td")) for tr in body.locator(f'[data-table="{key}"] tbody tr').all()
+        ]
         assert rows == [[r["name"], r["target"], r["source"]] for r in routing[key]]
     fallbacks = texts(body.locator('[data-table="fallbacks"] tbody td'))
     assert fallbacks[:2] == [routing["fallbacks"][0]["target"], routing["fallbacks"][0]["chain"][0]]
@@ -171,3 +181,21 @@ def test_routing_shows_the_configuration_in_force(dash: Dash) -> None:
     for provider, shown in zip(routing["providers"], providers, strict=True):
         assert provider["id"] in shown and provider["key"] in shown  # masked: sk-…0123
     assert body.locator('[data-table="scenarios"]').inner_text() == "None configured."
+
+
+def test_bodies_show_when_body_logging_is_on(start: Any, open_dash: Any) -> None:
+    gateway: Gateway = start(seed=False, server="log_request_body = true\nlog_response_body = true")
+    status, request_id = gateway.send()
+    assert status == 200
+    dash: Dash = open_dash(gateway)
+    page = dash.ready()
+    page.locator(f'#requests-body tr[data-id="{request_id}"]').click()
+    page.locator("#details pre.json").first.wait_for()
+    details = gateway.api(f"requests/{request_id}")
+    assert details["body_logging"] and details["bodies"]["request"]["model"] == MODEL
+    shown = page.locator("#details pre.json").all_inner_texts()
+    assert [json.loads(text) for text in shown] == [
+        details["bodies"]["request"],
+        details["bodies"]["reply"],
+    ]
+    assert "hello" in shown[1]  # the fake upstream's answer

@@ -49,6 +49,13 @@ function pretty(value) {
   return h("pre", { className: "json" }, typeof value === "string" ? value : JSON.stringify(value, null, 2));
 }
 
+function body(value, setting) {
+  if (value === null || value === undefined) {
+    return h("p", { className: "muted" }, `Not logged ([server] ${setting} is off).`);
+  }
+  return pretty(value);
+}
+
 function attemptsTable(attempts) {
   if (!attempts || !attempts.length) return h("p", { className: "muted" }, "No upstream attempt.");
   return h("div", { className: "table-wrap" }, h("table", { className: "attempts" },
@@ -63,11 +70,11 @@ function attemptsTable(attempts) {
 function detailsBody(detail) {
   const cacheTokens = [detail.cache_read_tokens, detail.cache_write_tokens];
   const bodies = detail.body_logging && detail.bodies
-    ? [h("h3", {}, "Request body (masked)"), pretty(detail.bodies.request),
-      h("h3", {}, "Reply"), pretty(detail.bodies.reply)]
-    : [h("h3", {}, "Bodies"), h("p", { className: "muted" }, detail.body_logging
-      ? "Not kept for this request."
-      : "Not logged: body logging is off ([server] body_log).")];
+    ? [h("h3", {}, "Request body (keys masked)"), body(detail.bodies.request, "log_request_body"),
+      h("h3", {}, "Reply"), body(detail.bodies.reply, "log_response_body")]
+    : [h("h3", {}, "Bodies"), h("p", { className: "muted", data: { field: "bodies" } }, detail.body_logging
+      ? "No longer kept: the gateway keeps the bodies of its newest requests only."
+      : "Not logged: body logging is off ([server] log_request_body, log_response_body).")];
   return [
     h("p", { className: "why", data: { field: "why" } }, detail.why || NONE),
     h("dl", { className: "pairs" },
