@@ -67,7 +67,7 @@ mystery = "fake/mystery-model"
 
 [routing.fallbacks]
 "down/{model}" = ["fake/{model}"]
-{extra}"""
+"""
 
 
 class LoopThread:
@@ -146,9 +146,10 @@ class Gateway:
     def app(self) -> web.Application:
         return self.runner.app
 
-    def write_config(self, extra: str = "", raw: str | None = None) -> None:
+    def write_config(self, raw: str | None = None) -> None:
+        """``CONFIG`` for this gateway, or ``raw`` as the new file."""
         text = raw if raw is not None else CONFIG.format(
-            token=self.token, url=self.upstream_url, file_key=FILE_KEY, model=MODEL, extra=extra,
+            token=self.token, url=self.upstream_url, file_key=FILE_KEY, model=MODEL,
             server=self.server,
         )  # fmt: skip
         self.config_path.write_text(text)
@@ -186,11 +187,18 @@ class Gateway:
 
 
 async def start_gateway(
-    home: Path, upstream_url: str, *, token: str = "", ledger: bool = True, server: str = ""
+    home: Path,
+    upstream_url: str,
+    *,
+    token: str = "",
+    ledger: bool = True,
+    server: str = "",
+    raw: str | None = None,
 ) -> Gateway:
+    """A gateway reading ``CONFIG`` (or the ``raw`` text) from ``home/config.toml``."""
     home.mkdir(parents=True, exist_ok=True)
     gateway = Gateway("", home, web.AppRunner(web.Application()), token, upstream_url, server)
-    gateway.write_config()
+    gateway.write_config(raw=raw)
     app = create_app(gateway.load(), state_dir=home / "state" if ledger else None)
     app[LOADER] = gateway.load  # what `anthroxy reload` reads; serve.py sets it with SIGHUP
     gateway.runner, gateway.url = await _serve(app)
@@ -198,7 +206,7 @@ async def start_gateway(
 
 
 def seed_ledger(state: Path, now: float | None = None) -> None:
-    """Rows over the last ten days: three models on two providers, one without a price, one
+    """Rows over the last four weeks: four models on two providers, one without a price, one
     paid by a subscription, a few errors."""
     now = time.time() if now is None else now
     ledger = Ledger(state / LEDGER_NAME, retention_days=400, clock=lambda: now)
@@ -208,7 +216,7 @@ def seed_ledger(state: Path, now: float | None = None) -> None:
         ("deepseek", "deepseek-reasoner", None, 7_000, 900),
         ("copilot", "gpt-4.1", None, 3_000, 400),
     ]
-    for day in range(10):
+    for day in range(28):
         for index, (provider, model, price, tokens_in, tokens_out) in enumerate(plan):
             for n in range(1 + (day + index) % 3):
                 size = tokens_in * (1 + (day % 4)) + 137 * n

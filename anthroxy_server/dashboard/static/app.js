@@ -102,9 +102,11 @@ function start(overview) {
   state.traffic = state.traffic || new Traffic(report);
   state.usage = state.usage || new Usage(report);
   state.traffic.start(overview);
-  state.usage.load();
-  refreshHealth();
-  loadRouting().catch(report);
+  // A link to a section (/ui#usage) lands there once the sections have their height.
+  Promise.all([state.usage.load(), refreshHealth(), loadRouting().catch(report)]).then(() => {
+    const target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target) target.scrollIntoView();
+  });
   state.timers.push(setInterval(refreshHealth, HEALTH_SECONDS * 1000));
   state.timers.push(setInterval(() => state.usage.load(), USAGE_SECONDS * 1000));
 }
