@@ -56,13 +56,16 @@ def check(request: web.Request, *, data: bool) -> None:
 
 
 def api(handler: Handler) -> Handler:
-    """``handler`` behind the API's access check, its answer never cached."""
+    """``handler`` behind the API's access check."""
 
     async def checked(request: web.Request) -> web.StreamResponse:
         check(request, data=True)
-        response = await handler(request)
-        if not response.prepared:
-            response.headers.update(NO_STORE)
-        return response
+        return await handler(request)
 
     return checked
+
+
+async def no_store(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: no answer of the dashboard is cached, its errors included."""
+    if request.path == "/ui" or request.path.startswith("/ui/"):
+        response.headers.update(NO_STORE)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from ..gateway.live import Generation
     from ..gateway.state import AccessInfo
 
-RECORDED = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
+MESSAGES = "/v1/messages"
+RECORDED = frozenset({MESSAGES, "/v1/messages/count_tokens"})
 KEPT = 500  # requests kept for /ui/api/requests
 # Requests whose bodies stay readable (body logging on): Claude Code's are 50-300 KB each, so
 # 500 of them could hold a hundred megabytes; older requests keep their summary only.
@@ -81,7 +82,7 @@ class Recent:
             if len(self.with_bodies) > BODIES_KEPT:
                 self.with_bodies.popleft().bodies = None  # let the old bodies go
         access = entry.access
-        if access.route:
+        if access.route and entry.path == MESSAGES:  # a token count is no answer's latency
             provider = access.route.partition("/")[0]
             kept = self.samples.get(provider)
             if kept is None:

@@ -37,7 +37,11 @@ async def reload_config(request: web.Request) -> web.Response:
         ]})  # fmt: skip
     if group is not None:
         attempts = live.reloads.attempts
-        os.kill(group[0], signal.SIGHUP)
+        try:
+            os.kill(group[0], signal.SIGHUP)
+        except OSError as exc:
+            problem = f"could not signal the supervisor (pid {group[0]}): {exc.strerror or exc}"
+            return web.json_response({"reloaded": False, "problems": [problem]})
         done = await _reloaded_since(app, attempts)
         body = _outcome(app, before, done)
         body["workers"] = group[1]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import events, reload_api, routing_api, static, status_api, usage_api
-from .access import api
+from .access import api, no_store
 from .recent import RECENT, Recent
 
 
 def setup(app: web.Application) -> None:
     app[RECENT] = Recent()
     app.on_shutdown.append(events.end_streams)
+    app.on_response_prepare.append(no_store)
     add = app.router
     add.add_get("/ui", static.page)
     add.add_get("/ui/", static.page)

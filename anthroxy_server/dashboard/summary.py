@@ -90,6 +90,8 @@ def why(entry: Entry) -> str:
     model = access.model or "(no model)"
     first = access.tried[0].rpartition(":")[0] if access.tried else access.route
     rule = access.rule
+    if rule is None and entry.path == COUNT_PATH and entry.status < 400:
+        return f"{model}: counted before, answered from the token-count cache"
     if rule is None:
         return f"{model}: refused before routing" if first is None else f"{model} → {first}"
     kind, _, name = rule.partition(":")
@@ -130,22 +132,26 @@ def error_of(entry: Entry) -> dict[str, Any] | None:
         return None
     if isinstance(error, dict):
         return {"status": entry.status, "body": error}
-    data = _event_data(error)
+    data = event_data(error)
     stream_error = entry.access.stream_error or ""
     status = stream_error.partition(" ")[0]
     return {"status": int(status) if status.isdigit() else entry.status, "body": data}
 
 
-def _event_data(event: bytes) -> Any:
-    """The ``data:`` of an encoded SSE event, parsed when it is JSON."""
-    text = event.decode("utf-8", errors="replace")
-    data = "\n".join(
-        line[5:].removeprefix(" ") for line in text.splitlines() if line.startswith("data:")
-    )
+def event_data(written: bytes) -> Any:
+    """The data of the ``error`` event in ``written`` (what went out in the write that carried
+    it: forwarded bytes may hold other events before it), parsed when it is JSON."""
+    text = written.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    found = ""
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        data = "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
+        if "event: error" in lines or "event:error" in lines or '"type":"error"' in data:
+            found = data
     try:
-        return json.loads(data)
+        return json.loads(found)
     except ValueError:
-        return data
+        return found
 
 
 def _bodies(entry: Entry) -> dict[str, Any]:

@@ -112,13 +112,13 @@ class Downstream:
 
     def _encode(self, event: Event) -> bytes:
         data = event.encode()
-        if self._secrets and _is_error(event):
-            # The JSON error path redacts in app.error_response; error events are the stream's
-            # equivalent, whether anthroxy wrote them or an upstream's came through.
-            for secret in self._secrets:
-                data = data.replace(secret, _REDACTED_BYTES)
-        if _is_error(event):
-            access_of(self.request).error = data  # as the client got it, for the dashboard
+        if not _is_error(event):
+            return data
+        # The JSON error path redacts in app.error_response; error events are the stream's
+        # equivalent, whether anthroxy wrote them or an upstream's came through.
+        for secret in self._secrets:
+            data = data.replace(secret, _REDACTED_BYTES)
+        access_of(self.request).error = data  # as the client got it, for the dashboard
         return data
 
 

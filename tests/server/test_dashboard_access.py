@@ -69,6 +69,7 @@ async def test_with_a_token_the_api_needs_it(aiohttp_client: Any, upstream: Fake
         assert error["type"] == "authentication_error"
         assert "auth_token" in error["message"]
         assert TOKEN not in await answer.text()
+        assert answer.headers["Cache-Control"] == "no-store"
     for headers in ({"Authorization": f"Bearer {TOKEN}"}, {"x-api-key": TOKEN}):
         answer = await client.get("/ui/api/overview", headers=headers)
         assert answer.status == 200

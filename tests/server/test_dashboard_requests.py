@@ -148,7 +148,9 @@ async def test_health_has_latency_for_the_last_hour(
     client = await gateway(aiohttp_client, answering(upstream).url, None)
     for _ in range(4):
         assert (await client.post("/v1/messages", json=message_body())).status == 200
-    listed = (await (await client.get("/ui/api/requests")).json())["requests"]
+    counted = await client.post("/v1/messages/count_tokens", json=message_body())
+    assert counted.status == 200  # listed, but no answer's latency
+    listed = (await (await client.get("/ui/api/requests")).json())["requests"][1:]
     health = (await (await client.get("/ui/api/health")).json())["providers"]
     up = next(p for p in health if p["id"] == "up")
     latency = up["latency_ms"]
@@ -204,6 +206,12 @@ async def test_events_deliver_each_request_as_it_finishes(
     assert counted.status == 200
     _, summary = await asyncio.wait_for(read_event(stream), 5)
     assert summary["path"] == "/v1/messages/count_tokens"
+    assert summary["route"] == "up/claude-sonnet-4-5" and summary["cost_usd"] == 0.0
+    again = await client.post("/v1/messages/count_tokens", json=message_body())
+    shown = await details(client, again.headers["request-id"])
+    assert "token-count cache" in shown["why"] and shown["attempts"] == []
+    _, summary = await asyncio.wait_for(read_event(stream), 5)
+    assert summary["id"] == again.headers["request-id"]
     # The server's shutdown ends the stream at once.
     await events.end_streams(client.app)
     rest = await asyncio.wait_for(stream.read(), 5)
@@ -261,3 +269,13 @@ async def test_only_the_newest_bodies_are_kept(
     for shown in newer:
         assert shown["bodies"]["request"]["model"] == "claude-sonnet-test"
         assert shown["bodies"]["reply"] is None  # only the request body is logged
+
+
+def test_the_error_event_is_found_among_forwarded_events() -> None:
+    from anthroxy_server.dashboard.summary import event_data
+
+    delta = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0}\n\n'
+    error = f"event: error\ndata: {json.dumps(OVERLOADED)}\n\n"
+    assert event_data((delta + error).encode()) == OVERLOADED
+    assert event_data(error.replace("\n", "\r\n").encode()) == OVERLOADED
+    assert event_data(b"event: error\ndata: not json\n\n") == "not json"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,17 @@ async def test_no_answer_of_the_dashboard_holds_a_secret(
     for secret in secrets:
         assert secret not in everything
         assert secret[4:-4] not in everything  # nor most of it
+
+
+async def test_a_supervisor_that_is_gone_is_a_refusal_not_a_crash(
+    aiohttp_client: Any, upstream: FakeUpstream, tmp_path: Path, monkeypatch: Any
+) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process
+    monkeypatch.setitem(os.environ, SUPERVISOR_ENV, str(gone.pid))
+    monkeypatch.setitem(os.environ, WORKERS_ENV, "2")
+    client, _ = await file_gateway(aiohttp_client, upstream.url, tmp_path)
+    answer = await client.post("/ui/api/reload", json={})
+    assert answer.status == 200
+    body = await answer.json()
+    assert body["reloaded"] is False and str(gone.pid) in body["problems"][0]
