@@ -1,7 +1,7 @@
 // Health: one card per provider: breaker, last error, latency over the last hour, credentials,
 // and a subscription's quota and token expiry when the API knows them.
 
-import { clock, fill, h, ms, percent, relative, NONE } from "./format.js";
+import { clock, fill, h, ms, percent, relative, span, NONE } from "./format.js";
 
 const BREAKER_TEXT = { closed: "closed", half_open: "half open", open: "open" };
 
@@ -41,34 +41,61 @@ function credentials(list, now) {
       cred.rest_until ? h("span", { className: "muted" }, ` back ${relative(cred.rest_until, now)}`) : null)));
 }
 
-function quotaBar(quota) {
-  const used = Math.max(0, Math.min(100, quota.used_percent ?? 0));
-  const fillBar = h("div", { className: "fill" });
-  fillBar.style.width = `${used}%`; // CSSOM, which the page's CSP allows (no style attribute)
-  const left = quota.remaining !== null && quota.remaining !== undefined
-    ? `${quota.remaining}${quota.entitlement ? ` of ${quota.entitlement}` : ""} left`
-    : null;
-  return h("div", { className: "quota", data: { quota: quota.name } },
-    h("div", { className: "quota-head" }, h("span", {}, quota.name),
-      h("span", { className: "value" }, `${percent(quota.used_percent)} used`)),
-    h("div", { className: "bar", role: "img", "aria-label": `${percent(quota.used_percent)} used`,
-      data: { level: used >= 90 ? "high" : used >= 70 ? "mid" : "low" } }, fillBar),
-    h("div", { className: "muted small" }, [left, quota.resets_at ? `resets ${clock(quota.resets_at)}` : null]
-      .filter(Boolean).join(" · ")));
+// Quota names as the providers send them, in words (docs/providers/copilot.md, chatgpt.md).
+const QUOTA_NAMES = {
+  premium_interactions: "premium requests",
+  chat: "chat",
+  completions: "completions",
+  primary: "short window",
+  secondary: "long window",
+};
+
+function quotaLabel(quota) {
+  const name = QUOTA_NAMES[quota.name] || quota.name;
+  return quota.window_minutes ? `${name} (${span(quota.window_minutes * 60)})` : name;
 }
 
-function subscription(sub, now) {
-  if (!sub) return null;
+function quotaBar(quota) {
+  const head = h("div", { className: "quota-head" }, h("span", {}, quotaLabel(quota)),
+    h("span", { className: "value" }, quota.unlimited ? "unlimited"
+      : quota.used_percent === null || quota.used_percent === undefined ? NONE
+        : `${percent(quota.used_percent)} used`));
+  const left = quota.remaining !== null && quota.remaining !== undefined && !quota.unlimited
+    ? `${quota.remaining}${quota.entitlement ? ` of ${quota.entitlement}` : ""} left`
+    : null;
+  const notes = [left, quota.resets_at ? `resets ${clock(quota.resets_at)}` : null].filter(Boolean);
+  let bar = null;
+  if (!quota.unlimited && quota.used_percent !== null && quota.used_percent !== undefined) {
+    const used = Math.max(0, Math.min(100, quota.used_percent));
+    const fillBar = h("div", { className: "fill" });
+    fillBar.style.width = `${used}%`; // CSSOM, which the page's CSP allows (no style attribute)
+    bar = h("div", { className: "bar", role: "img", "aria-label": `${percent(used)} used`,
+      data: { level: used >= 90 ? "high" : used >= 70 ? "mid" : "low" } }, fillBar);
+  }
+  return h("div", { className: "quota", data: { quota: quota.name } }, head, bar,
+    notes.length ? h("div", { className: "muted small" }, notes.join(" · ")) : null);
+}
+
+function account(sub, now, title) {
   const expiry = sub.token_expires_at
     ? h("span", { data: { field: "token-expiry" } },
       sub.token_expires_at < now ? "token expired " : "token expires ", relative(sub.token_expires_at, now))
     : null;
   const quotas = sub.quota || [];
-  return h("div", { className: "subscription" },
-    h("div", { className: "sub-head" }, h("strong", {}, `${sub.kind} subscription`),
-      sub.account ? ` · ${sub.account}` : null, expiry ? " · " : null, expiry),
+  return h("div", { className: "account", data: { account: sub.account || "" } },
+    h("div", { className: "sub-head" }, title,
+      [sub.account, sub.plan].filter(Boolean).map((text) => ` · ${text}`).join(""),
+      expiry ? " · " : null, expiry),
     quotas.length ? quotas.map(quotaBar) : h("p", { className: "muted small" }, "No quota seen yet."),
     sub.quota_seen_at ? h("p", { className: "muted small" }, `quota seen ${relative(sub.quota_seen_at, now)}`) : null);
+}
+
+function subscription(sub, now) {
+  if (!sub) return null;
+  const title = h("strong", {}, `${sub.kind === "chatgpt" ? "ChatGPT" : sub.kind === "copilot" ? "Copilot" : sub.kind} subscription`);
+  const accounts = sub.accounts && sub.accounts.length > 1 ? sub.accounts : [sub];
+  return h("div", { className: "subscription", data: { field: "subscription" } },
+    accounts.map((item, index) => account(item, now, index === 0 ? title : h("strong", {}, "account"))));
 }
 
 function card(provider, now, openRequest) {
