@@ -71,7 +71,7 @@ export class Usage {
     fill("usage-total", nothing ? null : [
       h("span", {}, "Total: "), h("strong", { data: { field: "cost" } }, answer.cost_text || costText(answer.total)),
       ` · ${tokens(answer.total.input_tokens + answer.total.output_tokens)} tokens · `,
-      `${count(answer.total.requests)} requests`]);
+      `${count(answer.total.requests)} ${answer.total.requests === 1 ? "request" : "requests"}`]);
     fill("usage-body", table.map((total) => tableRow(total, "th")));
     fill("usage-foot", nothing ? null : tableRow({ ...answer.total, cost_text: answer.cost_text }, "th"));
   }
@@ -99,7 +99,9 @@ export class Usage {
         interaction: { mode: "index", intersect: false },
         scales: {
           x: { stacked: true, ticks: { autoSkip: true, maxRotation: 0 } },
-          y: { stacked: true, beginAtZero: true, ticks: { callback: (value) => format(value) } },
+          // Whole tokens only: an empty chart must not label its axis 0.1, 0.2, ... as "0".
+          y: { stacked: true, beginAtZero: true, suggestedMax: measure === "tokens" ? 10 : 0.01,
+            ticks: { precision: measure === "tokens" ? 0 : 4, callback: (value) => format(value) } },
         },
         plugins: {
           legend: { position: "bottom", labels: { boxWidth: 12 } },
