@@ -10,7 +10,9 @@ assemble to (``anthroxy.messages.assemble``); a stream that failed records the e
 (``error``), with the part that came through before it, if any.
 
 Logging a body costs the request nothing but handing references to a queue: the records are
-assembled, serialised, masked and written by the ``QueueListener``'s thread. Nothing is queued,
+assembled, serialised, masked and written by the ``QueueListener``'s thread. The same records
+stay on the request (``kept_bodies``) for the dashboard, which masks them the same way when a
+person opens the request's details. Nothing is queued,
 kept, copied or encoded while both settings are off (each entry point checks its setting first).
 
 Each line is masked (``masking.py``) before it is written: the configured keys and token
@@ -142,7 +144,10 @@ def masked_body(record: _Record, secrets: Iterable[str]) -> Any:
     """A kept body as the body log writes it: assembled, then masked (``masking.py``)."""
     entry = record.entry()
     line = mask(json.dumps(entry, ensure_ascii=False, default=str), tuple(secrets))
-    masked = json.loads(line)
+    try:
+        masked = json.loads(line)
+    except ValueError:  # masking cut through JSON syntax: the masked text as it is
+        return line
     if "error" in masked:  # a stream that failed: what came before the error, and the error
         return {"partial": masked.get("body"), "error": masked["error"]}
     return masked.get("body")

@@ -1,4 +1,5 @@
-"""Reading the ledger: totals per model, provider, day or credential since a moment.
+"""Reading the ledger: totals per model, provider, day or credential since a moment, and per
+UTC day and model or provider for the dashboard's chart (``daily``).
 
 The sums happen in SQLite (one GROUP BY over the time index), so a report over a large ledger
 reads no row into Python. Cost stays honest: ``cost_usd`` sums the rows with a price,

@@ -279,3 +279,40 @@ def test_the_error_event_is_found_among_forwarded_events() -> None:
     assert event_data((delta + error).encode()) == OVERLOADED
     assert event_data(error.replace("\n", "\r\n").encode()) == OVERLOADED
     assert event_data(b"event: error\ndata: not json\n\n") == "not json"
+
+
+async def test_overview_and_breakers_agree_with_healthz(
+    aiohttp_client: Any, upstream: FakeUpstream
+) -> None:
+    client = await gateway(aiohttp_client, answering(upstream).url, None)
+    for _ in range(3):  # the breaker opens after 3 failures in a row (the default)
+        assert (await client.post("/v1/messages", json=message_body("limits"))).status == 429
+    healthz = await (await client.get("/healthz")).json()
+    overview = await (await client.get("/ui/api/overview")).json()
+    assert overview["status"] == healthz["status"] == "degraded"
+    assert overview["fingerprint"] == healthz["config"]["fingerprint"]
+    assert overview["pid"] == healthz["pid"] and overview["version"] == healthz["version"]
+    assert overview["workers"] is None and overview["body_log"] is False
+    assert 0 <= overview["uptime_s"] <= healthz["uptime_s"] + 1
+    health = (await (await client.get("/ui/api/health")).json())["providers"]
+    assert [p["id"] for p in health] == list(healthz["providers"])
+    for shown in health:
+        breaker = healthz["providers"][shown["id"]]["breaker"]
+        assert shown["breaker"]["state"] == breaker["state"]
+        assert shown["breaker"]["failures"] == breaker["failures"]
+    limited = next(p for p in health if p["id"] == "limited")
+    assert limited["breaker"]["state"] == "open" and "open_until" in limited["breaker"]
+    assert limited["errors_1h"] == 3
+
+
+async def test_a_quiet_stream_gets_keep_alive_comments(
+    aiohttp_client: Any, upstream: FakeUpstream, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events, "KEEP_ALIVE", 0.05)
+    client = await gateway(aiohttp_client, upstream.url, None)
+    stream = await client.get("/ui/api/events")
+    assert await stream.content.readline() == b": connected\n"
+    assert await stream.content.readline() == b"\n"
+    line = await asyncio.wait_for(stream.content.readline(), 5)
+    assert line == b": keep-alive\n"
+    await client.close()  # the server stops with the stream open: it ends, nothing hangs
