@@ -1,5 +1,6 @@
-"""Fixtures of the browser tests: Debian's Chromium driven by Playwright (one browser for the
-session), a gateway with a seeded ledger in front of a fake upstream, and a ``dash`` page that
+"""Fixtures of the browser tests: Debian's Chromium driven by Playwright (one browser for all of
+them; package-scoped, since Playwright's synchronous driver holds the main thread's event loop
+while it runs, and the asyncio tests that follow need it back), a gateway with a seeded ledger in front of a fake upstream, and a ``dash`` page that
 records what the page printed to its console and every answer it received.
 
 Without Chromium at /usr/bin/chromium (or without Playwright) the tests skip, saying so.
@@ -39,7 +40,7 @@ def _playwright() -> Any:
     return sync_playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     sync_playwright = _playwright()
     with sync_playwright() as driver:
@@ -48,23 +49,23 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def loop() -> Iterator[LoopThread]:
     thread = LoopThread()
     yield thread
     thread.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def upstream_url(loop: LoopThread) -> Iterator[str]:
     runner, url = loop.run(harness.start_upstream())
     yield url
     loop.run(runner.cleanup())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def start(loop: LoopThread, upstream_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``start(token=..., ledger=...)``: a new gateway, stopped at the end of the session."""
+    """``start(token=..., ledger=...)``: a new gateway, stopped after the browser tests."""
     started: list[Gateway] = []
 
     def make(
@@ -84,7 +85,7 @@ def start(loop: LoopThread, upstream_url: str, tmp_path_factory: pytest.TempPath
         loop.run(gateway.runner.cleanup())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def gateway(start: Any) -> Gateway:
     """The shared gateway: no token, a seeded ledger, three requests served (one fell back)."""
     found: Gateway = start()
