@@ -1,7 +1,10 @@
-"""Fixtures of the browser tests: Debian's Chromium driven by Playwright (one browser for all of
-them; package-scoped, since Playwright's synchronous driver holds the main thread's event loop
-while it runs, and the asyncio tests that follow need it back), a gateway with a seeded ledger in front of a fake upstream, and a ``dash`` page that
-records what the page printed to its console and every answer it received.
+"""Fixtures of the browser tests: Debian's Chromium driven by Playwright, a gateway with a
+seeded ledger in front of a fake upstream, and a ``dash`` page that records what the page printed
+to its console and every answer it received.
+
+One browser serves all the tests of this package; it is package-scoped (not session-scoped)
+because Playwright's synchronous driver holds the main thread's event loop while it runs, and the
+asyncio tests that follow need it back.
 
 Without Chromium at /usr/bin/chromium (or without Playwright) the tests skip, saying so.
 """

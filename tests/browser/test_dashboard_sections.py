@@ -236,3 +236,16 @@ def test_a_subscription_shows_its_quota_bars_and_token_expiry(dash: Dash) -> Non
     chat = box.locator('[data-quota="chat"]')
     assert "unlimited" in chat.inner_text() and chat.locator(".bar").count() == 0
     assert dash.page.locator('.card [data-field="subscription"]').count() == 1
+
+
+def test_text_from_the_api_is_shown_as_text_never_as_markup(dash: Dash) -> None:
+    model = '<img id="injected" src="/ui/static/favicon.svg"><b>bold</b>'
+    status, request_id = dash.gateway.send(model)
+    assert status == 200  # the default tier takes any name
+    page = dash.ready()
+    row = page.locator(f'#requests-body tr[data-id="{request_id}"]')
+    assert row.locator('[data-field="route"]').inner_text().startswith(model + " → ")
+    row.click()
+    page.locator("#details .attempts").wait_for()
+    assert model in page.locator("#details .pairs").inner_text()
+    assert page.locator("#injected").count() == 0 and page.locator("main b").count() == 0
