@@ -12,8 +12,9 @@ function stat(label, value, key) {
 
 function breaker(state, now) {
   const text = BREAKER_TEXT[state.state] || state.state;
+  const retry = state.state !== "closed" && state.retry_in_s > 0 ? ` · retry in ${span(state.retry_in_s)}` : "";
   const badge = h("span", { className: "pill", data: { state: state.state, field: "breaker" } },
-    `breaker ${text}`);
+    `breaker ${text}${retry}`);
   if (state.state === "open" && state.open_until) {
     badge.title = `open until ${state.open_until}`;
   }

@@ -40,7 +40,7 @@ function render(routing) {
     table("Model limits", [["Model", (row) => row.model, "mono"],
       ["Context", (row) => limit(row.context_window), "num"],
       ["Max output", (row) => limit(row.max_output), "num"], source], routing.limits, "limits"),
-    table("Providers", [["Id", (row) => row.id, "mono"], ["API", (row) => row.api],
+    table("Providers", [["Id", (row) => row.id, "mono"], ["API", (row) => row.api, "mono"],
       ["URL", (row) => row.base_url || NONE, "mono wrap"],
       ["Key", (row) => (row.key ? `${row.key} (${row.key_source || "?"})` : row.key_source || "none"), "mono"],
       ["Models", (row) => (row.models || []).join(", ") || NONE, "mono wrap"], source],

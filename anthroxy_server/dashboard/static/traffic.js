@@ -29,7 +29,7 @@ function row(summary, onOpen) {
       `${tokens(summary.input_tokens)} / ${tokens(summary.output_tokens)}`),
     h("td", { className: "num", data: { label: "TTFT", field: "ttft" } }, ms(summary.ttft_ms)),
     h("td", { className: "num", data: { label: "Total", field: "total" } }, ms(summary.total_ms)),
-    h("td", { className: "num", data: { label: "Fallbacks", field: "fallbacks" } },
+    h("td", { className: "num", data: { label: "Failed tries", field: "fallbacks" } },
       String(summary.fallback_attempts ?? 0)));
   tr.addEventListener("click", () => onOpen(summary.id));
   tr.addEventListener("keydown", (event) => {

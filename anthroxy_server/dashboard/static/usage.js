@@ -88,6 +88,10 @@ export class Usage {
     }));
     const labels = (answer.days || []).map((day) => day.slice(5));
     const format = measure === "tokens" ? tokens : usd;
+    // Axis and grid colours from the page's own (light or dark) palette.
+    const style = getComputedStyle(document.documentElement);
+    window.Chart.defaults.color = style.getPropertyValue("--muted").trim() || "#666";
+    window.Chart.defaults.borderColor = style.getPropertyValue("--line").trim() || "#ddd";
     if (this.chart) this.chart.destroy();
     this.chart = new window.Chart(document.getElementById("usage-chart"), {
       type: "bar",
