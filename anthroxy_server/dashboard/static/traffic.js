@@ -119,6 +119,7 @@ export class Traffic {
     note.textContent = overview.workers
       ? `The gateway runs ${overview.workers} workers: this list shows the requests of the one that answered this page.`
       : "";
+    this.load(); // the list shows even when the live stream cannot open (20 listeners already)
     this.stopFollow = follow((name, data) => this.event(name, data), (live, detail) => this.live(live, detail));
   }
 
