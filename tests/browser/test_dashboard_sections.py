@@ -24,6 +24,14 @@ def texts(locator: Any) -> list[str]:
 
 def test_health_shows_each_provider_as_the_api_reports_it(dash: Dash) -> None:
     page = dash.ready()
+    overview = dash.gateway.api("overview")
+    facts = dict(
+        zip(texts(page.locator("#overview dt")), texts(page.locator("#overview dd")), strict=True)
+    )
+    assert facts["version"] == overview["version"] and facts["pid"] == str(overview["pid"])
+    assert overview["fingerprint"].startswith(facts["config"]) and len(facts["config"]) == 12
+    assert (facts["ledger"], facts["body log"]) == ("on", "off")
+    assert page.locator("#status").inner_text() == overview["status"]
     health = dash.gateway.api("health")
     assert {p["id"] for p in health["providers"]} == {"fake", "down"}
     for provider in health["providers"]:
