@@ -30,7 +30,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 WIDE = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 5000
+TIMEOUT_MS = 10_000  # a wait that passes costs only its real time; CI machines are slow
 
 
 def _playwright() -> Any:

@@ -102,7 +102,7 @@ def test_the_live_list_reconnects_after_the_stream_ends(dash: Dash, loop: LoopTh
     loop.run(end_streams(dash.gateway.app))  # as a restarting server ends every stream
     page.locator("#live[data-state='reconnecting']").wait_for()
     assert re.fullmatch(r"reconnecting in \d+ s", page.locator("#live").inner_text())
-    page.locator("#live[data-state='live']").wait_for(timeout=6000)
+    page.locator("#live[data-state='live']").wait_for()
     status, request_id = dash.gateway.send()
     assert status == 200
     page.locator(f'#requests-body tr[data-id="{request_id}"]').wait_for()
