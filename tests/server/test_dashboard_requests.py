@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -316,3 +317,22 @@ async def test_a_quiet_stream_gets_keep_alive_comments(
     line = await asyncio.wait_for(stream.content.readline(), 5)
     assert line == b": keep-alive\n"
     await client.close()  # the server stops with the stream open: it ends, nothing hangs
+
+
+async def test_a_closed_tab_ends_its_stream_without_an_error_logged(
+    aiohttp_client: Any, upstream: FakeUpstream, caplog: Any, monkeypatch: Any
+) -> None:
+    """A write to a tab that closed meets a closing transport (aiohttp raises
+    ConnectionResetError before it cancels the handler): the stream ends quietly."""
+    client = await gateway(aiohttp_client, answering(upstream).url, None)
+
+    async def closed_tab(queue: Any, response: web.StreamResponse) -> None:
+        await response.write(b": connected\n\n")
+        raise ConnectionResetError("Cannot write to closing transport")
+
+    monkeypatch.setattr(events, "_relay", closed_tab)
+    with caplog.at_level(logging.DEBUG):
+        stream = await client.get("/ui/api/events")
+        assert await asyncio.wait_for(stream.read(), 5) == b": connected\n\n"
+    assert not client.app[RECENT].listeners  # the handler ended and let its queue go
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
