@@ -20,6 +20,7 @@ import pytest
 
 from . import harness
 from .harness import SECRETS, Gateway, LoopThread
+from .subscriptions import Subscriptions, start_subscriptions, stop_subscriptions
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Quiet and deterministic: no network of Chromium's own, no GPU, no first-run pages. Playwright's
@@ -68,17 +69,26 @@ def upstream_url(loop: LoopThread) -> Iterator[str]:
 
 @pytest.fixture(scope="package")
 def start(loop: LoopThread, upstream_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``start(token=..., ledger=...)``: a new gateway, stopped after the browser tests."""
+    """``start(token=..., ledger=..., subscriptions=...)``: a new gateway, stopped after the
+    browser tests."""
     started: list[Gateway] = []
 
     def make(
-        *, token: str = "", ledger: bool = True, seed: bool = True, server: str = ""
+        *,
+        token: str = "",
+        ledger: bool = True,
+        seed: bool = True,
+        server: str = "",
+        subscriptions: Subscriptions | None = None,
     ) -> Gateway:
         home = tmp_path_factory.mktemp("gateway")
         if ledger and seed:
             harness.seed_ledger(home / "state")
         gateway = loop.run(
-            harness.start_gateway(home, upstream_url, token=token, ledger=ledger, server=server)
+            harness.start_gateway(
+                home, upstream_url, token=token, ledger=ledger, server=server,
+                subscriptions=subscriptions,
+            )  # fmt: skip
         )
         started.append(gateway)
         return gateway
@@ -86,6 +96,15 @@ def start(loop: LoopThread, upstream_url: str, tmp_path_factory: pytest.TempPath
     yield make
     for gateway in started:
         loop.run(gateway.runner.cleanup())
+
+
+@pytest.fixture
+def subscriptions(loop: LoopThread) -> Iterator[Subscriptions]:
+    """Fakes of GitHub, Copilot's API and the ChatGPT backend, fresh for each test; pass them to
+    ``start(subscriptions=...)`` for a gateway with a Copilot and a ChatGPT provider."""
+    fakes = loop.run(start_subscriptions())
+    yield fakes
+    loop.run(stop_subscriptions(fakes))
 
 
 @pytest.fixture(scope="package")
@@ -146,8 +165,10 @@ class Dash:
 
     def assert_no_secret(self) -> None:
         shown = [("page", self.page.content()), *self.bodies()]
+        fakes = self.gateway.subscriptions
+        secrets = SECRETS + (fakes.secrets() if fakes is not None else ())
         for where, text in shown:
-            for secret in SECRETS:
+            for secret in secrets:
                 assert secret not in text, f"{where} shows a configured secret"
             assert not re.search(r"sk-ant-BROWSER", text), where
 

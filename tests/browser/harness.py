@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -27,6 +27,9 @@ from anthroxy_server.config.schema import Settings
 from anthroxy_server.gateway.app import create_app
 from anthroxy_server.gateway.reload import LOADER
 from anthroxy_server.ledger.store import LEDGER_NAME, Ledger, Row
+
+if TYPE_CHECKING:  # subscriptions.py starts its fakes with ``serve`` of this module
+    from .subscriptions import Subscriptions
 
 T = TypeVar("T")
 FIXTURE_STREAM = Path(__file__).resolve().parents[1] / "fixtures" / "server" / "stream_text.sse"
@@ -115,10 +118,10 @@ async def upstream_handler(request: web.Request) -> web.StreamResponse:
 async def start_upstream() -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", upstream_handler)
-    return await _serve(app)
+    return await serve(app)
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -137,6 +140,12 @@ class Gateway:
     token: str = ""
     upstream_url: str = ""
     server: str = ""  # more lines of [server]
+    subscriptions: Subscriptions | None = None  # their providers are added to the file
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The gateway's environment: its home is the test's, so are its logins."""
+        return {**ENV, "HOME": str(self.home), "XDG_DATA_HOME": str(self.home / "data")}
 
     @property
     def config_path(self) -> Path:
@@ -152,11 +161,13 @@ class Gateway:
             token=self.token, url=self.upstream_url, file_key=FILE_KEY, model=MODEL,
             server=self.server,
         )  # fmt: skip
+        if self.subscriptions is not None:
+            text += self.subscriptions.config(self.home)
         self.config_path.write_text(text)
         self.config_path.chmod(0o600)  # it holds a key: the loader refuses a readable file
 
     def load(self) -> Settings:
-        return load_settings(cli_path=str(self.config_path), env=ENV, cwd=self.home, home=self.home)
+        return load_settings(cli_path=str(self.config_path), env=self.env, cwd=self.home, home=self.home)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "anthropic-version": "2023-06-01"}
@@ -194,14 +205,20 @@ async def start_gateway(
     ledger: bool = True,
     server: str = "",
     raw: str | None = None,
+    subscriptions: Subscriptions | None = None,
 ) -> Gateway:
-    """A gateway reading ``CONFIG`` (or the ``raw`` text) from ``home/config.toml``."""
+    """A gateway reading ``CONFIG`` (or the ``raw`` text) from ``home/config.toml``; with
+    ``subscriptions``, their two providers too, logged in under ``home``."""
     home.mkdir(parents=True, exist_ok=True)
-    gateway = Gateway("", home, web.AppRunner(web.Application()), token, upstream_url, server)
+    gateway = Gateway(
+        "", home, web.AppRunner(web.Application()), token, upstream_url, server, subscriptions
+    )
+    if subscriptions is not None:
+        subscriptions.log_in(home)
     gateway.write_config(raw=raw)
     app = create_app(gateway.load(), state_dir=home / "state" if ledger else None)
     app[LOADER] = gateway.load  # what `anthroxy reload` reads; serve.py sets it with SIGHUP
-    gateway.runner, gateway.url = await _serve(app)
+    gateway.runner, gateway.url = await serve(app)
     return gateway
 
 
