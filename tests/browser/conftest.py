@@ -86,9 +86,13 @@ def start(loop: LoopThread, upstream_url: str, tmp_path_factory: pytest.TempPath
             harness.seed_ledger(home / "state")
         gateway = loop.run(
             harness.start_gateway(
-                home, upstream_url, token=token, ledger=ledger, server=server,
+                home,
+                upstream_url,
+                token=token,
+                ledger=ledger,
+                server=server,
                 subscriptions=subscriptions,
-            )  # fmt: skip
+            )
         )
         started.append(gateway)
         return gateway

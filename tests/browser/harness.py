@@ -167,7 +167,8 @@ class Gateway:
         self.config_path.chmod(0o600)  # it holds a key: the loader refuses a readable file
 
     def load(self) -> Settings:
-        return load_settings(cli_path=str(self.config_path), env=self.env, cwd=self.home, home=self.home)
+        path = str(self.config_path)
+        return load_settings(cli_path=path, env=self.env, cwd=self.home, home=self.home)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "anthropic-version": "2023-06-01"}

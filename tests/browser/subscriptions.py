@@ -21,7 +21,6 @@ from aiohttp import web
 
 from ..server.fake_chatgpt import FakeBackend, make_jwt, stream_reply, text_stream, write_auth
 from ..server.fake_copilot import GITHUB_TOKEN, FakeCopilot, FakeGitHub, quota_snapshot
-
 from .harness import serve
 
 # Models as a client names them: "provider/model" needs no alias.
@@ -133,4 +132,3 @@ async def start_subscriptions() -> Subscriptions:
 async def stop_subscriptions(subscriptions: Subscriptions) -> None:
     for runner in subscriptions.runners:
         await runner.cleanup()
-

@@ -209,43 +209,6 @@ def test_bodies_show_when_body_logging_is_on(start: Any, open_dash: Any) -> None
     assert "hello" in shown[1]  # the fake upstream's answer
 
 
-def test_a_subscription_shows_its_quota_bars_and_token_expiry(dash: Dash) -> None:
-    """The fake upstream is no subscription, so the gateway's own health answer is given a
-    ``subscription`` object of the API contract (docs/dashboard.md) on its way to the page."""
-    health = dash.gateway.api("health")
-    now = time.time()
-    copilot = {
-        "kind": "copilot", "account": "work", "plan": "business",
-        "token_expires_at": now + 25 * 60, "quota_seen_at": now - 60,
-        "quota": [
-            {"name": "premium_interactions", "used_percent": 92.0, "remaining": 24,
-             "entitlement": 300, "resets_at": now + 3 * 86_400},
-            {"name": "chat", "used_percent": None, "remaining": None, "entitlement": None,
-             "resets_at": None, "unlimited": True},
-        ],
-    }  # fmt: skip
-    health["providers"][0]["subscription"] = copilot
-    dash.page.route(
-        "**/ui/api/health",
-        lambda route: route.fulfill(json=health, headers={"Cache-Control": "no-store"}),
-    )
-    page = dash.ready()
-    box = page.locator(
-        f'.card[data-provider="{health["providers"][0]["id"]}"] [data-field="subscription"]'
-    )
-    head = box.locator(".sub-head").inner_text()
-    assert head.startswith("Copilot subscription · work · business · token expires in 2")
-    premium = box.locator('[data-quota="premium_interactions"]')
-    assert "premium requests" in premium.inner_text() and "92% used" in premium.inner_text()
-    assert "24 of 300 left" in premium.inner_text()
-    assert premium.locator(".bar").get_attribute("data-level") == "high"
-    fill = premium.locator(".bar .fill").evaluate("node => node.style.width")
-    assert fill == "92%"
-    chat = box.locator('[data-quota="chat"]')
-    assert "unlimited" in chat.inner_text() and chat.locator(".bar").count() == 0
-    assert dash.page.locator('.card [data-field="subscription"]').count() == 1
-
-
 def test_text_from_the_api_is_shown_as_text_never_as_markup(dash: Dash) -> None:
     model = '<img id="injected" src="/ui/static/favicon.svg"><b>bold</b>'
     status, request_id = dash.gateway.send(model)

@@ -125,7 +125,8 @@ class FakeGitHub:
         if login is None:
             return github_error(401, "Bad credentials")
         if self.quota_status != 200:
-            return github_error(self.quota_status, "Not Found")
+            message = "Bad credentials" if self.quota_status == 401 else "Not Found"
+            return github_error(self.quota_status, message)
         return web.json_response(copilot_user(login, self.quota_snapshots.get(login, {})))
 
 

@@ -51,51 +51,87 @@ const QUOTA_NAMES = {
   secondary: "long window",
 };
 
+/** ChatGPT's windows by their length, as ChatGPT itself names them: "5-hour limit",
+ * "weekly limit"; a quota without a window by its name. */
 function quotaLabel(quota) {
-  const name = QUOTA_NAMES[quota.name] || quota.name;
-  return quota.window_minutes ? `${name} (${span(quota.window_minutes * 60)})` : name;
+  const minutes = quota.window_minutes;
+  if (!minutes) return QUOTA_NAMES[quota.name] || quota.name;
+  if (minutes === 10_080) return "weekly limit";
+  if (minutes % 1440 === 0) return `${minutes / 1440}-day limit`;
+  if (minutes % 60 === 0) return `${minutes / 60}-hour limit`;
+  return `${minutes}-minute limit`;
 }
 
-function quotaBar(quota) {
-  const head = h("div", { className: "quota-head" }, h("span", {}, quotaLabel(quota)),
+/** A moment as a <time> element: the exact instant in its datetime attribute and tooltip,
+ * the text relative ("in 2 h 5 min") when it is within a day, else the date and time. */
+function moment(seconds, now) {
+  const near = Math.abs(seconds - now) < 86_400;
+  return h("time", { dateTime: new Date(seconds * 1000).toISOString(), title: clock(seconds) },
+    near ? relative(seconds, now) : clock(seconds));
+}
+
+function known(value) {
+  return value !== null && value !== undefined;
+}
+
+function quotaBar(quota, now) {
+  const limited = !quota.unlimited && known(quota.used_percent);
+  const head = h("div", { className: "quota-head" }, h("span", { className: "name" }, quotaLabel(quota)),
     h("span", { className: "value" }, quota.unlimited ? "unlimited"
-      : quota.used_percent === null || quota.used_percent === undefined ? NONE
-        : `${percent(quota.used_percent)} used`));
-  const left = quota.remaining !== null && quota.remaining !== undefined && !quota.unlimited
-    ? `${quota.remaining}${quota.entitlement ? ` of ${quota.entitlement}` : ""} left`
-    : null;
-  const notes = [left, quota.resets_at ? `resets ${clock(quota.resets_at)}` : null].filter(Boolean);
+      : known(quota.used_percent) ? `${percent(quota.used_percent)} used` : NONE));
   let bar = null;
-  if (!quota.unlimited && quota.used_percent !== null && quota.used_percent !== undefined) {
+  if (limited) {
     const used = Math.max(0, Math.min(100, quota.used_percent));
     const fillBar = h("div", { className: "fill" });
     fillBar.style.width = `${used}%`; // CSSOM, which the page's CSP allows (no style attribute)
     bar = h("div", { className: "bar", role: "img", "aria-label": `${percent(used)} used`,
       data: { level: used >= 90 ? "high" : used >= 70 ? "mid" : "low" } }, fillBar);
   }
-  return h("div", { className: "quota", data: { quota: quota.name } }, head, bar,
-    notes.length ? h("div", { className: "muted small" }, notes.join(" · ")) : null);
+  // An unlimited quota's reset date says nothing: only a limited one shows what is left.
+  const left = known(quota.remaining) && !quota.unlimited
+    ? h("span", { data: { field: "left" } },
+      `${quota.remaining}${quota.entitlement ? ` of ${quota.entitlement}` : ""} left`)
+    : null;
+  const resets = known(quota.resets_at) && !quota.unlimited
+    ? h("span", { data: { field: "resets" } }, "resets ", moment(quota.resets_at, now))
+    : null;
+  return h("div", { className: "quota", data: { quota: quota.name, unlimited: Boolean(quota.unlimited) } },
+    head, bar,
+    left || resets ? h("div", { className: "muted small" }, left, left && resets ? " · " : null, resets) : null);
+}
+
+function expiry(sub, now) {
+  if (!known(sub.token_expires_at)) return null;
+  return h("span", { data: { field: "token-expiry" } },
+    sub.token_expires_at < now ? "token expired " : "token expires ", moment(sub.token_expires_at, now));
 }
 
 function account(sub, now, title) {
-  const expiry = sub.token_expires_at
-    ? h("span", { data: { field: "token-expiry" } },
-      sub.token_expires_at < now ? "token expired " : "token expires ", relative(sub.token_expires_at, now))
-    : null;
   const quotas = sub.quota || [];
+  const limited = quotas.filter((quota) => !quota.unlimited);
+  const unlimited = quotas.filter((quota) => quota.unlimited);
+  const facts = [
+    sub.account ? h("span", { data: { field: "account" } }, sub.account) : null,
+    sub.plan ? h("span", { className: "pill small plan", data: { field: "plan" } }, sub.plan) : null,
+    expiry(sub, now),
+  ].filter(Boolean);
   return h("div", { className: "account", data: { account: sub.account || "" } },
-    h("div", { className: "sub-head" }, title,
-      [sub.account, sub.plan].filter(Boolean).map((text) => ` · ${text}`).join(""),
-      expiry ? " · " : null, expiry),
-    quotas.length ? quotas.map(quotaBar) : h("p", { className: "muted small" }, "No quota seen yet."),
-    sub.quota_seen_at ? h("p", { className: "muted small" }, `quota seen ${relative(sub.quota_seen_at, now)}`) : null);
+    h("div", { className: "sub-head" }, title, facts.map((fact) => [" · ", fact])),
+    quotas.length ? limited.map((quota) => quotaBar(quota, now))
+      : h("p", { className: "muted small" }, "No quota seen yet."),
+    // Unlimited quotas (Copilot's chat and completions on a paid plan) share one line.
+    unlimited.length ? h("p", { className: "muted small", data: { field: "unlimited" } },
+      `${unlimited.map(quotaLabel).join(", ")}: unlimited`) : null,
+    sub.quota_seen_at ? h("p", { className: "muted small", data: { field: "quota-seen" } },
+      `quota as of ${relative(sub.quota_seen_at, now).replace(/^in .*/, "now")}`) : null);
 }
 
 function subscription(sub, now) {
   if (!sub) return null;
-  const title = h("strong", {}, `${sub.kind === "chatgpt" ? "ChatGPT" : sub.kind === "copilot" ? "Copilot" : sub.kind} subscription`);
+  const name = sub.kind === "chatgpt" ? "ChatGPT" : sub.kind === "copilot" ? "Copilot" : sub.kind;
+  const title = h("strong", {}, `${name} subscription`);
   const accounts = sub.accounts && sub.accounts.length > 1 ? sub.accounts : [sub];
-  return h("div", { className: "subscription", data: { field: "subscription" } },
+  return h("div", { className: "subscription", data: { field: "subscription", kind: sub.kind } },
     accounts.map((item, index) => account(item, now, index === 0 ? title : h("strong", {}, "account"))));
 }
 
