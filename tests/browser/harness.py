@@ -156,7 +156,8 @@ class Gateway:
         return self.runner.app
 
     def write_config(self, raw: str | None = None) -> None:
-        """``CONFIG`` for this gateway, or ``raw`` as the new file."""
+        """``CONFIG`` for this gateway, or ``raw`` as the new file; the subscriptions' providers
+        follow either."""
         text = raw if raw is not None else CONFIG.format(
             token=self.token, url=self.upstream_url, file_key=FILE_KEY, model=MODEL,
             server=self.server,

@@ -20,6 +20,7 @@ from playwright.sync_api import sync_playwright
 
 from . import harness
 from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, WIDE
+from .subscriptions import CHATGPT_MODEL, COPILOT_MODEL, start_subscriptions
 
 LIMIT = 200_000
 # Provider names a reader recognises; both point at the local fake upstream.
@@ -54,13 +55,19 @@ kimi = "backup/kimi-k2"
 
 
 def serve(home: Path) -> tuple[harness.LoopThread, harness.Gateway]:
+    """The gateway, with a Copilot subscription whose premium requests are partly used and a
+    ChatGPT one (its 5-hour and weekly windows), both behind the fakes of the browser tests."""
     loop = harness.LoopThread()
     _, upstream = loop.run(harness.start_upstream())
+    subscriptions = loop.run(start_subscriptions())
+    subscriptions.use_premium(300, 87)
     harness.seed_ledger(home / "state")
     raw = CONFIG.format(url=upstream, key=harness.FILE_KEY)
-    gateway = loop.run(harness.start_gateway(home, upstream, raw=raw))
+    gateway = loop.run(harness.start_gateway(home, upstream, raw=raw, subscriptions=subscriptions))
+    subscriptions.expect_chatgpt()
     for model, stream in (("claude-haiku-4-5", True), ("claude-sonnet-4-5", False),
-                          ("claude-opus-4-1", True), ("kimi", False), ("fast", True)):  # fmt: skip
+                          (COPILOT_MODEL, False), ("claude-opus-4-1", True),
+                          (CHATGPT_MODEL, True), ("kimi", False), ("fast", True)):  # fmt: skip
         gateway.send(model, stream=stream)
     return loop, gateway
 

@@ -100,39 +100,54 @@ function quotaBar(quota, now) {
     left || resets ? h("div", { className: "muted small" }, left, left && resets ? " · " : null, resets) : null);
 }
 
+// The gateway renews both tokens by itself (Copilot's from the GitHub login, ChatGPT's with the
+// refresh token), so an expiry is news only when renewing fails: the line says so.
 function expiry(sub, now) {
   if (!known(sub.token_expires_at)) return null;
-  return h("span", { data: { field: "token-expiry" } },
-    sub.token_expires_at < now ? "token expired " : "token expires ", moment(sub.token_expires_at, now));
+  return h("p", { className: "muted small expiry" },
+    h("span", { data: { field: "token-expiry" } },
+      sub.token_expires_at < now ? "Token expired " : "Token expires ",
+      moment(sub.token_expires_at, now)),
+    " · renewed automatically");
 }
 
 function account(sub, now, title) {
   const quotas = sub.quota || [];
   const limited = quotas.filter((quota) => !quota.unlimited);
   const unlimited = quotas.filter((quota) => quota.unlimited);
-  const facts = [
-    sub.account ? h("span", { data: { field: "account" } }, sub.account) : null,
-    sub.plan ? h("span", { className: "pill small plan", data: { field: "plan" } }, sub.plan) : null,
-    expiry(sub, now),
-  ].filter(Boolean);
+  const plan = sub.plan ? h("span", { className: "pill small plan", data: { field: "plan" } }, sub.plan) : null;
   return h("div", { className: "account", data: { account: sub.account || "" } },
-    h("div", { className: "sub-head" }, title, facts.map((fact) => [" · ", fact])),
+    h("div", { className: "sub-head" }, title, plan ? " " : null, plan),
+    expiry(sub, now),
     quotas.length ? limited.map((quota) => quotaBar(quota, now))
       : h("p", { className: "muted small" }, "No quota seen yet."),
     // Unlimited quotas (Copilot's chat and completions on a paid plan) share one line.
     unlimited.length ? h("p", { className: "muted small", data: { field: "unlimited" } },
       `${unlimited.map(quotaLabel).join(", ")}: unlimited`) : null,
-    sub.quota_seen_at ? h("p", { className: "muted small", data: { field: "quota-seen" } },
-      `quota as of ${relative(sub.quota_seen_at, now).replace(/^in .*/, "now")}`) : null);
+    sub.quota_seen_at ? h("p", { className: "muted small", data: { field: "quota-seen" } }, seen(sub, now))
+      : null);
+}
+
+/** When and where the numbers were read: GitHub is asked (every 5 min at most); ChatGPT's
+ * come with the backend's answers, so they are as old as the last request. */
+function seen(sub, now) {
+  const when = now - sub.quota_seen_at < 5 ? "just now" : relative(sub.quota_seen_at, now);
+  return sub.kind === "chatgpt" ? `Quota as of the last answer, ${when}` : `Quota read ${when}`;
 }
 
 function subscription(sub, now) {
   if (!sub) return null;
-  const name = sub.kind === "chatgpt" ? "ChatGPT" : sub.kind === "copilot" ? "Copilot" : sub.kind;
-  const title = h("strong", {}, `${name} subscription`);
-  const accounts = sub.accounts && sub.accounts.length > 1 ? sub.accounts : [sub];
-  return h("div", { className: "subscription", data: { field: "subscription", kind: sub.kind } },
-    accounts.map((item, index) => account(item, now, index === 0 ? title : h("strong", {}, "account"))));
+  // The card's title names the provider already: the head says what this part is; with
+  // several accounts, each has its own head under it.
+  const props = { className: "subscription", data: { field: "subscription", kind: sub.kind } };
+  const named = (item) => h("strong", { data: { field: "account" } }, item.account || "default login");
+  if (sub.accounts && sub.accounts.length > 1) {
+    return h("div", props, h("div", { className: "sub-head" }, h("strong", {}, "Subscription"),
+      ` · ${sub.accounts.length} accounts, last used: ${sub.account || "default login"}`),
+    sub.accounts.map((item) => account(item, now, named(item))));
+  }
+  const title = h("strong", {}, "Subscription", sub.account ? ` · ${sub.account}` : "");
+  return h("div", props, account(sub, now, title));
 }
 
 function card(provider, now, openRequest) {
@@ -140,9 +155,11 @@ function card(provider, now, openRequest) {
   return h("article", { className: "card", data: { provider: provider.id } },
     h("header", { className: "card-head" },
       h("div", {}, h("h3", {}, provider.name || provider.id),
-        h("div", { className: "muted small mono" }, `${provider.id} · ${provider.api}`),
-        provider.base_url ? h("div", { className: "muted small mono url" }, provider.base_url) : null),
+        h("div", { className: "muted small mono" }, `${provider.id} · ${provider.api}`)),
       breaker(provider.breaker || { state: "closed" }, now)),
+    // Under the head, not beside the breaker badge: the whole card's width for the URL.
+    provider.base_url
+      ? h("div", { className: "muted small mono url", title: provider.base_url }, provider.base_url) : null,
     h("div", { className: "stats" },
       stat("requests 1 h", String(provider.requests_1h ?? 0), "requests"),
       stat("errors 1 h", String(provider.errors_1h ?? 0), "errors"),

@@ -42,9 +42,18 @@ function render(routing) {
       ["Max output", (row) => limit(row.max_output), "num"], source], routing.limits, "limits"),
     table("Providers", [["Id", (row) => row.id, "mono"], ["API", (row) => row.api, "mono"],
       ["URL", (row) => row.base_url || NONE, "mono wrap"],
-      ["Key", (row) => (row.key ? `${row.key} (${row.key_source || "?"})` : row.key_source || "none"), "mono"],
+      ["Credential", credential, "mono"],
       ["Models", (row) => (row.models || []).join(", ") || NONE, "mono wrap"], source],
     routing.providers, "providers"));
+}
+
+// Providers without a key sign in: the column names the login rather than showing "copilot"
+// where a key's source would be.
+const LOGINS = { copilot: "GitHub login", codex: "Codex login", google: "Google credentials" };
+
+function credential(row) {
+  if (row.key) return `${row.key} (${row.key_source || "?"})`;
+  return LOGINS[row.key_source] || row.key_source || "none";
 }
 
 export async function loadRouting() {
