@@ -74,29 +74,27 @@ function known(value) {
   return value !== null && value !== undefined;
 }
 
+/** A limited quota: its share used as a bar, what is left and when it resets. Unlimited ones
+ * are listed on one line by ``account``. */
 function quotaBar(quota, now) {
-  const limited = !quota.unlimited && known(quota.used_percent);
+  const used = known(quota.used_percent) ? Math.max(0, Math.min(100, quota.used_percent)) : null;
   const head = h("div", { className: "quota-head" }, h("span", { className: "name" }, quotaLabel(quota)),
-    h("span", { className: "value" }, quota.unlimited ? "unlimited"
-      : known(quota.used_percent) ? `${percent(quota.used_percent)} used` : NONE));
+    h("span", { className: "value" }, used === null ? NONE : `${percent(quota.used_percent)} used`));
   let bar = null;
-  if (limited) {
-    const used = Math.max(0, Math.min(100, quota.used_percent));
+  if (used !== null) {
     const fillBar = h("div", { className: "fill" });
     fillBar.style.width = `${used}%`; // CSSOM, which the page's CSP allows (no style attribute)
     bar = h("div", { className: "bar", role: "img", "aria-label": `${percent(used)} used`,
       data: { level: used >= 90 ? "high" : used >= 70 ? "mid" : "low" } }, fillBar);
   }
-  // An unlimited quota's reset date says nothing: only a limited one shows what is left.
-  const left = known(quota.remaining) && !quota.unlimited
+  const left = known(quota.remaining)
     ? h("span", { data: { field: "left" } },
       `${quota.remaining}${quota.entitlement ? ` of ${quota.entitlement}` : ""} left`)
     : null;
-  const resets = known(quota.resets_at) && !quota.unlimited
+  const resets = known(quota.resets_at)
     ? h("span", { data: { field: "resets" } }, "resets ", moment(quota.resets_at, now))
     : null;
-  return h("div", { className: "quota", data: { quota: quota.name, unlimited: Boolean(quota.unlimited) } },
-    head, bar,
+  return h("div", { className: "quota", data: { quota: quota.name } }, head, bar,
     left || resets ? h("div", { className: "muted small" }, left, left && resets ? " · " : null, resets) : null);
 }
 
@@ -121,7 +119,8 @@ function account(sub, now, title) {
     expiry(sub, now),
     quotas.length ? limited.map((quota) => quotaBar(quota, now))
       : h("p", { className: "muted small" }, "No quota seen yet."),
-    // Unlimited quotas (Copilot's chat and completions on a paid plan) share one line.
+    // Unlimited quotas (Copilot's chat and completions on a paid plan) share one line, without
+    // the reset date GitHub gives them too: it changes nothing.
     unlimited.length ? h("p", { className: "muted small", data: { field: "unlimited" } },
       `${unlimited.map(quotaLabel).join(", ")}: unlimited`) : null,
     sub.quota_seen_at ? h("p", { className: "muted small", data: { field: "quota-seen" } }, seen(sub, now))
