@@ -27,6 +27,10 @@ from .harness import serve
 COPILOT_MODEL = "copilot/gpt-4.1"  # /chat/completions in the fake's model list
 CHATGPT_MODEL = "chatgpt/gpt-5.4"
 REFRESH_TOKEN = "rt-BROWSER-never-on-the-page"
+# Named Copilot accounts: account -> (GitHub token, GitHub login). "work" is the fake's own
+# user; "home" a second one it knows.
+HOME_TOKEN = "gho_BROWSER_home_token"
+ACCOUNTS = {"work": (GITHUB_TOKEN, "octocat"), "home": (HOME_TOKEN, "hubber")}
 COPILOT_LIFETIME = 1800.0  # seconds: Copilot's tokens last about half an hour
 CHATGPT_LIFETIME = 6 * 86_400.0  # ChatGPT's access tokens last days
 # The backend's usage headers (openai/codex codex-rs/core/src/client.rs reads the same names).
@@ -50,7 +54,7 @@ access_token_url = "{github}/login/oauth/access_token"
 copilot_token_url = "{github}/copilot_internal/v2/token"
 user_url = "{github}/user"
 read_timeout = 5.0
-
+{accounts}
 [providers.chatgpt]
 api = "responses"
 auth = "codex"
@@ -72,26 +76,33 @@ class Subscriptions:
     chatgpt_url: str
     access_token: str
     runners: list[web.AppRunner] = field(default_factory=list)
+    accounts: tuple[str, ...] = ()  # names of ACCOUNTS: Copilot logs in with each
 
     def config(self, home: Path) -> str:
         """The two providers' TOML, for a gateway whose home (``HOME``) is ``home``."""
+        accounts = f"accounts = {json.dumps(list(self.accounts))}\n" if self.accounts else ""
         return CONFIG.format(
-            github=self.github_url, chatgpt=self.chatgpt_url, codex_home=home / "codex"
+            github=self.github_url, chatgpt=self.chatgpt_url, codex_home=home / "codex",
+            accounts=accounts,
         )  # fmt: skip
 
     def log_in(self, home: Path) -> None:
-        """``anthroxy login copilot``'s file under ``$XDG_DATA_HOME`` and the Codex CLI's
+        """``anthroxy login copilot``'s files under ``$XDG_DATA_HOME`` and the Codex CLI's
         ``auth.json`` in the configured Codex home."""
-        stored = home / "data" / "anthroxy" / "credentials" / "copilot.json"
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        record = {"github_token": GITHUB_TOKEN, "host": "github.com", "user": "octocat"}
-        stored.write_text(json.dumps(record))
-        stored.chmod(0o600)
+        # One file per named account (copilot-<name>.json), else the one unnamed login.
+        logins = {f"copilot-{name}": ACCOUNTS[name] for name in self.accounts}
+        for name, (token, user) in (logins or {"copilot": ACCOUNTS["work"]}).items():
+            stored = home / "data" / "anthroxy" / "credentials" / f"{name}.json"
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            stored.write_text(
+                json.dumps({"github_token": token, "host": "github.com", "user": user})
+            )
+            stored.chmod(0o600)
         write_auth(home / "codex", self.access_token, REFRESH_TOKEN)
 
-    def use_premium(self, entitlement: int, remaining: int) -> None:
-        """What GitHub's quota endpoint says of the premium requests from now on."""
-        self.github.quota_snapshots["octocat"] = {
+    def use_premium(self, entitlement: int, remaining: int, account: str = "work") -> None:
+        """What GitHub's quota endpoint says of an account's premium requests from now on."""
+        self.github.quota_snapshots[ACCOUNTS[account][1]] = {
             "premium_interactions": quota_snapshot("premium_interactions", entitlement, remaining)
         }
 
@@ -103,7 +114,7 @@ class Subscriptions:
     def secrets(self) -> tuple[str, ...]:
         """Every token the fakes issued or accepted: the GitHub login, the Copilot tokens
         (``tid=copilot-<n>``), the ChatGPT access and refresh tokens."""
-        return (GITHUB_TOKEN, "tid=copilot", self.access_token, REFRESH_TOKEN)
+        return (GITHUB_TOKEN, HOME_TOKEN, "tid=copilot", self.access_token, REFRESH_TOKEN)
 
 
 async def start_subscriptions() -> Subscriptions:
@@ -113,6 +124,7 @@ async def start_subscriptions() -> Subscriptions:
     copilot.routes(copilot_app)
     copilot_runner, copilot_url = await serve(copilot_app)
     github = FakeGitHub(lambda: copilot_url)
+    github.users[HOME_TOKEN] = ACCOUNTS["home"][1]
     # The exchange's expiry as GitHub gives it: about half an hour ahead.
     github.exchange_extra = {"expires_at": int(time.time() + COPILOT_LIFETIME)}
     github_app = web.Application()

@@ -129,3 +129,34 @@ def test_a_refused_quota_read_shows_the_expiry_and_no_bars(
     assert "No quota seen yet." in box.inner_text()
     # The ChatGPT card beside it still has its windows.
     assert _card(page, "chatgpt").locator(".bar").count() == 2
+
+
+def test_several_copilot_accounts_each_show_their_own_quota(
+    start: Any, subscriptions: Subscriptions, open_dash: Any
+) -> None:
+    subscriptions.accounts = ("work", "home")
+    subscriptions.use_premium(300, 87, account="work")
+    subscriptions.use_premium(1500, 1200, account="home")
+    gateway: Gateway = start(seed=False, subscriptions=subscriptions)
+    _serve_both(gateway, subscriptions)
+    since = time.time()
+    dash: Dash = open_dash(gateway)
+    page = dash.ready()
+    copilot = next(p for p in gateway.api("health")["providers"] if p["id"] == "copilot")
+    sub = copilot["subscription"]
+    assert [a["account"] for a in sub["accounts"]] == ["work", "home"]
+    assert [a["quota"][0]["used_percent"] for a in sub["accounts"]] == [71.0, 20.0]
+    box = _card(page, "copilot")
+    head = box.locator(".sub-head").first.inner_text()
+    assert head == f"Subscription · 2 accounts, last used: {sub['account']}"
+    for account in sub["accounts"]:
+        part = box.locator(f'.account[data-account="{account["account"]}"]')
+        assert part.locator('[data-field="account"]').inner_text() == account["account"]
+        assert part.locator('[data-field="plan"]').inner_text() == account["plan"]
+        if account["token_expires_at"] is not None:
+            moment = part.locator('[data-field="token-expiry"] time')
+            _assert_moment(moment, account["token_expires_at"], since)
+        premium = account["quota"][0]
+        _assert_quota(part, premium, since)
+    # The account that served has its token; the other exchanges on its first request.
+    assert sub["account"] == "work" and sub["accounts"][0]["token_expires_at"] is not None
