@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_proxy import chat_events  # noqa: E402  (this directory is on sys.path)
+from bench_servers import chat_events  # noqa: E402  (this directory is on sys.path)
 
 from anthroxy.chat.stream import ChatStream, sse_stream  # noqa: E402
 from anthroxy.context import ReplyContext  # noqa: E402

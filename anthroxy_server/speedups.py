@@ -1,0 +1,59 @@
+"""The optional speed-ups of the ``fast`` extra (``pip install "anthroxy[fast]"``), used when
+installed: ``orjson`` decodes the JSON of upstream stream events, ``uvloop`` runs the event loop.
+
+Both only change how fast the same work is done. The core (``anthroxy``) stays standard-library
+only: the server hands it ``json_loads()`` as the decoder to try first, and the core decodes
+anything that decoder refuses with the standard library again, so errors and edge cases are
+those of ``json.loads`` (see ``anthroxy.streams.SSEStream``). ``disable()`` forces the
+standard-library paths (tests of the fallback; the benchmark's side-by-side runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+try:
+    import orjson
+except ImportError:  # the fast extra is not installed
+    orjson = None  # type: ignore[assignment]
+try:
+    import uvloop
+except ImportError:
+    uvloop = None  # type: ignore[assignment]
+
+_enabled = True
+# orjson reads an integer past 64 bits as a float where json.loads keeps an exact int; twenty
+# digits in a row (in a number or, rarely, a string) send the event to the standard library.
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+
+
+def disable() -> None:
+    """Use the standard library only, whatever is installed."""
+    global _enabled
+    _enabled = False
+
+
+def _orjson_loads(data: bytes) -> Any:
+    if _LONG_DIGITS.search(data) is not None:
+        raise ValueError("left to the standard library")
+    return orjson.loads(data)
+
+
+def json_loads() -> Callable[[bytes], Any] | None:
+    """The decoder for upstream events' JSON to try before ``json.loads``; None: none."""
+    return _orjson_loads if _enabled and orjson is not None else None
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop | None:
+    """A uvloop event loop, or None for asyncio's default."""
+    return uvloop.new_event_loop() if _enabled and uvloop is not None else None
+
+
+def active() -> list[str]:
+    """The speed-ups in use, for the start-up line."""
+    if not _enabled:
+        return []
+    return [name for name, module in (("orjson", orjson), ("uvloop", uvloop)) if module]
