@@ -11,7 +11,6 @@ standard-library paths (tests of the fallback; the benchmark's side-by-side runs
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,9 +24,12 @@ except ImportError:
     uvloop = None  # type: ignore[assignment]
 
 _enabled = True
-# orjson reads an integer past 64 bits as a float where json.loads keeps an exact int; twenty
+# orjson reads an integer past 64 bits as a float where json.loads keeps an exact int: twenty
 # digits in a row (in a number or, rarely, a string) send the event to the standard library.
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+# Mapping every digit to "0" and searching for twenty of them costs ~0.4 µs on a 330-byte
+# chunk; the regular expression ``[0-9]{20}`` took 2.8 µs, more than orjson saves.
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 20
 
 
 def disable() -> None:
@@ -37,7 +39,7 @@ def disable() -> None:
 
 
 def _orjson_loads(data: bytes) -> Any:
-    if _LONG_DIGITS.search(data) is not None:
+    if _LONG_NUMBER in data.translate(_DIGITS):
         raise ValueError("left to the standard library")
     return orjson.loads(data)
 

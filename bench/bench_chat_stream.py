@@ -3,7 +3,8 @@
 Per upstream chunk: SSE decode + json.loads + ChatStream.feed + encode() of every event
 (close() included). Reports the best of N runs. With ``--bytes``, the same streams through
 ``sse_stream`` instead: the byte-level stream the server drives (its decoding, ``[DONE]`` and
-JSON checks included). Run: ``python bench/bench_chat_stream.py [--bytes]``.
+JSON checks included); ``--fast`` adds the JSON decoder the server hands it when the ``fast``
+extra (orjson) is installed. Run: ``python bench/bench_chat_stream.py [--bytes [--fast]]``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from anthroxy.events import encode_all  # noqa: E402
 from anthroxy.profile import Target  # noqa: E402
 from anthroxy.sse import SSEDecoder  # noqa: E402
 from anthroxy.toolnames import ToolNames  # noqa: E402
+from anthroxy_server import speedups  # noqa: E402
 
+LOADS = speedups.json_loads() if "--fast" in sys.argv else None
 RECORDED = ROOT / "tests" / "fixtures" / "recorded"
 CTX = ReplyContext("claude-x", Target("bench", "m"), ToolNames(["get_capital"]))
 
@@ -60,7 +63,7 @@ def translate_chunks(body: bytes) -> int:
 
 
 def translate_bytes(body: bytes) -> int:
-    stream = sse_stream(CTX, message_id="msg_bench")
+    stream = sse_stream(CTX, message_id="msg_bench", loads=LOADS)
     encode_all(stream.feed(body) + stream.close())
     return body.count(b"data: {")
 
