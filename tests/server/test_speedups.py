@@ -158,3 +158,28 @@ async def test_a_piece_takes_every_buffered_chunk_at_once(
     # (its first byte, then the rest joined)
     assert taken <= 2 * len(pieces) < 200
     assert response.content.at_eof()
+
+
+class _PublicOnly:
+    """A body reader with only aiohttp's public reading methods (no ``_buffer``)."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def read(self, n: int) -> bytes:
+        if not self.chunks:
+            return b""
+        head, self.chunks[0] = self.chunks[0][:n], self.chunks[0][n:]
+        if not self.chunks[0]:
+            self.chunks.pop(0)
+        return head
+
+    def read_nowait(self) -> bytes:
+        rest, self.chunks = b"".join(self.chunks), []
+        return rest
+
+
+async def test_a_reader_without_the_buffer_deque_is_read_through_its_public_methods() -> None:
+    reader: Any = _PublicOnly([b"data: a\n\n", b"data: b\n\n"])
+    assert await read_piece(reader) == b"data: a\n\ndata: b\n\n"
+    assert await read_piece(reader) == b""
