@@ -63,6 +63,7 @@ def test_the_decoder_agrees_with_json_loads_or_leaves_it_the_event(value, ascii_
         b'{"s":"\\ud800"}',  # a lone surrogate, which json.loads keeps
         b'{"s":"\xff"}',  # invalid UTF-8
         b'{"a":1} x',
+        b'{"a":' + b"[" * 600 + b"]" * 600 + b"}",  # json.loads cannot go this deep
     ],
 )
 def test_what_orjson_would_read_differently_is_refused(data: bytes) -> None:
