@@ -42,13 +42,52 @@ class SSEDecoder:
         self._buffer = b""  # bytes of an unfinished line
         self._skip_lf = False  # the last feed ended in CR: a leading LF now belongs to it
         self._bom_checked = False
-        self._data: list[str] = []
+        self._data: list[bytes] = []
         self._event = ""
         # An upstream that never ends a line or an event must not grow memory without bound.
         self._limit = max_event_bytes
         self._pending = 0  # data bytes of the event being collected
 
     def feed(self, data: bytes) -> list[SSEEvent]:
+        return [SSEEvent(name, _text(raw)) for name, raw in self._feed(data)]
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: flush a last line and event that lacked their terminators."""
+        return [SSEEvent(name, _text(raw)) for name, raw in self._close()]
+
+    def feed_data(self, data: bytes) -> list[bytes]:
+        """``feed``, giving only each event's data, as the undecoded UTF-8 bytes (data lines
+        joined with ``\n``): what a JSON stream needs, without building an event per line.
+
+        A piece made only of whole one-line ``data: `` events (what OpenAI-style upstreams send)
+        is split in one go; anything else (comments, ``event:`` lines, CR line ends, an event
+        still open from the last piece) goes through the line-by-line rules, with the same
+        result. The unfinished event at the end of a piece always takes that path, so the fast
+        split only ever starts on an event boundary.
+        """
+        end = data.rfind(b"\n\n")
+        if end < 0 or not self._at_boundary() or not data.startswith(b"data: "):
+            return [raw for _, raw in self._feed(data)]
+        whole = data[:end]
+        parts = whole.split(b"\n\ndata: ")
+        # Every LF belongs to a separator, so each part is one line; none over the size cap.
+        if whole.count(b"\n") != 2 * len(parts) - 2 or b"\r" in data or end > self._limit:
+            return [raw for _, raw in self._feed(data)]
+        self._bom_checked = True
+        parts[0] = parts[0][6:]
+        if end + 2 < len(data):
+            parts += [raw for _, raw in self._feed(data[end + 2 :])]
+        return parts
+
+    def close_data(self) -> list[bytes]:
+        """``close``, giving only each event's data (see ``feed_data``)."""
+        return [raw for _, raw in self._close()]
+
+    def _at_boundary(self) -> bool:
+        """Nothing of an unfinished line or event is held."""
+        return not (self._buffer or self._data or self._event or self._skip_lf)
+
+    def _feed(self, data: bytes) -> list[tuple[str, bytes]]:
         if not data:
             return []
         if self._skip_lf:
@@ -79,8 +118,7 @@ class SSEDecoder:
             f"the upstream stream sent an event larger than {self._limit} bytes"
         )
 
-    def close(self) -> list[SSEEvent]:
-        """End of stream: flush a last line and event that lacked their terminators."""
+    def _close(self) -> list[tuple[str, bytes]]:
         lines = [self._buffer, b""] if self._buffer else [b""]
         self._buffer = b""
         if not self._bom_checked and lines[0].startswith(_BOM):
@@ -88,13 +126,13 @@ class SSEDecoder:
         self._bom_checked = True
         return self._process(lines)
 
-    def _process(self, lines: list[bytes]) -> list[SSEEvent]:
-        events: list[SSEEvent] = []
+    def _process(self, lines: list[bytes]) -> list[tuple[str, bytes]]:
+        events: list[tuple[str, bytes]] = []
         data = self._data
         for line in lines:
             if not line:
                 if data:
-                    events.append(SSEEvent(self._event or "message", "\n".join(data)))
+                    events.append((self._event or "message", b"\n".join(data)))
                     data.clear()
                     self._pending = 0
                 self._event = ""
@@ -112,7 +150,13 @@ class SSEDecoder:
                 self._pending += len(value)
                 if self._pending > self._limit:
                     raise self._too_large()
-                data.append(value.decode("utf-8", "replace"))
+                data.append(value)
             elif field == b"event":
                 self._event = value.decode("utf-8", "replace")
         return events
+
+
+def _text(data: bytes) -> str:
+    # Decoding the joined lines equals joining the decoded lines: LF is never part of a
+    # multi-byte sequence, so an invalid sequence ends at it either way.
+    return data.decode("utf-8", "replace")

@@ -3,7 +3,8 @@
 Per upstream chunk: SSE decode + json.loads + ChatStream.feed + encode() of every event
 (close() included). Reports the best of N runs. With ``--bytes``, the same streams through
 ``sse_stream`` instead: the byte-level stream the server drives (its decoding, ``[DONE]`` and
-JSON checks included). Run: ``python bench/bench_chat_stream.py [--bytes]``.
+JSON checks included); ``--fast`` adds the JSON decoder the server hands it when the ``fast``
+extra (orjson) is installed. Run: ``python bench/bench_chat_stream.py [--bytes [--fast]]``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_proxy import chat_events  # noqa: E402  (this directory is on sys.path)
+from bench_servers import chat_events  # noqa: E402  (this directory is on sys.path)
 
 from anthroxy.chat.stream import ChatStream, sse_stream  # noqa: E402
 from anthroxy.context import ReplyContext  # noqa: E402
@@ -25,6 +26,13 @@ from anthroxy.profile import Target  # noqa: E402
 from anthroxy.sse import SSEDecoder  # noqa: E402
 from anthroxy.toolnames import ToolNames  # noqa: E402
 
+# The decoder the server hands the stream with the fast extra installed; imported only for
+# --fast, so that the bench also runs against an older tree (PYTHONPATH=...) without it.
+FAST: dict[str, object] = {}
+if "--fast" in sys.argv:
+    from anthroxy_server import speedups
+
+    FAST["loads"] = speedups.json_loads()
 RECORDED = ROOT / "tests" / "fixtures" / "recorded"
 CTX = ReplyContext("claude-x", Target("bench", "m"), ToolNames(["get_capital"]))
 
@@ -60,7 +68,7 @@ def translate_chunks(body: bytes) -> int:
 
 
 def translate_bytes(body: bytes) -> int:
-    stream = sse_stream(CTX, message_id="msg_bench")
+    stream = sse_stream(CTX, message_id="msg_bench", **FAST)
     encode_all(stream.feed(body) + stream.close())
     return body.count(b"data: {")
 

@@ -1,11 +1,18 @@
 """Added latency and throughput of the whole gateway against a local fake upstream.
 
-Three processes: a fake upstream speaking both the Anthropic Messages API and OpenAI Chat
-Completions, the gateway (provider ``up``: Anthropic pass-through; provider ``oa``: Chat
-Completions, translated), and this load generator. Every measurement is taken twice in the same
-run, straight to the fake upstream and through the gateway, so the difference is what anthroxy
-adds. The direct and proxied requests of a latency series alternate one by one, so a burst of
-noise from elsewhere on the machine lands on both sides alike.
+The fake upstream speaks both the Anthropic Messages API and OpenAI Chat Completions; the gateway
+has a provider ``up`` (Anthropic pass-through) and ``oa`` (Chat Completions, translated); this
+process generates the load (``bench_servers.py`` holds the other processes). Every measurement is
+taken in the same run straight to the fake upstream and through each proxy, so the difference is
+what a proxy adds. The requests of a latency series go round the targets one by one (direct,
+then each proxy), so a burst of noise from elsewhere on the machine lands on all of them alike.
+
+The proxies, each a process of its own: ``anthroxy`` (with the ``fast`` extra's speed-ups when
+they are installed), ``stdlib`` (the same code with them forced off; only when installed), the
+``relay`` (a bare aiohttp proxy relaying bytes without parsing them: the floor), ``before``
+(``--before TREE``: the same gateway from another source tree, e.g. ``git archive`` of an older
+commit) and ``node`` (``--node-proxy PATH``: claude-code-router's ``dist/cli.js``, Chat dialect
+only).
 
 Usage: ``python bench/bench_proxy.py [--dialect anthropic|chat|both] [--runs N]``.
 ``--gc-freeze`` calls ``gc.freeze()`` in the gateway after start-up; ``--profile FILE`` writes a
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import socket
@@ -24,13 +32,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from bench_servers import (
+    CHUNKS,
+    node_proxy,
+    run_proxy,
+    run_relay,
+    run_upstream,
+    serve_command,
+)
 
-CHUNKS = 200
 REQUESTS = 400
 WARM_UP = 20
 CONCURRENCY = 64
@@ -42,170 +56,13 @@ ANTHROPIC_BODY = {
     "messages": [{"role": "user", "content": PROMPT}],
 }
 # What the gateway sends upstream for ANTHROPIC_BODY routed to "oa", near enough: the direct
-# baseline of the chat dialect posts this.
+# baseline of the chat dialect (and the relay's load) posts this.
 CHAT_BODY = {
     "model": "gpt-4o-mini",
     "max_completion_tokens": 64,
     "messages": [{"role": "user", "content": PROMPT}],
 }
-MESSAGE = {
-    "id": "msg_1",
-    "type": "message",
-    "role": "assistant",
-    "model": "up-model",
-    "content": [{"type": "text", "text": "hello"}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {"input_tokens": 10, "output_tokens": 1},
-}
-# The envelope of every chunk OpenAI's API sends (tests/fixtures/recorded/openai-chat/).
-CHAT_ID = {
-    "id": "chatcmpl-Dx0Xq5Xx9rHB2ehcHZCRDsnuymUXc",
-    "object": "chat.completion.chunk",
-    "created": 1782955818,
-    "model": "gpt-4o-mini-2024-07-18",
-    "service_tier": "default",
-    "system_fingerprint": "fp_d0469e1700",
-}
-COMPLETION = {
-    **CHAT_ID,
-    "object": "chat.completion",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "hello", "refusal": None},
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
-}
-
-
-def anthropic_events() -> list[bytes]:
-    """A 200-delta Messages stream, one SSE event per element."""
-    start = {"type": "message_start", "message": {**MESSAGE, "content": [], "stop_reason": None}}
-    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta"}}
-    payloads: list[dict[str, Any]] = [
-        start,
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-    ]
-    payloads += [{**delta, "delta": {"type": "text_delta", "text": "token "}}] * CHUNKS
-    payloads += [
-        {"type": "content_block_stop", "index": 0},
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": CHUNKS},
-        },
-        {"type": "message_stop"},
-    ]
-    return [
-        f"event: {p['type']}\ndata: {json.dumps(p, separators=(',', ':'))}\n\n".encode()
-        for p in payloads
-    ]
-
-
-def chat_events() -> list[bytes]:
-    """A Chat Completions stream as OpenAI sends it with ``include_usage``: a role chunk, 200
-    content chunks, a finish chunk, a usage chunk with no choices, then ``[DONE]``."""
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return {**CHAT_ID, "choices": [choice], "usage": None, "obfuscation": "auU6fTns"}
-
-    payloads = [chunk({"role": "assistant", "content": "", "refusal": None})]
-    payloads += [chunk({"content": f" word{i}"}) for i in range(CHUNKS)]
-    payloads.append(chunk({}, "stop"))
-    usage = {"prompt_tokens": 10, "completion_tokens": CHUNKS, "total_tokens": 10 + CHUNKS}
-    payloads.append({**CHAT_ID, "choices": [], "usage": usage, "obfuscation": "x"})
-    lines = [f"data: {json.dumps(p, separators=(',', ':'))}\n\n".encode() for p in payloads]
-    return [*lines, b"data: [DONE]\n\n"]
-
-
-def run_upstream(port: int) -> None:
-    def endpoint(whole: dict[str, Any], events: list[bytes]) -> Any:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            body = await request.json()
-            if not body.get("stream"):
-                return web.json_response(whole)
-            response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-            await response.prepare(request)
-            for event in events:  # one write per event, like a real token stream
-                await response.write(event)
-            return response
-
-        return handle
-
-    app = web.Application()
-    app.router.add_post("/v1/messages", endpoint(MESSAGE, anthropic_events()))
-    app.router.add_post("/v1/chat/completions", endpoint(COMPLETION, chat_events()))
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
-
-
-def run_proxy(port: int, upstream: str, gc_freeze: bool, profile: str | None) -> None:
-    import gc
-    import logging
-
-    from anthroxy_server.config import settings_from_config, structure_config
-    from anthroxy_server.gateway.app import create_app
-
-    logging.getLogger("anthroxy").setLevel(logging.WARNING)
-    key = "bench-key-123456"
-    raw = {
-        "providers": {
-            "up": {"api": "anthropic", "base_url": upstream, "api_key": key},
-            "oa": {"api": "chat", "base_url": upstream + "/v1", "api_key": key},
-        },
-        "tiers": {"default": "up/up-model"},
-    }
-    app = create_app(settings_from_config(structure_config(raw), {}))
-    if gc_freeze:
-        # What serve.py could do: the objects alive after start-up (modules, the catalogue,
-        # the app) move out of the generations the collector keeps rescanning.
-        gc.collect()
-        gc.freeze()
-    profiler = None
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    web.run_app(
-        app, host="127.0.0.1", port=port, access_log=None, print=None, handler_cancellation=True
-    )
-    if profiler is not None and profile:
-        profiler.disable()
-        profiler.dump_stats(profile)
-
-
-SERVE_CONFIG = """[server]
-port = {port}
-workers = {workers}
-log_level = "warning"
-[providers.up]
-api = "anthropic"
-base_url = "{upstream}"
-api_key = "bench-key-123456"
-[providers.oa]
-api = "chat"
-base_url = "{upstream}/v1"
-api_key = "bench-key-123456"
-[tiers]
-default = "up/up-model"
-"""
-
-
-def serve_command(port: int, upstream: str, workers: int) -> list[str]:
-    """The real server (ledger and metrics included) with its state in a temporary home."""
-    import tempfile
-
-    home = tempfile.mkdtemp(prefix="bench-home-")
-    os.environ["HOME"] = home  # inherited by the server; its ledger lands there
-    config = os.path.join(home, "bench.toml")
-    with open(os.open(config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
-        out.write(SERVE_CONFIG.format(port=port, upstream=upstream, workers=workers))
-    return [sys.executable, "-m", "anthroxy_server", "serve", "--config", config]
+TRANSLATED_BODY = {**ANTHROPIC_BODY, "model": "oa/gpt-4o-mini"}
 
 
 def free_port() -> int:
@@ -215,24 +72,23 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
-class Case:
-    """One dialect: where the load goes directly and through the gateway, with which body."""
+class Target:
+    """Where one dialect's load goes: straight to the upstream or through one proxy."""
 
-    dialect: str
-    direct_url: str
-    direct_body: dict[str, Any]
-    proxy_url: str
-    proxy_body: dict[str, Any]
+    name: str
+    url: str
+    body: dict[str, Any]
+    pid: int | None  # the proxy's process, for its CPU time
 
 
 @dataclass
 class Result:
-    # per stream mode ("non-stream", "stream"): (direct, proxy) latencies in ms
-    latencies: dict[str, tuple[list[float], list[float]]]
-    direct_rate: float
-    proxy_rate: float
-    proxy_cpu: float  # gateway CPU time per stream in the throughput phase, ms
-    request_cpu: dict[str, float]  # per mode: gateway CPU per request, one client at a time, ms
+    # per target, per stream mode ("non-stream", "stream"): latencies in ms
+    latencies: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    rate: dict[str, float] = field(default_factory=dict)  # streams/s at CONCURRENCY clients
+    cpu: dict[str, float] = field(default_factory=dict)  # proxy CPU per stream at 64 clients, ms
+    # per proxy, per mode: its CPU per request, one client at a time, ms
+    request_cpu: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -253,11 +109,15 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(child) for child in workers)
 
 
+def cpu_of(targets: list[Target]) -> dict[str, float]:
+    return {t.name: cpu_seconds(t.pid) for t in targets if t.pid is not None}
+
+
 Request = Callable[[], Awaitable[float]]
 
 
 async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(200):
+    for _ in range(400):
         try:
             async with session.get(url) as response:
                 await response.read()
@@ -267,31 +127,31 @@ async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def requester(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Request:
-    data = json.dumps(body).encode()
+def requester(session: aiohttp.ClientSession, target: Target, stream: bool) -> Request:
+    data = json.dumps({**target.body, "stream": stream}).encode()
     headers = {"content-type": "application/json", "x-api-key": "bench"}
 
     async def one() -> float:
         started = time.perf_counter()
-        async with session.post(url, data=data, headers=headers) as response:
+        async with session.post(target.url, data=data, headers=headers) as response:
             await response.read()  # a stream is read to its end
             if response.status != 200:
-                raise RuntimeError(f"{url}: status {response.status}")
+                raise RuntimeError(f"{target.url}: status {response.status}")
         return (time.perf_counter() - started) * 1000.0
 
     return one
 
 
-async def paired(direct: Request, proxy: Request) -> tuple[list[float], list[float]]:
+async def series(requests: list[Request]) -> list[list[float]]:
+    """Latencies of each requester, taking turns one request at a time."""
     for _ in range(WARM_UP):  # connections, caches
-        await direct()
-        await proxy()
-    d: list[float] = []
-    p: list[float] = []
+        for one in requests:
+            await one()
+    times: list[list[float]] = [[] for _ in requests]
     for _ in range(REQUESTS):
-        d.append(await direct())
-        p.append(await proxy())
-    return d, p
+        for one, out in zip(requests, times, strict=True):
+            out.append(await one())
+    return times
 
 
 async def throughput(one: Request) -> tuple[float, int]:
@@ -310,144 +170,182 @@ async def throughput(one: Request) -> tuple[float, int]:
     return done / (time.perf_counter() - started), done
 
 
-async def run_case(session: aiohttp.ClientSession, case: Case, proxy_pid: int) -> Result:
-    latencies = {}
-    request_cpu = {}
+async def run_case(session: aiohttp.ClientSession, targets: list[Target]) -> Result:
+    """``targets[0]`` is the upstream itself; the others are proxies in front of it."""
+    result = Result()
+    proxies = targets[1:]
+    for t in proxies:
+        result.request_cpu[t.name] = {}
     for mode, stream in (("non-stream", False), ("stream", True)):
-        direct = requester(session, case.direct_url, {**case.direct_body, "stream": stream})
-        proxy = requester(session, case.proxy_url, {**case.proxy_body, "stream": stream})
-        cpu = cpu_seconds(proxy_pid)
-        latencies[mode] = await paired(direct, proxy)
-        request_cpu[mode] = (cpu_seconds(proxy_pid) - cpu) * 1000.0 / (WARM_UP + REQUESTS)
-    direct = requester(session, case.direct_url, {**case.direct_body, "stream": True})
-    proxy = requester(session, case.proxy_url, {**case.proxy_body, "stream": True})
-    direct_rate, _ = await throughput(direct)
-    cpu = cpu_seconds(proxy_pid)
-    proxy_rate, done = await throughput(proxy)
-    cpu = cpu_seconds(proxy_pid) - cpu
-    return Result(latencies, direct_rate, proxy_rate, cpu * 1000.0 / done, request_cpu)
+        before = cpu_of(proxies)
+        times = await series([requester(session, t, stream) for t in targets])
+        after = cpu_of(proxies)
+        for t, values in zip(targets, times, strict=True):
+            result.latencies.setdefault(t.name, {})[mode] = values
+        for name, cpu in before.items():
+            per_request = (after[name] - cpu) * 1000.0 / (WARM_UP + REQUESTS)
+            result.request_cpu[name][mode] = per_request
+    for t in targets:
+        cpu = cpu_of([t])
+        result.rate[t.name], done = await throughput(requester(session, t, True))
+        if t.pid is not None:
+            result.cpu[t.name] = (cpu_of([t])[t.name] - cpu[t.name]) * 1000.0 / done
+    return result
 
 
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1]
 
 
-def summary(result: Result, mode: str) -> tuple[float, float, float, float, float, float]:
-    """(direct p50, proxy p50, added p50, direct p99, proxy p99, added p99) in ms.
+def added(result: Result, name: str, mode: str, direct: str) -> tuple[float, float]:
+    """(added p50, added p99) in ms of proxy ``name`` over the direct requests.
 
     Added p50 is the difference of the medians. Added p99 is the 99th percentile of the
     per-pair differences (each proxied request minus the direct one sent just before it): the
     difference of two p99s mixes two unrelated tails and can even come out negative.
     """
-    d, p = result.latencies[mode]
-    d50, p50 = statistics.median(d), statistics.median(p)
+    d = result.latencies[direct][mode]
+    p = result.latencies[name][mode]
     added99 = pct([b - a for a, b in zip(d, p, strict=True)], 99)
-    return d50, p50, p50 - d50, pct(d, 99), pct(p, 99), added99
+    return statistics.median(p) - statistics.median(d), added99
 
 
-def report(dialect: str, results: list[Result]) -> None:
-    """Each metric's best run: the smallest added latency, the highest rates."""
-    print(f"\n== {dialect}: best of {len(results)} run(s)")
-    print(f"{'case':<22}{'direct p50':>11}{'proxy p50':>11}{'added':>8}"
-          f"{'direct p99':>12}{'proxy p99':>11}{'added':>8}")  # fmt: skip
-    for mode, label in (("non-stream", "non-stream"), ("stream", f"stream ({CHUNKS} chunks)")):
-        rows = [summary(r, mode) for r in results]
-        d50, p50, added50, _, _, _ = min(rows, key=lambda row: row[2])
-        _, _, _, d99, p99, added99 = min(rows, key=lambda row: row[5])
-        print(f"{label:<22}{d50:>9.2f}ms{p50:>9.2f}ms{added50:>6.2f}ms"
-              f"{d99:>10.2f}ms{p99:>9.2f}ms{added99:>6.2f}ms")  # fmt: skip
-    direct = max(r.direct_rate for r in results)
-    proxy = max(r.proxy_rate for r in results)
-    cpu = min(r.proxy_cpu for r in results)
-    print(f"streams/s at {CONCURRENCY} clients: direct {direct:.0f}, through anthroxy {proxy:.0f}")
-    one = min(r.request_cpu["non-stream"] for r in results)
-    alone = min(r.request_cpu["stream"] for r in results)
-    print(f"gateway CPU: non-stream request {one:.2f} ms, stream {alone:.2f} ms one at a time, "
-          f"{cpu:.2f} ms at {CONCURRENCY} clients")  # fmt: skip
+def report(dialect: str, names: list[str], results: list[Result]) -> None:
+    """Each metric's best run: the smallest added latency and CPU, the highest rate."""
+    direct = names[0]
+    print(f"\n== {dialect}: best of {len(results)} run(s); added latency p50 / p99 (ms)")
+    print(f"{'target':<10}{'non-stream':>14}{f'stream ({CHUNKS})':>16}{'streams/s':>11}"
+          f"{'CPU/stream':>12}{'alone':>8}{'non-stream':>12}")  # fmt: skip
+    d50 = min(statistics.median(r.latencies[direct]["stream"]) for r in results)
+    rate = max(r.rate[direct] for r in results)
+    print(f"{direct:<10}{'':>14}{f'p50 {d50:.2f}':>16}{rate:>11.0f}")
+    for name in names[1:]:
+        cells = []
+        for mode in ("non-stream", "stream"):
+            best50 = min(added(r, name, mode, direct)[0] for r in results)
+            best99 = min(added(r, name, mode, direct)[1] for r in results)
+            cells.append(f"{best50:+.2f}/{best99:+.2f}")
+        rate = max(r.rate[name] for r in results)
+        cpu = min(r.cpu[name] for r in results)
+        alone = min(r.request_cpu[name]["stream"] for r in results)
+        single = min(r.request_cpu[name]["non-stream"] for r in results)
+        print(f"{name:<10}{cells[0]:>14}{cells[1]:>16}{rate:>11.0f}{cpu:>10.2f}ms"
+              f"{alone:>6.2f}ms{single:>10.2f}ms")  # fmt: skip
 
 
-def per_run(dialect: str, run: int, result: Result) -> None:
-    cells = []
-    for mode in ("non-stream", "stream"):
-        _, _, added50, _, _, added99 = summary(result, mode)
-        cells.append(f"{mode} +{added50:.2f}/+{added99:.2f} ms")
-    rates = f"{result.direct_rate:.0f} vs {result.proxy_rate:.0f} streams/s"
-    rates += f", gateway CPU {result.proxy_cpu:.2f} ms/stream"
-    print(f"  {dialect} run {run}: " + ", ".join(cells) + f" (p50/p99 added), {rates}")
+def per_run(dialect: str, run: int, names: list[str], result: Result) -> None:
+    cells = [f"{names[0]} {result.rate[names[0]]:.0f}/s"]
+    for name in names[1:]:
+        a50 = added(result, name, "stream", names[0])[0]
+        cells.append(f"{name} {result.rate[name]:.0f}/s +{a50:.2f}ms {result.cpu[name]:.2f}ms CPU")
+    print(f"  {dialect} run {run}: " + ", ".join(cells))
+
+
+def targets_for(dialect: str, proxies: dict[str, tuple[str, int]], upstream: str) -> list[Target]:
+    """The upstream and every proxy that serves ``dialect``, with the body each is sent."""
+    if dialect == "anthropic":
+        out = [Target("direct", upstream + "/v1/messages", ANTHROPIC_BODY, None)]
+    else:
+        out = [Target("direct", upstream + "/v1/chat/completions", CHAT_BODY, None)]
+    for name, (base, pid) in proxies.items():
+        if name == "relay":  # relays what it is sent: the direct request, one hop longer
+            out.append(Target(name, base + out[0].url.removeprefix(upstream), out[0].body, pid))
+        elif dialect == "anthropic" and name != "node":
+            out.append(Target(name, base + "/v1/messages", ANTHROPIC_BODY, pid))
+        elif dialect == "chat":  # the Node proxy's default route is the Chat provider
+            out.append(Target(name, base + "/v1/messages", TRANSLATED_BODY, pid))
+    return out
 
 
 async def measure(
-    upstream: str, proxy: str, proxy_pid: int, dialects: list[str], runs: int
+    upstream: str, proxies: dict[str, tuple[str, int]], dialects: list[str], runs: int
 ) -> None:
-    cases = {
-        "anthropic": Case(
-            "anthropic",
-            upstream + "/v1/messages",
-            ANTHROPIC_BODY,
-            proxy + "/v1/messages",
-            ANTHROPIC_BODY,
-        ),
-        "chat": Case(
-            "chat",
-            upstream + "/v1/chat/completions",
-            CHAT_BODY,
-            proxy + "/v1/messages",
-            {**ANTHROPIC_BODY, "model": "oa/gpt-4o-mini"},
-        ),
-    }
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await wait_up(session, proxy + "/healthz")
         await wait_up(session, upstream + "/")
+        for base, _ in proxies.values():
+            await wait_up(session, base + "/healthz")
         results: dict[str, list[Result]] = {d: [] for d in dialects}
         for run in range(1, runs + 1):
             for dialect in dialects:
-                result = await run_case(session, cases[dialect], proxy_pid)
+                targets = targets_for(dialect, proxies, upstream)
+                result = await run_case(session, targets)
                 results[dialect].append(result)
-                per_run(dialect, run, result)
+                per_run(dialect, run, [t.name for t in targets], result)
         for dialect in dialects:
-            report(dialect, results[dialect])
+            names = [t.name for t in targets_for(dialect, proxies, upstream)]
+            report(dialect, names, results[dialect])
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dialect", choices=["anthropic", "chat", "both"], default="both")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--gc-freeze", action="store_true")
     parser.add_argument("--profile", help="write a cProfile of the gateway to this file")
-    parser.add_argument("--role", choices=["bench", "upstream", "proxy"], default="bench")
+    parser.add_argument("--role", choices=["bench", "upstream", "proxy", "relay"], default="bench")
     parser.add_argument("--port", type=int)
     parser.add_argument("--upstream")
+    parser.add_argument("--no-fast", action="store_true", help="(proxy role) stdlib paths only")
     parser.add_argument(
         "--workers", type=int, help="run the gateway as `anthroxy serve --workers N` instead"
     )
-    args = parser.parse_args()
+    parser.add_argument("--no-relay", action="store_true", help="leave out the bare relay")
+    parser.add_argument("--before", metavar="TREE", help="also the gateway from this source tree")
+    parser.add_argument("--node-proxy", metavar="CLI_JS", help="claude-code-router's dist/cli.js")
+    return parser.parse_args()
+
+
+def fast_installed() -> bool:
+    return any(importlib.util.find_spec(name) for name in ("orjson", "uvloop"))
+
+
+def main() -> int:
+    args = parse_args()
     if args.role == "upstream":
         run_upstream(args.port)
         return 0
-    if args.role == "proxy":
-        run_proxy(args.port, args.upstream, args.gc_freeze, args.profile)
+    if args.role == "relay":
+        run_relay(args.port, args.upstream)
         return 0
-    up_port, proxy_port = free_port(), free_port()
+    if args.role == "proxy":
+        run_proxy(args.port, args.upstream, not args.no_fast, args.gc_freeze, args.profile)
+        return 0
+    up_port = free_port()
     upstream = f"http://127.0.0.1:{up_port}"
-    proxy = f"http://127.0.0.1:{proxy_port}"
     me = [sys.executable, __file__]
-    proxy_args = ["--role", "proxy", "--port", str(proxy_port), "--upstream", upstream]
-    if args.gc_freeze:
-        proxy_args.append("--gc-freeze")
-    if args.profile:
-        proxy_args += ["--profile", args.profile]
-    gateway = [*me, *proxy_args]
-    if args.workers:
-        gateway = serve_command(proxy_port, upstream, args.workers)
-    children = [
-        subprocess.Popen([*me, "--role", "upstream", "--port", str(up_port)]),
-        subprocess.Popen(gateway),
-    ]
+    gateway = ["--role", "proxy", "--upstream", upstream]
+    gateway += ["--gc-freeze"] if args.gc_freeze else []
+    profile = ["--profile", args.profile] if args.profile else []
+    # name: (command, environment); each proxy listens on a port of its own (``--port N``)
+    commands: dict[str, tuple[list[str], dict[str, str] | None]] = {
+        "anthroxy": ([*gateway, *profile], None)
+    }
+    if fast_installed() and not args.workers:
+        commands["stdlib"] = ([*gateway, "--no-fast"], None)
+    if args.before:
+        env = {**os.environ, "PYTHONPATH": os.path.abspath(args.before)}
+        commands["before"] = ([*gateway, "--no-fast"], env)
+    if not args.no_relay:
+        commands["relay"] = (["--role", "relay", "--upstream", upstream], None)
+    children = [subprocess.Popen([*me, "--role", "upstream", "--port", str(up_port)])]
+    proxies: dict[str, tuple[str, int]] = {}
+    for name, (command, env) in commands.items():
+        port = free_port()
+        argv = [*me, *command, "--port", str(port)]
+        if name == "anthroxy" and args.workers:
+            argv = serve_command(port, upstream, args.workers)
+        children.append(subprocess.Popen(argv, env=env))
+        proxies[name] = (f"http://127.0.0.1:{port}", children[-1].pid)
+    if args.node_proxy:
+        port = free_port()
+        argv, env = node_proxy(args.node_proxy, port, upstream)
+        children.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL))
+        proxies["node"] = (f"http://127.0.0.1:{port}", children[-1].pid)
     dialects = ["anthropic", "chat"] if args.dialect == "both" else [args.dialect]
     started = time.perf_counter()
     try:
-        asyncio.run(measure(upstream, proxy, children[1].pid, dialects, args.runs))
+        asyncio.run(measure(upstream, proxies, dialects, args.runs))
     finally:
         for child in children:
             child.terminate()

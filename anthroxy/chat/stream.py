@@ -32,7 +32,7 @@ Contract (docs/protocol/anthropic.md §9, translation-rules.md §9; claude-code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -133,6 +133,11 @@ class ChatStream:
     def feed(self, chunk: Mapping[str, Any]) -> list[Event]:
         if self._state is _State.FINISHED:
             return []
+        if self._open is _Kind.TEXT:
+            text = _plain_text(chunk)
+            if text:  # the commonest chunk, while a text block is open: one more delta
+                self._chars += len(text)
+                return [BlockDelta(self._index, "text_delta", text)]
         events: list[Event] = []
         if self._state is _State.NEW:
             events.append(self._message_start())
@@ -372,6 +377,25 @@ class ChatStream:
         return message_start(self._ctx, message_id=self._message_id)
 
 
+def _plain_text(chunk: Mapping[str, Any]) -> str | None:
+    """The text of a chunk that carries nothing but answer text (``{"content": ...}``, no role,
+    refusal, finish_reason, usage or error), else None: the chunk ``chunk_parts`` would turn
+    into the single part ``("text", text, False)``, recognised without building the parts."""
+    if type(chunk) is not dict or chunk.get("error") is not None or chunk.get("usage"):
+        return None
+    choices = chunk.get("choices")
+    if type(choices) is not list or not choices:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("finish_reason") is not None:
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict or len(delta) != 1:
+        return None
+    text = delta.get("content")
+    return text if type(text) is str else None
+
+
 def _empty_block(kind: _Kind) -> dict[str, Any]:
     """The content of a text or thinking block's ``content_block_start``; docs/protocol/anthropic.md
     §9.3."""
@@ -380,7 +404,10 @@ def _empty_block(kind: _Kind) -> dict[str, Any]:
     return {"type": "thinking", "thinking": "", "signature": ""}
 
 
-def sse_stream(ctx: ReplyContext, *, message_id: str) -> SSEStream:
-    """A ``ChatStream`` fed from the upstream's SSE bytes (``[DONE]`` ends it, like EOF)."""
+def sse_stream(
+    ctx: ReplyContext, *, message_id: str, loads: Callable[[bytes], Any] | None = None
+) -> SSEStream:
+    """A ``ChatStream`` fed from the upstream's SSE bytes (``[DONE]`` ends it, like EOF);
+    ``loads``: a faster JSON decoder to try first (``SSEStream``)."""
     translator = ChatStream(ctx, message_id=message_id)
-    return SSEStream(translator, provider=ctx.target.provider, what="stream chunk")
+    return SSEStream(translator, provider=ctx.target.provider, what="stream chunk", loads=loads)

@@ -31,6 +31,7 @@ from anthroxy.responses import stream as responses_stream
 from anthroxy.streams import EventStream
 from anthroxy.upstream_errors import upstream_object
 
+from .. import speedups
 from .call import Call, new_message_id
 from .upstream import anthropic_headers, json_headers
 
@@ -88,7 +89,7 @@ def chat_plan(call: Call) -> Plan:
     def fold(raw: bytes) -> Mapping[str, Any]:
         return fold_stream(chat_stream.sse_stream(ctx, message_id=message_id), raw)
 
-    stream = chat_stream.sse_stream(ctx, message_id=message_id)
+    stream = chat_stream.sse_stream(ctx, message_id=message_id, loads=speedups.json_loads())
     return Plan("/chat/completions", upstream_body, json_headers(), stream, reply, fold)
 
 
@@ -107,7 +108,8 @@ def responses_plan(call: Call) -> Plan:
     def fold(raw: bytes) -> Mapping[str, Any]:
         return fold_stream(responses_stream.sse_stream(ctx, message_id=message_id), raw)
 
-    stream = responses_stream.sse_stream(ctx, message_id=message_id)
+    loads = speedups.json_loads()
+    stream = responses_stream.sse_stream(ctx, message_id=message_id, loads=loads)
     return Plan("/responses", upstream_body, json_headers(), stream, reply, fold)
 
 

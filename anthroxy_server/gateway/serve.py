@@ -25,6 +25,7 @@ from aiohttp import web
 
 from anthroxy import __version__
 
+from .. import speedups
 from ..config import paths
 from . import supervise
 from .bodylog import BODY_LOG_NAME, BodyLogFile
@@ -133,6 +134,7 @@ def serve(args: argparse.Namespace) -> int:
             handler_cancellation=True,  # a client that goes away cancels its upstream call
             print=None,
             reuse_port=group is not None or None,
+            loop=speedups.new_event_loop(),  # uvloop with the fast extra, else asyncio's
         )
     except OSError as exc:
         print(f"anthroxy: error: {cannot_listen(exc, server.host, server.port)}", file=sys.stderr)
@@ -200,13 +202,14 @@ def _open_body_log(settings: Settings, path: Path, secrets: tuple[str, ...]) -> 
 def _announce(settings: Settings) -> None:
     server = settings.config.server
     log.info(
-        "anthroxy %s on http://%s:%d (pid %d; providers: %s; config: %s)",
+        "anthroxy %s on http://%s:%d (pid %d; providers: %s; config: %s; speed-ups: %s)",
         __version__,
         server.host,
         server.port,
         os.getpid(),
         ", ".join(settings.providers) or "none",
         ", ".join(settings.sources) or "none",
+        ", ".join(speedups.active()) or "none",
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Mapping
 
 import aiohttp
@@ -208,7 +209,7 @@ async def pump(
         while not stream.finished:
             try:
                 async with asyncio.timeout(ping_interval):
-                    data = await content.readany()
+                    data = await read_piece(content)
             except aiohttp.ServerTimeoutError as exc:
                 raise timeout_error(provider, str(upstream.url), read_timeout) from exc
             except TimeoutError:
@@ -233,6 +234,27 @@ async def pump(
     except AnthroxyError as err:
         return await _end_with(downstream, stream, err)
     return ended_in_error(events, provider)
+
+
+async def read_piece(content: aiohttp.StreamReader) -> bytes:
+    """Everything the upstream's body holds now (waiting for a first byte), b"" at its end.
+
+    ``readany()`` returns the same bytes but takes the buffered HTTP chunks one by one, with a
+    flow-control call for each: a token stream sends one chunk per event, so a read of 100
+    events cost 100 rounds of that Python code. Here the chunks still buffered after the
+    first byte are joined in place (the same bytes in the same order: the reader's counts
+    and offsets stay right) and taken in one ``read_nowait()``. ``_buffer`` is the reader's
+    deque of chunks; if a future aiohttp changes it, this falls back to chunk by chunk.
+    """
+    first = await content.read(1)
+    if not first:
+        return first
+    held = getattr(content, "_buffer", None)
+    if isinstance(held, deque) and len(held) > 1:
+        joined = b"".join(held)
+        held.clear()
+        held.append(joined)
+    return first + content.read_nowait()
 
 
 async def _end_with(

@@ -134,6 +134,20 @@ def test_two_values_in_one_data_line_are_not_one_event() -> None:
         stream.feed(read + b'event: ping\ndata: {"type":"ping"}\n\n')
 
 
+def test_two_broken_events_cannot_pass_as_one_made_up_for_by_a_third() -> None:
+    # Joined into one JSON array, ``{"a":[1`` + ``2]}`` read as one object and the third
+    # event's two objects made the count right again; each payload must end on its own line.
+    stream = PassthroughStream(None, provider="up")
+    stream.feed(START)
+    read = (
+        b'event: content_block_stop\ndata: {"type":"content_block_stop","x":[1\n\n'
+        b"event: content_block_delta\ndata: 2]}\n\n"
+        b'event: ping\ndata: {"type":"content_block_delta"},{"type":"ping"}\n\n'
+    )
+    with pytest.raises(UpstreamProtocolError, match=r"up: stream event is not JSON"):
+        stream.feed(read)
+
+
 @pytest.mark.parametrize(
     ("item", "sent"),
     [
