@@ -1,10 +1,13 @@
 """Throughput of the Chat Completions → Anthropic stream translator alone, on one core.
 
-Per upstream chunk: SSE decode + json.loads + ChatStream.feed + encode() of every event
-(close() included). Reports the best of N runs. With ``--bytes``, the same streams through
-``sse_stream`` instead: the byte-level stream the server drives (its decoding, ``[DONE]`` and
-JSON checks included); ``--fast`` adds the JSON decoder the server hands it when the ``fast``
-extra (orjson) is installed. Run: ``python bench/bench_chat_stream.py [--bytes [--fast]]``.
+Per upstream chunk, through ``sse_stream`` (the byte-level stream the server drives): SSE
+decoding, ``[DONE]`` and JSON checks, ``ChatStream.feed`` and ``encode()`` of every event
+(close() included). Each stream is fed as one read, and the full-envelope stream also one event
+per read (the worst case: a quiet gateway reads each event as it comes; under load a read holds
+several). Reports the best of N runs. ``--fast`` adds the JSON decoder the server hands the
+stream when the ``fast`` extra (orjson) is installed. ``--events`` measures the older loop
+instead (an ``SSEDecoder`` event at a time, ``json.loads``, ``ChatStream.feed``), the mode of
+the numbers before issue 12. Run: ``python bench/bench_chat_stream.py [--fast | --events]``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,8 +77,20 @@ def translate_bytes(body: bytes) -> int:
     return body.count(b"data: {")
 
 
-def bench(name: str, body: bytes, runs: int = 30) -> None:
-    translate = translate_bytes if "--bytes" in sys.argv else translate_chunks
+def translate_reads(reads: list[bytes]) -> int:
+    stream = sse_stream(CTX, message_id="msg_bench", **FAST)
+    events = []
+    for read in reads:
+        events += stream.feed(read)
+    encode_all(events + stream.close())
+    return sum(read.count(b"data: {") for read in reads)
+
+
+def bench(name: str, body: bytes | list[bytes], runs: int = 30) -> None:
+    if isinstance(body, list):
+        translate: Any = translate_reads
+    else:
+        translate = translate_chunks if "--events" in sys.argv else translate_bytes
     chunks = translate(body)
     reps = max(1, 20_000 // chunks)
     best = float("inf")
@@ -93,6 +109,8 @@ if __name__ == "__main__":
     # The stream bench_proxy.py's fake upstream sends: OpenAI's full chunk envelope
     # (service_tier, system_fingerprint, logprobs, obfuscation), as in the recorded fixtures.
     bench("(a') same, OpenAI's full envelope", b"".join(chat_events()))
+    if "--events" not in sys.argv:
+        bench("(a'') same, one event per read", list(chat_events()))
     bench(
         "(b) openai tool call (recorded)",
         (RECORDED / "openai-chat/stream_tool_call_with_usage.sse").read_bytes(),
