@@ -45,6 +45,11 @@ USAGE_LIMIT = {
 
 @pytest.fixture
 async def rig(aiohttp_server: Any, tmp_path: Path) -> Rig:
+    return await start_rig(aiohttp_server, tmp_path)
+
+
+async def start_rig(aiohttp_server: Any, tmp_path: Path) -> Rig:
+    """OpenAI's login server and the ChatGPT backend, one loopback fake."""
     tokens = FakeTokenServer()
     auth = FakeDeviceAuth(tokens)
     app = web.Application()

@@ -68,6 +68,11 @@ class AccountsRig(Rig):
 
 @pytest.fixture
 async def rig(aiohttp_server: Any, tmp_path: Path) -> AccountsRig:
+    return await start_rig(aiohttp_server, tmp_path)
+
+
+async def start_rig(aiohttp_server: Any, tmp_path: Path) -> AccountsRig:
+    """Copilot's API and GitHub's, each a loopback fake; logins go under ``tmp_path``."""
     copilot = FakeCopilot()
     copilot_app = web.Application()
     copilot.routes(copilot_app)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from anthroxy_server.config import settings_from_config, structure_config
 from anthroxy_server.gateway.app import create_app
@@ -29,19 +28,18 @@ from anthroxy_server.providers.quota_store import QUOTAS
 from anthroxy_server.providers.subscription_status import subscription_of
 
 from .fake_chatgpt import (
-    FakeBackend,
-    FakeTokenServer,
     json_reply,
     make_jwt,
     stream_reply,
     text_stream,
     write_auth,
 )
-from .fake_copilot import GITHUB_TOKEN, PLAN, FakeCopilot, FakeGitHub, quota_snapshot
-from .fake_openai_auth import FakeDeviceAuth, FakeModels
+from .fake_copilot import GITHUB_TOKEN, PLAN, quota_snapshot
 from .test_chatgpt_accounts import USAGE_LIMIT, log_in
+from .test_chatgpt_accounts import start_rig as start_chatgpt_rig
 from .test_chatgpt_login import Rig as ChatGPTRig
 from .test_copilot_accounts import HOME_TOKEN, AccountsRig
+from .test_copilot_accounts import start_rig as start_copilot_rig
 
 RESET = datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC).timestamp()
 
@@ -64,30 +62,12 @@ async def copilot_app(rig: AccountsRig, aiohttp_client: Any, **extra: Any) -> tu
 
 @pytest.fixture
 async def copilot_rig(aiohttp_server: Any, tmp_path: Path) -> AccountsRig:
-    copilot = FakeCopilot()
-    copilot_app = web.Application()
-    copilot.routes(copilot_app)
-    copilot_server = await aiohttp_server(copilot_app)
-    github = FakeGitHub(lambda: str(copilot_server.make_url("")).rstrip("/"))
-    github.users[HOME_TOKEN] = "hubber"
-    github_app = web.Application()
-    github.routes(github_app)
-    github_server = await aiohttp_server(github_app)
-    return AccountsRig(tmp_path, github, copilot, str(github_server.make_url("")).rstrip("/"))
+    return await start_copilot_rig(aiohttp_server, tmp_path)
 
 
 @pytest.fixture
 async def chatgpt_rig(aiohttp_server: Any, tmp_path: Path) -> ChatGPTRig:
-    tokens = FakeTokenServer()
-    auth = FakeDeviceAuth(tokens)
-    app = web.Application()
-    auth.routes(app)
-    backend = FakeBackend(tokens=tokens)
-    app.router.add_post("/backend-api/codex/responses", backend.handle)
-    server = await aiohttp_server(app)
-    rig = ChatGPTRig(tmp_path, str(server.make_url("")).rstrip("/"), auth, FakeModels(tokens))
-    rig.backend = backend
-    return rig
+    return await start_chatgpt_rig(aiohttp_server, tmp_path)
 
 
 def secrets_absent(result: Any, *secrets: str) -> None:
