@@ -93,7 +93,8 @@ async def test_an_earlier_runs_requests_follow_the_live_ones(
     )  # fmt: skip
     assert shown["route"] == "up/claude-sonnet-4-5" and shown["from_ledger"] is True
     # The health of this process: only its own request, no failure the earlier run saw.
-    providers = {p["id"]: p for p in (await (await second.get("/ui/api/health")).json())["providers"]}
+    health = await (await second.get("/ui/api/health")).json()
+    providers = {p["id"]: p for p in health["providers"]}
     assert providers["up"]["requests_1h"] == 1 and providers["up"]["latency_ms"]["count"] == 1
     assert providers["down"]["last_error"] is None and providers["down"]["requests_1h"] == 0
 
