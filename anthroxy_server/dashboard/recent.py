@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from ..gateway.live import generation_of
 if TYPE_CHECKING:
     from ..gateway.live import Generation
     from ..gateway.state import AccessInfo
+    from .history import Past
 
 MESSAGES = "/v1/messages"
 RECORDED = frozenset({MESSAGES, "/v1/messages/count_tokens"})
@@ -70,9 +72,22 @@ class Recent:
     listeners: set[asyncio.Queue[Entry | None]] = field(default_factory=set)
     with_bodies: deque[Entry] = field(default_factory=deque)
     dropped: int = 0  # events a slow listener lost
+    # Requests of an earlier run, from the ledger (history.py), oldest first: older than every
+    # entry, so they are the first to go as live ones come, and together they stay within KEPT.
+    past: deque[Past] = field(default_factory=deque)
+    past_by_id: dict[str, Past] = field(default_factory=dict)
+
+    def add_past(self, pasts: Iterable[Past]) -> None:
+        for past in pasts:
+            self.past.append(past)
+            self.past_by_id[past.request_id] = past
+        while self.past and len(self.past) + len(self.entries) > KEPT:
+            self.past_by_id.pop(self.past.popleft().request_id, None)
 
     def add(self, entry: Entry) -> None:
         entries = self.entries
+        if self.past and len(self.past) + len(entries) >= KEPT:
+            self.past_by_id.pop(self.past.popleft().request_id, None)
         if len(entries) == KEPT:
             self.by_id.pop(entries[0].request_id, None)
         entries.append(entry)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import events, reload_api, routing_api, static, status_api, usage_api
+from . import events, history, reload_api, routing_api, static, status_api, usage_api
 from .access import api, no_store
 from .recent import RECENT, Recent
 
 
 def setup(app: web.Application) -> None:
     app[RECENT] = Recent()
+    app.on_startup.append(history.load)  # after the ledger opens (its cleanup_ctx runs first)
     app.on_shutdown.append(events.end_streams)
     app.on_response_prepare.append(no_store)
     add = app.router

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from itertools import chain, islice
 from statistics import quantiles
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..gateway.supervise import group_info
 from ..ledger.hook import LEDGER
 from ..providers.credentials import credential_fields
 from ..providers.subscription_status import subscription_of
+from .history import details_of
 from .recent import KEPT, RECENT, Entry, Sample
 from .summary import details, error_of, summary_json
 
@@ -163,18 +165,28 @@ def _credentials(app: web.Application, provider: Any) -> list[dict[str, Any]]:
 
 async def requests(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 100, 1, KEPT)
-    entries = list(request.app[RECENT].entries)[-limit:]
-    listed = b",".join(summary_json(e) for e in reversed(entries))
+    recent = request.app[RECENT]
+    live = [summary_json(e) for e in list(recent.entries)[-limit:]]
+    # Then the requests of the proxy's earlier run (history.py), older than every live one.
+    past = [p.encoded for p in islice(reversed(recent.past), max(0, limit - len(live)))]
+    listed = b",".join(chain(reversed(live), past))
     return web.Response(body=b'{"requests":[' + listed + b"]}", content_type="application/json")
 
 
 async def request_details(request: web.Request) -> web.Response:
     wanted = request.match_info["id"]
-    entry = request.app[RECENT].by_id.get(wanted)
+    recent = request.app[RECENT]
+    entry = recent.by_id.get(wanted)
+    past = None if entry is not None else recent.past_by_id.get(wanted)
+    if past is not None:
+        server = request.app[LIVE].current.settings.config.server
+        return web.json_response(
+            details_of(past, server.log_request_body or server.log_response_body)
+        )
     if entry is None:
         raise AnthroxyError(
             f"no request {wanted[:80]!r} is kept: the dashboard keeps the last {KEPT} requests "
-            "of this server process (see `anthroxy usage` for older ones)",
+            "(see `anthroxy usage` for older ones)",
             status=404,
             error_type="not_found_error",
             should_retry=False,

@@ -48,6 +48,7 @@ def summary(entry: Entry) -> dict[str, Any]:
         "credential": row.credential,
         # Counting tokens bills nothing; the ledger prices /v1/messages only.
         "cost_usd": 0.0 if entry.path == COUNT_PATH else row.cost_usd,
+        "from_ledger": False,  # served by this process (history.py reads an earlier run's)
     }
     entry.made = made
     return made

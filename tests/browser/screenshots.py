@@ -23,6 +23,7 @@ from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, WIDE
 from .subscriptions import CHATGPT_MODEL, COPILOT_MODEL, start_subscriptions
 
 LIMIT = 200_000
+TRAFFIC_HEIGHT = 720  # px of the Traffic section shown (it lists up to 100 requests)
 # Provider names a reader recognises; both point at the local fake upstream.
 CONFIG = """\
 [providers.deepseek]
@@ -84,7 +85,15 @@ def shoot(browser: Any, gateway: harness.Gateway, out: Path) -> list[Path]:
     written = []
     for name in ("health", "traffic", "usage", "routing"):
         path = out / f"{name}.png"
-        page.locator(f"#{name}").screenshot(path=path)
+        section = page.locator(f"#{name}")
+        box = section.bounding_box()
+        if name == "traffic" and box is not None and box["height"] > TRAFFIC_HEIGHT:
+            # Its top: the live requests, then the first of the ledger's (100 rows in all).
+            top = box["y"] + page.evaluate("() => window.scrollY")  # in the page, not the view
+            clip = {**box, "y": top, "height": TRAFFIC_HEIGHT}
+            page.screenshot(path=path, clip=clip, full_page=True)
+        else:
+            section.screenshot(path=path)
         written.append(path)
     page.locator("#requests-body tr", has_text="kimi").first.click()
     page.locator("#details .attempts").wait_for()

@@ -18,9 +18,20 @@ function routeText(summary) {
   return route || NONE;
 }
 
+// A request of the proxy's earlier run, read back from the usage ledger at start.
+const PAST_TITLE = "Served before the proxy last started: read back from the usage ledger";
+
+function timeCell(summary) {
+  const marker = summary.from_ledger
+    ? [" ", h("span", { className: "past small", title: PAST_TITLE, data: { field: "past" } }, "before restart")]
+    : null;
+  return h("td", { data: { label: "Time", field: "time" } }, clock(summary.time), marker);
+}
+
 function row(summary, onOpen) {
-  const tr = h("tr", { tabIndex: 0, data: { id: summary.id }, title: "Show this request's details" },
-    h("td", { data: { label: "Time", field: "time" } }, clock(summary.time)),
+  const data = summary.from_ledger ? { id: summary.id, past: "true" } : { id: summary.id };
+  const tr = h("tr", { tabIndex: 0, data, title: "Show this request's details" },
+    timeCell(summary),
     h("td", { className: "route", data: { label: "Model → route", field: "route" } },
       h("span", { className: "mono" }, summary.client_model || NONE), " → ",
       h("span", { className: "mono" }, routeText(summary))),
@@ -67,8 +78,31 @@ function attemptsTable(attempts) {
       h("td", {}, attempt.outcome || NONE))))));
 }
 
-function detailsBody(detail) {
+function facts(detail) {
   const cacheTokens = [detail.cache_read_tokens, detail.cache_write_tokens];
+  const stream = detail.stream === null || detail.stream === undefined ? NONE : detail.stream ? "yes" : "no";
+  return h("dl", { className: "pairs" },
+    pair("Time", clock(detail.time)),
+    pair("Request", `${detail.method || "POST"} ${detail.path || ""}`),
+    pair("Client model", detail.client_model || NONE),
+    pair("Route", routeText(detail)),
+    pair("Rule", detail.rule || NONE),
+    pair("Status", detail.stream_error ? `${detail.status} · ${detail.stream_error}` : String(detail.status)),
+    pair("Stream", stream),
+    pair("Tokens", `${count(detail.input_tokens)} in · ${count(detail.output_tokens)} out`),
+    cacheTokens.some((n) => n) ? pair("Cache", `${count(cacheTokens[0])} read · ${count(cacheTokens[1])} written`) : null,
+    pair("TTFT", ms(detail.ttft_ms)),
+    pair("Total", ms(detail.total_ms)),
+    pair("Failed tries", String(detail.fallback_attempts ?? 0)),
+    pair("Credential", detail.credential || NONE),
+    pair("Cost", usd(detail.cost_usd)));
+}
+
+function detailsBody(detail) {
+  if (detail.note) {
+    // An earlier run's request: the ledger kept no reason, attempts, error body or bodies.
+    return [h("p", { className: "note", data: { field: "note" } }, detail.note), facts(detail)];
+  }
   const bodies = detail.body_logging && detail.bodies
     ? [h("h3", {}, "Request body (keys masked)"), body(detail.bodies.request, "log_request_body"),
       h("h3", {}, "Reply"), body(detail.bodies.reply, "log_response_body")]
@@ -77,20 +111,7 @@ function detailsBody(detail) {
       : "Not logged: body logging is off ([server] log_request_body, log_response_body).")];
   return [
     h("p", { className: "why", data: { field: "why" } }, detail.why || NONE),
-    h("dl", { className: "pairs" },
-      pair("Time", clock(detail.time)),
-      pair("Request", `${detail.method || "POST"} ${detail.path || ""}`),
-      pair("Client model", detail.client_model || NONE),
-      pair("Route", routeText(detail)),
-      pair("Rule", detail.rule || NONE),
-      pair("Status", detail.stream_error ? `${detail.status} · ${detail.stream_error}` : String(detail.status)),
-      pair("Stream", detail.stream ? "yes" : "no"),
-      pair("Tokens", `${count(detail.input_tokens)} in · ${count(detail.output_tokens)} out`),
-      cacheTokens.some((n) => n) ? pair("Cache", `${count(cacheTokens[0])} read · ${count(cacheTokens[1])} written`) : null,
-      pair("TTFT", ms(detail.ttft_ms)),
-      pair("Total", ms(detail.total_ms)),
-      pair("Credential", detail.credential || NONE),
-      pair("Cost", usd(detail.cost_usd))),
+    facts(detail),
     h("h3", {}, "Attempts"),
     attemptsTable(detail.attempts),
     h("h3", {}, "Error as the client saw it"),
