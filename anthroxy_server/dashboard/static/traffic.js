@@ -40,7 +40,7 @@ function row(summary, onOpen) {
       `${tokens(summary.input_tokens)} / ${tokens(summary.output_tokens)}`),
     h("td", { className: "num", data: { label: "TTFT", field: "ttft" } }, ms(summary.ttft_ms)),
     h("td", { className: "num", data: { label: "Total", field: "total" } }, ms(summary.total_ms)),
-    h("td", { className: "num", data: { label: "Failed tries", field: "fallbacks" } },
+    h("td", { className: "num", data: { label: "Failed attempts", field: "fallbacks" } },
       String(summary.fallback_attempts ?? 0)));
   tr.addEventListener("click", () => onOpen(summary.id));
   tr.addEventListener("keydown", (event) => {
@@ -93,7 +93,7 @@ function facts(detail) {
     cacheTokens.some((n) => n) ? pair("Cache", `${count(cacheTokens[0])} read · ${count(cacheTokens[1])} written`) : null,
     pair("TTFT", ms(detail.ttft_ms)),
     pair("Total", ms(detail.total_ms)),
-    pair("Failed tries", String(detail.fallback_attempts ?? 0)),
+    pair("Failed attempts", String(detail.fallback_attempts ?? 0)),
     pair("Credential", detail.credential || NONE),
     pair("Cost", usd(detail.cost_usd)));
 }
