@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from aiohttp import web
 from ..gateway.logs import LOGGER_NAME
 from ..ledger.hook import LEDGER, RECORDED_PATH
 from ..ledger.store import COLUMNS, Row
-from .recent import RECENT
+from .recent import RECENT, Past
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -38,15 +37,6 @@ NOTE = (
     "route, status, tokens, times and cost, but not the routing rule and reason, the attempts, "
     "the error body or the bodies."
 )
-
-
-@dataclass(slots=True)
-class Past:
-    """A request of an earlier run of the proxy, as the ledger kept it."""
-
-    request_id: str
-    summary: dict[str, Any]
-    encoded: bytes  # the summary as JSON, as /ui/api/requests sends it
 
 
 def read_rows(path: Path, limit: int) -> list[Row]:

@@ -24,7 +24,6 @@ from ..gateway.live import generation_of
 if TYPE_CHECKING:
     from ..gateway.live import Generation
     from ..gateway.state import AccessInfo
-    from .history import Past
 
 MESSAGES = "/v1/messages"
 RECORDED = frozenset({MESSAGES, "/v1/messages/count_tokens"})
@@ -54,6 +53,15 @@ class Entry:
     bodies: dict[str, Any] | None  # body-log records by direction, when body logging is on
     made: dict[str, Any] | None = None  # the summary, once made (summary.py)
     encoded: bytes | None = None  # the summary as JSON, once made
+
+
+@dataclass(slots=True)
+class Past:
+    """A request of an earlier run of the proxy, as the ledger kept it."""
+
+    request_id: str
+    summary: dict[str, Any]
+    encoded: bytes  # the summary as JSON, as /ui/api/requests sends it
 
 
 @dataclass(slots=True)
