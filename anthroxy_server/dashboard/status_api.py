@@ -110,7 +110,7 @@ def _last_errors(entries: Any) -> dict[str, dict[str, Any]]:
     a fallback moved on from."""
     found: dict[str, dict[str, Any]] = {}
     for entry in reversed(entries):
-        for provider, error in _errors_of(entry):
+        for provider, error in reversed(_errors_of(entry)):  # its newest failure first
             found.setdefault(provider, error)
     return found
 
@@ -120,11 +120,13 @@ def _errors_of(entry: Entry) -> list[tuple[str, dict[str, Any]]]:
     then the error the client got, which names the provider that gave it."""
     access = entry.access
     out = []
-    for tried in access.tried:
-        target, _, status = tried.rpartition(":")
-        went_on = f"went on to {access.route}" if access.route != target else "ended there"
-        message = f"{target} failed with status {status}; the request {went_on}"
-        out.append((target.partition("/")[0], _error(entry, int(status), None, message)))
+    for failed in access.failed:  # messages redacted when kept (gateway/fallback.py)
+        target = failed.target
+        # The same target again: a retry answered, or gave the final error (below).
+        went_on = f"went on to {access.route}" if access.route != target else "was retried there"
+        message = f"{target} failed: {failed.message}; the request {went_on}"
+        error = _error(entry, failed.status, failed.error_type, message)
+        out.append((target.partition("/")[0], error))
     if (entry.status >= 400 or access.stream_error is not None) and access.route:
         provider = access.route.partition("/")[0]
         shown = error_of(entry) or {"status": entry.status, "body": None}

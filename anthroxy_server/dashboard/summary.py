@@ -109,20 +109,35 @@ def why(entry: Entry) -> str:
 
 
 def attempts(entry: Entry) -> list[dict[str, Any]]:
-    """Each attempt in order: the failed ones (``AccessInfo.tried``), then the answer."""
+    """Each attempt in order: the failed ones (``AccessInfo.failed``, their messages redacted
+    when kept), then the answer."""
     access = entry.access
-    found = []
-    for tried in access.tried:
-        target, _, status = tried.rpartition(":")
-        code = int(status) if status.isdigit() else None
-        found.append({"target": target, "status": code, "outcome": f"failed: {status}"})
+    found: list[dict[str, Any]] = [
+        {
+            "target": failed.target,
+            "status": failed.status,
+            "outcome": f"failed: {failed.status} {failed.error_type}",
+            "error_type": failed.error_type,
+            "message": failed.message,
+        }
+        for failed in access.failed
+    ]
     if access.route is None or entry.status >= 400:
         return found  # a final error is the last of the attempts tried already
     if access.stream_error is not None:
         outcome = f"failed mid-stream: {access.stream_error}"
     else:
         outcome = "answered"
-    found.append({"target": access.route, "status": entry.status, "outcome": outcome})
+    # Its error, if a stream failed after its 200, is the details' ``error``.
+    found.append(
+        {
+            "target": access.route,
+            "status": entry.status,
+            "outcome": outcome,
+            "error_type": None,
+            "message": None,
+        }
+    )
     return found
 
 

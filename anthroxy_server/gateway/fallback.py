@@ -59,7 +59,7 @@ from .call import Relayed
 from .live import generation_of
 from .logs import LOGGER_NAME, redact
 from .outage import Down, breaker_reason, nobody_serves, unreachable
-from .state import SETTINGS, access_of, request_id_of
+from .state import SETTINGS, FailedAttempt, access_of, request_id_of
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -70,6 +70,9 @@ ROUTE_HEADER = "x-anthroxy-route"
 # 408/504 timeouts, 429 rate limits, every 5xx (502 also covers unreachable and garbled replies,
 # 529 an overloaded upstream).
 FALLBACK_STATUSES = frozenset({408, 429})
+# Characters of a failed attempt's message the dashboard keeps: an upstream may send pages of
+# text, and the dashboard keeps hundreds of requests.
+MESSAGE_KEPT = 2000
 
 Send = Callable[[], Awaitable[Relayed]]
 Prepare = Callable[[Route], Send]
@@ -222,22 +225,37 @@ class ChainRun:
                 return relayed.response, None
             err = failed
             metrics.attempt(self.request, route, err)
-            failures.append(Outcome(target_of(route), err.status, err.error_type))
-            access_of(self.request).tried.append(f"{target_of(route)}:{err.status}")
-            self._judge(route, attempt, started, err)
+            target = target_of(route)
+            failures.append(Outcome(target, err.status, err.error_type))
+            reason = self._redacted(err.message)  # the message kept, as error_response cleans it
+            access = access_of(self.request)
+            access.tried.append(f"{target}:{err.status}")
+            access.failed.append(
+                FailedAttempt(target, err.status, err.error_type, reason[:MESSAGE_KEPT])
+            )
+            self._judge(route, attempt, started, err, reason)
             if not is_fallback_error(err):
                 raise final_error(err, failures) from err
         return None, err
 
-    def _judge(self, route: Route, attempt: int, started: float, err: AnthroxyError | None) -> None:
+    def _judge(
+        self,
+        route: Route,
+        attempt: int,
+        started: float,
+        err: AnthroxyError | None,
+        reason: str | None = None,
+    ) -> None:
         """Log the attempt and tell its provider's breaker: a success, or a failure that another
-        provider may not share (the request itself at fault counts as an answer)."""
+        provider may not share (the request itself at fault counts as an answer). ``reason``:
+        the error's message already redacted, when the caller has it."""
         if err is None:
             self.breakers.success(route.provider)
             self._log(route, attempt, "ok", started)
             return
         outcome = describe(err)
-        reason = self._redacted(err.message)
+        if reason is None:
+            reason = self._redacted(err.message)
         if is_fallback_error(err):
             self.breakers.failure(route.provider, err.status, reason)
         else:

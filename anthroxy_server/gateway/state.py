@@ -32,6 +32,18 @@ REQUEST_ID_KEY = "anthroxy.request_id"
 ACCESS_KEY = "anthroxy.access"
 
 
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """An attempt a fallback or a retry moved on from, for the dashboard's details and health.
+    ``message`` is cleaned of the request's secrets before it is kept (logs.redact), so nothing
+    that reads it can show a key an upstream echoed."""
+
+    target: str  # provider/model
+    status: int
+    error_type: str  # Anthropic's: "overloaded_error"
+    message: str
+
+
 @dataclass(slots=True)
 class AccessInfo:
     """What the access line reports; filled in by the handlers as they learn it."""
@@ -45,6 +57,8 @@ class AccessInfo:
     stream_error: str | None = None
     # "provider/model:status" of each failed attempt before the one that answered.
     tried: list[str] = field(default_factory=list)
+    # The same attempts with their error type and (redacted) message, one for each of ``tried``.
+    failed: list[FailedAttempt] = field(default_factory=list)
     # For the usage ledger: prompt-cache counts, the label of the key that answered (never the
     # key), and when the first content reached the client (time.perf_counter()).
     cache_read_tokens: int | None = None

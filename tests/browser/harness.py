@@ -101,11 +101,13 @@ def reply_json(model: str) -> dict[str, Any]:
 
 
 async def upstream_handler(request: web.Request) -> web.StreamResponse:
-    """Anthropic's Messages API as the fake answers it: /down is overloaded (529), a body asking
-    to stream gets the recorded SSE stream, anything else one JSON message."""
+    """Anthropic's Messages API as the fake answers it: /down is overloaded (529, echoing the key
+    it got, which the page must never show), a body asking to stream gets the recorded SSE
+    stream, anything else one JSON message."""
     body = json.loads(await request.read())
     if request.path.startswith("/down"):
-        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        message = f"Overloaded (key {request.headers.get('x-api-key')})"
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": message}}
         return web.json_response(error, status=529)
     if body.get("stream"):
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})

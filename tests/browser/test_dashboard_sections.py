@@ -62,6 +62,9 @@ def test_health_shows_each_provider_as_the_api_reports_it(dash: Dash) -> None:
     error_box = page.locator('.card[data-provider="down"] [data-field="last-error"]')
     assert down["last_error"]["message"] in error_box.inner_text()
     assert str(down["last_error"]["status"]) in error_box.inner_text()
+    # The attempt's own error, its echoed key redacted (the fixture checks no page shows one).
+    assert down["last_error"]["type"] == "overloaded_error" in error_box.inner_text()
+    assert "down (HTTP 529): Overloaded (key [REDACTED])" in down["last_error"]["message"]
 
 
 def test_a_request_sent_while_the_page_is_open_appears_live(dash: Dash) -> None:
@@ -107,7 +110,12 @@ def test_a_row_opens_the_request_details(dash: Dash) -> None:
     assert rows.count() == len(details["attempts"]) == 2
     for index, attempt in enumerate(details["attempts"]):
         cells = texts(rows.nth(index).locator("td"))
-        assert cells[1:] == [attempt["target"], str(attempt["status"]), attempt["outcome"]]
+        message = attempt["message"] or show.NONE
+        assert cells[1:] == [attempt["target"], str(attempt["status"]), attempt["outcome"], message]
+    # The failed attempt: its type, and its message with the key "down" echoed redacted.
+    failed = texts(rows.first.locator("td"))
+    assert failed[3] == "failed: 529 overloaded_error"
+    assert failed[4] == "down (HTTP 529): Overloaded (key [REDACTED])"
     assert "body logging is off" in dialog.locator('[data-field="bodies"]').inner_text()
     page.locator("#details-close").click()
     assert not dialog.is_visible()

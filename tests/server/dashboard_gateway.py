@@ -1,6 +1,6 @@
-"""A gateway for the dashboard tests: providers ``up`` (answers), ``down`` (529, falls back to
-``up``) and ``limited`` (429), all on one fake Anthropic upstream on loopback, keys from the
-environment, a ledger in a temporary state directory."""
+"""A gateway for the dashboard tests: providers ``up`` (answers), ``down`` (529 echoing its
+key, falls back to ``up``) and ``limited`` (429), all on one fake Anthropic upstream on
+loopback, keys from the environment, a ledger in a temporary state directory."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ def raw_config(url: str, **server: Any) -> dict[str, Any]:
 def answering(upstream: FakeUpstream) -> FakeUpstream:
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/down"):
-            body = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+            # Echoes the key it got, as some providers do: the dashboard must never show it.
+            message = f"busy (key {request.headers.get('x-api-key')})"
+            body = {"type": "error", "error": {"type": "overloaded_error", "message": message}}
             return web.json_response(body, status=529)
         if request.path.startswith("/limited"):
             body = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}

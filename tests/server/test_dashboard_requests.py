@@ -14,6 +14,7 @@ from aiohttp import web
 
 from anthroxy_server.dashboard import events
 from anthroxy_server.dashboard.recent import MAX_LISTENERS, QUEUE_EVENTS, RECENT, Recent
+from anthroxy_server.gateway import fallback
 
 from .conftest import FakeUpstream, message_body
 from .dashboard_gateway import KEYS, answering, gateway
@@ -51,15 +52,48 @@ async def test_requests_show_route_tokens_and_attempts(
     assert plain["cost_usd"] > 0
     assert fell["tried"] == ["down/claude-sonnet-4-5:529"] and fell["fallback_attempts"] == 1
     assert fell["rule"] == "alias"
-    shown = await details(client, fell["id"])
+    answer = await client.get(f"/ui/api/requests/{fell['id']}")
+    assert KEYS["KEY_B"] not in await answer.text()  # "down" echoed it in its error
+    shown = await answer.json()
     assert shown["attempts"] == [
-        {"target": "down/claude-sonnet-4-5", "status": 529, "outcome": "failed: 529"},
-        {"target": "up/claude-sonnet-4-5", "status": 200, "outcome": "answered"},
+        {
+            "target": "down/claude-sonnet-4-5",
+            "status": 529,
+            "outcome": "failed: 529 overloaded_error",
+            "error_type": "overloaded_error",
+            "message": "down (HTTP 529): busy (key [REDACTED])",
+        },
+        {
+            "target": "up/claude-sonnet-4-5",
+            "status": 200,
+            "outcome": "answered",
+            "error_type": None,
+            "message": None,
+        },
     ]
     assert "falls is an alias" in shown["why"] and "up/claude-sonnet-4-5" in shown["why"]
     assert shown["error"] is None and shown["bodies"] is None and not shown["body_logging"]
     one = await client.get("/ui/api/requests?limit=1")
     assert [r["id"] for r in (await one.json())["requests"]] == [sent[-1]]
+
+
+async def test_health_names_the_error_a_fallback_moved_on_from(
+    aiohttp_client: Any, upstream: FakeUpstream
+) -> None:
+    client = await gateway(aiohttp_client, answering(upstream).url, None)
+    answer = await client.post("/v1/messages", json=message_body("falls"))
+    assert answer.status == 200
+    health = await client.get("/ui/api/health")
+    assert KEYS["KEY_B"] not in await health.text()  # "down" echoed it in its error
+    providers = (await health.json())["providers"]
+    error = next(p for p in providers if p["id"] == "down")["last_error"]
+    assert (error["status"], error["type"]) == (529, "overloaded_error")
+    assert error["message"] == (
+        "down/claude-sonnet-4-5 failed: down (HTTP 529): busy (key [REDACTED]);"
+        " the request went on to up/claude-sonnet-4-5"
+    )
+    assert error["request_id"] == answer.headers["request-id"]
+    assert next(p for p in providers if p["id"] == "up")["last_error"] is None
 
 
 async def test_an_error_shows_as_the_client_got_it(
@@ -72,7 +106,13 @@ async def test_an_error_shows_as_the_client_got_it(
     shown = await details(client, answer.headers["request-id"])
     assert shown["error"] == {"status": 429, "body": got}
     assert shown["attempts"] == [
-        {"target": "limited/claude-sonnet-4-5", "status": 429, "outcome": "failed: 429"}
+        {
+            "target": "limited/claude-sonnet-4-5",
+            "status": 429,
+            "outcome": "failed: 429 rate_limit_error",
+            "error_type": "rate_limit_error",
+            "message": "limited (HTTP 429): slow down",
+        }
     ]
     health = (await (await client.get("/ui/api/health")).json())["providers"]
     limited = next(p for p in health if p["id"] == "limited")
@@ -336,3 +376,29 @@ async def test_a_closed_tab_ends_its_stream_without_an_error_logged(
         assert await asyncio.wait_for(stream.read(), 5) == b": connected\n\n"
     assert not client.app[RECENT].listeners  # the handler ended and let its queue go
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_health_shows_the_newest_failure_of_a_provider_in_one_request() -> None:
+    from anthroxy_server.dashboard.status_api import _last_errors
+    from anthroxy_server.gateway.state import FailedAttempt
+
+    entry = _entry("req_both")
+    entry.access.route = "up/m"
+    entry.access.failed += [
+        FailedAttempt("down/a", 529, "overloaded_error", "first"),
+        FailedAttempt("down/b", 503, "api_error", "second"),
+    ]
+    error = _last_errors([entry])["down"]
+    assert (error["status"], error["type"]) == (503, "api_error")
+    assert error["message"] == "down/b failed: second; the request went on to up/m"
+
+
+async def test_a_long_upstream_message_is_kept_in_part(
+    aiohttp_client: Any, upstream: FakeUpstream, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(fallback, "MESSAGE_KEPT", 12)
+    client = await gateway(aiohttp_client, answering(upstream).url, None)
+    answer = await client.post("/v1/messages", json=message_body("falls"))
+    assert answer.status == 200
+    shown = await details(client, answer.headers["request-id"])
+    assert shown["attempts"][0]["message"] == "down (HTTP 5"

@@ -71,11 +71,13 @@ function attemptsTable(attempts) {
   if (!attempts || !attempts.length) return h("p", { className: "muted" }, "No upstream attempt.");
   return h("div", { className: "table-wrap" }, h("table", { className: "attempts" },
     h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Target"), h("th", {}, "Status"),
-      h("th", {}, "Outcome"))),
+      h("th", {}, "Outcome"), h("th", {}, "Message"))),
     h("tbody", {}, attempts.map((attempt, index) => h("tr", {},
       h("td", {}, String(index + 1)), h("td", { className: "mono" }, attempt.target),
       h("td", {}, attempt.status === null || attempt.status === undefined ? NONE : String(attempt.status)),
-      h("td", {}, attempt.outcome || NONE))))));
+      h("td", { data: { field: "outcome" } }, attempt.outcome || NONE),
+      // A failed attempt's message (redacted by the gateway); its error type ends the outcome.
+      h("td", { className: "wrap", data: { field: "message" } }, attempt.message || NONE))))));
 }
 
 function facts(detail) {
