@@ -55,11 +55,16 @@ async def _stats(request: web.Request) -> web.Response:
 
 def run_gateway(port: int, upstream: str, dead: str) -> None:
     from anthroxy_server.config import settings_from_config, structure_config
+    from anthroxy_server.gateway import serve
     from anthroxy_server.gateway.app import create_app
 
     app = create_app(settings_from_config(structure_config(gateway_config(upstream, dead)), {}))
     app.router.add_get("/_bench/stats", _stats)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, handler_cancellation=True)
+    # The listen backlog `anthroxy serve` uses (serve.LISTEN_BACKLOG), as the real server.
+    web.run_app(
+        app, host="127.0.0.1", port=port, print=None, handler_cancellation=True,
+        backlog=serve.LISTEN_BACKLOG,
+    )  # fmt: skip
 
 
 def rss_kib(pid: int) -> int:

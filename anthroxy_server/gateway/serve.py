@@ -39,6 +39,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(LOGGER_NAME)
 
 
+# Connections the kernel queues before the server accepts them. aiohttp's default of 128
+# overflows when many clients connect at once (a team's gateway after a restart, a burst of
+# parallel subagents): the extra ones are dropped and their clients retry after 1, 3, 7 ... s.
+# The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anthroxy_server",
@@ -134,6 +141,7 @@ def serve(args: argparse.Namespace) -> int:
             handler_cancellation=True,  # a client that goes away cancels its upstream call
             print=None,
             reuse_port=group is not None or None,
+            backlog=LISTEN_BACKLOG,
             loop=speedups.new_event_loop(),  # uvloop with the fast extra, else asyncio's
         )
     except OSError as exc:

@@ -126,7 +126,10 @@ class FaultUpstream:
     async def start(self, port: int = 0) -> str:
         self.runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        # The gateway opens a connection per held stream, a thousand at once in
+        # bench/hold_streams.py: with the default backlog of 128 the kernel drops the rest and
+        # their SYNs are retried after 1, 3, 7 ... s, which stalls the bench (seen: 3 runs in 4).
+        site = web.TCPSite(self.runner, "127.0.0.1", port, backlog=1024)
         await site.start()
         host, bound = self.runner.addresses[0][:2]
         return f"http://{host}:{bound}"
