@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from anthroxy.sse import SSEDecoder
+
 from ..gateway import bodylog
 from ..ledger.hook import row_of
 from .recent import Entry
@@ -89,7 +91,7 @@ _RULES = {
 def why(entry: Entry) -> str:
     access = entry.access
     model = access.model or "(no model)"
-    first = access.tried[0].rpartition(":")[0] if access.tried else access.route
+    first = access.failed[0].target if access.failed else access.route
     rule = access.rule
     if rule is None and entry.path == COUNT_PATH and entry.status < 400:
         return f"{model}: counted before, answered from the token-count cache"
@@ -103,7 +105,7 @@ def why(entry: Entry) -> str:
     else:
         reason = _RULES.get(rule, f"matched the rule {rule}")
     text = f"{model} {reason} → {first}"
-    if access.tried and access.route != first:
+    if access.failed and access.route != first:
         text += f"; the fallback chain moved on to {access.route}"
     return text
 
@@ -157,13 +159,11 @@ def error_of(entry: Entry) -> dict[str, Any] | None:
 def event_data(written: bytes) -> Any:
     """The data of the ``error`` event in ``written`` (what went out in the write that carried
     it: forwarded bytes may hold other events before it), parsed when it is JSON."""
-    text = written.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    decoder = SSEDecoder()
     found = ""
-    for block in text.split("\n\n"):
-        lines = block.split("\n")
-        data = "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
-        if "event: error" in lines or "event:error" in lines or '"type":"error"' in data:
-            found = data
+    for event in decoder.feed(written) + decoder.close():
+        if event.event == "error" or '"type":"error"' in event.data:
+            found = event.data
     try:
         return json.loads(found)
     except ValueError:
