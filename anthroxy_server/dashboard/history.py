@@ -23,9 +23,10 @@ from typing import Any
 from aiohttp import web
 
 from ..gateway.logs import LOGGER_NAME
-from ..ledger.hook import LEDGER, RECORDED_PATH
+from ..ledger.hook import LEDGER
 from ..ledger.store import COLUMNS, Row
 from .recent import RECENT, Past
+from .summary import row_summary
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -58,38 +59,8 @@ def read_rows(path: Path, limit: int) -> list[Row]:
     return [Row(*values) for values in found]
 
 
-def summary_of(row: Row) -> dict[str, Any]:
-    """The request summary of the API contract, from what the ledger holds."""
-    route = f"{row.provider}/{row.upstream_model}" if row.provider and row.upstream_model else None
-    return {
-        "id": row.request_id,
-        "time": round(row.time, 3),
-        "method": "POST",
-        "path": RECORDED_PATH,  # the only path the ledger records
-        "client_model": row.client_model,
-        "provider": row.provider,
-        "upstream_model": row.upstream_model,
-        "route": route,
-        "rule": None,
-        "status": row.status,
-        "stream": None,
-        "stream_error": row.stream_error,
-        "input_tokens": row.input_tokens,
-        "output_tokens": row.output_tokens,
-        "cache_read_tokens": row.cache_read_tokens,
-        "cache_write_tokens": row.cache_write_tokens,
-        "ttft_ms": row.ttft_ms,
-        "total_ms": row.total_ms,
-        "fallback_attempts": row.fallback_attempts,
-        "tried": [],
-        "credential": row.credential,
-        "cost_usd": row.cost_usd,
-        "from_ledger": True,
-    }
-
-
 def past_of(row: Row) -> Past:
-    made = summary_of(row)
+    made = row_summary(row)
     return Past(row.request_id, made, json.dumps(made, separators=(",", ":")).encode())
 
 

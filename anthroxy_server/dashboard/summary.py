@@ -10,14 +10,16 @@ from typing import Any
 from anthroxy.sse import SSEDecoder
 
 from ..gateway import bodylog
-from ..ledger.hook import row_of
+from ..ledger.hook import RECORDED_PATH, row_of
+from ..ledger.store import Row
 from .recent import Entry
 
 COUNT_PATH = "/v1/messages/count_tokens"
 
 
 def summary(entry: Entry) -> dict[str, Any]:
-    """The request summary of the API contract (made once, then kept on the entry)."""
+    """The request summary of the API contract (made once, then kept on the entry): the ledger
+    row this request makes, plus what only this process knows of it."""
     if entry.made is not None:
         return entry.made
     access = entry.access
@@ -27,33 +29,51 @@ def summary(entry: Entry) -> dict[str, Any]:
         entry.request_id,
     )  # fmt: skip
     made = {
-        "id": entry.request_id,
+        **row_summary(row),
         "time": round(entry.time, 3),
         "method": entry.method,
         "path": entry.path,
-        "client_model": access.model,
-        "provider": row.provider,
-        "upstream_model": row.upstream_model,
         "route": access.route,
         "rule": access.rule,
-        "status": entry.status,
         "stream": access.stream,
-        "stream_error": access.stream_error,
-        "input_tokens": access.input_tokens,
-        "output_tokens": access.output_tokens,
-        "cache_read_tokens": access.cache_read_tokens,
-        "cache_write_tokens": access.cache_write_tokens,
-        "ttft_ms": row.ttft_ms,
-        "total_ms": row.total_ms,
-        "fallback_attempts": row.fallback_attempts,
         "tried": list(access.tried),
-        "credential": row.credential,
         # Counting tokens bills nothing; the ledger prices /v1/messages only.
         "cost_usd": 0.0 if entry.path == COUNT_PATH else row.cost_usd,
-        "from_ledger": False,  # served by this process (history.py reads an earlier run's)
+        "from_ledger": False,  # served by this process
     }
     entry.made = made
     return made
+
+
+def row_summary(row: Row) -> dict[str, Any]:
+    """The request summary from what the ledger holds: for a request of an earlier run of the
+    proxy (history.py) the routing rule, the stream flag and the attempts are unknown."""
+    route = f"{row.provider}/{row.upstream_model}" if row.provider and row.upstream_model else None
+    return {
+        "id": row.request_id,
+        "time": round(row.time, 3),
+        "method": "POST",
+        "path": RECORDED_PATH,  # the only path the ledger records
+        "client_model": row.client_model,
+        "provider": row.provider,
+        "upstream_model": row.upstream_model,
+        "route": route,
+        "rule": None,
+        "status": row.status,
+        "stream": None,
+        "stream_error": row.stream_error,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "cache_read_tokens": row.cache_read_tokens,
+        "cache_write_tokens": row.cache_write_tokens,
+        "ttft_ms": row.ttft_ms,
+        "total_ms": row.total_ms,
+        "fallback_attempts": row.fallback_attempts,
+        "tried": [],
+        "credential": row.credential,
+        "cost_usd": row.cost_usd,
+        "from_ledger": True,
+    }
 
 
 def summary_json(entry: Entry) -> bytes:
