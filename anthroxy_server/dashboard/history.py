@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from ..gateway.logs import LOGGER_NAME
+from ..ledger import report
 from ..ledger.hook import LEDGER
 from ..ledger.store import COLUMNS, Row
 from .recent import RECENT, Past
@@ -42,21 +43,10 @@ NOTE = (
 
 def read_rows(path: Path, limit: int) -> list[Row]:
     """The newest ``limit`` rows of the ledger at ``path``, newest first ([] when absent)."""
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(path, timeout=BUSY_SECONDS)
-    try:
-        known = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'"
-        ).fetchone()
-        if known is None:
-            return []  # created a moment ago by this process's writer, still empty
-        found = conn.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM requests ORDER BY time DESC LIMIT ?", (limit,)
-        ).fetchall()
-    finally:
-        conn.close()
-    return [Row(*values) for values in found]
+    query = f"SELECT {', '.join(COLUMNS)} FROM requests ORDER BY time DESC LIMIT ?"
+    return [
+        Row(*values) for values in report.read(path, query, (limit,), busy_timeout=BUSY_SECONDS)
+    ]
 
 
 def past_of(row: Row) -> Past:

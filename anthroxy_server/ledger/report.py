@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+BUSY_TIMEOUT = 5.0  # seconds a read waits for the writer's lock
+TABLE_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'"
 GROUPS = {
     "model": "COALESCE(upstream_model, client_model, '-')",
     "provider": "COALESCE(provider, '-')",
@@ -40,11 +42,26 @@ class Total:
         return asdict(self)
 
 
+def read(
+    path: Path, query: str, params: tuple[Any, ...], *, busy_timeout: float = BUSY_TIMEOUT
+) -> list[Any]:
+    """The rows ``query`` gives on the ledger at ``path``, opened read-only; [] while the
+    ledger or its table does not exist yet (a first start: the writer creates both). Raises
+    sqlite3.Error on a damaged file. ``busy_timeout``: SQLite's wait for a writer's lock."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout)
+    try:
+        if conn.execute(TABLE_EXISTS).fetchone() is None:
+            return []
+        return conn.execute(query, params).fetchall()
+    finally:
+        conn.close()
+
+
 def totals(path: Path, since: float, by: str) -> list[Total]:
     """The groups of rows at or after ``since`` (Unix seconds), biggest cost first; [] when the
     ledger does not exist yet. Raises sqlite3.Error on a damaged file."""
-    if not path.exists():
-        return []
     key = GROUPS[by]
     query = f"""
         SELECT {key} AS k, COUNT(*),
@@ -57,11 +74,7 @@ def totals(path: Path, since: float, by: str) -> list[Total]:
                AVG(ttft_ms)
         FROM requests WHERE time >= ? GROUP BY k
     """
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
-    try:
-        rows = conn.execute(query, (since,)).fetchall()
-    finally:
-        conn.close()
+    rows = read(path, query, (since,))
     found = [
         Total(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], _usd(r[7]), r[8], r[9],
               None if r[10] is None else round(r[10], 1))
@@ -86,19 +99,13 @@ class Daily:
 def daily(path: Path, since: float, by: str) -> list[Daily]:
     """Rows at or after ``since`` summed per UTC day and ``by`` key, in one GROUP BY over the
     time index; [] when the ledger does not exist yet."""
-    if not path.exists():
-        return []
     query = f"""
         SELECT date(time, 'unixepoch') AS d, {GROUPS[by]} AS k,
                COALESCE(SUM(input_tokens), 0) + COALESCE(SUM(output_tokens), 0),
                SUM(cost_usd), COUNT(*)
         FROM requests WHERE time >= ? GROUP BY d, k
     """
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
-    try:
-        rows = conn.execute(query, (since,)).fetchall()
-    finally:
-        conn.close()
+    rows = read(path, query, (since,))
     return [Daily(str(r[0]), str(r[1]), r[2], _usd(r[3]), r[4]) for r in rows]
 
 
