@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from anthroxy import __version__
-from anthroxy.errors import AnthroxyError, InvalidRequest
+from anthroxy.errors import AnthroxyError
 
 from ..gateway.breaker import BREAKERS
 from ..gateway.handlers import breaker_view
@@ -24,6 +24,7 @@ from ..ledger.hook import LEDGER
 from ..providers.credentials import credential_fields
 from ..providers.subscription_status import subscription_of
 from .history import details_of
+from .query import int_query
 from .recent import KEPT, RECENT, Entry, Sample
 from .summary import details, error_of, summary_json
 
@@ -166,7 +167,7 @@ def _credentials(app: web.Application, provider: Any) -> list[dict[str, Any]]:
 
 
 async def requests(request: web.Request) -> web.Response:
-    limit = _int_query(request, "limit", 100, 1, KEPT)
+    limit = int_query(request, "limit", 100, 1, KEPT)
     recent = request.app[RECENT]
     live = [summary_json(e) for e in list(recent.entries)[-limit:]]
     # Then the requests of the proxy's earlier run (history.py), older than every live one.
@@ -194,14 +195,3 @@ async def request_details(request: web.Request) -> web.Response:
             should_retry=False,
         )
     return web.json_response(details(entry))
-
-
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query.get(name)
-    if text is None:
-        return default
-    if not text.strip().isdigit() or not low <= int(text) <= high:
-        raise InvalidRequest(
-            f"query parameter {name} must be a whole number from {low} to {high}, got {text[:40]!r}"
-        )
-    return int(text)

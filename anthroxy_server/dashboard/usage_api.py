@@ -20,6 +20,7 @@ from anthroxy.errors import AnthroxyError, InvalidRequest
 
 from ..ledger import report
 from ..ledger.hook import LEDGER
+from .query import int_query
 
 DAY = 86_400
 MAX_DAYS = 366
@@ -29,7 +30,7 @@ OTHER = "other"
 
 
 async def usage(request: web.Request) -> web.Response:
-    days = _days(request.query.get("days", "30"))
+    days = int_query(request, "days", 30, 1, MAX_DAYS)
     by = request.query.get("by", "model")
     if by not in BY:
         raise InvalidRequest(f"query parameter by must be model or provider, got {by[:40]!r}")
@@ -58,14 +59,6 @@ async def usage(request: web.Request) -> web.Response:
         "ledger": True,
     }
     return web.json_response(body)
-
-
-def _days(text: str) -> int:
-    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_DAYS:
-        raise InvalidRequest(
-            f"query parameter days must be a whole number from 1 to {MAX_DAYS}, got {text[:40]!r}"
-        )
-    return int(text)
 
 
 def day_labels(now: float, days: int) -> list[str]:
