@@ -74,6 +74,11 @@ class ServerConfig:
     # Processes serving the port (SO_REUSEPORT) under one supervisor (gateway/supervise.py).
     workers: int = 1
 
+    @property
+    def logs_bodies(self) -> bool:
+        """Either direction of the body log is on."""
+        return self.log_request_body or self.log_response_body
+
 
 @attrs.frozen
 class ProviderConfig:

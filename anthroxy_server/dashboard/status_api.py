@@ -47,7 +47,7 @@ async def overview(request: web.Request) -> web.Response:
             "fingerprint": current.fingerprint,
             "config_sources": list(settings.sources),
             "ledger": LEDGER in app,
-            "body_log": server.log_request_body or server.log_response_body,
+            "body_log": server.logs_bodies,
             "auth_required": bool(server.auth_token),
             "now": round(time.time(), 3),
             "workers": group[1] if group else None,
@@ -183,9 +183,7 @@ async def request_details(request: web.Request) -> web.Response:
     past = None if entry is not None else recent.past_by_id.get(wanted)
     if past is not None:
         server = request.app[LIVE].current.settings.config.server
-        return web.json_response(
-            details_of(past, server.log_request_body or server.log_response_body)
-        )
+        return web.json_response(details_of(past, server.logs_bodies))
     if entry is None:
         raise AnthroxyError(
             f"no request {wanted[:80]!r} is kept: the dashboard keeps the last {KEPT} requests "

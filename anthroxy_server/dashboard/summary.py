@@ -85,14 +85,12 @@ def summary_json(entry: Entry) -> bytes:
 
 def details(entry: Entry) -> dict[str, Any]:
     """The summary plus why, the attempts, the error and the bodies."""
-    server = entry.generation.settings.config.server
-    body_logging = server.log_request_body or server.log_response_body
     return {
         **summary(entry),
         "why": why(entry),
         "attempts": attempts(entry),
         "error": error_of(entry),
-        "body_logging": body_logging,
+        "body_logging": entry.generation.settings.config.server.logs_bodies,
         "bodies": None if entry.bodies is None else _bodies(entry),
     }
 

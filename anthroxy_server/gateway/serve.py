@@ -193,7 +193,7 @@ class _Logs:
 
 def _open_body_log(settings: Settings, path: Path, secrets: tuple[str, ...]) -> BodyLogFile | None:
     server = settings.config.server
-    if not (server.log_request_body or server.log_response_body):
+    if not (server.logs_bodies):
         return None
     bodies = BodyLogFile(path, secrets)
     kinds = (("request", server.log_request_body), ("response", server.log_response_body))
