@@ -151,3 +151,19 @@ def message_body(model: str = "claude-sonnet-test", **extra: Any) -> dict[str, A
     }
     body.update(extra)
     return body
+
+
+async def short_reply(request: web.Request) -> web.Response:
+    """A fake upstream's handler: a one-word Anthropic message, one token each way."""
+    return web.json_response(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "up-model",
+            "content": [{"type": "text", "text": "ok"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        }
+    )

@@ -8,31 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from .conftest import message_body
+from .conftest import message_body, short_reply
 
 TOKEN = "proxy-token-123456"
 STALE_KEY = "sk-ant-stale-anthropic-key"
 
 
-async def _reply(request: web.Request) -> web.Response:
-    return web.json_response(
-        {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "up-model",
-            "content": [{"type": "text", "text": "ok"}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 1, "output_tokens": 1},
-        }
-    )
-
-
 async def test_right_bearer_passes_beside_a_stale_x_api_key(make_gateway, upstream) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway(auth_token=TOKEN)
     headers = {"x-api-key": STALE_KEY, "authorization": f"Bearer {TOKEN}"}
     response = await client.post("/v1/messages", json=message_body(), headers=headers)
@@ -53,7 +37,7 @@ async def test_right_bearer_passes_beside_a_stale_x_api_key(make_gateway, upstre
 async def test_refusal_names_what_arrived_and_the_variable(
     make_gateway, upstream, headers: dict[str, str], said: str
 ) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway(auth_token=TOKEN)
     response = await client.post("/v1/messages", json=message_body(), headers=headers)
     assert response.status == 401 and response.headers["x-should-retry"] == "false"

@@ -16,30 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from anthroxy_server.gateway import serve
 from anthroxy_server.gateway.logs import LOGGER_NAME, setup_logging
 
-from .conftest import message_body
+from .conftest import message_body, short_reply
 from .test_chatgpt import rig  # noqa: F401 (the ChatGPT fixture)
 
 TOKEN = "proxy-token-123456"
-
-
-async def _reply(request: web.Request) -> web.Response:
-    return web.json_response(
-        {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "up-model",
-            "content": [{"type": "text", "text": "ok"}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 1, "output_tokens": 1},
-        }
-    )
 
 
 def _error(body: dict[str, Any]) -> tuple[str, str]:
@@ -49,7 +33,7 @@ def _error(body: dict[str, Any]) -> tuple[str, str]:
 
 async def test_cross_site_text_plain_post_is_refused(make_gateway, upstream) -> None:
     """The issue's attack: a form-like POST from a page, which browsers send without preflight."""
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     response = await client.post(
         "/v1/messages",
@@ -64,7 +48,7 @@ async def test_cross_site_text_plain_post_is_refused(make_gateway, upstream) -> 
 
 
 async def test_text_plain_without_origin_is_415_naming_the_header(make_gateway, upstream) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     response = await client.post(
         "/v1/messages", data=json.dumps(message_body()), headers={"Content-Type": "text/plain"}
@@ -80,7 +64,7 @@ async def test_text_plain_without_origin_is_415_naming_the_header(make_gateway, 
     "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"]
 )
 async def test_json_with_parameters_passes(make_gateway, upstream, content_type: str) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     response = await client.post(
         "/v1/messages", data=json.dumps(message_body()), headers={"Content-Type": content_type}
@@ -91,7 +75,7 @@ async def test_json_with_parameters_passes(make_gateway, upstream, content_type:
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8082", "127.0.0.1.evil.example"])
 async def test_foreign_host_is_refused(make_gateway, upstream, host: str) -> None:
     """DNS rebinding: the attacker's name resolves to 127.0.0.1, the Host header still says it."""
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     for method, path in (("POST", "/v1/messages"), ("GET", "/healthz"), ("GET", "/v1/models")):
         kwargs: dict[str, Any] = {"json": message_body()} if method == "POST" else {}
@@ -107,14 +91,14 @@ async def test_foreign_host_is_refused(make_gateway, upstream, host: str) -> Non
              "LOCALHOST.", "127.5.6.7"],
 )  # fmt: skip
 async def test_loopback_hosts_pass(make_gateway, upstream, host: str) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     response = await client.post("/v1/messages", json=message_body(), headers={"Host": host})
     assert response.status == 200, await response.text()
 
 
 async def test_allowed_hosts_and_origins_let_a_listed_name_in(make_gateway, upstream) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway(
         allowed_hosts=["proxy.lan"], allowed_origins=["https://dash.example"]
     )
@@ -128,7 +112,7 @@ async def test_allowed_hosts_and_origins_let_a_listed_name_in(make_gateway, upst
 
 async def test_the_servers_own_origin_passes(make_gateway, upstream) -> None:
     """The dashboard's page, served by the proxy, sends its own origin."""
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     host = f"127.0.0.1:{client.port}"
     headers = {"Host": host, "Origin": f"http://{host}"}
@@ -194,7 +178,7 @@ def test_open_bind_with_a_token_starts(tmp_path, monkeypatch) -> None:
 async def test_control_characters_in_routed_strings_are_400(
     make_gateway, upstream, field: str, body: dict[str, Any]
 ) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     for path in ("/v1/messages", "/v1/messages/count_tokens"):
         response = await client.post(path, json=body)
@@ -234,7 +218,7 @@ def text_log(kept_logging: None) -> io.StringIO:
 
 
 async def test_client_strings_cannot_forge_log_lines(make_gateway, upstream, text_log) -> None:
-    upstream.handler = _reply
+    upstream.handler = short_reply
     client = await make_gateway()
     forged = "2026-12-04 00:00:00,000 INFO fake log line"
     await client.post("/v1/messages", json=message_body(model=f"claude\n{forged}"))
