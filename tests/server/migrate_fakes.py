@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import anthropic
 from aiohttp import web
 
 from anthroxy.routing.catalog import CATALOG
@@ -124,3 +125,20 @@ def point_env(url: str, *provider_ids: str) -> dict[str, str]:
         preset = CATALOG[pid]
         env[preset.base_url_env] = f"{url}/{pid}" + ("" if preset.api == "anthropic" else "/v1")
     return env
+
+
+async def ask(sdk: anthropic.AsyncAnthropic, model: str, *, stream: bool = False) -> str:
+    """The text of the answer to "hi", asked as Claude Code asks, streamed or not."""
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 64,
+        "system": "You are Claude Code.",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    if stream:
+        async with sdk.messages.stream(**kwargs) as events:
+            message = await events.get_final_message()
+    else:
+        message = await sdk.messages.create(**kwargs)
+    assert message.content[0].type == "text"
+    return message.content[0].text

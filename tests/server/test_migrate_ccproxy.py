@@ -26,7 +26,7 @@ from anthroxy_server.config import load_settings
 from anthroxy_server.config.paths import Locations
 from anthroxy_server.gateway.app import create_app
 
-from .migrate_fakes import Providers, point_env
+from .migrate_fakes import Providers, ask, point_env
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
 PROVIDERS = ("openai", "anthropic", "gemini", "openrouter")
@@ -63,22 +63,6 @@ class User:
             base_url=str(client.server.make_url("")), api_key="anything", max_retries=0
         )
         return fakes, sdk
-
-
-async def ask(sdk: anthropic.AsyncAnthropic, model: str, *, stream: bool = False) -> str:
-    kwargs: dict[str, Any] = {
-        "model": model,
-        "max_tokens": 64,
-        "system": "You are Claude Code.",
-        "messages": [{"role": "user", "content": "hi"}],
-    }
-    if stream:
-        async with sdk.messages.stream(**kwargs) as events:
-            message = await events.get_final_message()
-    else:
-        message = await sdk.messages.create(**kwargs)
-    assert message.content[0].type == "text"
-    return message.content[0].text
 
 
 async def test_readme_example_routes_documented_names(
